@@ -1,0 +1,5 @@
+"""Allow ``python -m gradcli``."""
+
+from gradcli.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Typer commands: parse the arguments, call the core, render the result."""

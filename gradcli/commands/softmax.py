@@ -1,0 +1,52 @@
+"""``gradcli softmax-jacobian A...``"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gradcli.commands.options import (
+    AtolOpt,
+    DtypeOpt,
+    FormatOpt,
+    JsonOpt,
+    NoNumericOpt,
+    PrecisionOpt,
+    RtolOpt,
+    output_from,
+    positional_numbers,
+    settings_from,
+)
+from gradcli.errors import ExitCode
+from gradcli.render import OutputFormat, render
+from gradcli.settings import Dtype
+
+
+def softmax_jacobian(
+    ctx: typer.Context,
+    a: Annotated[
+        list[str] | None,
+        typer.Argument(help="Logits a_0 … a_(n−1) (negative numbers work).", show_default=False),
+    ] = None,
+    temperature: Annotated[
+        float, typer.Option("--temperature", "-T", help="Temperature T in softmax(a / T).")
+    ] = 1.0,
+    fmt: FormatOpt = OutputFormat.table,
+    json_: JsonOpt = False,
+    dtype: DtypeOpt = Dtype.float64,
+    atol: AtolOpt = None,
+    rtol: RtolOpt = None,
+    no_numeric: NoNumericOpt = False,
+    precision: PrecisionOpt = 6,
+) -> int:
+    """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
+    values = positional_numbers(ctx, a, "logits")
+    settings = settings_from(dtype, atol, rtol, no_numeric)
+
+    from gradcli.core.softmax import softmax_jacobian as compute
+
+    result = compute(values, temperature, settings)
+    out = output_from(fmt, json_, precision)
+    render(result, out.format, out.precision)
+    return ExitCode.OK if result.check.agree else ExitCode.DISAGREE

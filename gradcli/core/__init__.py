@@ -1,0 +1,1 @@
+"""The computing core: torch lives here and below, terminals never do."""

@@ -1,0 +1,55 @@
+"""`gradcli softmax-jacobian`: p = softmax(a/T) and ∂p_i/∂a_j."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gradcli.core.engine import as_tensor, check_jacobian, torch
+from gradcli.errors import InputError
+from gradcli.results.softmax import SoftmaxJacobianResult
+from gradcli.settings import Settings
+
+FORMULA = "∂p_i/∂a_j = p_i(δ_ij − p_j) / T"
+SIGN_PATTERN = (
+    "Diagonal entries p_i(1 − p_i)/T are positive, off-diagonal entries −p_i·p_j/T are "
+    "negative, and every row sums to 0 (the probabilities always sum to 1)."
+)
+
+
+def stable_softmax(a: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(a/T) along the last dimension, shifted by the max so exp never overflows."""
+    z = a / temperature
+    e = torch.exp(z - z.max(dim=-1, keepdim=True).values)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T."""
+    p = stable_softmax(a, temperature)
+    return (torch.diag(p) - torch.outer(p, p)) / temperature
+
+
+def softmax_jacobian(
+    a: Sequence[float], temperature: float, settings: Settings
+) -> SoftmaxJacobianResult:
+    """Probabilities and the Jacobian from the formula, autograd and finite differences."""
+    if temperature <= 0:
+        raise InputError(f"--temperature must be > 0, got {temperature:g}")
+    inputs = as_tensor(list(a), settings.dtype, "input")
+    check = check_jacobian(
+        lambda t: torch.softmax(t / temperature, dim=-1),
+        lambda t: softmax_jacobian_formula(t, temperature),
+        inputs,
+        settings,
+        # softmax cannot tell a from a − max(a): difference there, where steps are exact
+        numeric_at=inputs.double() - inputs.double().max(),
+    )
+    return SoftmaxJacobianResult(
+        input=inputs.double().tolist(),
+        temperature=temperature,
+        probabilities=stable_softmax(inputs, temperature).double().tolist(),
+        check=check,
+        dtype=settings.dtype.value,
+        formula=FORMULA,
+        notes=[SIGN_PATTERN],
+    )

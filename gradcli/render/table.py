@@ -1,0 +1,174 @@
+"""Rich tables for humans. Numbers arrive as plain floats; styling only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import singledispatch
+from typing import Any, TextIO
+
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.results import GradientCheck
+from gradcli.results.activation import ActivationResult
+from gradcli.results.softmax import SoftmaxJacobianResult
+
+MATRIX_LIMIT = 8  # larger matrices show their first and last EDGE rows and columns
+VECTOR_LIMIT = 20
+EDGE = 3
+ELLIPSIS = "…"
+
+
+def console_for(out: TextIO) -> Console:
+    """A console on ``out``; Rich drops colour when it is not a terminal or NO_COLOR is set."""
+    return Console(file=out, highlight=False)
+
+
+def write_table(result: Any, out: TextIO, precision: int) -> None:
+    console_for(out).print(as_renderable(result, precision))
+
+
+def write_listing(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO
+) -> None:
+    """A plain table of text rows, for ``--list``."""
+    table = Table(title=Text(title), title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console_for(out).print(table)
+
+
+def number(value: float | None, precision: int) -> str:
+    """``precision`` significant digits; blank for a missing value."""
+    return "" if value is None else f"{value:.{precision}g}"
+
+
+def tick(ok: bool) -> Text:
+    return Text("✓", style="green") if ok else Text("✗", style="bold red")
+
+
+def verdict(check: GradientCheck, what: str) -> Text:
+    """One line: agree or not, with the largest difference and the tolerance."""
+    sides = (
+        "analytic, autograd and numeric" if check.numeric is not None else "analytic and autograd"
+    )
+    tol = f"atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g}"
+    summary = f"max |diff| {check.max_abs_diff:.2e}; {tol}"
+    if check.agree:
+        return Text(f"✓ {sides} {what} agree ({summary})", style="bold green")
+    bad = sum(not ok for ok in _flatten(check.ok))
+    return Text(f"✗ {what} DISAGREE in {bad} entries ({summary})", style="bold red")
+
+
+def _flatten(values: list) -> list:
+    return (
+        [item for row in values for item in row]
+        if values and isinstance(values[0], list)
+        else values
+    )
+
+
+def pick(n: int, limit: int) -> list[int | None]:
+    """Indices to show for ``n`` entries: all, or the edges with None for an ellipsis."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(EDGE), None, *range(n - EDGE, n)]
+
+
+@singledispatch
+def as_renderable(result: Any, precision: int) -> RenderableType:
+    raise TypeError(f"no table renderer for {type(result).__name__}")
+
+
+@as_renderable.register
+def _(result: ActivationResult, precision: int) -> RenderableType:
+    check = result.check
+    params = ", ".join(f"{k}={v}" for k, v in result.params.items())
+    title = Text(
+        f"{result.name}{f' ({params})' if params else ''}:  {result.formula}", style="bold"
+    )
+    table = Table()
+    for column in ("x", "f(x)", "f'(x) analytic", "autograd", "numeric", "|diff|", ""):
+        table.add_column(column, justify="right")
+    numeric = check.numeric or [None] * len(result.x)
+    trusted = check.trusted or [True] * len(result.x)
+    for i in pick(len(result.x), VECTOR_LIMIT):
+        if i is None:
+            table.add_row(*[ELLIPSIS] * 7)
+            continue
+        shown = number(numeric[i], precision)
+        numeric_cell = shown if trusted[i] else Text(f"{shown} ~", style="dim")
+        table.add_row(
+            number(result.x[i], precision),
+            number(result.value[i], precision),
+            number(check.analytic[i], precision),
+            number(check.autograd[i], precision),
+            numeric_cell,
+            f"{check.abs_diff[i]:.1e}",
+            tick(check.ok[i]),
+        )
+    caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
+    notes = [Text(note, style="yellow") for note in result.notes]
+    return Group(title, table, caption, *notes, verdict(check, "derivatives"))
+
+
+def matrix_table(
+    title: str, matrix: list[list[float]], precision: int, sign_colours: bool
+) -> Table:
+    """A matrix with row/column indices, summarized beyond MATRIX_LIMIT."""
+    table = Table(title=Text(title), show_header=True, header_style="bold")
+    table.add_column("")
+    cols = pick(len(matrix[0]), MATRIX_LIMIT)
+    for j in cols:
+        table.add_column(ELLIPSIS if j is None else f"j={j}", justify="right")
+    for i in pick(len(matrix), MATRIX_LIMIT):
+        if i is None:
+            table.add_row(ELLIPSIS, *[ELLIPSIS] * len(cols))
+            continue
+        cells: list[str | Text] = [f"i={i}"]
+        for j in cols:
+            if j is None:
+                cells.append(ELLIPSIS)
+                continue
+            value = matrix[i][j]
+            style = ("green" if value > 0 else "red" if value < 0 else "") if sign_colours else ""
+            cells.append(Text(number(value, precision), style=style))
+        table.add_row(*cells)
+    return table
+
+
+@as_renderable.register
+def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
+    check = result.check
+    title = Text(f"p = softmax(a / T), T = {result.temperature:g}", style="bold")
+    probs = Table()
+    for column in ("i", "a_i", "p_i"):
+        probs.add_column(column, justify="right")
+    for i in pick(len(result.input), VECTOR_LIMIT):
+        if i is None:
+            probs.add_row(ELLIPSIS, ELLIPSIS, ELLIPSIS)
+        else:
+            probs.add_row(
+                str(i),
+                number(result.input[i], precision),
+                number(result.probabilities[i], precision),
+            )
+    n = len(result.input)
+    heading = f"Jacobian ∂p_i/∂a_j ({n}×{n}, {result.dtype})"
+    if n > MATRIX_LIMIT:
+        heading += f": summarized, first and last {EDGE} rows/columns; --json has every entry"
+    matrices = Columns(
+        [
+            matrix_table(f"analytic: {result.formula}", check.analytic, precision, True),
+            matrix_table("autograd: torch.autograd.grad(p[i], a)", check.autograd, precision, True),
+        ],
+        padding=(0, 2),
+    )
+    notes = [Text(note, style="yellow") for note in result.notes]
+    return Group(
+        title, probs, Text(heading, style="bold"), matrices, *notes, verdict(check, "Jacobians")
+    )

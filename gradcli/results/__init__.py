@@ -1,0 +1,59 @@
+"""Plain result objects returned by the core and read by the renderers.
+
+Only Python numbers and lists live here: no tensors, no terminal code. Each
+result knows its JSON object (the documented, stable schema) and its CSV rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from gradcli.settings import Tolerance
+
+Nested = list  # a list of floats/bools, or a list of such lists (a matrix)
+
+
+@dataclass(frozen=True)
+class GradientCheck:
+    """Analytic, autograd and numeric gradients of one quantity, and their verdict.
+
+    ``trusted`` marks where the finite-difference estimate is meaningful (False
+    next to a kink); ``abs_diff`` is, per entry, the largest difference the
+    verdict looked at; ``ok`` is that entry's own verdict.
+    """
+
+    analytic: Nested
+    autograd: Nested
+    numeric: Nested | None
+    trusted: Nested | None
+    abs_diff: Nested
+    ok: Nested
+    max_abs_diff: float
+    agree: bool
+    tolerance: Tolerance
+
+    def json_fields(self) -> dict[str, Any]:
+        """The gradient fields shared by every command's JSON object."""
+        return {
+            "analytic": self.analytic,
+            "autograd": self.autograd,
+            "numeric": self.numeric,
+            "numeric_trusted": self.trusted,
+            "max_abs_diff": self.max_abs_diff,
+            "agree": self.agree,
+            "atol": self.tolerance.atol,
+            "rtol": self.tolerance.rtol,
+        }
+
+
+def json_safe(value: Any) -> Any:
+    """Replace non-finite floats (which JSON cannot carry) by None, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    return value

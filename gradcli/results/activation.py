@@ -1,0 +1,56 @@
+"""Result of `gradcli activation`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcli.results import GradientCheck
+
+
+@dataclass(frozen=True)
+class ActivationResult:
+    """f(x) and f'(x) three ways for each x."""
+
+    name: str
+    params: dict[str, float | str]
+    formula: str
+    derivative_formula: str
+    x: list[float]
+    value: list[float]
+    check: GradientCheck
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    command: str = "activation"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "name": self.name,
+            "params": self.params,
+            "x": self.x,
+            "value": self.value,
+            **self.check.json_fields(),
+            "dtype": self.dtype,
+            "formula": self.formula,
+            "derivative_formula": self.derivative_formula,
+            "notes": self.notes,
+        }
+
+    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+        header = ["x", "value", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+        numeric = self.check.numeric or [None] * len(self.x)
+        rows = [
+            [x, v, a, g, n, d, ok]
+            for x, v, a, g, n, d, ok in zip(
+                self.x,
+                self.value,
+                self.check.analytic,
+                self.check.autograd,
+                numeric,
+                self.check.abs_diff,
+                self.check.ok,
+                strict=True,
+            )
+        ]
+        return header, rows
