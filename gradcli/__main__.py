@@ -1,5 +1,5 @@
 """Allow ``python -m gradcli``."""
 
-from gradcli.cli import main
+from gradcli.launcher import main
 
 main()

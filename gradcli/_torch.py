@@ -1,22 +1,29 @@
-"""Import torch only when a computation needs it, and quietly.
+"""Import torch only when a computation needs it, quietly, and possibly early.
 
 A bare ``import torch`` on a machine without NumPy prints a UserWarning; users
 must never see it. Help and listings never touch these objects, so they never
-pay torch's start-up cost.
+pay torch's start-up cost. Computing commands call :func:`prefetch` first thing,
+so torch loads in a background thread while Typer and Rich load in the main one.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 import warnings
 from types import ModuleType
 
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+
 
 def load(name: str = "torch") -> ModuleType:
-    """Import a torch module with torch's NumPy warning silenced."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
-        return importlib.import_module(name)
+    """Import a torch module (waits for a prefetch in progress)."""
+    return importlib.import_module(name)
+
+
+def prefetch() -> None:
+    """Start importing torch in a daemon thread."""
+    threading.Thread(target=load, name="import-torch", daemon=True).start()
 
 
 class LazyModule:

@@ -85,5 +85,5 @@ app.command("softmax-jacobian", context_settings=NUMERIC_ARGS)(softmax_jacobian)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Run gradcli on ``argv`` (default: the process arguments) and exit."""
     app(args=argv, prog_name="gradcli")

@@ -23,8 +23,7 @@ from gradcli.commands.options import (
 )
 from gradcli.errors import ExitCode, InputError
 from gradcli.params import describe_all
-from gradcli.render import OutputFormat, render
-from gradcli.settings import Dtype
+from gradcli.render import render
 
 
 def list_activations() -> None:
@@ -54,9 +53,9 @@ def activation(
     list_: Annotated[
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
-    fmt: FormatOpt = OutputFormat.table,
+    fmt: FormatOpt = "table",
     json_: JsonOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
+    dtype: DtypeOpt = "float64",
     atol: AtolOpt = None,
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,

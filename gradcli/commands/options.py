@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, TypeVar
 
 import typer
 
-from gradcli.errors import InputError, suggest
-from gradcli.parsing import parse_values, split_numbers
+from gradcli.errors import InputError, suggest, unknown
+from gradcli.parsing import parse_number, parse_values, split_numbers
 from gradcli.render import OutputFormat
 from gradcli.settings import Dtype, Settings, tolerance_for
 
@@ -16,31 +17,70 @@ from gradcli.settings import Dtype, Settings, tolerance_for
 # "options" such as -1 or -1e-3 through as arguments.
 NUMERIC_ARGS = {"ignore_unknown_options": True}
 
+E = TypeVar("E", bound=Enum)
+
 FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", help="Output format.", case_sensitive=False)
+    str, typer.Option("--format", metavar="table|json|csv", help="Output format.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 DtypeOpt = Annotated[
-    Dtype,
+    str,
     typer.Option(
         "--dtype",
+        metavar="float64|float32",
         help="Compute in float64 (exact comparisons) or float32 (torch's default, its rounding).",
-        case_sensitive=False,
     ),
 ]
+
+
+def number(text: str | float) -> float:
+    """Parse an option's value as a finite number, naming the token when it is not one."""
+    try:
+        return parse_number(str(text))
+    except InputError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def non_negative(text: str | float) -> float:
+    value = number(text)
+    if value < 0:
+        raise typer.BadParameter(f"'{text}' must be ≥ 0")
+    return value
+
+
+def precision_digits(text: str | int) -> int:
+    text = str(text).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 17:
+        raise typer.BadParameter(f"'{text}' is not a whole number from 1 to 17")
+    return int(text)
+
+
 AtolOpt = Annotated[
     float | None,
-    typer.Option("--atol", min=0, help="Absolute tolerance [default: 1e-6 float64, 1e-4 float32]."),
+    typer.Option(
+        "--atol",
+        parser=non_negative,
+        metavar="FLOAT",
+        help="Absolute tolerance [default: 1e-6 float64, 1e-4 float32].",
+    ),
 ]
 RtolOpt = Annotated[
     float | None,
-    typer.Option("--rtol", min=0, help="Relative tolerance [default: 1e-5 float64, 1e-3 float32]."),
+    typer.Option(
+        "--rtol",
+        parser=non_negative,
+        metavar="FLOAT",
+        help="Relative tolerance [default: 1e-5 float64, 1e-3 float32].",
+    ),
 ]
 NoNumericOpt = Annotated[
     bool, typer.Option("--no-numeric", help="Skip the finite-difference column.")
 ]
 PrecisionOpt = Annotated[
-    int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables.")
+    int,
+    typer.Option(
+        "--precision", parser=precision_digits, metavar="1-17", help="Significant digits in tables."
+    ),
 ]
 ParamOpt = Annotated[
     list[str] | None,
@@ -56,16 +96,25 @@ class Output:
     precision: int
 
 
-def settings_from(
-    dtype: Dtype, atol: float | None, rtol: float | None, no_numeric: bool
-) -> Settings:
+def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
     """The core's Settings from the shared options."""
-    return Settings(dtype=dtype, tolerance=tolerance_for(dtype, atol, rtol), numeric=not no_numeric)
+    chosen = choose(Dtype, dtype, "dtype")
+    return Settings(chosen, tolerance_for(chosen, atol, rtol), numeric=not no_numeric)
 
 
-def output_from(fmt: OutputFormat, json_flag: bool, precision: int) -> Output:
+def output_from(fmt: str, json_flag: bool, precision: int) -> Output:
     """``--json`` wins over ``--format``."""
-    return Output(OutputFormat.json if json_flag else fmt, precision)
+    return Output(
+        OutputFormat.json if json_flag else choose(OutputFormat, fmt, "format"), precision
+    )
+
+
+def choose(enum: type[E], value: str, what: str) -> E:
+    """The member of a string enum called ``value`` (case-insensitive), else an InputError."""
+    try:
+        return enum(value.lower())
+    except ValueError:
+        raise unknown(what, value, [member.value for member in enum]) from None
 
 
 def positional_numbers(ctx: typer.Context, tokens: list[str] | None, what: str) -> list[float]:

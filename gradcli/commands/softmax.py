@@ -14,13 +14,13 @@ from gradcli.commands.options import (
     NoNumericOpt,
     PrecisionOpt,
     RtolOpt,
+    number,
     output_from,
     positional_numbers,
     settings_from,
 )
 from gradcli.errors import ExitCode
-from gradcli.render import OutputFormat, render
-from gradcli.settings import Dtype
+from gradcli.render import render
 
 
 def softmax_jacobian(
@@ -30,11 +30,18 @@ def softmax_jacobian(
         typer.Argument(help="Logits a_0 … a_(n−1) (negative numbers work).", show_default=False),
     ] = None,
     temperature: Annotated[
-        float, typer.Option("--temperature", "-T", help="Temperature T in softmax(a / T).")
+        float,
+        typer.Option(
+            "--temperature",
+            "-T",
+            parser=number,
+            metavar="T",
+            help="Temperature T in softmax(a / T).",
+        ),
     ] = 1.0,
-    fmt: FormatOpt = OutputFormat.table,
+    fmt: FormatOpt = "table",
     json_: JsonOpt = False,
-    dtype: DtypeOpt = Dtype.float64,
+    dtype: DtypeOpt = "float64",
     atol: AtolOpt = None,
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,
