@@ -53,15 +53,15 @@ def tick(ok: bool) -> Text:
 
 def verdict(check: GradientCheck, what: str) -> Text:
     """One line: agree or not, with the largest difference and the tolerance."""
-    sides = (
-        "analytic, autograd and numeric" if check.numeric is not None else "analytic and autograd"
-    )
-    tol = f"atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g}"
-    summary = f"max |diff| {check.max_abs_diff:.2e}; {tol}"
+    tol = f"(atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g})"
+    diff = f"max |diff| {check.max_abs_diff:.1e}"
     if check.agree:
-        return Text(f"✓ {sides} {what} agree ({summary})", style="bold green")
-    bad = sum(not ok for ok in _flatten(check.ok))
-    return Text(f"✗ {what} DISAGREE in {bad} entries ({summary})", style="bold red")
+        return Text(f"✓ {what} agree: {diff} within tolerance {tol}", style="bold green")
+    entries = _flatten(check.ok)
+    bad = sum(not ok for ok in entries)
+    return Text(
+        f"✗ {what} DISAGREE in {bad} of {len(entries)} entries: {diff} {tol}", style="bold red"
+    )
 
 
 def _flatten(values: list) -> list:

@@ -1,0 +1,114 @@
+"""Keep README.md in step with the program (like ``cog --check``).
+
+* Tables between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->``
+  are rebuilt from the registries.
+* Every ````console`` block is a list of ``$ gradcli …`` commands followed by their
+  output; the outputs are re-run and compared.
+
+``python -m gradcli.docs`` rewrites README.md; ``--check`` only reports drift (exit 1).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from gradcli.activations import ACTIVATION_LIST
+from gradcli.params import describe_all
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+CONSOLE_BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+GENERATED = re.compile(r"(<!-- BEGIN generated:(\w+) -->\n)(.*?)(<!-- END generated:\2 -->)", re.S)
+WIDTH = 80
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def activation_table() -> str:
+    """Markdown table of every registered activation."""
+    lines = [
+        "| name | f(x) | f'(x) (analytic side) | parameters (torch defaults) |",
+        "|---|---|---|---|",
+    ]
+    for act in ACTIVATION_LIST:
+        cells = (act.name, act.formula, act.derivative_formula, describe_all(act.params))
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        for key, value, formula, derivative in act.variants:
+            cells = (f"{act.name} ({key}={value})", formula, derivative, "")
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def generators() -> dict[str, Callable[[], str]]:
+    """Generated README sections by name (registries added later join here)."""
+    found: dict[str, Callable[[], str]] = {"activations": activation_table}
+    try:
+        from gradcli.losses import markdown_table as loss_table
+    except ImportError:
+        pass
+    else:
+        found["losses"] = loss_table
+    return found
+
+
+def run_console(command: str) -> str:
+    """Output of one ``gradcli …`` command line, as a pipe would receive it."""
+    from typer.testing import CliRunner
+
+    from gradcli.cli import app
+
+    args = shlex.split(command)
+    assert args[0] == "gradcli", command
+    result = CliRunner().invoke(app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"})
+    return result.stdout + result.stderr
+
+
+def render_console_block(block: str) -> str:
+    """Re-run every ``$ gradcli`` line of a console block and rebuild the block."""
+    out = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            out.append(line)
+            out.append(run_console(line[2:]).rstrip("\n"))
+    return "\n".join(out) + "\n"
+
+
+def refresh(text: str) -> str:
+    """README text with generated tables and console outputs brought up to date."""
+    tables = generators()
+
+    def table(match: re.Match) -> str:
+        make = tables.get(match.group(2))
+        return match.group(0) if make is None else match.group(1) + make() + match.group(4)
+
+    text = GENERATED.sub(table, text)
+    return CONSOLE_BLOCK.sub(
+        lambda m: "```console\n" + render_console_block(m.group(1)) + "```", text
+    )
+
+
+def main(argv: list[str]) -> int:
+    path = README
+    current = path.read_text(encoding="utf-8")
+    updated = refresh(current)
+    if "--check" in argv:
+        if updated != current:
+            import difflib
+
+            diff = difflib.unified_diff(
+                current.splitlines(), updated.splitlines(), "README.md", "generated", lineterm=""
+            )
+            print("\n".join(diff))
+            return 1
+        return 0
+    path.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
