@@ -2,19 +2,31 @@
 
 Each record holds the torch.nn.functional forward (whose backward is what
 autograd reports) and the analytic gradient ∂L/∂pred written from the closed
-form, for each reduction. Importing this module does not import torch.
+form, for each reduction, plus what --pred and --target hold, the reductions
+that make sense, input checks and notes. Importing this module does not import
+torch.
+
+Reductions: ``mean`` divides by n (all elements) or, for cross_entropy and nll,
+by N (samples = rows of pred), exactly as torch does; ``sum`` adds; ``half-sum``
+(E = ½Σ(y − t)²) exists only for mse: every other loss rejects it with an
+InputError, because halving a sum of non-squared terms is no textbook convention.
+kl_div's ``mean`` is torch's ``reduction='mean'`` (divide by every element), not
+``'batchmean'``.
 """
 
 from __future__ import annotations
 
+import math
+import struct
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from gradcli._torch import F
-from gradcli.errors import unknown
-from gradcli.params import Param, ParamValues
+from gradcli._torch import F, torch
+from gradcli.errors import InputError, unknown
+from gradcli.params import Param, ParamValues, resolve
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -28,7 +40,27 @@ class Reduction(str, Enum):
     half_sum = "half-sum"  # E = ½Σ(y − t)², the textbook convention of hand-derived backprop
 
 
+class TargetKind(str, Enum):
+    """What --target holds."""
+
+    values = "values"  # same shape as pred
+    classes = "classes"  # one class index per sample (row) of pred
+    classes_or_probabilities = "classes-or-probabilities"  # indices, or a matrix of pred's shape
+
+
 LossFn = Callable[["Tensor", "Tensor", Reduction, ParamValues], "Tensor"]
+Prepare = Callable[["Tensor", "Tensor", ParamValues, str], "Tensor"]
+Untrusted = Callable[["Tensor", "Tensor", ParamValues], "Tensor | None"]
+
+PROBABILITY_SUM_TOLERANCE = 1e-6  # |Σ_row t − 1| allowed for probability targets
+BCE_LOG_FLOOR = -100.0  # torch clamps log(y) and log(1 − y) at −100
+# torch's backward divides by max(y(1 − y), ε) with ε the float32 constant 1e-12f
+BCE_GRAD_EPSILON = struct.unpack("f", struct.pack("f", 1e-12))[0]
+BCE_TRUST_MARGIN = 1e-3  # finite differences closer than this to 0 or 1 are not trusted
+
+
+def _no_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -41,11 +73,218 @@ class Loss:
     forward: LossFn  # scalar loss through torch.nn.functional
     gradient: LossFn  # analytic ∂L/∂pred, same shape as pred
     params: tuple[Param, ...] = ()
+    pred_is: str = "predictions"
+    target_is: str = "values"
+    target_kind: TargetKind = TargetKind.values
+    reductions: tuple[Reduction, ...] = (Reduction.mean, Reduction.sum)
+    mean_over: str = "n = all elements"  # what torch's `mean` divides by
+    gradient_rhs: str = ""  # right-hand side of gradient_formula, for reduced captions
+    grouped: bool = False  # gradient_rhs needs brackets before "/n"
+    prepare: Prepare | None = None  # validate (InputError) and return the target to use
+    untrusted: Untrusted = _no_untrusted  # entries where finite differences mislead
+    fd_forward: LossFn | None = None  # forward safe for finite-difference stencils
+    notes: tuple[str, ...] = ()  # always shown (conventions, clamping)
+
+    def resolve_params(self, items: list[str]) -> ParamValues:
+        """torch's defaults overridden by ``--param KEY=VALUE`` items."""
+        return resolve(self.params, items, self.name)
+
+    def check_reduction(self, reduction: Reduction) -> None:
+        """InputError when this loss has no such reduction (half-sum outside mse)."""
+        if reduction not in self.reductions:
+            raise InputError(_reduction_error(self.name, reduction, self.reductions))
+
+    def prepare_target(self, pred: Tensor, target: Tensor, params: ParamValues) -> Tensor:
+        """Check pred and target (InputError naming the bad value) and return the target
+        in the form ``forward`` takes (class indices become int64)."""
+        if self.prepare is None:
+            return _same_shape(pred, target, self.name)
+        return self.prepare(pred, target, params, self.name)
+
+    def divisor(self, pred_shape: tuple[int, ...]) -> int:
+        """What ``mean`` divides by for a pred of this shape."""
+        if self.target_kind is TargetKind.values:
+            return math.prod(pred_shape)
+        return pred_shape[0] if len(pred_shape) == 2 else 1
+
+    def reduced_gradient_formula(self, reduction: Reduction) -> str:
+        """∂L/∂y after the reduction, e.g. ``∂L/∂y = 2(y − t)/n`` for mse with mean."""
+        lhs, _, formula_rhs = self.gradient_formula.partition("=")
+        rhs = self.gradient_rhs or formula_rhs.strip()
+        lhs = lhs.strip().replace("ℓ", "L")
+        if reduction is Reduction.sum:
+            return f"{lhs} = {rhs}"
+        if reduction is Reduction.half_sum:
+            return "∂E/∂y = (y − t)   (E = ½Σ(y − t)²)"
+        letter = "N" if self.target_kind is not TargetKind.values else "n"
+        return f"{lhs} = [{rhs}] / {letter}" if self.grouped else f"{lhs} = {rhs}/{letter}"
+
+    def reduced_formula(self, reduction: Reduction) -> str:
+        """L as a function of the per-element ℓ."""
+        if reduction is Reduction.half_sum:
+            return "E = ½Σ(y − t)²"
+        if reduction is Reduction.sum:
+            return "L = Σ ℓ"
+        letter = "N" if self.target_kind is not TargetKind.values else "n"
+        return f"L = (1/{letter})·Σ ℓ   ({self.mean_over})"
+
+
+def _reduction_error(name: str, reduction: Reduction, allowed: tuple[Reduction, ...]) -> str:
+    choices = ", ".join(r.value for r in allowed)
+    if reduction is Reduction.half_sum:
+        return (
+            f"reduction 'half-sum' (E = ½Σ(y − t)²) is only defined for the squared error mse, "
+            f"not for {name}; use one of: {choices}"
+        )
+    return f"reduction '{reduction.value}' is not available for {name}; use one of: {choices}"
+
+
+def _torch_reduction(name: str, reduction: Reduction) -> str:
+    """torch's reduction string; half-sum is an InputError outside mse."""
+    if reduction is Reduction.half_sum:
+        raise InputError(_reduction_error(name, reduction, (Reduction.mean, Reduction.sum)))
+    return reduction.value
 
 
 def _reduce_scale(reduction: Reduction, count: int) -> float:
     """Factor that turns Σ-gradients into this reduction's gradients."""
     return {Reduction.mean: 1 / count, Reduction.sum: 1.0, Reduction.half_sum: 0.5}[reduction]
+
+
+def _scale(name: str, reduction: Reduction, count: int) -> float:
+    _torch_reduction(name, reduction)
+    return _reduce_scale(reduction, count)
+
+
+def _samples(y: Tensor) -> int:
+    """N: rows of a matrix, 1 for a vector (one unbatched sample)."""
+    return y.shape[0] if y.dim() == 2 else 1
+
+
+# ---------------------------------------------------------------- shape and value checks
+
+
+def describe_shape(shape: tuple[int, ...]) -> str:
+    """``3 values`` for a vector, ``2×3`` for a matrix."""
+    if len(shape) == 1:
+        return f"{shape[0]} value{'s' if shape[0] != 1 else ''}"
+    if len(shape) == 0:
+        return "1 value"
+    return "×".join(str(size) for size in shape) + " matrix"
+
+
+def _same_shape(y: Tensor, t: Tensor, name: str) -> Tensor:
+    if tuple(t.shape) != tuple(y.shape):
+        raise InputError(
+            f"{name}: --target ({describe_shape(tuple(t.shape))}) and --pred "
+            f"({describe_shape(tuple(y.shape))}) must have the same shape"
+        )
+    return t
+
+
+def _first_bad(values: Tensor, bad: Tensor) -> float:
+    return float(values[bad].reshape(-1)[0])
+
+
+def _check_unit_interval(values: Tensor, option: str, name: str, hint: str = "") -> None:
+    bad = (values < 0) | (values > 1)
+    if bool(bad.any()):
+        raise InputError(
+            f"{name}: {option} value {_first_bad(values, bad):g} is outside [0, 1]{hint}"
+        )
+
+
+def _check_rows_sum_to_one(probabilities: Tensor, option: str, name: str) -> None:
+    rows = probabilities.double().reshape(-1, probabilities.shape[-1]).sum(dim=-1)
+    off = (rows - 1).abs() > PROBABILITY_SUM_TOLERANCE
+    if bool(off.any()):
+        index = int(off.nonzero()[0, 0])
+        where = f"row {index} of {option}" if probabilities.dim() == 2 else option
+        raise InputError(
+            f"{name}: {where} sums to {float(rows[index]):.10g}, not 1; probability targets "
+            f"must sum to 1 per row (within {PROBABILITY_SUM_TOLERANCE:g})"
+        )
+
+
+def _class_indices(y: Tensor, t: Tensor, name: str) -> Tensor:
+    """One integer class index per sample of y, as int64 of shape y.shape[:-1]."""
+    samples = _samples(y)
+    if t.numel() != samples or t.dim() > 2:
+        rows = f"{samples} row{'s' if samples != 1 else ''}" if y.dim() == 2 else "1 sample"
+        raise InputError(
+            f"{name}: --target has {describe_shape(tuple(t.shape))} but --pred has {rows}; "
+            f"give one class index per row of --pred"
+            + (
+                f", or probabilities of --pred's shape (a {describe_shape(tuple(y.shape))})"
+                if name == "cross_entropy"
+                else ""
+            )
+        )
+    if t.dtype.is_floating_point:
+        fractional = t != torch.round(t)
+        if bool(fractional.any()):
+            raise InputError(
+                f"{name}: --target value {_first_bad(t, fractional):g} is not an integer "
+                f"class index"
+            )
+    classes = y.shape[-1]
+    out_of_range = (t < 0) | (t >= classes)
+    if bool(out_of_range.any()):
+        raise InputError(
+            f"{name}: class index {_first_bad(t, out_of_range):g} in --target is out of range "
+            f"for {classes} classes (0…{classes - 1})"
+        )
+    return t.reshape(y.shape[:-1]).long()
+
+
+def is_probability_target(y: Tensor, t: Tensor) -> bool:
+    """cross_entropy: a target of pred's shape holds probabilities, otherwise indices."""
+    return tuple(t.shape) == tuple(y.shape) and t.dtype.is_floating_point
+
+
+def _prepare_classes(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+    if tuple(t.shape) == tuple(y.shape) and y.shape[-1] != 1:
+        raise InputError(
+            f"{name} takes class indices (one integer per row of --pred), not a matrix of "
+            f"--pred's shape; for probability targets use cross_entropy or kl_div"
+        )
+    return _class_indices(y, t, name)
+
+
+def _prepare_cross_entropy(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+    if is_probability_target(y, t):
+        _check_unit_interval(t, "--target", name)
+        _check_rows_sum_to_one(t, "--target", name)
+        return t
+    return _class_indices(y, t, name)
+
+
+def _prepare_bce(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+    _same_shape(y, t, name)
+    _check_unit_interval(
+        y, "--pred", name, " (bce takes probabilities; for logits use bce_with_logits)"
+    )
+    _check_unit_interval(t, "--target", name)
+    return t
+
+
+def _prepare_unit_target(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+    _same_shape(y, t, name)
+    _check_unit_interval(t, "--target", name)
+    return t
+
+
+def _prepare_kl_div(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+    _same_shape(y, t, name)
+    if p["log_target"] == "true":
+        _check_rows_sum_to_one(torch.exp(t.double()), "exp(--target)", name)
+    else:
+        _check_unit_interval(t, "--target", name)
+        _check_rows_sum_to_one(t, "--target", name)
+    return t
+
+
+# ---------------------------------------------------------------- the losses
 
 
 def _mse_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -58,6 +297,151 @@ def _mse_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) ->
     return 2 * (y - t) * _reduce_scale(reduction, y.numel())
 
 
+def _l1_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return F.l1_loss(y, t, reduction=_torch_reduction("l1", reduction))
+
+
+def _l1_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return torch.sign(y - t) * _scale("l1", reduction, y.numel())  # sign(0) = 0, as torch
+
+
+def _near(d: Tensor, point: float, y: Tensor) -> Tensor:
+    """Entries whose finite-difference stencil (±h, in float64) touches ``d = point``."""
+    h = 1e-6 * torch.clamp(y.double().abs(), min=1.0)
+    return (d.double() - point).abs() <= 2 * h
+
+
+def _l1_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor:
+    return _near(y - t, 0.0, y)
+
+
+def _huber_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return F.huber_loss(y, t, reduction=_torch_reduction("huber", reduction), delta=p["delta"])
+
+
+def _huber_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    d, delta = y - t, p["delta"]
+    grad = torch.where(d.abs() <= delta, d, delta * torch.sign(d))
+    return grad * _scale("huber", reduction, y.numel())
+
+
+def _smooth_l1_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return F.smooth_l1_loss(
+        y, t, reduction=_torch_reduction("smooth_l1", reduction), beta=p["beta"]
+    )
+
+
+def _smooth_l1_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    d, beta = y - t, p["beta"]
+    # beta = 0: torch falls back to l1_loss
+    grad = torch.sign(d) if beta == 0 else torch.where(d.abs() < beta, d / beta, torch.sign(d))
+    return grad * _scale("smooth_l1", reduction, y.numel())
+
+
+def _smooth_l1_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor | None:
+    return _near(y - t, 0.0, y) if p["beta"] == 0 else None
+
+
+def _bce_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return F.binary_cross_entropy(y, t, reduction=_torch_reduction("bce", reduction))
+
+
+def _bce_fd_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    """bce with y clamped into [0, 1], so stencils at the edges can be evaluated."""
+    return _bce_forward(torch.clamp(y, 0.0, 1.0), t, reduction, p)
+
+
+def _bce_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    # −t/y + (1 − t)/(1 − y) = (y − t)/(y(1 − y)); torch floors the denominator at 1e-12
+    denominator = torch.clamp(y * (1 - y), min=BCE_GRAD_EPSILON)
+    return (y - t) / denominator * _scale("bce", reduction, y.numel())
+
+
+def _bce_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor:
+    y64 = y.double()
+    return torch.minimum(y64, 1 - y64) < BCE_TRUST_MARGIN
+
+
+def _bce_logits_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    reduced = _torch_reduction("bce_with_logits", reduction)
+    return F.binary_cross_entropy_with_logits(y, t, reduction=reduced)
+
+
+def _bce_logits_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    sigma = torch.sigmoid(y)  # 1/(1 + e^(−z)), computed without overflow
+    return (sigma - t) * _scale("bce_with_logits", reduction, y.numel())
+
+
+def stable_softmax(z: Tensor) -> Tensor:
+    """softmax along the last dimension, shifted by the max so exp never overflows."""
+    e = torch.exp(z - z.max(dim=-1, keepdim=True).values)
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def target_distribution(y: Tensor, t: Tensor, smoothing: float = 0.0) -> Tensor:
+    """q: one-hot rows for class indices (or the given probabilities), label-smoothed
+    as torch does: q = (1 − ε)·q + ε/C."""
+    classes = y.shape[-1]
+    probabilities = is_probability_target(y, t)
+    q = t.to(y.dtype) if probabilities else F.one_hot(t.long(), classes).to(y.dtype)
+    return q * (1 - smoothing) + smoothing / classes if smoothing else q
+
+
+def _ce_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    target = t.to(y.dtype) if is_probability_target(y, t) else t.long()
+    return F.cross_entropy(
+        y,
+        target,
+        reduction=_torch_reduction("cross_entropy", reduction),
+        label_smoothing=p["label_smoothing"],
+    )
+
+
+def _ce_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    q = target_distribution(y, t, p["label_smoothing"])
+    # ∂/∂z of −Σ_c q_c(z_c − log Σ_k e^(z_k)) = softmax(z)·Σ_c q_c − q = softmax(z) − q
+    grad = stable_softmax(y) * q.sum(dim=-1, keepdim=True) - q
+    return grad * _scale("cross_entropy", reduction, _samples(y))
+
+
+def _nll_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    return F.nll_loss(y, t.long(), reduction=_torch_reduction("nll", reduction))
+
+
+def _nll_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    # 0 − q, not −q: entries off the target class are +0, not −0
+    return (0.0 - target_distribution(y, t.long())) * _scale("nll", reduction, _samples(y))
+
+
+def _kl_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    with warnings.catch_warnings():  # torch warns that 'mean' is not 'batchmean'
+        warnings.simplefilter("ignore", UserWarning)
+        return F.kl_div(
+            y,
+            t.to(y.dtype),
+            reduction=_torch_reduction("kl_div", reduction),
+            log_target=p["log_target"] == "true",
+        )
+
+
+def _kl_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+    # ℓ = t(log t − x): ∂ℓ/∂x = −t  (−e^t when the target is given as log-probabilities)
+    target = torch.exp(t.to(y.dtype)) if p["log_target"] == "true" else t.to(y.dtype)
+    return (0.0 - target) * _scale("kl_div", reduction, y.numel())  # +0 where t = 0
+
+
+def _non_negative(value: float) -> bool:
+    return value >= 0
+
+
+def _positive(value: float) -> bool:
+    return value > 0
+
+
+def _fraction(value: float) -> bool:
+    return 0 <= value <= 1
+
+
 LOSS_LIST: tuple[Loss, ...] = (
     Loss(
         "mse",
@@ -65,10 +449,134 @@ LOSS_LIST: tuple[Loss, ...] = (
         "∂ℓ/∂y = 2(y − t)",
         forward=_mse_forward,
         gradient=_mse_gradient,
+        reductions=(Reduction.mean, Reduction.sum, Reduction.half_sum),
+        notes=(
+            "Conventions: mean → ∂L/∂y = 2(y − t)/n, sum → 2(y − t), half-sum "
+            "(E = ½Σ(y − t)²) → (y − t); an answer off by 2 or by n is a different convention.",
+        ),
+    ),
+    Loss(
+        "l1",
+        "ℓ = |y − t|",
+        "∂ℓ/∂y = sign(y − t)   (0 at y = t, torch's convention)",
+        forward=_l1_forward,
+        gradient=_l1_gradient,
+        gradient_rhs="sign(y − t)",
+        untrusted=_l1_untrusted,
+    ),
+    Loss(
+        "huber",
+        "ℓ = ½(y − t)² if |y − t| ≤ δ, else δ(|y − t| − ½δ)",
+        "∂ℓ/∂y = (y − t) if |y − t| ≤ δ, else δ·sign(y − t)",
+        forward=_huber_forward,
+        gradient=_huber_gradient,
+        params=(Param("delta", 1.0, check=_positive, requirement="> 0"),),
+        grouped=True,
+    ),
+    Loss(
+        "smooth_l1",
+        "ℓ = ½(y − t)²/β if |y − t| < β, else |y − t| − ½β   (β = 0: |y − t|)",
+        "∂ℓ/∂y = (y − t)/β if |y − t| < β, else sign(y − t)",
+        forward=_smooth_l1_forward,
+        gradient=_smooth_l1_gradient,
+        params=(Param("beta", 1.0, check=_non_negative, requirement=">= 0"),),
+        grouped=True,
+        untrusted=_smooth_l1_untrusted,
+    ),
+    Loss(
+        "bce",
+        "ℓ = −(t·log y + (1 − t)·log(1 − y))   (each log clamped at −100, as torch)",
+        "∂ℓ/∂y = (y − t) / (y(1 − y))",
+        forward=_bce_forward,
+        gradient=_bce_gradient,
+        pred_is="probabilities in [0, 1]",
+        target_is="values in [0, 1]",
+        prepare=_prepare_bce,
+        untrusted=_bce_untrusted,
+        fd_forward=_bce_fd_forward,
+        grouped=True,
+        gradient_rhs="(y − t) / max(y(1 − y), 1e-12)",  # torch's floor, see BCE_GRAD_EPSILON
+    ),
+    Loss(
+        "bce_with_logits",
+        "ℓ = −(t·log σ(z) + (1 − t)·log(1 − σ(z)))",
+        "∂ℓ/∂z = σ(z) − t",
+        forward=_bce_logits_forward,
+        gradient=_bce_logits_gradient,
+        pred_is="logits",
+        target_is="values in [0, 1]",
+        prepare=_prepare_unit_target,
+        gradient_rhs="(σ(z) − t)",
+    ),
+    Loss(
+        "cross_entropy",
+        "ℓ = −Σ_c q_c·log softmax(z)_c,  q = onehot(t) or the given probabilities, "
+        "smoothed: q = (1 − ε)q + ε/C",
+        "∂ℓ/∂z = softmax(z) − q",
+        forward=_ce_forward,
+        gradient=_ce_gradient,
+        params=(Param("label_smoothing", 0.0, check=_fraction, requirement="in [0, 1]"),),
+        pred_is="logits, one row per sample",
+        target_is="class indices (one per row), or probabilities of --pred's shape",
+        target_kind=TargetKind.classes_or_probabilities,
+        mean_over="N = samples, the rows of --pred",
+        prepare=_prepare_cross_entropy,
+        gradient_rhs="(softmax(z) − q)",
+    ),
+    Loss(
+        "nll",
+        "ℓ = −x_t   (x = log-probabilities, t = class index)",
+        "∂ℓ/∂x = −onehot(t)",
+        forward=_nll_forward,
+        gradient=_nll_gradient,
+        pred_is="log-probabilities, one row per sample",
+        target_is="class indices (one per row)",
+        target_kind=TargetKind.classes,
+        mean_over="N = samples, the rows of --pred",
+        prepare=_prepare_classes,
+        gradient_rhs="−onehot(t)",
+    ),
+    Loss(
+        "kl_div",
+        "ℓ = t·(log t − x)   (x = log-probabilities; 0 where t = 0)",
+        "∂ℓ/∂x = −t",
+        forward=_kl_forward,
+        gradient=_kl_gradient,
+        params=(Param("log_target", "false", choices=("false", "true")),),
+        pred_is="log-probabilities",
+        target_is="probabilities of --pred's shape (log-probabilities if log_target=true)",
+        mean_over="n = all elements: torch's reduction='mean', not 'batchmean' (= sum/rows)",
+        prepare=_prepare_kl_div,
+        gradient_rhs="−t",
     ),
 )
 
 LOSSES: dict[str, Loss] = {loss.name: loss for loss in LOSS_LIST}
+
+
+def markdown_table() -> str:
+    """Markdown table of every registered loss (README.md's generated:losses section)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [
+        "| name | --pred | --target | ℓ (per element) | ∂ℓ/∂y (analytic side, before reduction) "
+        "| reductions | parameters (torch defaults) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for loss in LOSS_LIST:
+        cells = (
+            loss.name,
+            loss.pred_is,
+            loss.target_is,
+            loss.formula,
+            loss.gradient_formula,
+            ", ".join(r.value for r in loss.reductions),
+            ", ".join(p.describe() for p in loss.params) or "—",
+        )
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def get_loss(name: str) -> Loss:

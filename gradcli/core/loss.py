@@ -1,0 +1,226 @@
+"""`gradcli loss`: a registry loss and ∂L/∂pred, analytic vs autograd vs finite differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gradcli.core.engine import (
+    as_tensor,
+    gradient_autograd,
+    gradient_numeric,
+    judge,
+    torch,
+)
+from gradcli.losses import (
+    BCE_LOG_FLOOR,
+    BCE_TRUST_MARGIN,
+    Loss,
+    Reduction,
+    TargetKind,
+    is_probability_target,
+    target_distribution,
+)
+from gradcli.params import ParamValues
+from gradcli.parsing import Matrix, Vector
+from gradcli.results import GradientCheck
+from gradcli.results.loss import LossResult
+from gradcli.settings import Dtype, Settings
+
+Tensor = torch.Tensor
+LOG_PROB_TOLERANCE = 1e-6  # |logsumexp(row)| beyond this: the row is not log-probabilities
+
+
+def loss_gradients(
+    loss: Loss,
+    pred: Vector | Matrix,
+    target: Vector | Matrix | float,
+    reduction: Reduction,
+    params: ParamValues,
+    settings: Settings,
+) -> LossResult:
+    """The loss value and ∂L/∂pred three ways; bad input raises InputError."""
+    loss.check_reduction(reduction)
+    if isinstance(target, (int, float)):  # one class index for a one-sample pred
+        target = [target]
+    pred64 = as_tensor(pred, Dtype.float64, "--pred")
+    target64 = loss.prepare_target(pred64, as_tensor(target, Dtype.float64, "--target"), params)
+    y = as_tensor(pred, settings.dtype, "--pred")
+    t = target64.to(y.dtype) if target64.dtype.is_floating_point else target64
+
+    def forward(x: Tensor) -> Tensor:
+        return loss.forward(x, _like(t, x), reduction, params)
+
+    def fd_forward(x: Tensor) -> Tensor:
+        return (loss.fd_forward or loss.forward)(x, _like(t, x), reduction, params)
+
+    check = _check(loss, y, t, reduction, params, forward, fd_forward, settings)
+    value = float(forward(y).detach())
+    classes = loss.target_kind is not TargetKind.values and not is_probability_target(y, t)
+    return LossResult(
+        name=loss.name,
+        reduction=reduction.value,
+        params=dict(params),
+        formula=loss.formula,
+        loss_formula=loss.reduced_formula(reduction),
+        gradient_formula=loss.reduced_gradient_formula(reduction),
+        divisor=loss.divisor(tuple(y.shape)) if reduction is Reduction.mean else 1,
+        divisor_symbol="n" if loss.target_kind is TargetKind.values else "N",
+        pred=y.double().tolist(),
+        target=_given_target(target, classes),
+        target_kind=_target_kind(loss, params, classes),
+        target_elements=_target_elements(loss, y, t, params).double().tolist(),
+        loss=value,
+        check=check,
+        dtype=settings.dtype.value,
+        notes=_notes(loss, y, t, reduction, params, settings, value),
+    )
+
+
+def _like(target: Tensor, x: Tensor) -> Tensor:
+    """The target in x's dtype (class indices stay integers)."""
+    return target.to(x.dtype) if target.dtype.is_floating_point else target
+
+
+def _check(
+    loss: Loss,
+    y: Tensor,
+    t: Tensor,
+    reduction: Reduction,
+    params: ParamValues,
+    forward: Callable[[Tensor], Tensor],
+    fd_forward: Callable[[Tensor], Tensor],
+    settings: Settings,
+) -> GradientCheck:
+    analytic = loss.gradient(y, t, reduction, params)
+    autograd = gradient_autograd(forward, y)
+    if not settings.numeric:
+        return judge(analytic, autograd, None, settings.tolerance)
+    numeric = gradient_numeric(fd_forward, y)
+    untrusted = loss.untrusted(y, t, params)
+    trusted = None if untrusted is None else ~untrusted
+    return judge(analytic, autograd, numeric, settings.tolerance, trusted)
+
+
+def _given_target(target: Vector | Matrix, classes: bool) -> list:
+    if not classes:
+        return target
+    return [[int(v) for v in row] if isinstance(row, list) else int(row) for row in target]
+
+
+def _target_kind(loss: Loss, params: ParamValues, classes: bool) -> str:
+    if classes:
+        return "class indices"
+    if loss.name == "kl_div":
+        return "log-probabilities" if params["log_target"] == "true" else "probabilities"
+    if loss.target_kind is TargetKind.classes_or_probabilities:
+        return "probabilities"
+    return "values"
+
+
+def _target_elements(loss: Loss, y: Tensor, t: Tensor, params: ParamValues) -> Tensor:
+    """Per element of pred, the target it is compared with (q for class targets)."""
+    if loss.target_kind is TargetKind.values:
+        return t
+    return target_distribution(y, t, float(params.get("label_smoothing", 0.0)))
+
+
+def _notes(
+    loss: Loss,
+    y: Tensor,
+    t: Tensor,
+    reduction: Reduction,
+    params: ParamValues,
+    settings: Settings,
+    value: float,
+) -> list[str]:
+    notes = list(loss.notes)
+    if loss.name == "bce":
+        notes += _bce_notes(y, settings.numeric)
+    if loss.name == "l1" or (loss.name == "smooth_l1" and params["beta"] == 0):
+        notes += _kink_notes(loss, y, t, params, settings.numeric)
+    if loss.target_kind is not TargetKind.values:
+        notes += _class_notes(loss, y, t, params)
+    if loss.name in ("nll", "kl_div"):
+        notes += _log_probability_notes(loss.name, y)
+    if loss.name == "kl_div":
+        notes += _kl_notes(y, reduction, params, value)
+    return notes
+
+
+def _bce_notes(y: Tensor, numeric: bool) -> list[str]:
+    y64 = y.double()
+    if not bool((torch.minimum(y64, 1 - y64) < BCE_TRUST_MARGIN).any()):
+        return []
+    note = (
+        f"bce near y = 0 or 1: torch clamps log(y) and log(1 − y) at −{-BCE_LOG_FLOOR:g} and its "
+        "backward divides by max(y(1 − y), 1e-12); the analytic column follows torch"
+    )
+    if numeric:
+        note += (
+            f", and finite differences within {BCE_TRUST_MARGIN:g} of 0 or 1 are shown (~) but "
+            "left out of the verdict (the log's curvature there swamps the step)"
+        )
+    return [note + "."]
+
+
+def _kink_notes(loss: Loss, y: Tensor, t: Tensor, params: ParamValues, numeric: bool) -> list[str]:
+    untrusted = loss.untrusted(y, t, params)
+    if untrusted is None or not bool(untrusted.any()):
+        return []
+    note = (
+        f"{loss.name} is not differentiable at y = t; the analytic column follows torch's "
+        "convention sign(0) = 0"
+    )
+    if numeric:
+        note += (
+            ", and finite differences straddling y = t are shown (~) but left out of the verdict"
+        )
+    return [note + "."]
+
+
+def _class_notes(loss: Loss, y: Tensor, t: Tensor, params: ParamValues) -> list[str]:
+    notes = []
+    if y.dim() == 1:
+        notes.append(
+            f"A vector --pred is one sample with C = {y.shape[0]} classes (torch's unbatched "
+            "input); give a matrix, one row per sample, for several samples."
+        )
+    smoothing = float(params.get("label_smoothing", 0.0))
+    source = "the given probabilities" if is_probability_target(y, t) else "onehot(t)"
+    if smoothing:
+        notes.append(
+            f"The target column shows q = (1 − ε)·{source} + ε/C with ε = {smoothing:g}, "
+            f"C = {y.shape[-1]}."
+        )
+    elif not is_probability_target(y, t):
+        notes.append("The target column shows q = onehot(t), one row per sample.")
+    return notes
+
+
+def _log_probability_notes(name: str, y: Tensor) -> list[str]:
+    lse = torch.logsumexp(y.double(), dim=-1).reshape(-1)
+    off = lse.abs() > LOG_PROB_TOLERANCE
+    if bool(off.any()):
+        first = float(lse[off][0])
+        return [
+            f"The rows of --pred are not log-probabilities (log Σ e^x = {first:.6g}, not 0); "
+            f"{name} does not check this, and the gradient is the same."
+        ]
+    return []
+
+
+def _kl_notes(y: Tensor, reduction: Reduction, params: ParamValues, value: float) -> list[str]:
+    notes = []
+    if params["log_target"] == "true":
+        notes.append(
+            "log_target=true: --target holds log-probabilities s, ℓ = e^s·(s − x), ∂ℓ/∂x = −e^s."
+        )
+    if reduction is Reduction.mean:
+        rows = y.shape[0] if y.dim() == 2 else 1
+        batchmean = value * y.numel() / rows
+        notes.append(
+            f"mean is torch's reduction='mean': it divides by all n = {y.numel()} elements. The "
+            f"KL divergence per sample, torch's 'batchmean' (sum / {rows} "
+            f"row{'s' if rows != 1 else ''}), is {batchmean:.10g}."
+        )
+    return notes

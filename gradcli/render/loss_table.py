@@ -1,0 +1,87 @@
+"""Table renderer for `gradcli loss` (registered with as_renderable on import)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.params import show_values
+from gradcli.render.table import (
+    EDGE,
+    ELLIPSIS,
+    VECTOR_LIMIT,
+    as_renderable,
+    number,
+    pick,
+    tick,
+    verdict,
+)
+from gradcli.results.loss import LossResult, flatten
+
+
+def _title(result: LossResult, precision: int) -> Text:
+    params = show_values(result.params)
+    name = f"{result.name} ({params})" if params else result.name
+    return Text(
+        f"{name}, reduction={result.reduction}:  L = {number(result.loss, precision)}",
+        style="bold",
+    )
+
+
+def _caption(result: LossResult) -> list[Text]:
+    divisor = ""
+    if result.reduction == "mean":
+        divisor = f", {result.divisor_symbol} = {result.divisor}"
+    return [
+        Text(f"loss: {result.formula};  {result.loss_formula}"),
+        Text(f"gradient used: {result.gradient_formula}{divisor}  ({result.dtype})"),
+    ]
+
+
+def _element_table(result: LossResult, precision: int) -> Table:
+    check = result.check
+    width = result.shape[1]
+    index_header = "r,c" if result.is_matrix else "i"  # row, column of --pred
+    target_header = "target q" if result.target_kind == "class indices" else "target"
+    table = Table(title=Text("∂L/∂pred per element", style="bold"), title_justify="left")
+    columns = (index_header, "pred", target_header, "analytic", "autograd", "numeric", "|diff|", "")
+    for column in columns:
+        table.add_column(column, justify="right")
+    pred, target = flatten(result.pred), flatten(result.target_elements)
+    analytic, autograd = flatten(check.analytic), flatten(check.autograd)
+    numeric = flatten(check.numeric) if check.numeric is not None else [None] * len(pred)
+    trusted = flatten(check.trusted) if check.trusted is not None else [True] * len(pred)
+    diffs, oks = flatten(check.abs_diff), flatten(check.ok)
+    for k in pick(len(pred), VECTOR_LIMIT):
+        if k is None:
+            table.add_row(*[ELLIPSIS] * len(columns))
+            continue
+        index = f"{k // width},{k % width}" if result.is_matrix else str(k)
+        shown = number(numeric[k], precision)
+        numeric_cell = shown if trusted[k] else Text(f"{shown} ~", style="dim")
+        table.add_row(
+            index,
+            number(pred[k], precision),
+            number(target[k], precision),
+            number(analytic[k], precision),
+            number(autograd[k], precision),
+            numeric_cell,
+            f"{diffs[k]:.1e}",
+            tick(oks[k]),
+        )
+    if len(pred) > VECTOR_LIMIT:
+        table.caption = f"{len(pred)} elements, summarized: first and last {EDGE}; --json has all"
+    return table
+
+
+@as_renderable.register
+def _(result: LossResult, precision: int) -> RenderableType:
+    notes = [Text(note, style="yellow") for note in result.notes]
+    return Group(
+        _title(result, precision),
+        _element_table(result, precision),
+        *_caption(result),
+        *notes,
+        verdict(result.check, "gradients"),
+    )

@@ -1,0 +1,95 @@
+"""Result of `gradcli loss`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcli.results import GradientCheck
+
+
+def flatten(values: list) -> list:
+    """Row by row for a matrix; a vector as it is."""
+    return [item for row in values for item in row] if _is_matrix(values) else list(values)
+
+
+def _is_matrix(values: list) -> bool:
+    return bool(values) and isinstance(values[0], list)
+
+
+@dataclass(frozen=True)
+class LossResult:
+    """A loss value and ∂L/∂pred three ways, one entry per element of pred."""
+
+    name: str
+    reduction: str
+    params: dict[str, float | str]
+    formula: str  # per-element ℓ
+    loss_formula: str  # L from ℓ under this reduction
+    gradient_formula: str  # ∂L/∂y under this reduction (the analytic column)
+    divisor: int  # what mean divided by (1 for sum / half-sum)
+    divisor_symbol: str  # "n" (elements) or "N" (samples)
+    pred: list  # vector or matrix
+    target: list  # as given: values, probabilities or integer class indices
+    target_kind: str  # "values", "probabilities", "log-probabilities" or "class indices"
+    target_elements: list  # per element of pred: the target compared with (q for classes)
+    loss: float
+    check: GradientCheck
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    command: str = "loss"
+
+    @property
+    def is_matrix(self) -> bool:
+        return _is_matrix(self.pred)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns); a vector is one row."""
+        return (len(self.pred), len(self.pred[0])) if self.is_matrix else (1, len(self.pred))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "name": self.name,
+            "reduction": self.reduction,
+            "params": self.params,
+            "pred": self.pred,
+            "target": self.target,
+            "target_kind": self.target_kind,
+            "loss": self.loss,
+            **self.check.json_fields(),
+            "dtype": self.dtype,
+            "formula": self.formula,
+            "loss_formula": self.loss_formula,
+            "gradient_formula": self.gradient_formula,
+            "divisor": self.divisor,
+            "divisor_symbol": self.divisor_symbol,
+            "notes": self.notes,
+        }
+
+    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+        """One row per element of pred (matrices row by row, with row/col indices)."""
+        check = self.check
+        columns = [
+            flatten(self.pred),
+            flatten(self.target_elements),
+            flatten(check.analytic),
+            flatten(check.autograd),
+            flatten(check.numeric) if check.numeric is not None else None,
+            flatten(check.abs_diff),
+            flatten(check.ok),
+        ]
+        count = len(columns[0])
+        if columns[4] is None:
+            columns[4] = [None] * count
+        values = ["pred", "target", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+        _, width = self.shape
+        if self.is_matrix:
+            header = ["row", "col", *values]
+            index = [[k // width, k % width] for k in range(count)]
+        else:
+            header = ["i", *values]
+            index = [[k] for k in range(count)]
+        rows = [index[k] + [column[k] for column in columns] for k in range(count)]
+        return header, rows
