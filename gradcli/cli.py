@@ -12,6 +12,7 @@ from gradcli import __version__
 from gradcli.commands.activation import activation
 from gradcli.commands.loss import loss
 from gradcli.commands.options import NUMERIC_ARGS
+from gradcli.commands.perceptron import perceptron
 from gradcli.commands.softmax import softmax_jacobian
 from gradcli.errors import ExitCode, InputError
 
@@ -84,6 +85,7 @@ def root(
 app.command("activation", context_settings=NUMERIC_ARGS)(activation)
 app.command("softmax-jacobian", context_settings=NUMERIC_ARGS)(softmax_jacobian)
 app.command("loss")(loss)  # no positional numbers: negative --pred values parse as is
+app.command("perceptron")(perceptron)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,219 @@
+"""``gradcli perceptron --weights W [--bias B]... --x X --target T``"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from gradcli.commands.options import (
+    AtolOpt,
+    DtypeOpt,
+    FormatOpt,
+    JsonOpt,
+    NoNumericOpt,
+    PrecisionOpt,
+    RtolOpt,
+    choose,
+    output_from,
+    settings_from,
+)
+from gradcli.errors import ExitCode, InputError
+from gradcli.losses import Reduction
+from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
+
+NO_BIAS_WORDS = ("none", "-")  # `--bias none` leaves that layer without a bias
+_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
+
+
+def parse_bias(text: str, layer: int) -> Vector | None:
+    """A bias vector, or None for ``none``."""
+    if text.strip().lower() in NO_BIAS_WORDS:
+        return None
+    array = parse_array(text, f"layer {layer} --bias")
+    if isinstance(array[0], list):
+        raise InputError(f"layer {layer} --bias must be a vector, got a matrix")
+    return array
+
+
+def parse_layer_sizes(text: str) -> list[int]:
+    """``256,10`` → [256, 10]; every size a positive integer."""
+    sizes = []
+    for piece in re.split(r"[,\s]+", text.strip()):
+        if not piece.isdigit() or int(piece) == 0:
+            raise InputError(f"--layers '{text}': '{piece}' is not a positive whole number")
+        sizes.append(int(piece))
+    return sizes
+
+
+def parse_shape(text: str) -> tuple[int, int]:
+    """``64x784`` → (64, 784): samples × input features."""
+    match = _SHAPE.match(text)
+    if not match or 0 in (int(match[1]), int(match[2])):
+        raise InputError(f"--x-shape '{text}' must look like BxN with positive B and N, e.g. 1x10")
+    return int(match[1]), int(match[2])
+
+
+def parse_lr(text: str) -> float:
+    value = parse_number(text) if text.strip() else None
+    if value is None or value <= 0:
+        raise InputError(f"--lr '{text}' must be a number > 0")
+    return value
+
+
+def parse_target(text: str) -> Vector | Matrix:
+    return parse_array(text, "--target")
+
+
+def perceptron(
+    weights: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weights",
+            "-w",
+            metavar="MATRIX",
+            help="One layer's weights, out×in like nn.Linear.weight ('0.1,0.2;0.3,0.4' or JSON);"
+            " repeat once per layer, in order.",
+            show_default=False,
+        ),
+    ] = None,
+    bias: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bias",
+            "-b",
+            metavar="VECTOR|none",
+            help="That layer's bias; repeat in step with --weights, 'none' for a layer without"
+            " one. Leave out entirely for no biases.",
+            show_default=False,
+        ),
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            "--layers",
+            metavar="N[,N...]",
+            help="Layer sizes after the input, weights drawn with torch.randn (instead of"
+            " --weights).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for --layers and --x-shape (torch.manual_seed).")
+    ] = 0,
+    no_bias: Annotated[
+        bool, typer.Option("--no-bias", help="No biases (with --layers or --weights).")
+    ] = False,
+    x: Annotated[
+        str | None,
+        typer.Option(
+            "--x", metavar="VALUES|MATRIX", help="Input, rows = samples.", show_default=False
+        ),
+    ] = None,
+    x_shape: Annotated[
+        str | None,
+        typer.Option(
+            "--x-shape",
+            metavar="BxN",
+            help="Random normal input of B samples × N features from --seed (instead of --x).",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            "-t",
+            metavar="VALUES|MATRIX",
+            help="Target of the output's shape (one number fills it), or one class index per"
+            " sample for cross_entropy.",
+            show_default=False,
+        ),
+    ] = None,
+    activation: Annotated[
+        str,
+        typer.Option(
+            "--activation",
+            "-a",
+            metavar="NAME[,NAME...]",
+            help="One activation for every layer, or one per layer (see 'gradcli activation"
+            " --list'; identity too).",
+        ),
+    ] = "sigmoid",
+    loss: Annotated[
+        str, typer.Option("--loss", metavar="mse|bce|cross_entropy", help="Loss E.")
+    ] = "mse",
+    reduction: Annotated[
+        str,
+        typer.Option(
+            "--reduction",
+            metavar="mean|sum|half-sum",
+            help="half-sum is the E = ½Σ(O − t)² of hand derivations; mean is torch's default.",
+        ),
+    ] = "mean",
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="grad|backward",
+            help="Autograd via torch.autograd.grad(loss, params) or loss.backward() and .grad.",
+        ),
+    ] = "grad",
+    steps: Annotated[
+        bool, typer.Option("--steps", help="Show the worked backprop: X, O, f'(X), δ, δ·x.")
+    ] = False,
+    lr: Annotated[
+        str | None,
+        typer.Option(
+            "--lr",
+            metavar="LR",
+            help="Also show W − lr·∂E/∂W and b − lr·∂E/∂b after one gradient-descent step.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOpt = "table",
+    json_: JsonOpt = False,
+    dtype: DtypeOpt = "float64",
+    atol: AtolOpt = None,
+    rtol: RtolOpt = None,
+    no_numeric: NoNumericOpt = False,
+    precision: PrecisionOpt = 6,
+) -> int:
+    """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
+    settings = settings_from(dtype, atol, rtol, no_numeric)
+    out = output_from(fmt, json_, precision)
+    chosen_reduction = choose(Reduction, reduction, "reduction")
+    engine_name = engine.strip().lower()
+    if engine_name not in ("grad", "backward"):
+        raise InputError(f"unknown engine '{engine}'; choose from: backward, grad")
+    weight_list = [
+        parse_matrix(text, f"layer {i} --weights") for i, text in enumerate(weights or [], 1)
+    ]
+    bias_list = [parse_bias(text, i) for i, text in enumerate(bias or [], 1)]
+    names = [name.strip() for name in activation.split(",") if name.strip()]
+
+    from gradcli.core.perceptron import NetworkSpec, perceptron_gradients
+    from gradcli.render import render
+
+    spec = NetworkSpec(
+        weights=weight_list,
+        biases=bias_list or None,
+        layer_sizes=parse_layer_sizes(layers) if layers is not None else (),
+        seed=seed,
+        no_bias=no_bias,
+        x=None if x is None else parse_matrix(x, "--x"),
+        x_shape=None if x_shape is None else parse_shape(x_shape),
+        target=None if target is None else parse_target(target),
+        activations=names,
+        loss=loss.strip(),
+        reduction=chosen_reduction,
+        engine=engine_name,
+        steps=steps,
+        lr=None if lr is None else parse_lr(lr),
+    )
+    result = perceptron_gradients(spec, settings)
+    if out.format.value == "table":
+        import gradcli.render.perceptron_table  # noqa: F401  (registers the table renderer)
+    render(result, out.format, out.precision)
+    return ExitCode.OK if result.agree else ExitCode.DISAGREE

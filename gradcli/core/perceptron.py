@@ -1,0 +1,640 @@
+"""`gradcli perceptron`: a fully connected network's gradients, backprop by hand vs autograd.
+
+Layer l computes X = x Wᵀ + b and O = f(X), with W in torch's layout (out × in,
+like ``nn.Linear.weight``): W[k, j] joins input node j to node k (the study
+notes' W_jk). The analytic side is the delta rule, written out layer by layer:
+
+- output layer:  δ_k = ∂E/∂O_k · f'(X_k)
+- hidden layer:  δ_j = f'(X_j) · Σ_k δ_k W_kj   (δ_k, W of the layer above)
+- gradients:     ∂E/∂W_kj = Σ_batch δ_k x_j,   ∂E/∂b_k = Σ_batch δ_k
+
+with ∂E/∂O from the loss registry's analytic gradient and f'(X) from the
+activation registry's analytic derivative; autograd never enters it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gradcli.activations import Activation, get_activation
+from gradcli.core.engine import TORCH_DTYPES, gradient_numeric, judge, torch
+from gradcli.errors import InputError
+from gradcli.losses import Loss, Reduction, get_loss
+from gradcli.params import ParamValues
+from gradcli.results.perceptron import (
+    LayerGradients,
+    LayerSteps,
+    ParameterGradient,
+    PerceptronResult,
+)
+from gradcli.settings import Settings
+
+Tensor = torch.Tensor
+Matrix = list[list[float]]
+
+SUPPORTED_LOSSES = ("mse", "bce", "cross_entropy")
+CLASS_INDEX_LOSSES = ("cross_entropy",)  # target: one class index per sample
+ENGINES = ("grad", "backward")
+NUMERIC_LIMIT = 1000  # parameters; finite differences cost two forward passes per parameter
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What the user asked for, parsed but not yet checked against each other.
+
+    Either ``weights`` (one matrix per layer, out × in) with optional ``biases``
+    (aligned, None for a layer without bias), or ``layer_sizes`` with ``seed``.
+    Either ``x`` (rows = samples) or ``x_shape`` (B, N) drawn from ``seed``.
+    """
+
+    weights: Sequence[Matrix] = ()
+    biases: Sequence[Sequence[float] | None] | None = None
+    layer_sizes: Sequence[int] = ()
+    seed: int = 0
+    no_bias: bool = False
+    x: Matrix | None = None
+    x_shape: tuple[int, int] | None = None
+    target: list | None = None  # a vector or a matrix, as parsed
+    activations: Sequence[str] = ("sigmoid",)
+    loss: str = "mse"
+    reduction: Reduction = Reduction.mean
+    engine: str = "grad"
+    steps: bool = False
+    lr: float | None = None
+
+
+@dataclass
+class Layer:
+    """One layer's parameters (in the compute dtype) and its activation."""
+
+    weight: Tensor
+    bias: Tensor | None
+    activation: Activation
+    params: ParamValues
+
+    def parameters(self) -> list[Tensor]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+
+@dataclass
+class Network:
+    """A checked network, its input and its target, ready to differentiate."""
+
+    x: Tensor
+    layers: list[Layer]
+    target: Tensor
+    loss: Loss
+    loss_params: ParamValues
+    reduction: Reduction
+    drawn: bool  # something came from the seed
+
+    def parameters(self) -> list[Tensor]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+
+# ---------------------------------------------------------------- building and checking
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+def build_network(spec: NetworkSpec, settings: Settings) -> Network:
+    """Turn the user's spec into tensors, checking every shape against its neighbour."""
+    dtype = TORCH_DTYPES[settings.dtype]
+    loss = _perceptron_loss(spec.loss)
+    loss.check_reduction(spec.reduction)
+    if spec.engine not in ENGINES:
+        raise InputError(f"unknown engine '{spec.engine}'; choose from: {', '.join(ENGINES)}")
+    generator = torch.Generator().manual_seed(spec.seed)
+    x = _input(spec, generator, dtype)
+    weights, biases = _parameters(spec, x.shape[1], generator, dtype)
+    layers = _layers(weights, biases, spec.activations)
+    _check_shapes(x, layers)
+    outputs = layers[-1].weight.shape[0]
+    target = _target(spec.target, loss, (x.shape[0], outputs), len(layers), dtype)
+    return Network(
+        x=x,
+        layers=layers,
+        target=target,
+        loss=loss,
+        loss_params=loss.resolve_params([]),
+        reduction=spec.reduction,
+        drawn=spec.x_shape is not None or bool(spec.layer_sizes),
+    )
+
+
+def _perceptron_loss(name: str) -> Loss:
+    loss = get_loss(name)
+    if name not in SUPPORTED_LOSSES:
+        raise InputError(
+            f"loss '{name}' is not available for perceptron; choose from: "
+            + ", ".join(SUPPORTED_LOSSES)
+        )
+    return loss
+
+
+def _input(spec: NetworkSpec, generator, dtype) -> Tensor:
+    if spec.x is not None and spec.x_shape is not None:
+        raise InputError("give either --x or --x-shape, not both")
+    if spec.x_shape is not None:
+        # drawn like torch.randn (float32) so that torch.manual_seed(S) reproduces it
+        return torch.randn(*spec.x_shape, generator=generator).to(dtype)
+    if spec.x is None:
+        raise InputError("no input: give --x VALUES|MATRIX (rows = samples) or --x-shape BxN")
+    return _tensor(spec.x, dtype, "--x")
+
+
+def _tensor(values: Sequence, dtype, what: str) -> Tensor:
+    tensor = torch.tensor(values, dtype=dtype)
+    if not bool(torch.isfinite(tensor).all()):
+        raise InputError(f"{what} has values that overflow {str(dtype).removeprefix('torch.')}")
+    return tensor
+
+
+def _parameters(
+    spec: NetworkSpec, inputs: int, generator, dtype
+) -> tuple[list[Tensor], list[Tensor | None]]:
+    if spec.weights and spec.layer_sizes:
+        raise InputError("give either --weights (one per layer) or --layers N,N, not both")
+    if spec.layer_sizes:
+        if spec.biases:
+            raise InputError("--bias goes with --weights; with --layers biases are drawn")
+        return _drawn_parameters(spec, inputs, generator, dtype)
+    if not spec.weights:
+        raise InputError("no network: give --weights MATRIX once per layer, or --layers N[,N...]")
+    weights = [_tensor(w, dtype, f"layer {i} --weights") for i, w in enumerate(spec.weights, 1)]
+    return weights, _given_biases(spec, dtype)
+
+
+def _drawn_parameters(
+    spec: NetworkSpec, inputs: int, generator, dtype
+) -> tuple[list[Tensor], list[Tensor | None]]:
+    """W = torch.randn(out, in), then b = torch.randn(out), layer after layer."""
+    weights: list[Tensor] = []
+    biases: list[Tensor | None] = []
+    fan_in = inputs
+    for size in spec.layer_sizes:
+        weights.append(torch.randn(size, fan_in, generator=generator).to(dtype))
+        biases.append(None if spec.no_bias else torch.randn(size, generator=generator).to(dtype))
+        fan_in = size
+    return weights, biases
+
+
+def _given_biases(spec: NetworkSpec, dtype) -> list[Tensor | None]:
+    count = len(spec.weights)
+    given = list(spec.biases or [])
+    if spec.no_bias and given:
+        raise InputError("--no-bias cannot be combined with --bias")
+    if not given:
+        return [None] * count
+    if len(given) != count:
+        raise InputError(
+            f"got {count} --weights but {len(given)} --bias; give one --bias per --weights, "
+            "in the same order ('--bias none' for a layer without bias)"
+        )
+    return [
+        None if b is None else _tensor(b, dtype, f"layer {i} --bias")
+        for i, b in enumerate(given, 1)
+    ]
+
+
+def _layers(
+    weights: list[Tensor], biases: list[Tensor | None], names: Sequence[str]
+) -> list[Layer]:
+    names = list(names) or ["sigmoid"]
+    if len(names) == 1:
+        names = names * len(weights)
+    if len(names) != len(weights):
+        raise InputError(
+            f"got {len(names)} activations ({','.join(names)}) for {len(weights)} layers; "
+            "give one for every layer or one per layer"
+        )
+    layers = []
+    for weight, bias, name in zip(weights, biases, names, strict=True):
+        activation = get_activation(name)
+        layers.append(Layer(weight, bias, activation, activation.resolve_params([])))
+    return layers
+
+
+def _check_shapes(x: Tensor, layers: list[Layer]) -> None:
+    if x.dim() != 2:
+        raise InputError(f"--x must be a vector or a matrix (rows = samples), got {x.dim()} dims")
+    incoming, source = tuple(x.shape), "input x"
+    for i, layer in enumerate(layers, 1):
+        weight = layer.weight
+        if weight.dim() == 1:  # a vector is a one-row matrix: a single output node
+            weight = layer.weight = weight.unsqueeze(0)
+        out, fan_in = weight.shape
+        if fan_in != incoming[1]:
+            raise InputError(
+                f"layer {i}: weight matrix is {shape_text(weight.shape)} (out×in) but its input "
+                f"({source}) is {shape_text(incoming)}: the weight needs {incoming[1]} columns, "
+                f"one per input feature"
+            )
+        if layer.bias is not None and tuple(layer.bias.shape) != (out,):
+            raise InputError(
+                f"layer {i}: bias has shape {shape_text(layer.bias.shape)} but the weight matrix "
+                f"is {shape_text(weight.shape)}: the bias needs {out} values, one per row"
+            )
+        incoming, source = (incoming[0], out), f"layer {i} output"
+
+
+def _target(raw: list | None, loss: Loss, shape: tuple[int, int], depth: int, dtype) -> Tensor:
+    if raw is None:
+        raise InputError("no target: give --target VALUES|MATRIX (class indices for cross_entropy)")
+    if loss.name in CLASS_INDEX_LOSSES:
+        return _class_target(raw, shape, depth)
+    values = torch.tensor(raw, dtype=dtype)
+    if values.numel() == 1:  # one number fills the output, like torch.ones(B, K)
+        return values.reshape(1, 1).expand(shape).clone()
+    if values.dim() == 1 and shape[0] == 1:
+        values = values.unsqueeze(0)
+    elif values.dim() == 1 and shape[1] == 1:
+        values = values.unsqueeze(1)
+    if tuple(values.shape) != shape:
+        raise InputError(
+            f"target has shape {shape_text(torch.tensor(raw).shape)} but the network output "
+            f"(layer {depth}) has shape {shape_text(shape)}"
+        )
+    if loss.name == "bce" and bool(((values < 0) | (values > 1)).any()):
+        raise InputError("bce targets must lie in [0, 1]")
+    return values
+
+
+def _class_target(raw: list, shape: tuple[int, int], depth: int) -> Tensor:
+    flat = torch.tensor(raw, dtype=torch.float64)
+    samples, classes = shape
+    if flat.dim() != 1 or flat.numel() not in (1, samples):
+        raise InputError(
+            f"cross_entropy wants one class index per sample: target has shape "
+            f"{shape_text(flat.shape)} but the network output (layer {depth}) has shape "
+            f"{shape_text(shape)}, so give {samples} index(es)"
+        )
+    for i, value in enumerate(flat.tolist()):
+        if value != int(value):
+            raise InputError(f"class index {value:g} (sample {i}) is not an integer")
+        if not 0 <= value < classes:
+            raise InputError(
+                f"class index {int(value)} (sample {i}) is out of range: the network output "
+                f"(layer {depth}) has shape {shape_text(shape)}, so classes are 0…{classes - 1}"
+            )
+    return flat.long().expand(samples).clone()
+
+
+# ---------------------------------------------------------------- the three computations
+
+
+def forward(
+    x: Tensor, layers: Sequence[Layer], params: Sequence[Tensor] | None = None
+) -> list[tuple[Tensor, Tensor]]:
+    """(X, O) of every layer; ``params`` (weights and biases in order) replace the layers'."""
+    tensors = (
+        list(params) if params is not None else [p for layer in layers for p in layer.parameters()]
+    )
+    results = []
+    inputs = x
+    for layer in layers:
+        weight = tensors.pop(0)
+        bias = tensors.pop(0) if layer.bias is not None else None
+        pre = inputs @ weight.T if bias is None else inputs @ weight.T + bias
+        out = layer.activation.forward(pre, layer.params)
+        results.append((pre, out))
+        inputs = out
+    return results
+
+
+def loss_value(net: Network, output: Tensor) -> Tensor:
+    return net.loss.forward(output, net.target, net.reduction, net.loss_params)
+
+
+@dataclass
+class Backprop:
+    """Everything the delta rule produced, per layer (index 0 = layer 1)."""
+
+    inputs: list[Tensor]
+    pre: list[Tensor]
+    out: list[Tensor]
+    derivative: list[Tensor]
+    upstream: list[Tensor]
+    delta: list[Tensor]
+    weight_grads: list[Tensor]
+    bias_grads: list[Tensor | None]
+
+
+def backprop(net: Network, passes: list[tuple[Tensor, Tensor]] | None = None) -> Backprop:
+    """The delta rule, from the output layer down; analytic derivatives only.
+
+    ``passes`` is the forward pass when the caller already has it.
+    """
+    passes = forward(net.x, net.layers) if passes is None else passes
+    pre = [p for p, _ in passes]
+    out = [o for _, o in passes]
+    inputs = [net.x, *out[:-1]]
+    derivative = [
+        layer.activation.derivative(p, layer.params)
+        for layer, p in zip(net.layers, pre, strict=True)
+    ]
+    count = len(net.layers)
+    upstream: list[Tensor] = [None] * count  # type: ignore[list-item]
+    delta: list[Tensor] = [None] * count  # type: ignore[list-item]
+    # output layer: ∂E/∂O_k from the loss registry, δ_k = ∂E/∂O_k · f'(X_k)
+    upstream[-1] = net.loss.gradient(out[-1], net.target, net.reduction, net.loss_params)
+    delta[-1] = upstream[-1] * derivative[-1]
+    # hidden layers: δ_j = f'(X_j) · Σ_k δ_k W_kj  (δ, W of the layer above)
+    for i in range(count - 2, -1, -1):
+        upstream[i] = delta[i + 1] @ net.layers[i + 1].weight
+        delta[i] = upstream[i] * derivative[i]
+    # ∂E/∂W_kj = Σ_batch δ_k x_j ;  ∂E/∂b_k = Σ_batch δ_k
+    weight_grads = [d.T @ x for d, x in zip(delta, inputs, strict=True)]
+    bias_grads = [
+        None if layer.bias is None else d.sum(dim=0)
+        for layer, d in zip(net.layers, delta, strict=True)
+    ]
+    return Backprop(inputs, pre, out, derivative, upstream, delta, weight_grads, bias_grads)
+
+
+def autograd_gradients(net: Network, engine: str) -> tuple[Tensor, list[Tensor]]:
+    """The loss and ∂E/∂params through torch: ``autograd.grad`` or ``backward()`` + ``.grad``."""
+    leaves = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
+    loss = loss_value(net, forward(net.x, net.layers, leaves)[-1][1])
+    if engine == "backward":
+        loss.backward()
+        return loss.detach(), [leaf.grad for leaf in leaves]
+    return loss.detach(), list(torch.autograd.grad(loss, leaves))
+
+
+def numeric_gradients(net: Network) -> tuple[list[Tensor], list[Tensor]]:
+    """Central differences in float64, one parameter entry at a time, and where to trust them.
+
+    A difference is not trusted when its two evaluations put some pre-activation on
+    another side of one of its activation's kinks than the unperturbed network does.
+    """
+    x64 = net.x.double()
+    base = [p.double() for p in net.parameters()]
+    target = net.target if net.target.dtype == torch.long else net.target.double()
+    fd_loss = net.loss.fd_forward or net.loss.forward
+    passes = forward(x64, net.layers, base)
+    reference = _kink_sides(net.layers, passes)
+    # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
+    spoiled = net.loss.untrusted(passes[-1][1], target, net.loss_params)
+    edge = torch.tensor(spoiled is not None and bool(spoiled.any()))
+    grads, trusted = [], []
+    for index, value in enumerate(base):
+        sides: list[bool] = []
+
+        def loss_at(replacement: Tensor, index: int = index, sides: list[bool] = sides) -> Tensor:
+            params = [*base[:index], replacement, *base[index + 1 :]]
+            passes = forward(x64, net.layers, params)
+            sides.append(_kink_sides(net.layers, passes) == reference)
+            return fd_loss(passes[-1][1], target, net.reduction, net.loss_params)
+
+        grads.append(gradient_numeric(loss_at, value))
+        # gradient_numeric evaluates each entry twice (x + h, x − h), in order
+        same = torch.tensor(sides, dtype=torch.bool).reshape(-1, 2).all(dim=1)
+        trusted.append(same.reshape(value.shape) & ~edge)
+    return grads, trusted
+
+
+def _kink_sides(layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]]) -> list:
+    """Which side of each kink every pre-activation lies on (−1, 0, +1), as lists."""
+    sides = []
+    for layer, (pre, _) in zip(layers, passes, strict=True):
+        for kink in layer.activation.kinks(layer.params):
+            sides.append(torch.sign(pre - kink).tolist())
+    return sides
+
+
+# ---------------------------------------------------------------- the command's entry point
+
+
+def perceptron_gradients(spec: NetworkSpec, settings: Settings) -> PerceptronResult:
+    """Build the network, differentiate it three ways and collect the result."""
+    if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
+        raise InputError(f"--lr must be a finite number > 0, got {spec.lr:g}")
+    net = build_network(spec, settings)
+    passes = forward(net.x, net.layers)
+    _check_loss_input(net, passes[-1][1])
+    worked = backprop(net, passes)
+    loss, autograd = autograd_gradients(net, spec.engine)
+    numeric, trusted, skipped = _maybe_numeric(net, settings)
+    analytic = [
+        g
+        for w, b in zip(worked.weight_grads, worked.bias_grads, strict=True)
+        for g in (w, b)
+        if g is not None
+    ]
+    checks = [
+        judge(
+            a,
+            g,
+            None if numeric is None else numeric[i],
+            settings.tolerance,
+            None if trusted is None else trusted[i],
+        )
+        for i, (a, g) in enumerate(zip(analytic, autograd, strict=True))
+    ]
+    layers = _layer_results(net, checks, spec.lr)
+    return PerceptronResult(
+        x=net.x.double().tolist(),
+        target=net.target.tolist()
+        if net.target.dtype == torch.long
+        else net.target.double().tolist(),
+        outputs=worked.out[-1].double().tolist(),
+        loss=float(loss),
+        loss_name=net.loss.name,
+        reduction=net.reduction.value,
+        loss_formula=loss_formula(net),
+        engine=spec.engine,
+        activations=[layer.activation.name for layer in net.layers],
+        layers=layers,
+        max_abs_diff=max(check.max_abs_diff for check in checks),
+        agree=all(check.agree for check in checks),
+        dtype=settings.dtype.value,
+        atol=settings.tolerance.atol,
+        rtol=settings.tolerance.rtol,
+        seed=spec.seed if net.drawn else None,
+        lr=spec.lr,
+        numeric_skipped=skipped,
+        steps=_steps(net, worked) if spec.steps else None,
+        notes=_notes(net, spec),
+    )
+
+
+def _check_loss_input(net: Network, output: Tensor) -> None:
+    """Our own message for outputs bce cannot take, then the registry's own checks."""
+    if net.loss.name == "bce" and bool(((output < 0) | (output > 1)).any()):
+        last = net.layers[-1].activation.name
+        raise InputError(
+            f"bce needs network outputs in [0, 1], but layer {len(net.layers)} ({last}) gives "
+            "values outside it; use a sigmoid last layer, e.g. --activation tanh,sigmoid"
+        )
+    net.target = net.loss.prepare_target(output, net.target, net.loss_params)
+
+
+def _maybe_numeric(
+    net: Network, settings: Settings
+) -> tuple[list[Tensor] | None, list[Tensor] | None, str | None]:
+    if not settings.numeric:
+        return None, None, "finite differences off (--no-numeric)"
+    count = sum(p.numel() for p in net.parameters())
+    if count > NUMERIC_LIMIT:
+        return (
+            None,
+            None,
+            (
+                f"finite differences skipped: {count:,} parameters is more than {NUMERIC_LIMIT:,} "
+                "(each needs two extra forward passes); backprop is checked against autograd"
+            ),
+        )
+    grads, trusted = numeric_gradients(net)
+    return grads, trusted, None
+
+
+def _layer_results(net: Network, checks: list, lr: float | None) -> list[LayerGradients]:
+    results = []
+    pending = iter(checks)
+    for i, layer in enumerate(net.layers, 1):
+        weight = _parameter(layer.weight, next(pending), lr)
+        bias = None if layer.bias is None else _parameter(layer.bias, next(pending), lr)
+        results.append(LayerGradients(i, layer.activation.name, weight, bias))
+    return results
+
+
+def _parameter(value: Tensor, check, lr: float | None) -> ParameterGradient:
+    value64 = value.double()
+    updated = None
+    if lr is not None:  # one gradient-descent step with the backprop gradient
+        updated = (value64 - lr * torch.tensor(check.analytic, dtype=torch.float64)).tolist()
+    return ParameterGradient(value=value64.tolist(), check=check, updated=updated)
+
+
+# ---------------------------------------------------------------- formulas and notes
+
+
+def loss_formula(net: Network) -> str:
+    """E as computed, with the reduction spelled out."""
+    name, reduction = net.loss.name, net.reduction
+    samples, outputs = net.target.shape[0], net.layers[-1].weight.shape[0]
+    if name == "mse":
+        return {
+            Reduction.half_sum: "E = ½ Σ (O − t)²",
+            Reduction.sum: "E = Σ (O − t)²",
+            Reduction.mean: f"E = (1/{samples * outputs}) Σ (O − t)²   (F.mse_loss, mean)",
+        }[reduction]
+    if name == "bce":
+        term = "−[t ln O + (1 − t) ln(1 − O)]"
+        return {
+            Reduction.half_sum: f"E = ½ Σ {term}",
+            Reduction.sum: f"E = Σ {term}",
+            Reduction.mean: f"E = (1/{samples * outputs}) Σ {term}   (F.binary_cross_entropy)",
+        }[reduction]
+    term = "−ln softmax(O)_t   (softmax folded into the loss; O are the logits)"
+    return {
+        Reduction.half_sum: f"E = ½ Σ_samples {term}",
+        Reduction.sum: f"E = Σ_samples {term}",
+        Reduction.mean: f"E = (1/{samples}) Σ_samples {term}",
+    }[reduction]
+
+
+def _scale_text(net: Network) -> str:
+    samples, outputs = net.target.shape[0], net.layers[-1].weight.shape[0]
+    count = samples if net.loss.name in CLASS_INDEX_LOSSES else samples * outputs
+    mean = f"(1/{count})·" if count > 1 else ""
+    return {Reduction.half_sum: "½·", Reduction.sum: "", Reduction.mean: mean}[net.reduction]
+
+
+def output_gradient_formula(net: Network) -> str:
+    """∂E/∂O_k in words and symbols for this loss and reduction."""
+    scale = _scale_text(net)
+    if net.loss.name == "mse":
+        if net.reduction is Reduction.half_sum:
+            return "∂E/∂O_k = O_k − t_k"
+        return f"∂E/∂O_k = {scale}2(O_k − t_k)"
+    if net.loss.name == "bce":
+        return f"∂E/∂O_k = {scale}(O_k − t_k) / (O_k(1 − O_k))"
+    return f"∂E/∂O_k = {scale}(softmax(O)_k − y_k),  y = one-hot(t)"
+
+
+def output_delta_formula(net: Network) -> str:
+    """δ_k at the output, simplified where the textbook simplifies it."""
+    act = net.layers[-1].activation.name
+    grad = output_gradient_formula(net).removeprefix("∂E/∂O_k = ")
+    if net.loss.name == "mse" and net.reduction is Reduction.half_sum and act == "sigmoid":
+        return "δ_k = ∂E/∂O_k · f'(X_k) = (O_k − t_k) · O_k(1 − O_k)"
+    if net.loss.name == "bce" and act == "sigmoid":
+        return f"δ_k = ∂E/∂O_k · f'(X_k) = {_scale_text(net)}(O_k − t_k)   (O(1 − O) cancels)"
+    if net.loss.name in CLASS_INDEX_LOSSES and act == "identity":
+        return f"δ_k = ∂E/∂O_k · 1 = {grad}"
+    derivative = "O_k(1 − O_k)" if act == "sigmoid" else "f'(X_k)"
+    return f"δ_k = ∂E/∂O_k · f'(X_k) = [{grad}] · {derivative}"
+
+
+def _steps(net: Network, worked: Backprop) -> list[LayerSteps]:
+    count = len(net.layers)
+    steps = []
+    for i, layer in enumerate(net.layers):
+        last = i == count - 1
+        _, derivative_formula = layer.activation.formulas(layer.params)
+        if last:
+            upstream_formula = output_gradient_formula(net)
+            delta_formula = output_delta_formula(net)
+            weight_formula = "∂E/∂W_kj = Σ_batch δ_k · x_j"
+            bias_formula = "∂E/∂b_k = Σ_batch δ_k"
+        else:
+            upstream_formula = f"Σ_k δ_k W_kj   (δ_k and W_kj of layer {i + 2})"
+            delta_formula = "δ_j = f'(X_j) · Σ_k δ_k W_kj"
+            weight_formula = "∂E/∂W_ji = Σ_batch δ_j · x_i"
+            bias_formula = "∂E/∂b_j = Σ_batch δ_j"
+        steps.append(
+            LayerSteps(
+                index=i + 1,
+                is_output=last,
+                activation=layer.activation.name,
+                derivative_formula=derivative_formula,
+                inputs=worked.inputs[i].double().tolist(),
+                pre_activation=worked.pre[i].double().tolist(),
+                output=worked.out[i].double().tolist(),
+                derivative=worked.derivative[i].double().tolist(),
+                upstream=worked.upstream[i].double().tolist(),
+                upstream_formula=upstream_formula,
+                delta=worked.delta[i].double().tolist(),
+                delta_formula=delta_formula,
+                weight_formula=weight_formula,
+                bias_formula=None if layer.bias is None else bias_formula,
+            )
+        )
+    return steps
+
+
+def _notes(net: Network, spec: NetworkSpec) -> list[str]:
+    notes = []
+    if net.loss.name in CLASS_INDEX_LOSSES:
+        last = net.layers[-1].activation.name
+        notes.append(
+            "cross_entropy applies softmax inside the loss: the last layer's outputs O are the "
+            f"logits, so the output delta is δ_k = {_scale_text(net)}(softmax(O)_k − y_k)"
+            + (
+                " (identity last layer: f' = 1)"
+                if last == "identity"
+                else f"·f'(X_k) with f = {last} (use identity for plain logits)"
+            )
+            + "."
+        )
+    if net.drawn:
+        drawn = []
+        if spec.x_shape is not None:
+            drawn.append(f"x = torch.randn({spec.x_shape[0]}, {spec.x_shape[1]})")
+        if spec.layer_sizes:
+            drawn.append(
+                "then per layer W = torch.randn(out, in)"
+                + ("" if spec.no_bias else ", b = torch.randn(out)")
+            )
+        notes.append(
+            f"random values as after torch.manual_seed({spec.seed}): "
+            + ", ".join(drawn)
+            + "; --json carries them, to repeat the run with --x / --weights."
+        )
+    return notes

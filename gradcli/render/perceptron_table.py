@@ -1,0 +1,307 @@
+"""Table rendering of `gradcli perceptron` results (registered on import)."""
+
+from __future__ import annotations
+
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.render.table import (
+    EDGE,
+    ELLIPSIS,
+    MATRIX_LIMIT,
+    VECTOR_LIMIT,
+    as_renderable,
+    matrix_table,
+    number,
+    pick,
+    tick,
+    verdict,
+)
+from gradcli.results import GradientCheck
+from gradcli.results.perceptron import (
+    LayerGradients,
+    LayerSteps,
+    PerceptronResult,
+)
+from gradcli.settings import Tolerance
+
+PRODUCT_LIMIT = 16  # --steps lists δ·x for each weight up to this many entries per layer
+TERM_LIMIT = 3  # samples written out in a Σ_batch before it is only summed
+
+
+def _columns(tables: list[RenderableType]) -> Columns:
+    return Columns(tables, padding=(0, 2))
+
+
+def _summary(rows: int, cols: int) -> str:
+    if rows > MATRIX_LIMIT or cols > MATRIX_LIMIT:
+        return f"  (summarized: first and last {EDGE} rows/columns; --json has every entry)"
+    return ""
+
+
+def _data(result: PerceptronResult, precision: int) -> RenderableType:
+    b, n = len(result.x), len(result.x[0])
+    tables = [matrix_table(f"x ({b}×{n}){_summary(b, n)}", result.x, precision, False)]
+    k = len(result.outputs[0])
+    tables.append(matrix_table(f"outputs O ({b}×{k})", result.outputs, precision, False))
+    target = result.target
+    if target and isinstance(target[0], list):
+        values = {v for row in target for v in row}
+        if len(values) == 1 and _is_big(target):
+            tables.append(Text(f"target t: every entry {number(values.pop(), precision)}"))
+        else:
+            tables.append(matrix_table("target t", target, precision, False))
+    else:
+        tables.append(_vector_table("target class", [float(t) for t in target], precision))
+    return _columns(tables)
+
+
+def _vector_table(title: str, values: list[float], precision: int) -> Table:
+    table = Table(title=Text(title), header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for i in pick(len(values), VECTOR_LIMIT):
+        if i is None:
+            table.add_row(ELLIPSIS, ELLIPSIS)
+        else:
+            table.add_row(f"i={i}", number(values[i], precision))
+    return table
+
+
+def _is_big(matrix: list[list[float]]) -> bool:
+    return len(matrix) > MATRIX_LIMIT or len(matrix[0]) > MATRIX_LIMIT
+
+
+def _weight_section(layer: LayerGradients, precision: int) -> list[RenderableType]:
+    out, fan_in = layer.shape
+    grad = layer.weight
+    check = grad.check
+    heading = Text(
+        f"layer {layer.index} ({layer.activation}): W is {out}×{fan_in}, rows k = its nodes, "
+        f"columns j = its inputs{_summary(out, fan_in)}",
+        style="bold",
+    )
+    pair = [
+        matrix_table("∂E/∂W backprop (δ rule)", check.analytic, precision, True),
+        matrix_table("∂E/∂W autograd", check.autograd, precision, True),
+    ]
+    extra = []
+    if check.numeric is not None:
+        extra.append(matrix_table("∂E/∂W finite differences", check.numeric, precision, True))
+    if not _is_big(grad.value):  # big weights: their values are in --json
+        extra.append(matrix_table("W", grad.value, precision, False))
+    if grad.updated is not None:
+        extra.append(matrix_table("W − lr·∂E/∂W", grad.updated, precision, False))
+    parts: list[RenderableType] = [heading, _columns(pair)]
+    if extra:
+        parts.append(_columns(extra))
+    return parts
+
+
+def _bias_table(layer: LayerGradients, precision: int) -> Table | None:
+    grad = layer.bias
+    if grad is None:
+        return None
+    check = grad.check
+    table = Table(title=Text(f"layer {layer.index} bias b and ∂E/∂b"), header_style="bold")
+    columns = ["k", "b", "backprop", "autograd"]
+    columns += ["numeric"] if check.numeric is not None else []
+    columns += ["|diff|", ""]
+    columns += ["b − lr·∂E/∂b"] if grad.updated is not None else []
+    for column in columns:
+        table.add_column(column, justify="right")
+    for k in pick(len(grad.value), VECTOR_LIMIT):
+        if k is None:
+            table.add_row(*[ELLIPSIS] * len(columns))
+            continue
+        cells: list[str | Text] = [
+            str(k),
+            number(grad.value[k], precision),
+            number(check.analytic[k], precision),
+            number(check.autograd[k], precision),
+        ]
+        if check.numeric is not None:
+            cells.append(_numeric_cell(check, k, precision))
+        cells += [f"{check.abs_diff[k]:.1e}", tick(check.ok[k])]
+        if grad.updated is not None:
+            cells.append(number(grad.updated[k], precision))
+        table.add_row(*cells)
+    return table
+
+
+def _numeric_cell(check: GradientCheck, k: int, precision: int) -> str | Text:
+    shown = number(check.numeric[k], precision)
+    trusted = check.trusted is None or check.trusted[k]
+    return shown if trusted else Text(f"{shown} ~", style="dim")
+
+
+def _layer_verdict(layer: LayerGradients, tolerance: Tolerance) -> Text:
+    checks = [layer.weight.check] + ([layer.bias.check] if layer.bias is not None else [])
+    merged = _merge(checks, tolerance)
+    sides = "backprop, autograd, numeric" if merged.numeric is not None else "backprop, autograd"
+    tensors = "∂E/∂W, ∂E/∂b" if layer.bias is not None else "∂E/∂W"
+    return verdict(merged, f"layer {layer.index} {tensors} ({sides})")
+
+
+def _merge(checks: list[GradientCheck], tolerance: Tolerance) -> GradientCheck:
+    """One check standing for several tensors, enough for a one-line verdict."""
+    agree = all(check.agree for check in checks)
+    ok = [] if agree else [v for check in checks for v in _flat(check.ok)]
+    numeric = None if any(check.numeric is None for check in checks) else []
+    return GradientCheck(
+        analytic=[],
+        autograd=[],
+        numeric=numeric,
+        trusted=None,
+        abs_diff=[],
+        ok=ok,
+        max_abs_diff=max(check.max_abs_diff for check in checks),
+        agree=agree,
+        tolerance=tolerance,
+    )
+
+
+def _flat(values: list) -> list:
+    return [v for row in values for v in row] if values and isinstance(values[0], list) else values
+
+
+def _product(step: LayerSteps, k: int, j: int, precision: int) -> str:
+    """Σ_batch δ_k·x_j written out (for up to TERM_LIMIT samples)."""
+    terms = [(row[k], inputs[j]) for row, inputs in zip(step.delta, step.inputs, strict=True)]
+    total = sum(d * x for d, x in terms)
+    if len(terms) > TERM_LIMIT:
+        return f"Σ over {len(terms)} samples = {number(total, precision)}"
+    written = " + ".join(f"{_signed(d, precision)} × {_signed(x, precision)}" for d, x in terms)
+    return f"{written} = {number(total, precision)}"
+
+
+def _signed(value: float, precision: int) -> str:
+    """A number for a product: negatives in brackets, with a real minus sign."""
+    text = number(value, precision)
+    return f"(−{text[1:]})" if value < 0 else text
+
+
+def _steps_section(result: PerceptronResult, precision: int) -> list[RenderableType]:
+    parts: list[RenderableType] = [
+        Text("Worked backprop (delta rule), from the output layer down", style="bold underline"),
+        Text(
+            "W_kj is torch's weight[k][j], joining input node j to node k (the study notes' "
+            "W_jk); X = x Wᵀ + b, O = f(X)."
+        ),
+    ]
+    for step in reversed(result.steps or []):
+        parts += _step(step, precision)
+    return parts
+
+
+def _step(step: LayerSteps, precision: int) -> list[RenderableType]:
+    role = "output layer" if step.is_output else "hidden layer"
+    node, source = ("k", "j") if step.is_output else ("j", "i")
+    upstream_name = "∂E/∂O" if step.is_output else "Σ δW"
+    header = Text(
+        f"layer {step.index} ({role}, {step.activation}):  {step.derivative_formula}", style="bold"
+    )
+    table = Table(header_style="bold")
+    for column in ("sample", node, "X", "O = f(X)", "f'(X)", upstream_name, "δ"):
+        table.add_column(column, justify="right")
+    for b in pick(len(step.delta), VECTOR_LIMIT):
+        for k in pick(len(step.delta[0]), VECTOR_LIMIT) if b is not None else [None]:
+            if b is None or k is None:
+                table.add_row(*[ELLIPSIS] * 7)
+                continue
+            table.add_row(
+                str(b),
+                str(k),
+                number(step.pre_activation[b][k], precision),
+                number(step.output[b][k], precision),
+                number(step.derivative[b][k], precision),
+                number(step.upstream[b][k], precision),
+                number(step.delta[b][k], precision),
+            )
+    formulas = [
+        Text(f"  {upstream_name}:  {step.upstream_formula}"),
+        Text(f"  {step.delta_formula}"),
+        Text(f"  {step.weight_formula}   (x = {_inputs_name(step)})"),
+    ]
+    products = _products(step, node, source, precision)
+    if step.bias_formula:
+        formulas.append(Text(f"  {step.bias_formula}"))
+    return [header, table, *formulas, *products]
+
+
+def _inputs_name(step: LayerSteps) -> str:
+    return "the network input" if step.index == 1 else f"O of layer {step.index - 1}"
+
+
+def _products(step: LayerSteps, node: str, source: str, precision: int) -> list[Text]:
+    rows, cols = len(step.delta[0]), len(step.inputs[0])
+    if rows * cols > PRODUCT_LIMIT:
+        return [Text(f"  ({rows * cols} weight entries: see the ∂E/∂W matrices above)", "dim")]
+    lines = []
+    for k in range(rows):
+        for j in range(cols):
+            expression = _product(step, k, j, precision)
+            sigma = "δ" if len(step.delta) == 1 else "Σ_batch δ"
+            lines.append(
+                Text(f"    ∂E/∂W[{node}={k}, {source}={j}] = {sigma}_{k}·x_{j} = {expression}")
+            )
+    return lines
+
+
+@as_renderable.register
+def _(result: PerceptronResult, precision: int) -> RenderableType:
+    parts: list[RenderableType] = _header_with(result, precision)
+    parts.append(_data(result, precision))
+    tolerance = Tolerance(result.atol, result.rtol)
+    for layer in result.layers:
+        parts += _weight_section(layer, precision)
+        bias = _bias_table(layer, precision)
+        if bias is not None:
+            parts.append(bias)
+        parts.append(_layer_verdict(layer, tolerance))
+    if result.steps is not None:
+        parts += _steps_section(result, precision)
+    caption = f"autograd engine: {_engine_text(result.engine)};  {result.dtype}"
+    if result.lr is not None:
+        caption += f";  one gradient-descent step with lr = {result.lr:g} (weights and biases)"
+    parts.append(Text(caption))
+    if result.numeric_skipped:
+        parts.append(Text(result.numeric_skipped, style="yellow"))
+    parts += [Text(note, style="yellow") for note in result.notes]
+    parts.append(_overall(result))
+    return Group(*parts)
+
+
+def _header_with(result: PerceptronResult, precision: int) -> list[RenderableType]:
+    sizes = [str(len(result.x[0]))] + [str(layer.shape[0]) for layer in result.layers]
+    acts = ", ".join(result.activations)
+    title = Text(
+        f"perceptron {'-'.join(sizes)}  (activations: {acts};  O = f(X), X = x Wᵀ + b, W out×in)",
+        style="bold",
+    )
+    loss = Text(
+        f"loss {result.loss_name}, reduction {result.reduction}:  {result.loss_formula}\n"
+        f"E = {number(result.loss, max(precision, 9))}"
+    )
+    return [title, loss]
+
+
+def _engine_text(engine: str) -> str:
+    if engine == "backward":
+        return "loss.backward(), then each parameter's .grad"
+    return "torch.autograd.grad(loss, params)"
+
+
+def _overall(result: PerceptronResult) -> Text:
+    diff = f"max |diff| {result.max_abs_diff:.1e}"
+    tol = f"(atol {result.atol:g}, rtol {result.rtol:g})"
+    if result.agree:
+        sides = (
+            "backprop and autograd" if result.numeric_skipped else "backprop, autograd and numeric"
+        )
+        return Text(
+            f"✓ {sides} agree on every gradient: {diff} within tolerance {tol}", style="bold green"
+        )
+    return Text(f"✗ gradients DISAGREE: {diff} {tol}", style="bold red")

@@ -1,0 +1,214 @@
+"""Result of `gradcli perceptron`: a small network's gradients by backprop and by autograd."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcli.results import GradientCheck
+
+Matrix = list[list[float]]
+Vector = list[float]
+
+
+@dataclass(frozen=True)
+class ParameterGradient:
+    """One weight matrix or bias vector: its value, ∂E/∂it three ways, and the stepped value."""
+
+    value: list  # a Matrix for weights, a Vector for biases
+    check: GradientCheck
+    updated: list | None  # value − lr·analytic, when --lr was given
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "value": self.value,
+            "analytic": self.check.analytic,
+            "autograd": self.check.autograd,
+            "numeric": self.check.numeric,
+            "numeric_trusted": self.check.trusted,
+            "updated": self.updated,
+            "max_abs_diff": self.check.max_abs_diff,
+            "agree": self.check.agree,
+        }
+
+
+@dataclass(frozen=True)
+class LayerGradients:
+    """Layer ``index`` (numbered from 1): its activation and its parameters' gradients."""
+
+    index: int
+    activation: str
+    weight: ParameterGradient
+    bias: ParameterGradient | None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in), torch's nn.Linear.weight layout."""
+        return len(self.weight.value), len(self.weight.value[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layer": self.index,
+            "activation": self.activation,
+            "shape": list(self.shape),
+            "weight": self.weight.to_json(),
+            "bias": None if self.bias is None else self.bias.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class LayerSteps:
+    """The worked backprop of one layer, every matrix batch × nodes.
+
+    ``upstream`` is ∂E/∂O for the output layer and Σ_k δ_k W_kj for a hidden one;
+    ``delta`` is upstream · f'(X).
+    """
+
+    index: int
+    is_output: bool
+    activation: str
+    derivative_formula: str
+    inputs: Matrix  # x_j: the network input, or the previous layer's O
+    pre_activation: Matrix  # X = x Wᵀ + b
+    output: Matrix  # O = f(X)
+    derivative: Matrix  # f'(X)
+    upstream: Matrix
+    upstream_formula: str
+    delta: Matrix
+    delta_formula: str
+    weight_formula: str
+    bias_formula: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "layer": self.index,
+            "is_output": self.is_output,
+            "activation": self.activation,
+            "derivative_formula": self.derivative_formula,
+            "inputs": self.inputs,
+            "pre_activation": self.pre_activation,
+            "output": self.output,
+            "derivative": self.derivative,
+            "upstream": self.upstream,
+            "upstream_formula": self.upstream_formula,
+            "delta": self.delta,
+            "delta_formula": self.delta_formula,
+            "weight_formula": self.weight_formula,
+            "bias_formula": self.bias_formula,
+        }
+
+
+@dataclass(frozen=True)
+class PerceptronResult:
+    """Loss, outputs and every layer's ∂E/∂W, ∂E/∂b: backprop vs autograd (vs numeric)."""
+
+    x: Matrix
+    target: list  # a Matrix of values, or one class index per sample for cross_entropy
+    outputs: Matrix
+    loss: float
+    loss_name: str
+    reduction: str
+    loss_formula: str
+    engine: str
+    activations: list[str]
+    layers: list[LayerGradients]
+    max_abs_diff: float
+    agree: bool
+    dtype: str
+    atol: float
+    rtol: float
+    seed: int | None  # set when something was drawn at random
+    lr: float | None
+    numeric_skipped: str | None  # why there is no finite-difference column, if there is none
+    steps: list[LayerSteps] | None = None
+    notes: list[str] = field(default_factory=list)
+    command: str = "perceptron"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "loss": self.loss,
+            "outputs": self.outputs,
+            "engine": self.engine,
+            "activations": self.activations,
+            "loss_name": self.loss_name,
+            "reduction": self.reduction,
+            "loss_formula": self.loss_formula,
+            "x": self.x,
+            "target": self.target,
+            "seed": self.seed,
+            "lr": self.lr,
+            "layers": [layer.to_json() for layer in self.layers],
+            "max_abs_diff": self.max_abs_diff,
+            "agree": self.agree,
+            "numeric_skipped": self.numeric_skipped,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "dtype": self.dtype,
+            "steps": None if self.steps is None else [step.to_json() for step in self.steps],
+            "notes": self.notes,
+        }
+
+    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+        header = [
+            "layer",
+            "tensor",
+            "row",
+            "col",
+            "value",
+            "analytic",
+            "autograd",
+            "numeric",
+            "abs_diff",
+            "ok",
+            "updated",
+        ]
+        rows: list[list[Any]] = []
+        for layer in self.layers:
+            rows += _weight_rows(layer.index, layer.weight)
+            if layer.bias is not None:
+                rows += _bias_rows(layer.index, layer.bias)
+        return header, rows
+
+
+def _weight_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:
+    check = grad.check
+    rows = []
+    for k, row in enumerate(grad.value):
+        for j, value in enumerate(row):
+            rows.append(
+                [
+                    index,
+                    "weight",
+                    k,
+                    j,
+                    value,
+                    check.analytic[k][j],
+                    check.autograd[k][j],
+                    None if check.numeric is None else check.numeric[k][j],
+                    check.abs_diff[k][j],
+                    check.ok[k][j],
+                    None if grad.updated is None else grad.updated[k][j],
+                ]
+            )
+    return rows
+
+
+def _bias_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:
+    check = grad.check
+    return [
+        [
+            index,
+            "bias",
+            k,
+            "",
+            value,
+            check.analytic[k],
+            check.autograd[k],
+            None if check.numeric is None else check.numeric[k],
+            check.abs_diff[k],
+            check.ok[k],
+            None if grad.updated is None else grad.updated[k],
+        ]
+        for k, value in enumerate(grad.value)
+    ]
