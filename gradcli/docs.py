@@ -62,19 +62,28 @@ def run_console(command: str) -> str:
 
     from gradcli.cli import app
 
-    args = shlex.split(command)
-    assert args[0] == "gradcli", command
+    args = shlex.split(command, comments=True)
+    if not args or args[0] != "gradcli":
+        raise ValueError(f"console blocks hold gradcli commands only: {command!r}")
     result = CliRunner().invoke(app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"})
     return result.stdout + result.stderr
 
 
 def render_console_block(block: str) -> str:
-    """Re-run every ``$ gradcli`` line of a console block and rebuild the block."""
-    out = []
+    """Re-run every ``$ gradcli`` command of a console block and rebuild the block.
+
+    A command may continue over several lines ending in a backslash.
+    """
+    out: list[str] = []
+    command: list[str] = []
     for line in block.splitlines():
-        if line.startswith("$ "):
+        if line.startswith("$ ") or command:
             out.append(line)
-            out.append(run_console(line[2:]).rstrip("\n"))
+            command.append(line.removeprefix("$ ").rstrip("\\"))
+            if not line.endswith("\\"):
+                output = run_console(" ".join(command)).rstrip("\n")
+                out.extend([output] if output else [])
+                command = []
     return "\n".join(out) + "\n"
 
 
