@@ -52,6 +52,8 @@ class Activation:
     convention: str = ""  # what the analytic side uses at the kinks (torch's choice)
     validate: Callable[[ParamValues], str | None] = lambda p: None
     variants: tuple[tuple[str, str, str, str], ...] = ()  # (param, value, formula, derivative)
+    # f' written in terms of the output o = f(x), as in σ' = σ(1 − σ), with that formula's text
+    via_output: tuple[str, Callable[[Tensor], Tensor]] | None = None
 
     def formulas(self, params: ParamValues) -> tuple[str, str]:
         """The formula and derivative formula that apply with these parameters."""
@@ -116,6 +118,7 @@ ACTIVATION_LIST: tuple[Activation, ...] = (
         "σ'(x) = σ(x)(1 − σ(x))",
         forward=lambda x, p: torch.sigmoid(x),
         derivative=_sigmoid_prime,
+        via_output=("o(1 − o)", lambda o: o * (1 - o)),
     ),
     Activation(
         "tanh",
@@ -123,6 +126,7 @@ ACTIVATION_LIST: tuple[Activation, ...] = (
         "tanh'(x) = 1 − tanh²(x)",
         forward=lambda x, p: torch.tanh(x),
         derivative=lambda x, p: 1 - torch.tanh(x) ** 2,
+        via_output=("1 − o²", lambda o: 1 - o**2),
     ),
     Activation(
         "relu",

@@ -11,19 +11,21 @@ from gradcli.activations import ACTIVATION_LIST, get_activation
 from gradcli.commands.options import (
     AtolOpt,
     DtypeOpt,
+    ExpectOpt,
     FormatOpt,
     JsonOpt,
     NoNumericOpt,
     ParamOpt,
     PrecisionOpt,
+    QuietOpt,
     RtolOpt,
     output_from,
     positional_numbers,
     settings_from,
 )
 from gradcli.errors import ExitCode, InputError
+from gradcli.expect import parse_expected
 from gradcli.params import describe_all
-from gradcli.render import render
 
 
 def list_activations() -> None:
@@ -60,6 +62,8 @@ def activation(
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,
     precision: PrecisionOpt = 6,
+    expect: ExpectOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """f(x) and f'(x) of an activation: analytic formula vs autograd vs finite differences."""
     if list_:
@@ -71,10 +75,10 @@ def activation(
     values = positional_numbers(ctx, x, "x values")
     params = act.resolve_params(param or [])
     settings = settings_from(dtype, atol, rtol, no_numeric)
+    expected = parse_expected(expect) if expect is not None else None
+    out = output_from(fmt, json_, precision, quiet)
 
     from gradcli.core.activation import activation_gradients
 
-    result = activation_gradients(act, values, params, settings)
-    out = output_from(fmt, json_, precision)
-    render(result, out.format, out.precision)
-    return ExitCode.OK if result.check.agree else ExitCode.DISAGREE
+    result = activation_gradients(act, values, params, settings, expected)
+    return out.show(result)

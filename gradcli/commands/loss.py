@@ -10,21 +10,23 @@ import typer
 from gradcli.commands.options import (
     AtolOpt,
     DtypeOpt,
+    ExpectOpt,
     FormatOpt,
     JsonOpt,
     NoNumericOpt,
     ParamOpt,
     PrecisionOpt,
+    QuietOpt,
     RtolOpt,
     choose,
     output_from,
     settings_from,
 )
 from gradcli.errors import ExitCode, InputError
+from gradcli.expect import parse_expected
 from gradcli.losses import LOSS_LIST, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import parse_array
-from gradcli.render import render
 
 REDUCTIONS_TEXT = (
     "--reduction: mean (torch's default; divides by all n elements, by the N rows for "
@@ -89,6 +91,8 @@ def loss(
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,
     precision: PrecisionOpt = 6,
+    expect: ExpectOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """A loss and ∂L/∂pred: analytic formula vs autograd vs finite differences."""
     if list_:
@@ -107,11 +111,10 @@ def loss(
     target_values = parse_array(target, "--target")
     params = chosen.resolve_params(param or [])
     settings = settings_from(dtype, atol, rtol, no_numeric)
-    out = output_from(fmt, json_, precision)
+    expected = parse_expected(expect) if expect is not None else None
+    out = output_from(fmt, json_, precision, quiet)
 
-    import gradcli.render.loss_table  # noqa: F401  (registers the table renderer)
     from gradcli.core.loss import loss_gradients
 
-    result = loss_gradients(chosen, pred_values, target_values, reduced, params, settings)
-    render(result, out.format, out.precision)
-    return ExitCode.OK if result.check.agree else ExitCode.DISAGREE
+    result = loss_gradients(chosen, pred_values, target_values, reduced, params, settings, expected)
+    return out.show(result)

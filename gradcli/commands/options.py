@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gradcli.errors import InputError, suggest, unknown
+from gradcli.errors import ExitCode, InputError, suggest, unknown
 from gradcli.parsing import parse_number, parse_values, split_numbers
-from gradcli.render import OutputFormat
+from gradcli.render import OutputFormat, render
 from gradcli.settings import Dtype, Settings, tolerance_for
 
 # Values are positional and may be negative, so computing commands pass unknown
@@ -82,6 +82,18 @@ PrecisionOpt = Annotated[
         "--precision", parser=precision_digits, metavar="1-17", help="Significant digits in tables."
     ),
 ]
+ExpectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--expect",
+        metavar="VALUES|MATRIX",
+        help="Your own answer, checked to half a unit in the last digit you wrote "
+        "(--atol/--rtol override); exit 1 if any entry is off.",
+    ),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code tells.")
+]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", metavar="KEY=VALUE", help="Set a parameter (repeatable)."),
@@ -94,19 +106,38 @@ class Output:
 
     format: OutputFormat
     precision: int
+    quiet: bool = False
+
+    def show(self, result: Any) -> int:
+        """Render ``result`` (unless quiet) and return the command's exit code."""
+        if not self.quiet:
+            render(result, self.format, self.precision)
+        return exit_code(result)
+
+
+def exit_code(result: Any) -> int:
+    """0 when the gradients agree and the user's answer (if any) matches, else 1."""
+    answer = getattr(result, "answer", None)
+    good = result.agree and (answer is None or answer.passed)
+    return ExitCode.OK if good else ExitCode.DISAGREE
 
 
 def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
     """The core's Settings from the shared options."""
     chosen = choose(Dtype, dtype, "dtype")
-    return Settings(chosen, tolerance_for(chosen, atol, rtol), numeric=not no_numeric)
-
-
-def output_from(fmt: str, json_flag: bool, precision: int) -> Output:
-    """``--json`` wins over ``--format``."""
-    return Output(
-        OutputFormat.json if json_flag else choose(OutputFormat, fmt, "format"), precision
+    explicit = None if atol is None and rtol is None else tolerance_for(chosen, atol, rtol)
+    return Settings(
+        chosen,
+        tolerance_for(chosen, atol, rtol),
+        numeric=not no_numeric,
+        answer_tolerance=explicit,
     )
+
+
+def output_from(fmt: str, json_flag: bool, precision: int, quiet: bool = False) -> Output:
+    """``--json`` wins over ``--format``."""
+    chosen = OutputFormat.json if json_flag else choose(OutputFormat, fmt, "format")
+    return Output(chosen, precision, quiet)
 
 
 def choose(enum: type[E], value: str, what: str) -> E:

@@ -14,12 +14,14 @@ from gradcli.commands.options import (
     JsonOpt,
     NoNumericOpt,
     PrecisionOpt,
+    QuietOpt,
     RtolOpt,
     choose,
     output_from,
     settings_from,
 )
-from gradcli.errors import ExitCode, InputError
+from gradcli.errors import InputError
+from gradcli.expect import Expected, parse_expected
 from gradcli.losses import Reduction
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
 
@@ -64,6 +66,26 @@ def parse_lr(text: str) -> float:
 
 def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
+
+
+_EXPECT_KEY = re.compile(r"^layer\d+\.(weight|bias)$")
+
+
+def parse_expectations(items: list[str]) -> dict[str, Expected]:
+    """``layer1.weight=MATRIX`` items → {key: the user's answer}."""
+    answers: dict[str, Expected] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not _EXPECT_KEY.match(key):
+            raise InputError(
+                f"--expect '{item}' must look like layer1.weight=MATRIX or layer2.bias=VECTOR "
+                "(layers counted from 1)"
+            )
+        if key in answers:
+            raise InputError(f"--expect {key} is given twice")
+        answers[key] = parse_expected(value, f"--expect {key}")
+    return answers
 
 
 def perceptron(
@@ -179,10 +201,22 @@ def perceptron(
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,
     precision: PrecisionOpt = 6,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
+            help="Your own answer for one gradient (repeatable), checked to half a unit in the"
+            " last digit you wrote; exit 1 if any entry is off.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
     settings = settings_from(dtype, atol, rtol, no_numeric)
-    out = output_from(fmt, json_, precision)
+    out = output_from(fmt, json_, precision, quiet)
+    expected = parse_expectations(expect or [])
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
@@ -194,7 +228,6 @@ def perceptron(
     names = [name.strip() for name in activation.split(",") if name.strip()]
 
     from gradcli.core.perceptron import NetworkSpec, perceptron_gradients
-    from gradcli.render import render
 
     spec = NetworkSpec(
         weights=weight_list,
@@ -212,8 +245,5 @@ def perceptron(
         steps=steps,
         lr=None if lr is None else parse_lr(lr),
     )
-    result = perceptron_gradients(spec, settings)
-    if out.format.value == "table":
-        import gradcli.render.perceptron_table  # noqa: F401  (registers the table renderer)
-    render(result, out.format, out.precision)
-    return ExitCode.OK if result.agree else ExitCode.DISAGREE
+    result = perceptron_gradients(spec, settings, expected)
+    return out.show(result)

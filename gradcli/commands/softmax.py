@@ -9,18 +9,19 @@ import typer
 from gradcli.commands.options import (
     AtolOpt,
     DtypeOpt,
+    ExpectOpt,
     FormatOpt,
     JsonOpt,
     NoNumericOpt,
     PrecisionOpt,
+    QuietOpt,
     RtolOpt,
     number,
     output_from,
     positional_numbers,
     settings_from,
 )
-from gradcli.errors import ExitCode
-from gradcli.render import render
+from gradcli.expect import parse_expected
 
 
 def softmax_jacobian(
@@ -46,14 +47,16 @@ def softmax_jacobian(
     rtol: RtolOpt = None,
     no_numeric: NoNumericOpt = False,
     precision: PrecisionOpt = 6,
+    expect: ExpectOpt = None,
+    quiet: QuietOpt = False,
 ) -> int:
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
     values = positional_numbers(ctx, a, "logits")
     settings = settings_from(dtype, atol, rtol, no_numeric)
+    expected = parse_expected(expect) if expect is not None else None
+    out = output_from(fmt, json_, precision, quiet)
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
-    result = compute(values, temperature, settings)
-    out = output_from(fmt, json_, precision)
-    render(result, out.format, out.precision)
-    return ExitCode.OK if result.check.agree else ExitCode.DISAGREE
+    result = compute(values, temperature, settings, expected)
+    return out.show(result)

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from gradcli.activations import Activation
 from gradcli.core.engine import as_tensor, check_elementwise, step_sizes
+from gradcli.expect import Expected, Slip, check_answer
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
 from gradcli.settings import Settings
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 
 def activation_gradients(
-    activation: Activation, x: Sequence[float], params: ParamValues, settings: Settings
+    activation: Activation,
+    x: Sequence[float],
+    params: ParamValues,
+    settings: Settings,
+    expected: Expected | None = None,
 ) -> ActivationResult:
-    """Evaluate ``activation`` and its derivative at every x, three ways."""
+    """Evaluate ``activation`` and its derivative at every x, three ways.
+
+    With ``expected`` (the user's f'(x) values), the answer is checked as well.
+    """
     xs = as_tensor(list(x), settings.dtype, "x")
     kinks = activation.kinks(params)
     formula, derivative_formula = activation.formulas(params)
@@ -25,17 +37,51 @@ def activation_gradients(
         settings,
         kinks,
     )
+    value = activation.forward(xs, params)
+    answer = None
+    if expected is not None:
+        answer = check_answer(
+            expected,
+            check.analytic,
+            "f'(x)",
+            settings.answer_tolerance,
+            _slips(activation, params, xs, value),
+            noun="f'(x)",
+            labels=[f"x = {v:g}" for v in xs.double().tolist()],
+        )
     return ActivationResult(
         name=activation.name,
         params=dict(params),
         formula=formula,
         derivative_formula=derivative_formula,
         x=xs.double().tolist(),
-        value=activation.forward(xs, params).double().tolist(),
+        value=value.double().tolist(),
         check=check,
         dtype=settings.dtype.value,
         notes=_kink_notes(activation, xs, kinks, settings.numeric),
+        answer=answer,
     )
+
+
+def _slips(activation: Activation, params: ParamValues, xs: Tensor, value: Tensor) -> list[Slip]:
+    """Mistakes students make with this activation's derivative."""
+    name = activation.name
+    slips = [
+        Slip(f"f(x) = {name}(x) itself, not its derivative", value.double().tolist()),
+        Slip(
+            f"{name}' evaluated at the activated value f(x) instead of at x",
+            activation.derivative(value, params).double().tolist(),
+        ),
+    ]
+    if activation.via_output is not None:
+        text, via_output = activation.via_output
+        slips.append(
+            Slip(
+                f"{text} with x in place of the activated value o = {name}(x)",
+                via_output(xs).double().tolist(),
+            )
+        )
+    return slips
 
 
 def _kink_notes(activation: Activation, xs, kinks: Sequence[float], numeric: bool) -> list[str]:

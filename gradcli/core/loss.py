@@ -11,6 +11,7 @@ from gradcli.core.engine import (
     judge,
     torch,
 )
+from gradcli.expect import Expected, Slip, check_answer
 from gradcli.losses import (
     BCE_LOG_FLOOR,
     BCE_TRUST_MARGIN,
@@ -37,8 +38,12 @@ def loss_gradients(
     reduction: Reduction,
     params: ParamValues,
     settings: Settings,
+    expected: Expected | None = None,
 ) -> LossResult:
-    """The loss value and ∂L/∂pred three ways; bad input raises InputError."""
+    """The loss value and ∂L/∂pred three ways; bad input raises InputError.
+
+    With ``expected`` (the user's gradient), the answer is checked as well.
+    """
     loss.check_reduction(reduction)
     if isinstance(target, (int, float)):  # one class index for a one-sample pred
         target = [target]
@@ -56,6 +61,16 @@ def loss_gradients(
     check = _check(loss, y, t, reduction, params, forward, fd_forward, settings)
     value = float(forward(y).detach())
     classes = loss.target_kind is not TargetKind.values and not is_probability_target(y, t)
+    answer = None
+    if expected is not None:
+        answer = check_answer(
+            expected,
+            check.analytic,
+            "∂L/∂pred",
+            settings.answer_tolerance,
+            _reduction_slips(loss, y, t, reduction, params),
+            noun="∂L/∂pred",
+        )
     return LossResult(
         name=loss.name,
         reduction=reduction.value,
@@ -73,7 +88,22 @@ def loss_gradients(
         check=check,
         dtype=settings.dtype.value,
         notes=_notes(loss, y, t, reduction, params, settings, value),
+        answer=answer,
     )
+
+
+def _reduction_slips(
+    loss: Loss, y: Tensor, t: Tensor, reduction: Reduction, params: ParamValues
+) -> list[Slip]:
+    """The gradient under each other reduction this loss allows: the commonest slip."""
+    slips = []
+    for other in Reduction:
+        if other is reduction or other not in loss.reductions:
+            continue
+        gradient = loss.gradient(y, t, other, params).double().tolist()
+        text = loss.reduced_gradient_formula(other)
+        slips.append(Slip(f"the {other.value} reduction's gradient, {text}", gradient))
+    return slips
 
 
 def _like(target: Tensor, x: Tensor) -> Tensor:

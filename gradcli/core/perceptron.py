@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from gradcli.activations import Activation, get_activation
 from gradcli.core.engine import TORCH_DTYPES, gradient_numeric, judge, torch
-from gradcli.errors import InputError
+from gradcli.errors import InputError, unknown
+from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.losses import Loss, Reduction, get_loss
 from gradcli.params import ParamValues
 from gradcli.results.perceptron import (
@@ -410,8 +411,13 @@ def _kink_sides(layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]]) ->
 # ---------------------------------------------------------------- the command's entry point
 
 
-def perceptron_gradients(spec: NetworkSpec, settings: Settings) -> PerceptronResult:
-    """Build the network, differentiate it three ways and collect the result."""
+def perceptron_gradients(
+    spec: NetworkSpec, settings: Settings, expected: dict[str, Expected] | None = None
+) -> PerceptronResult:
+    """Build the network, differentiate it three ways and collect the result.
+
+    ``expected`` maps ``layerN.weight`` / ``layerN.bias`` to the user's answers.
+    """
     if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
         raise InputError(f"--lr must be a finite number > 0, got {spec.lr:g}")
     net = build_network(spec, settings)
@@ -437,6 +443,9 @@ def perceptron_gradients(spec: NetworkSpec, settings: Settings) -> PerceptronRes
         for i, (a, g) in enumerate(zip(analytic, autograd, strict=True))
     ]
     layers = _layer_results(net, checks, spec.lr)
+    answer = None
+    if expected:
+        answer = check_layer_answers(net, layers, expected, settings)
     return PerceptronResult(
         x=net.x.double().tolist(),
         target=net.target.tolist()
@@ -460,7 +469,50 @@ def perceptron_gradients(spec: NetworkSpec, settings: Settings) -> PerceptronRes
         numeric_skipped=skipped,
         steps=_steps(net, worked) if spec.steps else None,
         notes=_notes(net, spec),
+        answer=answer,
     )
+
+
+def check_layer_answers(
+    net: Network, layers: list[LayerGradients], expected: dict[str, Expected], settings: Settings
+) -> AnswerSet:
+    """Check each ``layerN.weight|bias`` answer against the backprop gradient."""
+    tensors = {}
+    for layer in layers:
+        tensors[f"layer{layer.index}.weight"] = layer.weight
+        if layer.bias is not None:
+            tensors[f"layer{layer.index}.bias"] = layer.bias
+    parts = {}
+    for key, answer in expected.items():
+        if key not in tensors:
+            raise unknown("--expect key", key, tensors)
+        truth = tensors[key].check.analytic
+        parts[key] = check_answer(
+            answer,
+            truth,
+            key,
+            settings.answer_tolerance,
+            _reduction_slips(net, truth),
+            noun="∂E/∂W" if key.endswith("weight") else "∂E/∂b",
+        )
+    return AnswerSet(parts)
+
+
+def _reduction_slips(net: Network, truth: list) -> list[Slip]:
+    """The same gradient under the loss's other reductions (all scale it by a constant)."""
+    divisor = net.loss.divisor((net.x.shape[0], net.layers[-1].weight.shape[0]))
+
+    def factor(reduction: Reduction) -> float:
+        return {Reduction.mean: 1 / divisor, Reduction.sum: 1.0, Reduction.half_sum: 0.5}[reduction]
+
+    slips = []
+    for other in net.loss.reductions:
+        if other is net.reduction:
+            continue
+        scale = factor(other) / factor(net.reduction)
+        values = (torch.tensor(truth, dtype=torch.float64) * scale).tolist()
+        slips.append(Slip(f"the gradient with --reduction {other.value} (×{scale:g})", values))
+    return slips
 
 
 def _check_loss_input(net: Network, output: Tensor) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, torch
 from gradcli.errors import InputError
+from gradcli.expect import Expected, Slip, check_answer
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
 
@@ -30,9 +31,12 @@ def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tenso
 
 
 def softmax_jacobian(
-    a: Sequence[float], temperature: float, settings: Settings
+    a: Sequence[float], temperature: float, settings: Settings, expected: Expected | None = None
 ) -> SoftmaxJacobianResult:
-    """Probabilities and the Jacobian from the formula, autograd and finite differences."""
+    """Probabilities and the Jacobian from the formula, autograd and finite differences.
+
+    With ``expected`` (the user's Jacobian), the answer is checked as well.
+    """
     if temperature <= 0:
         raise InputError(f"--temperature must be > 0, got {temperature:g}")
     inputs = as_tensor(list(a), settings.dtype, "input")
@@ -44,12 +48,47 @@ def softmax_jacobian(
         # softmax cannot tell a from a − max(a): difference there, where steps are exact
         numeric_at=inputs.double() - inputs.double().max(),
     )
+    probabilities = stable_softmax(inputs, temperature)
+    answer = None
+    if expected is not None:
+        answer = check_answer(
+            expected,
+            check.analytic,
+            "Jacobian",
+            settings.answer_tolerance,
+            _slips(probabilities, temperature),
+            noun="∂p_i/∂a_j",
+        )
     return SoftmaxJacobianResult(
         input=inputs.double().tolist(),
         temperature=temperature,
-        probabilities=stable_softmax(inputs, temperature).double().tolist(),
+        probabilities=probabilities.double().tolist(),
         check=check,
         dtype=settings.dtype.value,
         formula=FORMULA,
         notes=[SIGN_PATTERN],
+        answer=answer,
     )
+
+
+def _slips(p: torch.Tensor, temperature: float) -> list[Slip]:
+    """Mistakes students make with the softmax Jacobian."""
+    p64 = p.double()
+    slips = [
+        Slip(
+            "p_i(1 − p_j) everywhere: the diagonal formula used off the diagonal too",
+            (p64[:, None] * (1 - p64[None, :]) / temperature).tolist(),
+        ),
+        Slip(
+            "−p_i·p_j everywhere: the off-diagonal formula used on the diagonal too",
+            (-torch.outer(p64, p64) / temperature).tolist(),
+        ),
+    ]
+    if temperature != 1:
+        slips.append(
+            Slip(
+                "the Jacobian without the 1/T factor",
+                (torch.diag(p64) - torch.outer(p64, p64)).tolist(),
+            )
+        )
+    return slips

@@ -11,13 +11,17 @@ from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
     VECTOR_LIMIT,
+    answer_column,
+    answer_lines,
     as_renderable,
+    expected_cell,
     number,
     pick,
     tick,
     verdict,
 )
-from gradcli.results.loss import LossResult, flatten
+from gradcli.results import flatten
+from gradcli.results.loss import LossResult
 
 
 def _title(result: LossResult, precision: int) -> Text:
@@ -45,10 +49,12 @@ def _element_table(result: LossResult, precision: int) -> Table:
     index_header = "r,c" if result.is_matrix else "i"  # row, column of --pred
     target_header = "target q" if result.target_kind == "class indices" else "target"
     table = Table(title=Text("∂L/∂pred per element", style="bold"), title_justify="left")
+    pred, target = flatten(result.pred), flatten(result.target_elements)
+    expected = answer_column(result.answer, len(pred))
     columns = (index_header, "pred", target_header, "analytic", "autograd", "numeric", "|diff|", "")
+    columns += ("expected",) if expected else ()
     for column in columns:
         table.add_column(column, justify="right")
-    pred, target = flatten(result.pred), flatten(result.target_elements)
     analytic, autograd = flatten(check.analytic), flatten(check.autograd)
     numeric = flatten(check.numeric) if check.numeric is not None else [None] * len(pred)
     trusted = flatten(check.trusted) if check.trusted is not None else [True] * len(pred)
@@ -69,6 +75,7 @@ def _element_table(result: LossResult, precision: int) -> Table:
             numeric_cell,
             f"{diffs[k]:.1e}",
             tick(oks[k]),
+            *([expected_cell(*expected[k], precision)] if expected else []),
         )
     if len(pred) > VECTOR_LIMIT:
         table.caption = f"{len(pred)} elements, summarized: first and last {EDGE}; --json has all"
@@ -84,4 +91,5 @@ def _(result: LossResult, precision: int) -> RenderableType:
         *_caption(result),
         *notes,
         verdict(result.check, "gradients"),
+        *answer_lines(result.answer),
     )

@@ -12,6 +12,8 @@ from gradcli.render.table import (
     ELLIPSIS,
     MATRIX_LIMIT,
     VECTOR_LIMIT,
+    answer_lines,
+    answer_matrices,
     as_renderable,
     matrix_table,
     number,
@@ -271,6 +273,9 @@ def _(result: PerceptronResult, precision: int) -> RenderableType:
         parts.append(Text(result.numeric_skipped, style="yellow"))
     parts += [Text(note, style="yellow") for note in result.notes]
     parts.append(_overall(result))
+    if result.answer is not None:
+        parts.append(_columns(answer_matrices(result.answer, precision)))
+        parts += answer_lines(result.answer)
     return Group(*parts)
 
 

@@ -11,7 +11,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from gradcli.results import GradientCheck
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.results import GradientCheck, flatten
 from gradcli.results.activation import ActivationResult
 from gradcli.results.softmax import SoftmaxJacobianResult
 
@@ -64,6 +65,52 @@ def verdict(check: GradientCheck, what: str) -> Text:
     )
 
 
+def expected_cell(value: float, ok: bool, precision: int) -> Text:
+    """The user's value with its ✓/✗."""
+    return Text.assemble(number(value, precision) + " ", tick(ok))
+
+
+def answer_column(answer: AnswerCheck | None, count: int) -> list | None:
+    """Cells of an "expected" column aligned with ``count`` flat entries, or None."""
+    if answer is None:
+        return None
+    values, oks = flatten(answer.expected), flatten(answer.ok)
+    if len(values) != count or len(oks) != count:
+        return None
+    return list(zip(values, oks, strict=True))
+
+
+def answer_lines(answer: AnswerCheck | AnswerSet | None) -> list[Text]:
+    """The one-line verdict on the user's answer (one per part for several answers)."""
+    if answer is None:
+        return []
+    parts = answer.parts.items() if isinstance(answer, AnswerSet) else [("", answer)]
+    return [
+        Text(
+            f"{key}: {part.summary}" if key else part.summary,
+            style="bold green" if part.passed else "bold red",
+        )
+        for key, part in parts
+    ]
+
+
+def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> list[Table]:
+    """The user's matrices with a ✓/✗ per entry."""
+    if answer is None:
+        return []
+    parts = answer.parts.items() if isinstance(answer, AnswerSet) else [("", answer)]
+    tables = []
+    for key, part in parts:
+        values, oks = part.expected, part.ok
+        if not (values and isinstance(values[0], list)):
+            values, oks = [values], [oks]
+        if len(oks) != len(values) or len(oks[0]) != len(values[0]):
+            continue
+        title = f"your answer{f' for {key}' if key else ''}"
+        tables.append(matrix_table(title, values, precision, False, oks))
+    return tables
+
+
 def _flatten(values: list) -> list:
     return (
         [item for row in values for item in row]
@@ -92,13 +139,15 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
         f"{result.name}{f' ({params})' if params else ''}:  {result.formula}", style="bold"
     )
     table = Table()
-    for column in ("x", "f(x)", "f'(x) analytic", "autograd", "numeric", "|diff|", ""):
+    expected = answer_column(result.answer, len(result.x))
+    columns = ["x", "f(x)", "f'(x) analytic", "autograd", "numeric", "|diff|", ""]
+    for column in columns + (["expected"] if expected else []):
         table.add_column(column, justify="right")
     numeric = check.numeric or [None] * len(result.x)
     trusted = check.trusted or [True] * len(result.x)
     for i in pick(len(result.x), VECTOR_LIMIT):
         if i is None:
-            table.add_row(*[ELLIPSIS] * 7)
+            table.add_row(*[ELLIPSIS] * (len(columns) + bool(expected)))
             continue
         shown = number(numeric[i], precision)
         numeric_cell = shown if trusted[i] else Text(f"{shown} ~", style="dim")
@@ -110,14 +159,26 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
             numeric_cell,
             f"{check.abs_diff[i]:.1e}",
             tick(check.ok[i]),
+            *([expected_cell(*expected[i], precision)] if expected else []),
         )
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
-    return Group(title, table, caption, *notes, verdict(check, "derivatives"))
+    return Group(
+        title,
+        table,
+        caption,
+        *notes,
+        verdict(check, "derivatives"),
+        *answer_lines(result.answer),
+    )
 
 
 def matrix_table(
-    title: str, matrix: list[list[float]], precision: int, sign_colours: bool
+    title: str,
+    matrix: list[list[float]],
+    precision: int,
+    sign_colours: bool,
+    marks: list[list[bool]] | None = None,
 ) -> Table:
     """A matrix with row/column indices, summarized beyond MATRIX_LIMIT."""
     table = Table(title=Text(title), show_header=True, header_style="bold")
@@ -136,7 +197,10 @@ def matrix_table(
                 continue
             value = matrix[i][j]
             style = ("green" if value > 0 else "red" if value < 0 else "") if sign_colours else ""
-            cells.append(Text(number(value, precision), style=style))
+            if marks is not None:
+                cells.append(expected_cell(value, marks[i][j], precision))
+            else:
+                cells.append(Text(number(value, precision), style=style))
         table.add_row(*cells)
     return table
 
@@ -165,10 +229,17 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
         [
             matrix_table(f"analytic: {result.formula}", check.analytic, precision, True),
             matrix_table("autograd: torch.autograd.grad(p[i], a)", check.autograd, precision, True),
+            *answer_matrices(result.answer, precision),
         ],
         padding=(0, 2),
     )
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
-        title, probs, Text(heading, style="bold"), matrices, *notes, verdict(check, "Jacobians")
+        title,
+        probs,
+        Text(heading, style="bold"),
+        matrices,
+        *notes,
+        verdict(check, "Jacobians"),
+        *answer_lines(result.answer),
     )

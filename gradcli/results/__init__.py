@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from gradcli.expect import AnswerCheck
 from gradcli.settings import Tolerance
 
 Nested = list  # a list of floats/bools, or a list of such lists (a matrix)
@@ -46,6 +47,27 @@ class GradientCheck:
             "atol": self.tolerance.atol,
             "rtol": self.tolerance.rtol,
         }
+
+
+def answer_json(answer: AnswerCheck | None) -> dict[str, Any]:
+    """The ``check`` field: the user's --expect answer checked, or null."""
+    return {"check": None if answer is None else answer.to_json()}
+
+
+def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], list[list[Any]]]:
+    """CSV columns ``expected, expected_ok`` (flattened like the rows), or none."""
+    if answer is None:
+        return [], [[] for _ in range(count)]
+    values = flatten(answer.expected)
+    oks = flatten(answer.ok)
+    return ["expected", "expected_ok"], [[v, ok] for v, ok in zip(values, oks, strict=True)]
+
+
+def flatten(values: list) -> list:
+    """Row-major entries of a matrix; a vector as it is."""
+    if values and isinstance(values[0], list):
+        return [v for row in values for v in row]
+    return list(values)
 
 
 def json_safe(value: Any) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.results import GradientCheck
+from gradcli.expect import AnswerCheck
+from gradcli.results import GradientCheck, answer_columns, answer_json
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,12 @@ class ActivationResult:
     check: GradientCheck
     dtype: str
     notes: list[str] = field(default_factory=list)
+    answer: AnswerCheck | None = None
     command: str = "activation"
+
+    @property
+    def agree(self) -> bool:
+        return self.check.agree
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,14 +41,16 @@ class ActivationResult:
             "formula": self.formula,
             "derivative_formula": self.derivative_formula,
             "notes": self.notes,
+            **answer_json(self.answer),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
         header = ["x", "value", "analytic", "autograd", "numeric", "abs_diff", "ok"]
         numeric = self.check.numeric or [None] * len(self.x)
+        extra_header, extra = answer_columns(self.answer, len(self.x))
         rows = [
-            [x, v, a, g, n, d, ok]
-            for x, v, a, g, n, d, ok in zip(
+            [x, v, a, g, n, d, ok, *more]
+            for x, v, a, g, n, d, ok, more in zip(
                 self.x,
                 self.value,
                 self.check.analytic,
@@ -50,7 +58,8 @@ class ActivationResult:
                 numeric,
                 self.check.abs_diff,
                 self.check.ok,
+                extra,
                 strict=True,
             )
         ]
-        return header, rows
+        return header + extra_header, rows

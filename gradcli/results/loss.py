@@ -5,12 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.results import GradientCheck
-
-
-def flatten(values: list) -> list:
-    """Row by row for a matrix; a vector as it is."""
-    return [item for row in values for item in row] if _is_matrix(values) else list(values)
+from gradcli.expect import AnswerCheck
+from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
 
 
 def _is_matrix(values: list) -> bool:
@@ -37,7 +33,12 @@ class LossResult:
     check: GradientCheck
     dtype: str
     notes: list[str] = field(default_factory=list)
+    answer: AnswerCheck | None = None
     command: str = "loss"
+
+    @property
+    def agree(self) -> bool:
+        return self.check.agree
 
     @property
     def is_matrix(self) -> bool:
@@ -66,6 +67,7 @@ class LossResult:
             "divisor": self.divisor,
             "divisor_symbol": self.divisor_symbol,
             "notes": self.notes,
+            **answer_json(self.answer),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
@@ -91,5 +93,6 @@ class LossResult:
         else:
             header = ["i", *values]
             index = [[k] for k in range(count)]
-        rows = [index[k] + [column[k] for column in columns] for k in range(count)]
-        return header, rows
+        extra_header, extra = answer_columns(self.answer, count)
+        rows = [index[k] + [column[k] for column in columns] + extra[k] for k in range(count)]
+        return header + extra_header, rows

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.results import GradientCheck
+from gradcli.expect import AnswerSet, shape_of
+from gradcli.results import GradientCheck, answer_json, flatten
 
 Matrix = list[list[float]]
 Vector = list[float]
@@ -122,6 +123,7 @@ class PerceptronResult:
     numeric_skipped: str | None  # why there is no finite-difference column, if there is none
     steps: list[LayerSteps] | None = None
     notes: list[str] = field(default_factory=list)
+    answer: AnswerSet | None = None
     command: str = "perceptron"
 
     def to_json(self) -> dict[str, Any]:
@@ -147,6 +149,7 @@ class PerceptronResult:
             "dtype": self.dtype,
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
             "notes": self.notes,
+            **answer_json(self.answer),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
@@ -168,7 +171,19 @@ class PerceptronResult:
             rows += _weight_rows(layer.index, layer.weight)
             if layer.bias is not None:
                 rows += _bias_rows(layer.index, layer.bias)
-        return header, rows
+        if self.answer is None:
+            return header, rows
+        return [*header, "expected", "expected_ok"], [row + self._expected(row) for row in rows]
+
+    def _expected(self, row: list[Any]) -> list[Any]:
+        """The user's value for this CSV row's entry and whether it matched, or blanks."""
+        layer, tensor, k, j = row[:4]
+        part = self.answer.parts.get(f"layer{layer}.{tensor}") if self.answer else None
+        truth = self.layers[layer - 1].weight if tensor == "weight" else self.layers[layer - 1].bias
+        if part is None or truth is None or shape_of(part.ok) != shape_of(truth.value):
+            return [None, None]  # no answer for this tensor, or one of another shape
+        index = k * len(truth.value[0]) + j if tensor == "weight" else k
+        return [flatten(part.expected)[index], flatten(part.ok)[index]]
 
 
 def _weight_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:

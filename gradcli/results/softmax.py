@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.results import GradientCheck
+from gradcli.expect import AnswerCheck
+from gradcli.results import GradientCheck, answer_columns, answer_json
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,12 @@ class SoftmaxJacobianResult:
     dtype: str
     formula: str
     notes: list[str] = field(default_factory=list)
+    answer: AnswerCheck | None = None
     command: str = "softmax-jacobian"
+
+    @property
+    def agree(self) -> bool:
+        return self.check.agree
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,11 +37,14 @@ class SoftmaxJacobianResult:
             "dtype": self.dtype,
             "formula": self.formula,
             "notes": self.notes,
+            **answer_json(self.answer),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
         header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "abs_diff", "ok"]
         check = self.check
+        n = len(self.input)
+        extra_header, extra = answer_columns(self.answer, n * n)
         rows = []
         for i, p_i in enumerate(self.probabilities):
             for j, a_j in enumerate(self.input):
@@ -51,6 +60,7 @@ class SoftmaxJacobianResult:
                         numeric,
                         check.abs_diff[i][j],
                         check.ok[i][j],
+                        *extra[i * n + j],
                     ]
                 )
-        return header, rows
+        return header + extra_header, rows
