@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from typer.core import TyperGroup
 
 from gradcli import __version__
 from gradcli.commands.activation import activation
+from gradcli.commands.batch import batch
 from gradcli.commands.loss import loss
 from gradcli.commands.options import NUMERIC_ARGS
 from gradcli.commands.perceptron import perceptron
@@ -40,18 +42,27 @@ class GradcliGroup(TyperGroup):
         return code
 
     def _run(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> int:
-        try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except InputError as error:
-            return fail(str(error))
-        except typer.TyperException as error:  # Click's usage errors: bad option, bad choice…
-            return fail(error.format_message())
-        except typer.Abort:
-            return fail("aborted")
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader went away (e.g. `| head`): stop quietly
-            return ExitCode.OK
-        return int(code or 0)
+        return guarded(
+            lambda: super(GradcliGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
+
+
+def guarded(run: Callable[[], Any]) -> int:
+    """Run a command; map every exception a user can cause to ``Error: …`` and an exit code."""
+    try:
+        code = run()
+    except InputError as error:
+        return fail(str(error))
+    except typer.TyperException as error:  # Click's usage errors: bad option, bad choice…
+        return fail(error.format_message())
+    except typer.Abort:
+        return fail("aborted")
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): stop quietly
+        return ExitCode.OK
+    return int(code or 0)
 
 
 app = typer.Typer(
@@ -86,6 +97,7 @@ app.command("activation", context_settings=NUMERIC_ARGS)(activation)
 app.command("softmax-jacobian", context_settings=NUMERIC_ARGS)(softmax_jacobian)
 app.command("loss")(loss)  # no positional numbers: negative --pred values parse as is
 app.command("perceptron")(perceptron)
+app.command("batch")(batch)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,9 +24,9 @@ class Run:
         return json.loads(self.stdout)
 
 
-def invoke(*args: str) -> Run:
+def invoke(*args: str, input_text: str | None = None) -> Run:
     """Run ``gradcli ARGS`` in-process; stdout and stderr kept apart."""
-    result = CliRunner().invoke(app, list(args))
+    result = CliRunner().invoke(app, list(args), input=input_text)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Run(int(result.exit_code), result.stdout, result.stderr)
