@@ -1,5 +1,5 @@
 """Allow ``python -m gradcli``."""
 
-from gradcli.launcher import main
+from gradcli.cli import main
 
 main()
