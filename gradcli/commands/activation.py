@@ -9,19 +9,11 @@ import typer
 
 from gradcli.activations import ACTIVATION_LIST, get_activation
 from gradcli.commands.options import (
-    AtolOpt,
-    DtypeOpt,
+    Common,
     ExpectOpt,
-    FormatOpt,
-    JsonOpt,
-    NoNumericOpt,
     ParamOpt,
-    PrecisionOpt,
-    QuietOpt,
-    RtolOpt,
-    output_from,
+    computing_command,
     positional_numbers,
-    settings_from,
 )
 from gradcli.errors import ExitCode, InputError
 from gradcli.expect import parse_expected
@@ -42,6 +34,7 @@ def list_activations() -> None:
     write_listing("Activations", ("name", "f(x)", "f'(x)", "parameters"), rows, sys.stdout)
 
 
+@computing_command
 def activation(
     ctx: typer.Context,
     name: Annotated[
@@ -55,15 +48,9 @@ def activation(
     list_: Annotated[
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
-    fmt: FormatOpt = "table",
-    json_: JsonOpt = False,
-    dtype: DtypeOpt = "float64",
-    atol: AtolOpt = None,
-    rtol: RtolOpt = None,
-    no_numeric: NoNumericOpt = False,
-    precision: PrecisionOpt = 6,
     expect: ExpectOpt = None,
-    quiet: QuietOpt = False,
+    *,
+    common: Common,
 ) -> int:
     """f(x) and f'(x) of an activation: analytic formula vs autograd vs finite differences."""
     if list_:
@@ -74,11 +61,9 @@ def activation(
     act = get_activation(name)
     values = positional_numbers(ctx, x, "x values")
     params = act.resolve_params(param or [])
-    settings = settings_from(dtype, atol, rtol, no_numeric)
     expected = parse_expected(expect) if expect is not None else None
-    out = output_from(fmt, json_, precision, quiet)
 
     from gradcli.core.activation import activation_gradients
 
-    result = activation_gradients(act, values, params, settings, expected)
-    return out.show(result)
+    result = activation_gradients(act, values, params, common.settings, expected)
+    return common.output.show(result)

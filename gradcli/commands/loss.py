@@ -8,19 +8,11 @@ from typing import Annotated
 import typer
 
 from gradcli.commands.options import (
-    AtolOpt,
-    DtypeOpt,
+    Common,
     ExpectOpt,
-    FormatOpt,
-    JsonOpt,
-    NoNumericOpt,
     ParamOpt,
-    PrecisionOpt,
-    QuietOpt,
-    RtolOpt,
     choose,
-    output_from,
-    settings_from,
+    computing_command,
 )
 from gradcli.errors import ExitCode, InputError
 from gradcli.expect import parse_expected
@@ -52,6 +44,7 @@ def list_losses() -> None:
     print(REDUCTIONS_TEXT)
 
 
+@computing_command
 def loss(
     name: Annotated[
         str | None, typer.Argument(help="Loss name; see --list.", show_default=False)
@@ -84,15 +77,9 @@ def loss(
     list_: Annotated[
         bool, typer.Option("--list", help="List every loss with its formulas.")
     ] = False,
-    fmt: FormatOpt = "table",
-    json_: JsonOpt = False,
-    dtype: DtypeOpt = "float64",
-    atol: AtolOpt = None,
-    rtol: RtolOpt = None,
-    no_numeric: NoNumericOpt = False,
-    precision: PrecisionOpt = 6,
     expect: ExpectOpt = None,
-    quiet: QuietOpt = False,
+    *,
+    common: Common,
 ) -> int:
     """A loss and ∂L/∂pred: analytic formula vs autograd vs finite differences."""
     if list_:
@@ -110,11 +97,11 @@ def loss(
     pred_values = parse_array(pred, "--pred")
     target_values = parse_array(target, "--target")
     params = chosen.resolve_params(param or [])
-    settings = settings_from(dtype, atol, rtol, no_numeric)
     expected = parse_expected(expect) if expect is not None else None
-    out = output_from(fmt, json_, precision, quiet)
 
     from gradcli.core.loss import loss_gradients
 
-    result = loss_gradients(chosen, pred_values, target_values, reduced, params, settings, expected)
-    return out.show(result)
+    result = loss_gradients(
+        chosen, pred_values, target_values, reduced, params, common.settings, expected
+    )
+    return common.output.show(result)

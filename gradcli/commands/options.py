@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -120,6 +124,61 @@ def exit_code(result: Any) -> int:
     answer = getattr(result, "answer", None)
     good = result.agree and (answer is None or answer.passed)
     return ExitCode.OK if good else ExitCode.DISAGREE
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every computing command shares, parsed."""
+
+    settings: Settings
+    output: Output
+
+
+# name, Typer annotation, default: appended to every computing command by `computing_command`
+COMMON_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("fmt", FormatOpt, "table"),
+    ("json_", JsonOpt, False),
+    ("dtype", DtypeOpt, "float64"),
+    ("atol", AtolOpt, None),
+    ("rtol", RtolOpt, None),
+    ("no_numeric", NoNumericOpt, False),
+    ("precision", PrecisionOpt, 6),
+    ("quiet", QuietOpt, False),
+)
+
+
+def computing_command(func: Callable[..., int]) -> Callable[..., int]:
+    """Give a command the shared options; it receives them parsed, as ``common: Common``.
+
+    Typer reads a command's options from its signature, so the wrapper's signature is
+    the command's own (less ``common``) followed by the shared options.
+    """
+    hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations
+    own = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in inspect.signature(func).parameters.values()
+        if p.name != "common"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+        for name, hint, default in COMMON_OPTIONS
+    ]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> int:
+        values = {name: kwargs.pop(name) for name, _, _ in COMMON_OPTIONS}
+        common = Common(
+            settings_from(values["dtype"], values["atol"], values["rtol"], values["no_numeric"]),
+            output_from(values["fmt"], values["json_"], values["precision"], values["quiet"]),
+        )
+        return func(**kwargs, common=common)
+
+    command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    command.__annotations__ = {
+        **{p.name: p.annotation for p in own},
+        **{name: hint for name, hint, _ in COMMON_OPTIONS},
+    }
+    return command
 
 
 def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:

@@ -8,17 +8,9 @@ from typing import Annotated
 import typer
 
 from gradcli.commands.options import (
-    AtolOpt,
-    DtypeOpt,
-    FormatOpt,
-    JsonOpt,
-    NoNumericOpt,
-    PrecisionOpt,
-    QuietOpt,
-    RtolOpt,
+    Common,
     choose,
-    output_from,
-    settings_from,
+    computing_command,
 )
 from gradcli.errors import InputError
 from gradcli.expect import Expected, parse_expected
@@ -88,6 +80,7 @@ def parse_expectations(items: list[str]) -> dict[str, Expected]:
     return answers
 
 
+@computing_command
 def perceptron(
     weights: Annotated[
         list[str] | None,
@@ -194,13 +187,6 @@ def perceptron(
             show_default=False,
         ),
     ] = None,
-    fmt: FormatOpt = "table",
-    json_: JsonOpt = False,
-    dtype: DtypeOpt = "float64",
-    atol: AtolOpt = None,
-    rtol: RtolOpt = None,
-    no_numeric: NoNumericOpt = False,
-    precision: PrecisionOpt = 6,
     expect: Annotated[
         list[str] | None,
         typer.Option(
@@ -211,11 +197,10 @@ def perceptron(
             show_default=False,
         ),
     ] = None,
-    quiet: QuietOpt = False,
+    *,
+    common: Common,
 ) -> int:
     """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
-    settings = settings_from(dtype, atol, rtol, no_numeric)
-    out = output_from(fmt, json_, precision, quiet)
     expected = parse_expectations(expect or [])
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
@@ -245,5 +230,5 @@ def perceptron(
         steps=steps,
         lr=None if lr is None else parse_lr(lr),
     )
-    result = perceptron_gradients(spec, settings, expected)
-    return out.show(result)
+    result = perceptron_gradients(spec, common.settings, expected)
+    return common.output.show(result)
