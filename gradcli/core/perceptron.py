@@ -578,14 +578,12 @@ def loss_formula(net: Network) -> str:
         }[reduction]
     if name == "bce":
         term = "−[t ln O + (1 − t) ln(1 − O)]"
-        return {
-            Reduction.half_sum: f"E = ½ Σ {term}",
+        return {  # half-sum is refused for bce by the loss registry
             Reduction.sum: f"E = Σ {term}",
             Reduction.mean: f"E = (1/{samples * outputs}) Σ {term}   (F.binary_cross_entropy)",
         }[reduction]
     term = "−ln softmax(O)_t   (softmax folded into the loss; O are the logits)"
-    return {
-        Reduction.half_sum: f"E = ½ Σ_samples {term}",
+    return {  # half-sum is refused for cross_entropy by the loss registry
         Reduction.sum: f"E = Σ_samples {term}",
         Reduction.mean: f"E = (1/{samples}) Σ_samples {term}",
     }[reduction]
