@@ -214,7 +214,8 @@ def test_help_and_list_never_import_torch():
 def test_core_and_registries_never_import_terminal_libraries():
     code = (
         "import sys\n"
-        "import gradcli.core.activation, gradcli.core.softmax, gradcli.activations\n"
+        "import gradcli.core.activation, gradcli.core.softmax, gradcli.core.loss\n"
+        "import gradcli.core.perceptron, gradcli.activations, gradcli.losses, gradcli.expect\n"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
     proc = subprocess.run(
