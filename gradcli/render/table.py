@@ -222,13 +222,13 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
                 number(result.probabilities[i], precision),
             )
     n = len(result.input)
-    heading = f"Jacobian ∂p_i/∂a_j ({n}×{n}, {result.dtype})"
+    heading = f"Jacobian {result.formula}   ({n}×{n}, {result.dtype})"
     if n > MATRIX_LIMIT:
         heading += f": summarized, first and last {EDGE} rows/columns; --json has every entry"
     matrices = Columns(
         [
-            matrix_table(f"analytic: {result.formula}", check.analytic, precision, True),
-            matrix_table("autograd: torch.autograd.grad(p[i], a)", check.autograd, precision, True),
+            matrix_table("analytic (the formula)", check.analytic, precision, True),
+            matrix_table("autograd (grad of each p_i)", check.autograd, precision, True),
             *answer_matrices(result.answer, precision),
         ],
         padding=(0, 2),
