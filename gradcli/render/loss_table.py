@@ -16,6 +16,7 @@ from gradcli.render.table import (
     as_renderable,
     expected_cell,
     number,
+    numeric_cell,
     pick,
     tick,
     verdict,
@@ -51,32 +52,32 @@ def _element_table(result: LossResult, precision: int) -> Table:
     table = Table(title=Text("∂L/∂pred per element", style="bold"), title_justify="left")
     pred, target = flatten(result.pred), flatten(result.target_elements)
     expected = answer_column(result.answer, len(pred))
-    columns = (index_header, "pred", target_header, "analytic", "autograd", "numeric", "|diff|", "")
-    columns += ("expected",) if expected else ()
+    has_numeric = check.numeric is not None
+    columns = [index_header, "pred", target_header, "analytic", "autograd"]
+    columns += ["numeric"] if has_numeric else []
+    columns += ["|diff|", ""] + (["expected"] if expected else [])
     for column in columns:
         table.add_column(column, justify="right")
     analytic, autograd = flatten(check.analytic), flatten(check.autograd)
-    numeric = flatten(check.numeric) if check.numeric is not None else [None] * len(pred)
-    trusted = flatten(check.trusted) if check.trusted is not None else [True] * len(pred)
     diffs, oks = flatten(check.abs_diff), flatten(check.ok)
+    numeric = flatten(check.numeric) if has_numeric else []
+    trusted = flatten(check.trusted) if check.trusted is not None else [True] * len(pred)
     for k in pick(len(pred), VECTOR_LIMIT):
         if k is None:
             table.add_row(*[ELLIPSIS] * len(columns))
             continue
-        index = f"{k // width},{k % width}" if result.is_matrix else str(k)
-        shown = number(numeric[k], precision)
-        numeric_cell = shown if trusted[k] else Text(f"{shown} ~", style="dim")
-        table.add_row(
-            index,
+        cells: list[str | Text] = [
+            f"{k // width},{k % width}" if result.is_matrix else str(k),
             number(pred[k], precision),
             number(target[k], precision),
             number(analytic[k], precision),
             number(autograd[k], precision),
-            numeric_cell,
-            f"{diffs[k]:.1e}",
-            tick(oks[k]),
-            *([expected_cell(*expected[k], precision)] if expected else []),
-        )
+        ]
+        if has_numeric:
+            cells.append(numeric_cell(numeric[k], trusted[k], precision))
+        cells += [f"{diffs[k]:.1e}", tick(oks[k])]
+        cells += [expected_cell(*expected[k], precision)] if expected else []
+        table.add_row(*cells)
     if len(pred) > VECTOR_LIMIT:
         table.caption = f"{len(pred)} elements, summarized: first and last {EDGE}; --json has all"
     return table

@@ -17,6 +17,7 @@ from gradcli.render.table import (
     as_renderable,
     matrix_table,
     number,
+    numeric_cell,
     pick,
     tick,
     verdict,
@@ -125,18 +126,14 @@ def _bias_table(layer: LayerGradients, precision: int) -> Table | None:
             number(check.autograd[k], precision),
         ]
         if check.numeric is not None:
-            cells.append(_numeric_cell(check, k, precision))
+            cells.append(
+                numeric_cell(check.numeric[k], check.trusted is None or check.trusted[k], precision)
+            )
         cells += [f"{check.abs_diff[k]:.1e}", tick(check.ok[k])]
         if grad.updated is not None:
             cells.append(number(grad.updated[k], precision))
         table.add_row(*cells)
     return table
-
-
-def _numeric_cell(check: GradientCheck, k: int, precision: int) -> str | Text:
-    shown = number(check.numeric[k], precision)
-    trusted = check.trusted is None or check.trusted[k]
-    return shown if trusted else Text(f"{shown} ~", style="dim")
 
 
 def _layer_verdict(layer: LayerGradients, tolerance: Tolerance) -> Text:

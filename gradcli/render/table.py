@@ -48,6 +48,12 @@ def number(value: float | None, precision: int) -> str:
     return "" if value is None else f"{value:.{precision}g}"
 
 
+def numeric_cell(value: float, trusted: bool, precision: int) -> str | Text:
+    """A finite-difference value; dimmed and marked ``~`` where it is not trusted."""
+    shown = number(value, precision)
+    return shown if trusted else Text(f"{shown} ~", style="dim")
+
+
 def tick(ok: bool) -> Text:
     return Text("✓", style="green") if ok else Text("✗", style="bold red")
 
@@ -140,27 +146,27 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
     )
     table = Table()
     expected = answer_column(result.answer, len(result.x))
-    columns = ["x", "f(x)", "f'(x) analytic", "autograd", "numeric", "|diff|", ""]
-    for column in columns + (["expected"] if expected else []):
+    has_numeric = check.numeric is not None
+    columns = ["x", "f(x)", "f'(x) analytic", "autograd"]
+    columns += ["numeric"] if has_numeric else []
+    columns += ["|diff|", ""] + (["expected"] if expected else [])
+    for column in columns:
         table.add_column(column, justify="right")
-    numeric = check.numeric or [None] * len(result.x)
-    trusted = check.trusted or [True] * len(result.x)
     for i in pick(len(result.x), VECTOR_LIMIT):
         if i is None:
-            table.add_row(*[ELLIPSIS] * (len(columns) + bool(expected)))
+            table.add_row(*[ELLIPSIS] * len(columns))
             continue
-        shown = number(numeric[i], precision)
-        numeric_cell = shown if trusted[i] else Text(f"{shown} ~", style="dim")
-        table.add_row(
+        cells: list[str | Text] = [
             number(result.x[i], precision),
             number(result.value[i], precision),
             number(check.analytic[i], precision),
             number(check.autograd[i], precision),
-            numeric_cell,
-            f"{check.abs_diff[i]:.1e}",
-            tick(check.ok[i]),
-            *([expected_cell(*expected[i], precision)] if expected else []),
-        )
+        ]
+        if has_numeric:
+            cells.append(numeric_cell(check.numeric[i], check.trusted[i], precision))
+        cells += [f"{check.abs_diff[i]:.1e}", tick(check.ok[i])]
+        cells += [expected_cell(*expected[i], precision)] if expected else []
+        table.add_row(*cells)
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
