@@ -8,7 +8,6 @@ from rich.text import Text
 
 from gradcli.params import show_values
 from gradcli.render.table import (
-    EDGE,
     ELLIPSIS,
     VECTOR_LIMIT,
     answer_column,
@@ -18,6 +17,7 @@ from gradcli.render.table import (
     number,
     numeric_cell,
     pick,
+    summarized_caption,
     tick,
     verdict,
 )
@@ -78,8 +78,7 @@ def _element_table(result: LossResult, precision: int) -> Table:
         cells += [f"{diffs[k]:.1e}", tick(oks[k])]
         cells += [expected_cell(*expected[k], precision)] if expected else []
         table.add_row(*cells)
-    if len(pred) > VECTOR_LIMIT:
-        table.caption = f"{len(pred)} elements, summarized: first and last {EDGE}; --json has all"
+    summarized_caption(table, len(pred))
     return table
 
 

@@ -125,6 +125,12 @@ def _flatten(values: list) -> list:
     )
 
 
+def summarized_caption(table: Table, n: int, limit: int = VECTOR_LIMIT) -> None:
+    """Say under a long table that only its first and last rows are shown."""
+    if n > limit:
+        table.caption = f"{n} rows, summarized: first and last {EDGE}; --json has all"
+
+
 def pick(n: int, limit: int) -> list[int | None]:
     """Indices to show for ``n`` entries: all, or the edges with None for an ellipsis."""
     if n <= limit:
@@ -167,6 +173,7 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
         cells += [f"{check.abs_diff[i]:.1e}", tick(check.ok[i])]
         cells += [expected_cell(*expected[i], precision)] if expected else []
         table.add_row(*cells)
+    summarized_caption(table, len(result.x))
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
@@ -227,6 +234,7 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
                 number(result.input[i], precision),
                 number(result.probabilities[i], precision),
             )
+    summarized_caption(probs, len(result.input))
     n = len(result.input)
     heading = f"Jacobian {result.formula}   ({n}×{n}, {result.dtype})"
     if n > MATRIX_LIMIT:
