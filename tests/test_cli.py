@@ -243,3 +243,22 @@ def test_real_process_negative_numbers_and_errors():
 def test_version():
     run = invoke("--version")
     assert run.code == 0 and run.stdout.startswith("gradcli ")
+
+
+def test_computing_commands_never_pull_in_sympy():
+    """torch.fx's symbolic shapes (and sympy, +0.4 s) load only for non-scalar autograd paths."""
+    code = (
+        "import sys\n"
+        "from gradcli.cli import main\n"
+        "for argv in (['softmax-jacobian', '1', '2', '3'], ['activation', 'gelu', '1'],\n"
+        "             ['loss', 'cross_entropy', '--pred', '1,2', '--target', '0'],\n"
+        "             ['perceptron', '--layers', '2,2', '--x-shape', '2x3', '--target', '1',\n"
+        "              '--engine', 'backward']):\n"
+        "    try:\n"
+        "        main([*argv, '--quiet'])\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (argv, e.code)\n"
+        "print('sympy' in sys.modules, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip() == "False"
