@@ -38,6 +38,11 @@ def _columns(tables: list[RenderableType]) -> Columns:
     return Columns(tables, padding=(0, 2))
 
 
+NODE_INPUT = ("k", "j")  # W_kj: row k = the layer's node, column j = its input
+SAMPLE_INPUT = ("s", "j")  # x: row = sample, column = input feature
+SAMPLE_NODE = ("s", "k")  # O and t: row = sample, column = output node
+
+
 def _summary(rows: int, cols: int) -> str:
     if rows > MATRIX_LIMIT or cols > MATRIX_LIMIT:
         return f"  (summarized: first and last {EDGE} rows/columns; --json has every entry)"
@@ -46,16 +51,18 @@ def _summary(rows: int, cols: int) -> str:
 
 def _data(result: PerceptronResult, precision: int) -> RenderableType:
     b, n = len(result.x), len(result.x[0])
-    tables = [matrix_table(f"x ({b}×{n}){_summary(b, n)}", result.x, precision, False)]
+    x_title = f"x ({b}×{n}){_summary(b, n)}"
+    tables = [matrix_table(x_title, result.x, precision, False, labels=SAMPLE_INPUT)]
     k = len(result.outputs[0])
-    tables.append(matrix_table(f"outputs O ({b}×{k})", result.outputs, precision, False))
+    o_title = f"outputs O ({b}×{k})"
+    tables.append(matrix_table(o_title, result.outputs, precision, False, labels=SAMPLE_NODE))
     target = result.target
     if target and isinstance(target[0], list):
         values = {v for row in target for v in row}
         if len(values) == 1 and _is_big(target):
             tables.append(Text(f"target t: every entry {number(values.pop(), precision)}"))
         else:
-            tables.append(matrix_table("target t", target, precision, False))
+            tables.append(matrix_table("target t", target, precision, False, labels=SAMPLE_NODE))
     else:
         tables.append(_vector_table("target class", [float(t) for t in target], precision))
     return _columns(tables)
@@ -87,16 +94,22 @@ def _weight_section(layer: LayerGradients, precision: int) -> list[RenderableTyp
         style="bold",
     )
     pair = [
-        matrix_table("∂E/∂W backprop (δ rule)", check.analytic, precision, True),
-        matrix_table("∂E/∂W autograd", check.autograd, precision, True),
+        matrix_table("∂E/∂W backprop (δ rule)", check.analytic, precision, True, labels=NODE_INPUT),
+        matrix_table("∂E/∂W autograd", check.autograd, precision, True, labels=NODE_INPUT),
     ]
     extra = []
     if check.numeric is not None:
-        extra.append(matrix_table("∂E/∂W finite differences", check.numeric, precision, True))
+        extra.append(
+            matrix_table(
+                "∂E/∂W finite differences", check.numeric, precision, True, labels=NODE_INPUT
+            )
+        )
     if not _is_big(grad.value):  # big weights: their values are in --json
-        extra.append(matrix_table("W", grad.value, precision, False))
+        extra.append(matrix_table("W", grad.value, precision, False, labels=NODE_INPUT))
     if grad.updated is not None:
-        extra.append(matrix_table("W − lr·∂E/∂W", grad.updated, precision, False))
+        extra.append(
+            matrix_table("W − lr·∂E/∂W", grad.updated, precision, False, labels=NODE_INPUT)
+        )
     parts: list[RenderableType] = [heading, _columns(pair)]
     if extra:
         parts.append(_columns(extra))

@@ -192,18 +192,20 @@ def matrix_table(
     precision: int,
     sign_colours: bool,
     marks: list[list[bool]] | None = None,
+    labels: tuple[str, str] = ("i", "j"),
 ) -> Table:
-    """A matrix with row/column indices, summarized beyond MATRIX_LIMIT."""
+    """A matrix with row/column indices (named by ``labels``), summarized beyond MATRIX_LIMIT."""
+    row_label, col_label = labels
     table = Table(title=Text(title), show_header=True, header_style="bold")
     table.add_column("")
     cols = pick(len(matrix[0]), MATRIX_LIMIT)
     for j in cols:
-        table.add_column(ELLIPSIS if j is None else f"j={j}", justify="right")
+        table.add_column(ELLIPSIS if j is None else f"{col_label}={j}", justify="right")
     for i in pick(len(matrix), MATRIX_LIMIT):
         if i is None:
             table.add_row(ELLIPSIS, *[ELLIPSIS] * len(cols))
             continue
-        cells: list[str | Text] = [f"i={i}"]
+        cells: list[str | Text] = [f"{row_label}={i}"]
         for j in cols:
             if j is None:
                 cells.append(ELLIPSIS)
