@@ -113,7 +113,8 @@ def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> l
         if len(oks) != len(values) or len(oks[0]) != len(values[0]):
             continue
         title = f"your answer{f' for {key}' if key else ''}"
-        tables.append(matrix_table(title, values, precision, False, oks))
+        labels = ("k", "j") if key.endswith(".weight") else ("", "k") if key else ("i", "j")
+        tables.append(matrix_table(title, values, precision, False, oks, labels))
     return tables
 
 
@@ -205,7 +206,7 @@ def matrix_table(
         if i is None:
             table.add_row(ELLIPSIS, *[ELLIPSIS] * len(cols))
             continue
-        cells: list[str | Text] = [f"{row_label}={i}"]
+        cells: list[str | Text] = [f"{row_label}={i}" if row_label else ""]
         for j in cols:
             if j is None:
                 cells.append(ELLIPSIS)
