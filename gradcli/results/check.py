@@ -118,7 +118,12 @@ class Diagnosis:
     order: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "input": self.input, "order": self.order}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "input": self.input,
+            "order": self.order,
+        }
 
 
 @dataclass(frozen=True)
