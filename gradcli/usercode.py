@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-from gradcli.errors import InputError, suggest
+from gradcli.errors import InputError, shown, suggest
 
 MESSAGE_LIMIT = 160  # characters of the user's exception message kept on the Error line
 _counter = itertools.count(1)
@@ -56,23 +56,25 @@ class UserCodeError(InputError):
         return "".join(lines)
 
 
-class UserInterrupt(Exception):  # noqa: N818  (not an error: the user pressed Ctrl-C)
+class UserInterrupt(Exception):
     """Ctrl-C while the user's code ran: the command exits 130."""
 
 
-def parse_target(text: str, what: str) -> Target:
-    """``path/to/file.py:NAME`` → Target; the file must exist and end in ``.py``."""
+def parse_target(text: str, what: str = "") -> Target:
+    """``path/to/file.py:NAME`` → Target; the file must exist and end in ``.py``.
+
+    ``what`` prefixes the error (e.g. ``"--backward "``)."""
     file, sep, name = text.strip().rpartition(":")
     if not sep or not file or not name:
-        raise InputError(f"{what} '{text}' must look like FILE.py:NAME")
+        raise InputError(f"{what}{shown(text)} must look like FILE.py:NAME, e.g. mylayer.py:Linear")
     if not name.isidentifier():
-        raise InputError(f"{what} '{text}': '{name}' is not a Python name")
+        raise InputError(f"{what}{shown(text)}: {shown(name)} is not a Python name")
     path = Path(file)
     if path.suffix != ".py":
-        raise InputError(f"{what} '{text}': '{file}' is not a .py file")
+        raise InputError(f"{what}{shown(text)}: {shown(file)} is not a .py file")
     if not path.is_file():
         problem = "is a directory" if path.is_dir() else "does not exist"
-        raise InputError(f"{what} '{text}': the file '{file}' {problem}")
+        raise InputError(f"{what}{shown(text)}: the file {shown(file)} {problem}")
     return Target(path, name, text)
 
 

@@ -55,10 +55,10 @@ def parse_order(text: str) -> int:
 
 def numpy_available() -> None:
     """An InputError when --numpy is asked for and NumPy is not installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("numpy") is None:
-        raise InputError("--numpy needs NumPy, which is not installed (pip install numpy)")
+    try:
+        import numpy  # noqa: F401  (torch imports it anyway when it is there)
+    except ImportError:
+        raise InputError("--numpy needs NumPy, which is not installed (pip install numpy)") from None
 
 
 @computing_command
@@ -99,9 +99,7 @@ def check(
     ] = False,
     order: Annotated[
         str,
-        typer.Option(
-            "--order", metavar="1|2", help="2: also check the gradient of your gradient."
-        ),
+        typer.Option("--order", metavar="1|2", help="2: also check the gradient of your gradient."),
     ] = "1",
     show_traceback: Annotated[
         bool,
@@ -116,8 +114,8 @@ def check(
     permissions, so check only code you trust. Exit 0: right; 1: wrong gradients (or a
     defect such as an in-place change); 2: bad input or an error in your code.
     """
-    request_target = parse_target(target, "FILE.py:NAME")
-    request_backward = None if backward is None else parse_target(backward, "--backward")
+    request_target = parse_target(target)
+    request_backward = None if backward is None else parse_target(backward, "--backward ")
     specs = tuple(parse_input_spec(text, i) for i, text in enumerate(input_ or [], 1))
     chosen_order = parse_order(order)
     if numpy:

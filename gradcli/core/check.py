@@ -541,7 +541,7 @@ def _specs(
 def _make_inputs(specs: Sequence[InputSpec], dtype: Any, generator: Any) -> list[Tensor]:
     """Tensors for the specs: random values away from 0, literal values, or integers."""
     total = sum(spec.size for spec in specs)
-    require_memory(total * FLOAT64 * 8, "the inputs and their copies")
+    require_memory(total * FLOAT64 * 8, f"holding the inputs ({total} entries) and their copies")
     tensors = []
     for spec in specs:
         if spec.kind == "int":

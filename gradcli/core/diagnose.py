@@ -8,7 +8,7 @@ pattern explains the mismatches, ``unexplained`` says so instead of guessing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gradcli._torch import load
@@ -99,10 +99,17 @@ def diagnose(evidence: Evidence) -> list[Diagnosis]:
     for arg in evidence.args:
         structural = _structural(arg, evidence)
         found += structural
-        if unstable or arg.analytic is None:
+        if unstable or arg.analytic is None or _named_by_a_swap(arg, found):
             continue
         found += _values(arg, evidence, bool(structural))
     return found
+
+
+def _named_by_a_swap(arg: ArgEvidence, found: list[Diagnosis]) -> bool:
+    """The other half of a swap already diagnosed ("the gradients of x and y are swapped")."""
+    return any(
+        d.code == "wrong-input" and f" and {arg.name} are swapped" in d.message for d in found
+    )
 
 
 def _d(code: str, message: str, arg: ArgEvidence | None, order: int) -> Diagnosis:
@@ -150,16 +157,17 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
         if not _nonzero(arg.numeric, arg.checked, ev.tolerance):
             return []
         if ev.kind == "function" or order == 2:
-            how = (
-                "the output does not depend on it through autograd"
+            what = (
+                f"{arg.name} gets no gradient: the output does not depend on it through autograd"
                 if order == 1
-                else "your backward's result does not depend on it through autograd"
+                else f"your backward's result does not depend on {arg.name} through autograd, so "
+                f"its derivative ∂(backward)/∂{arg.name} is missing"
             )
             return [
                 _d(
                     "detached",
-                    f"{arg.name} gets no gradient: {how}, yet the numbers do depend on it "
-                    "(a .detach(), .item(), .numpy(), .data or torch.no_grad() in the way?)",
+                    f"{what}, yet the numbers do depend on {arg.name} (a .detach(), .item(), "
+                    ".numpy(), .data or torch.no_grad() in the way?)",
                     arg,
                     order,
                 )
@@ -228,6 +236,17 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
                 "wrong-input",
                 f"{base}: it is the true gradient of {other.name} — the gradients are returned "
                 "in the wrong order",
+                arg,
+                ev.order,
+            )
+    extra = raw.dim() - len(arg.shape)
+    if same_shape and extra > 0 and tuple(raw.shape[extra:]) == arg.shape:
+        summed = torch.stack([r.sum(dim=tuple(range(extra))).reshape(-1) for r in raws])  # type: ignore[union-attr]
+        if _close(summed, arg.numeric, arg.checked, tol):
+            return _d(
+                "wrong-shape",
+                f"{base}; summed over its first {'dimension' if extra == 1 else f'{extra} dimensions'} "
+                "it is right: sum it over the batch (e.g. dout.sum(axis=0))",
                 arg,
                 ev.order,
             )
@@ -543,6 +562,10 @@ def _inside(arg: ArgEvidence, ev: Evidence, mask: Tensor) -> str:
             "; there the true gradient is 0 and yours is not: a missing mask "
             "(as in ReLU's backward, dout · (x > 0))?"
         )
+    a = arg.analytic
+    assert a is not None
+    if bool((a[where].abs() <= tol.atol).all()):
+        return "; there yours is 0 (never written? a loop that skips it?)"
     c = fitted_factor(arg, ev, mask)
     if c is not None:
         return f"; there yours is {_number(c)} × the true one"
@@ -629,7 +652,3 @@ def _number(c: float) -> str:
     if float(c).is_integer():
         return f"{int(c)}".replace("-", "−")
     return f"{c:.4g}".replace("-", "−")
-
-
-__all__: list[str] = ["ArgEvidence", "Diagnosis", "Evidence", "diagnose"]
-_unused: Callable[..., object] | None = None

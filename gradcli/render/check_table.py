@@ -91,7 +91,9 @@ def _map(block: GradientBlock) -> RenderableType | None:
         n = len(marks)
         width = n if n <= MAP_COLUMNS else ROW_WRAP
         rows = [marks[i : i + width] for i in range(0, n, width)]
-        labels = [f"{block.input}[{i * width}:]" if n > width else block.input for i in range(len(rows))]
+        labels = [
+            f"{block.input}[{i * width}:]" if n > width else block.input for i in range(len(rows))
+        ]
         columns = list(range(width))
     else:
         r, c = shape
@@ -105,7 +107,9 @@ def _map(block: GradientBlock) -> RenderableType | None:
     for j in columns:
         grid.add_column(f"j={j}" if len(shape) == 2 else str(j), justify="center")
     for label, row in zip(labels, rows, strict=True):
-        grid.add_row(Text(label, style="dim"), *[_mark(m) for m in row], *[""] * (len(columns) - len(row)))
+        grid.add_row(
+            Text(label, style="dim"), *[_mark(m) for m in row], *[""] * (len(columns) - len(row))
+        )
     return grid
 
 
@@ -116,7 +120,9 @@ def _details(block: GradientBlock, precision: int) -> RenderableType | None:
     for column in (block.input, "dout", "yours", "numeric"):
         table.add_column(column, justify="right" if column in ("yours", "numeric") else "left")
     for d in block.details:
-        table.add_row(_index(d.index), d.probe, number(d.analytic, precision), number(d.numeric, precision))
+        table.add_row(
+            _index(d.index), d.probe, number(d.analytic, precision), number(d.numeric, precision)
+        )
     more = block.mismatch_count - len(block.details)
     if more > 0:
         table.caption = f"first {len(block.details)} wrong entries; {more} more (--json has all)"
@@ -129,8 +135,7 @@ def _verdict(result: CheckResult) -> Text:
     if result.agree:
         worst = max((b.max_abs_diff for b in blocks), default=0.0)
         return Text(
-            f"✓ your gradients are right: every checked entry agrees, max |diff| {worst:.1e} "
-            f"{tol}",
+            f"✓ your gradients are right: every checked entry agrees, max |diff| {worst:.1e} {tol}",
             style="bold green",
         )
     wrong = [b for b in blocks if b.mismatch_count or not b.compared or b.problem]
