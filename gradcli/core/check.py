@@ -171,9 +171,16 @@ class _TorchSession(Session):
     def __init__(self, code: _TorchCode, args: list[Tensor]) -> None:
         self.code = code
         self.pristine = args
+        self.changed: list[str | None] = [None] * len(args)
+        self._start()
+        self.changed = _changes(args, self.passed, "forward", self.changed)
+
+    def _start(self) -> None:
+        """A forward on fresh copies of the inputs."""
+        code = self.code
         self.leaves = [
             x.detach().clone().requires_grad_(grad)
-            for x, grad in zip(args, code.differentiable, strict=True)
+            for x, grad in zip(self.pristine, code.differentiable, strict=True)
         ]
         # a plain function gets non-leaf copies: in-place changes then stay legal for autograd
         self.passed = (
@@ -182,10 +189,11 @@ class _TorchSession(Session):
         with code.loader.running("forward"):
             raw = code.call(*self.passed)
         self.out = _output(raw, f"{code.label} (forward)", numpy=False)
-        self.changed = _changes(args, self.passed, "forward", [None] * len(args))
 
     def vjp(self, v: Tensor) -> Returned:
         code = self.code
+        if "backward" in self.changed:
+            self._start()  # backward changed an input in place: torch would refuse a 2nd call
         wanted = [leaf for leaf, grad in zip(self.leaves, code.differentiable, strict=True) if grad]
         code.recorded.clear()
         code.shapes = [tuple(leaf.shape) for leaf in self.leaves]

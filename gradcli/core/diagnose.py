@@ -303,30 +303,29 @@ def _non_deterministic(ev: Evidence) -> list[Diagnosis]:
 def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]:
     """Patterns in the values: upstream ignored, zero, factor, transpose, order, region."""
     order = ev.order
-    found: list[Diagnosis] = []
-    upstream = _upstream(arg, ev)
-    if upstream is not None:
-        return [upstream]
-    bad = arg.entry_bad
-    if not bool(bad.any()):
-        return found
-    if structural and arg.states[0] in ("none", "missing"):
-        return found
-    a, n, checked, tol = arg.analytic, arg.numeric, arg.checked, ev.tolerance
+    a, checked = arg.analytic, arg.checked
     assert a is not None
     nonfinite = checked & ~torch.isfinite(a)
     if bool(nonfinite.any()):
-        count = int(nonfinite.any(dim=0).sum())
+        wrong = nonfinite.any(dim=0)
         return [
             _d(
                 "non-finite",
-                f"{_grad(arg, order)} has NaN or ∞ at {count} of {arg.n} entries (first at "
-                f"{_index(int(nonfinite.any(dim=0).nonzero()[0]), arg.shape)}) where the true "
+                f"{_grad(arg, order)} has NaN or ∞ at {int(wrong.sum())} of {arg.n} entries "
+                f"(first at {_index(int(wrong.nonzero()[0]), arg.shape)}) where the true "
                 "gradient is finite",
                 arg,
                 order,
             )
         ]
+    upstream = _upstream(arg, ev)
+    if upstream is not None:
+        return [upstream]
+    bad = arg.entry_bad
+    if not bool(bad.any()):
+        return []
+    if structural and arg.states[0] in ("none", "missing"):
+        return []
     for check in (_zero, _factor, _transposed, _swapped, _region):
         diagnosis = check(arg, ev)
         if diagnosis is not None:
@@ -336,7 +335,6 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
         _index(k, arg.shape) for k in bad.nonzero().reshape(-1)[:SHOWN_ENTRIES].tolist()
     )
     more = ", …" if count > SHOWN_ENTRIES else ""
-    del a, n, checked, tol
     return [
         _d(
             "unexplained",
