@@ -17,5 +17,5 @@ class Scale(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, w = ctx.saved_tensors
+        _, w = ctx.saved_tensors
         return grad_output * w  # the bug: return grad_output * w, grad_output * x

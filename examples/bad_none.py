@@ -17,5 +17,5 @@ class Scale(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, w = ctx.saved_tensors
+        _, w = ctx.saved_tensors
         return grad_output * w, None  # the bug: grad_output * x for w

@@ -11,7 +11,7 @@ import numpy as np
 
 
 def forward(x, w, b):
-    n, c, length = x.shape
+    n, _, length = x.shape
     o, _, k = w.shape
     out = np.empty((n, o, length - k + 1))
     for t in range(length - k + 1):

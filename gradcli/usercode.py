@@ -21,6 +21,7 @@ from types import ModuleType, TracebackType
 from gradcli.errors import InputError, shown, suggest
 
 MESSAGE_LIMIT = 160  # characters of the user's exception message kept on the Error line
+PATH_LIMIT = 240  # a FILE.py:NAME echoed in an error keeps its file name visible
 _counter = itertools.count(1)
 
 
@@ -66,15 +67,21 @@ def parse_target(text: str, what: str = "") -> Target:
     ``what`` prefixes the error (e.g. ``"--backward "``)."""
     file, sep, name = text.strip().rpartition(":")
     if not sep or not file or not name:
-        raise InputError(f"{what}{shown(text)} must look like FILE.py:NAME, e.g. mylayer.py:Linear")
+        raise InputError(
+            f"{what}{shown(text, PATH_LIMIT)} must look like FILE.py:NAME, e.g. mylayer.py:Linear"
+        )
     if not name.isidentifier():
-        raise InputError(f"{what}{shown(text)}: {shown(name)} is not a Python name")
+        raise InputError(f"{what}{shown(text, PATH_LIMIT)}: {shown(name)} is not a Python name")
     path = Path(file)
     if path.suffix != ".py":
-        raise InputError(f"{what}{shown(text)}: {shown(file)} is not a .py file")
+        raise InputError(
+            f"{what}{shown(text, PATH_LIMIT)}: {shown(file, PATH_LIMIT)} is not a .py file"
+        )
     if not path.is_file():
         problem = "is a directory" if path.is_dir() else "does not exist"
-        raise InputError(f"{what}{shown(text)}: the file {shown(file)} {problem}")
+        raise InputError(
+            f"{what}{shown(text, PATH_LIMIT)}: the file {shown(file, PATH_LIMIT)} {problem}"
+        )
     return Target(path, name, text)
 
 

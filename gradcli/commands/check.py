@@ -58,7 +58,9 @@ def numpy_available() -> None:
     try:
         import numpy  # noqa: F401  (torch imports it anyway when it is there)
     except ImportError:
-        raise InputError("--numpy needs NumPy, which is not installed (pip install numpy)") from None
+        raise InputError(
+            "--numpy needs NumPy, which is not installed (pip install numpy)"
+        ) from None
 
 
 @computing_command

@@ -32,7 +32,6 @@ from gradcli.results.check import (
     DETAIL_LIMIT,
     MISMATCH_LIMIT,
     CheckResult,
-    Diagnosis,
     GradientBlock,
     InputInfo,
     InputSpec,
@@ -804,10 +803,10 @@ def _evidence(
     states = [r.states[position] for r in returned]
     dtypes = [r.dtypes[position] for r in returned]
     reduced_from = None
-    if kind == KIND_AUTOGRAD and raw[0] is not None and tuple(raw[0].shape) != shape:
-        if all(g is not None and _torch_accepts(g.shape, shape) for g in raw):
-            reduced_from = tuple(raw[0].shape)  # torch sums a broadcast gradient: so do we
-            raw = [g.sum_to_size(shape) for g in raw]  # type: ignore[union-attr]
+    broadcast = all(g is not None and _torch_accepts(g.shape, shape) for g in raw)
+    if kind == KIND_AUTOGRAD and raw[0] is not None and tuple(raw[0].shape) != shape and broadcast:
+        reduced_from = tuple(raw[0].shape)  # torch sums a broadcast gradient: so do we
+        raw = [g.sum_to_size(shape) for g in raw]  # type: ignore[union-attr]
     compared = [
         torch.zeros(shape, dtype=torch.float64) if state in ("none", "missing") else g
         for g, state in zip(raw, states, strict=True)

@@ -245,8 +245,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
         if _close(summed, arg.numeric, arg.checked, tol):
             return _d(
                 "wrong-shape",
-                f"{base}; summed over its first {'dimension' if extra == 1 else f'{extra} dimensions'} "
-                "it is right: sum it over the batch (e.g. dout.sum(axis=0))",
+                f"{base}; summed over its first {_dims(extra)} it is right: sum it over the "
+                "batch (e.g. dout.sum(axis=0))",
                 arg,
                 ev.order,
             )
@@ -347,7 +347,7 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
 
 
 def _upstream(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
-    """backward(s·dout) should be s·backward(dout); equal to backward(dout) means dout is ignored."""
+    """backward(s·dout) must be s·backward(dout); backward(dout) again means dout is ignored."""
     first, scaled, tol = arg.raw[0], arg.scaled, ev.tolerance
     if first is None or scaled is None or first.shape != scaled.shape:
         return None
@@ -498,15 +498,15 @@ def _transposed(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
                 arg,
                 ev.order,
             )
-    if ev.mode == "full" and p == arg.n and p > 1 and len(ev.args) >= 1:
-        if bool(arg.checked.all()) and _close(a.T, arg.numeric, arg.checked, tol):
-            return _d(
-                "transposed",
-                f"the Jacobian behind {_grad(arg, ev.order)} is transposed: backward computes "
-                "J·dout instead of Jᵀ·dout (e.g. W @ dout where W.T @ dout is needed)",
-                arg,
-                ev.order,
-            )
+    square = ev.mode == "full" and p == arg.n and p > 1 and bool(arg.checked.all())
+    if square and _close(a.T, arg.numeric, arg.checked, tol):
+        return _d(
+            "transposed",
+            f"the Jacobian behind {_grad(arg, ev.order)} is transposed: backward computes "
+            "J·dout instead of Jᵀ·dout (e.g. W @ dout where W.T @ dout is needed)",
+            arg,
+            ev.order,
+        )
     return None
 
 
@@ -637,6 +637,10 @@ def _index(flat: int, shape: Sequence[int]) -> str:
         flat, i = divmod(flat, n)
         index.append(i)
     return "[" + ", ".join(str(i) for i in reversed(index)) + "]"
+
+
+def _dims(count: int) -> str:
+    return "dimension" if count == 1 else f"{count} dimensions"
 
 
 def _shape(shape: Sequence[int]) -> str:
