@@ -336,3 +336,15 @@ def test_no_false_alarms_across_seeds(seed):
     for name in ("softmax_torch.py", "batchnorm_numpy.py", "conv1d_torch.py"):
         run = run_example(name, "--seed", str(seed), "--quiet")
         assert run.code == 0, (name, seed)
+
+
+def test_a_float32_forward_cannot_earn_a_tick(tmp_path):
+    # its finite differences in float64 inputs are float32-coarse: nothing can be judged
+    path = write(tmp_path, "import torch\n\ndef f(x):\n    return torch.sin(x.float())\n")
+    run = check(f"{path}:f", "--input", "4")
+    data = run.json()
+    assert run.code == 1 and data["agree"] is False
+    assert data["inputs"][0]["checked_count"] == 0
+    assert any("returns float32 for float64 inputs" in note for note in data["notes"])
+    table = invoke("check", f"{path}:f", "--input", "4").stdout
+    assert "not verified" in table and "✓ your gradients are right" not in table

@@ -145,7 +145,12 @@ def _verdict(result: CheckResult) -> Text:
         for b in wrong
     ]
     codes = sorted({d.code for d in result.diagnoses})
-    what = "; ".join(parts) if parts else ", ".join(codes) or "see the notes"
+    if not parts and not codes:
+        return Text(
+            "✗ not verified: no finite difference could be trusted (see the notes)",
+            style="bold yellow",
+        )
+    what = "; ".join(parts) if parts else ", ".join(codes)
     return Text(f"✗ your gradients are WRONG: {what} {tol}", style="bold red")
 
 
