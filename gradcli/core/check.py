@@ -651,18 +651,20 @@ class Findings:
     out_dtype: str
 
 
-def _probes(out_shape: Sequence[int], mode: str, generator: Any) -> tuple[Tensor, list[str]]:
+def _probes(
+    out_shape: Sequence[int], mode: str, generator: Any, name: str
+) -> tuple[Tensor, list[str]]:
     """Upstream vectors (P × out_size) and their labels."""
     size = math.prod(out_shape)
     if mode == "full":
-        labels = [_out_label(unravel(o, list(out_shape))) for o in range(size)]
+        labels = [_out_label(name, unravel(o, list(out_shape))) for o in range(size)]
         return torch.eye(size, dtype=torch.float64), labels
     rows = torch.randn(PROJECTIONS, size, generator=generator, dtype=torch.float64)
     return rows, [f"v{p + 1}" for p in range(PROJECTIONS)]
 
 
-def _out_label(index: list[int]) -> str:
-    return "out" if not index else f"out[{', '.join(map(str, index))}]"
+def _out_label(name: str, index: list[int]) -> str:
+    return name if not index else f"{name}[{', '.join(map(str, index))}]"
 
 
 def _choose_mode(out_size: int, sizes: Sequence[int]) -> str:
@@ -697,7 +699,7 @@ def run_order(
         f"checking {'the full Jacobian' if mode == 'full' else 'random projections'} "
         f"({n_probes} × {sum(sizes)} entries)",
     )
-    probes, labels = _probes(out_shape, mode, generator)
+    probes, labels = _probes(out_shape, mode, generator, "out" if order == 1 else "grad")
     returned = [session.vjp(v) for v in probes]
     scaled = session.vjp(UPSTREAM_SCALE * probes[0])
     repeat_same = session.vjp(probes[0])

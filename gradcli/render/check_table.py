@@ -9,9 +9,9 @@ from rich.text import Text
 from gradcli.render.table import as_renderable, number
 from gradcli.results.check import CheckResult, GradientBlock, flatten_all
 
-MAP_ROWS = 40  # a ✓/✗ map for ≤ 2-D inputs up to this many rows…
-MAP_COLUMNS = 20  # …and columns (a long vector is folded into rows of ROW_WRAP)
-ROW_WRAP = 10
+MAP_ROWS = 24  # a ✓/✗ map for ≤ 2-D inputs up to this many rows…
+MAP_COLUMNS = 20  # …and columns (a vector longer than MAP_COLUMNS is folded into rows of
+ROW_WRAP = 10  # ROW_WRAP, up to MAP_ROWS of them)
 OK, BAD, UNCHECKED = "✓", "✗", "·"
 
 
@@ -89,6 +89,8 @@ def _map(block: GradientBlock) -> RenderableType | None:
         return None
     if len(shape) <= 1:
         n = len(marks)
+        if n > MAP_ROWS * ROW_WRAP:
+            return None
         width = n if n <= MAP_COLUMNS else ROW_WRAP
         rows = [marks[i : i + width] for i in range(0, n, width)]
         labels = [
@@ -113,20 +115,33 @@ def _map(block: GradientBlock) -> RenderableType | None:
     return grid
 
 
-def _details(block: GradientBlock, precision: int) -> RenderableType | None:
+def _entry(block: GradientBlock, probe: str, index: list[int]) -> str:
+    """``∂out[0, 1]/∂W[2, 0]`` (one Jacobian entry) or ``W[2, 0], dout = v1`` (a projection)."""
+    where = f"{block.input}{_index(index) if index else ''}"
+    if probe.startswith("v") and probe[1:].isdigit():
+        return f"{where}, dout = {probe}"
+    return f"∂{probe}/∂{where}"
+
+
+def _details(block: GradientBlock, precision: int) -> list[RenderableType]:
+    """The first wrong entries with both values."""
     if not block.details:
-        return None
-    table = Table(header_style="bold", title_justify="left")
-    for column in (block.input, "dout", "yours", "numeric"):
-        table.add_column(column, justify="right" if column in ("yours", "numeric") else "left")
+        return []
+    table = Table(header_style="bold")
+    table.add_column("wrong entry")
+    table.add_column("yours", justify="right")
+    table.add_column("numeric", justify="right")
     for d in block.details:
         table.add_row(
-            _index(d.index), d.probe, number(d.analytic, precision), number(d.numeric, precision)
+            _entry(block, d.probe, d.index),
+            number(d.analytic, precision),
+            number(d.numeric, precision),
         )
     more = block.mismatch_count - len(block.details)
-    if more > 0:
-        table.caption = f"first {len(block.details)} wrong entries; {more} more (--json has all)"
-    return table
+    if more <= 0:
+        return [table]
+    rest = f"… and {more} more wrong entr{'y' if more == 1 else 'ies'} (--json lists them)"
+    return [table, Text(rest, style="dim")]
 
 
 def _verdict(result: CheckResult) -> Text:
@@ -163,9 +178,7 @@ def _(result: CheckResult, precision: int) -> RenderableType:
         grid = _map(block) if block.compared else None
         if grid is not None:
             parts.append(grid)
-        details = _details(block, precision)
-        if details is not None:
-            parts.append(details)
+        parts += _details(block, precision)
     parts.append(Text(""))
     if result.diagnoses:
         parts.append(Text("diagnosis:", style="bold"))
