@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import invoke
 
+# bad_softplus_nan.py overflows on purpose; NumPy warns (on stderr, as users see it)
+pytestmark = pytest.mark.filterwarnings("ignore:.*encountered in:RuntimeWarning")
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
@@ -48,6 +51,11 @@ ZOO: dict[str, str | None] = {
     "bad_accumulate.py": "non-deterministic",
     "bad_inplace.py": "in-place",
     "bad_sigmoid_second.py": "detached",
+    "bad_zero_numpy.py": "zero",
+    "bad_softplus_nan.py": "non-finite",
+    "bad_dtype_numpy.py": "wrong-dtype",
+    "bad_not_linear.py": "not-linear",
+    "bad_type_numpy.py": "wrong-type",
 }
 
 
@@ -76,6 +84,20 @@ def test_the_zoo_is_complete_and_big_enough():
     numpy_bad = [n for n, c in ZOO.items() if c and "--numpy" in docstring_command(EXAMPLES / n)]
     torch_bad = [n for n, c in ZOO.items() if c and n not in numpy_bad]
     assert len(numpy_bad) >= 5 and len(torch_bad) >= 5
+
+
+def test_every_diagnosis_has_an_example_that_shows_it():
+    from gradcli.results.check import DIAGNOSES
+
+    for code, (_, examples) in DIAGNOSES.items():
+        names = [name.strip() for name in examples.split(",") if name.strip()]
+        if code == "unexplained":
+            assert not names  # by definition no example can show a named pattern
+            continue
+        assert names, f"diagnosis {code} has no example"
+        for name in names:
+            assert ZOO.get(name) == code, (code, name)
+    assert set(ZOO.values()) - {None} <= set(DIAGNOSES)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, c in ZOO.items() if c is None))

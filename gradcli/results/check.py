@@ -108,6 +108,76 @@ class GradientBlock:
         }
 
 
+# code → (what it means, the example in examples/ that shows it): one definition for the
+# diagnoses, their documentation table (docs/check.md) and the tests
+DIAGNOSES: dict[str, tuple[str, str]] = {
+    "constant-factor": (
+        "yours = c × the true gradient at every entry; c named (2, ½, −1, N or 1/N with N the "
+        "batch size…)",
+        "bad_sigmoid.py, bad_square_factor2.py, bad_half_numpy.py, bad_mean_torch.py",
+    ),
+    "transposed": (
+        "yours is the transpose of the true gradient (or of its Jacobian; also when that "
+        "makes the shape wrong)",
+        "bad_linear_transposed.py",
+    ),
+    "upstream-ignored": (
+        "backward(2.5·dout) = backward(dout): dout (grad_output) is never multiplied in",
+        "bad_tanh_upstream.py, bad_scale_upstream_numpy.py",
+    ),
+    "not-linear": (
+        "backward(2.5·dout) is neither backward(dout) nor 2.5 × it (dout squared, added…)",
+        "bad_not_linear.py",
+    ),
+    "wrong-input": (
+        "the gradient returned for one input is the true gradient of another (wrong order)",
+        "bad_mul_swapped.py",
+    ),
+    "region": (
+        "wrong exactly in one region — where an input is < 0 or > 0 (a missing mask, a kink), "
+        "a row, column, channel or block — and right elsewhere",
+        "bad_relu.py, bad_relu_torch.py, bad_linear_row.py",
+    ),
+    "zero": ("yours is 0 everywhere, the true gradient is not", "bad_zero_numpy.py"),
+    "non-finite": (
+        "yours has NaN or ∞ where the true gradient is finite",
+        "bad_softplus_nan.py",
+    ),
+    "wrong-shape": (
+        "a returned gradient has another shape than its input (with the fix when one is "
+        "evident: sum over the batch, reshape)",
+        "bad_bias_shape.py",
+    ),
+    "wrong-dtype": (
+        "a returned gradient has another dtype than its input",
+        "bad_dtype_numpy.py",
+    ),
+    "wrong-type": (
+        "backward returned something that is not a tensor / array",
+        "bad_type_numpy.py",
+    ),
+    "none-gradient": (
+        "backward returned None for an input whose true gradient is not 0",
+        "bad_none.py",
+    ),
+    "wrong-count": (
+        "backward returned more or fewer values than forward has inputs",
+        "bad_count.py",
+    ),
+    "detached": (
+        "an input gets no gradient through autograd (a .detach(), .item(), NumPy…) though the "
+        "output depends on it; at --order 2: the backward is not differentiable",
+        "bad_sigmoid_second.py",
+    ),
+    "non-deterministic": (
+        "two backward calls with the same inputs and dout differ (state kept between calls)",
+        "bad_accumulate.py",
+    ),
+    "in-place": ("forward or backward changed an input in place", "bad_inplace.py"),
+    "unexplained": ("some entries are wrong and no pattern above explains all of them", ""),
+}
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """A mistake that explains what was seen, in words."""
@@ -116,6 +186,10 @@ class Diagnosis:
     message: str
     input: str | None = None
     order: int = 1
+
+    def __post_init__(self) -> None:
+        if self.code not in DIAGNOSES:  # pragma: no cover  (a programming error)
+            raise ValueError(f"undocumented diagnosis code {self.code!r}")
 
     def to_json(self) -> dict[str, Any]:
         return {
