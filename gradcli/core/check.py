@@ -906,6 +906,7 @@ def _block(arg: ArgEvidence, labels: list[str], order: int, tol: Tolerance) -> G
                 labels[probe],
                 float(arg.analytic[probe, k]),
                 float(arg.numeric[probe, k]),
+                float(arg.values[k]),
             )
         )
     ok_list = [[None if not c else bool(o) for c, o in zip(cr, orow, strict=True)]

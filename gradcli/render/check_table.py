@@ -129,11 +129,13 @@ def _details(block: GradientBlock, precision: int) -> list[RenderableType]:
         return []
     table = Table(header_style="bold")
     table.add_column("wrong entry")
+    table.add_column(f"{block.input} there", justify="right")
     table.add_column("yours", justify="right")
     table.add_column("numeric", justify="right")
     for d in block.details:
         table.add_row(
             _entry(block, d.probe, d.index),
+            number(d.value, precision),
             number(d.analytic, precision),
             number(d.numeric, precision),
         )

@@ -59,6 +59,7 @@ class Mismatch:
     probe: str  # e.g. "out[0, 1]" (one-hot dout) or "v2" (random dout)
     analytic: float
     numeric: float
+    value: float  # the input's entry there
 
 
 @dataclass(frozen=True)
