@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradcli.core.engine import as_tensor, check_jacobian, torch
+from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
 from gradcli.errors import InputError
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.results.softmax import SoftmaxJacobianResult
@@ -48,6 +48,10 @@ def softmax_jacobian(
         # softmax cannot tell a from a − max(a): difference there, where steps are exact
         numeric_at=inputs.double() - inputs.double().max(),
     )
+    n = len(a)
+    raise_if_overflowed(
+        check, lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})", settings.dtype.value
+    )
     probabilities = stable_softmax(inputs, temperature)
     answer = None
     if expected is not None:
@@ -55,8 +59,8 @@ def softmax_jacobian(
             expected,
             check.analytic,
             "Jacobian",
-            settings.answer_tolerance,
-            _slips(probabilities, temperature),
+            tolerance=settings.tolerance,
+            slips=_slips(probabilities, temperature),
             noun="∂p_i/∂a_j",
         )
     return SoftmaxJacobianResult(
@@ -66,7 +70,7 @@ def softmax_jacobian(
         check=check,
         dtype=settings.dtype.value,
         formula=FORMULA,
-        notes=[SIGN_PATTERN],
+        notes=[SIGN_PATTERN, *check.notes],
         answer=answer,
     )
 
@@ -82,6 +86,24 @@ def _slips(p: torch.Tensor, temperature: float) -> list[Slip]:
         Slip(
             "−p_i·p_j everywhere: the off-diagonal formula used on the diagonal too",
             (-torch.outer(p64, p64) / temperature).tolist(),
+        ),
+    ]
+    diagonal = p64 * (1 - p64) / temperature
+    off = torch.outer(p64, p64) / temperature
+    slips += [
+        Slip(
+            "the Jacobian with the off-diagonal signs flipped: +p_i·p_j off the diagonal, but "
+            "∂p_i/∂a_j = −p_i·p_j there (raising a_j lowers every other p_i)",
+            (torch.diag(diagonal) + off - torch.diag(torch.diag(off))).tolist(),
+        ),
+        Slip(
+            "only the diagonal p_i(1 − p_i): the off-diagonal entries −p_i·p_j are missing",
+            torch.diag(diagonal).tolist(),
+        ),
+        Slip(
+            "only the diagonal p_i(1 − p_i), as a vector: the Jacobian is the whole n×n "
+            "matrix, with −p_i·p_j off the diagonal",
+            diagonal.tolist(),
         ),
     ]
     if temperature != 1:
