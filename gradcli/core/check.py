@@ -26,6 +26,7 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
+from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.results.check import (
@@ -50,7 +51,7 @@ PROJECTIONS = 4  # random upstream vectors otherwise
 NUMERIC_ENTRY_LIMIT = 4_096  # input entries differentiated numerically (a seeded sample above)
 UPSTREAM_SCALE = 2.5  # backward(2.5·dout) must be 2.5·backward(dout)
 MAGNITUDE = (0.1, 1.0)  # random inputs: |x| uniform in this range, random sign
-RELATIVE_STEP = 1e-6  # central differences: h = 1e-6·max(1, |x|)
+KINK_SLOPE = 1e-3  # a slope jump this large (relative) inside a stencil is a kink
 TRUST = 0.25  # a finite difference counts when its error estimate is below TRUST × tolerance
 DEFAULT_SHAPE = (5,)  # the input of a one-input function when no --input is given
 
@@ -594,42 +595,62 @@ def numeric_columns(
     index: int,
     entries: Tensor,
     copy_each_call: bool,
+    tolerance: Tolerance,
+    seed: int,
 ) -> NumericColumns:
-    """Central differences of the forward in float64, one input entry at a time.
+    """∂out/∂x_k of the forward in float64, for the chosen entries k of argument ``index``.
 
-    Two steps h and 2h give the value D(h) and an error estimate |D(h) − D(2h)| plus the
-    rounding of the forward's own dtype (eps·|f|/h); a second difference much larger than
-    smooth curvature allows marks a kink inside the stencil.
-    (The one place numeric differentiation happens in `check`.)
+    The engine's central differences (``numeric_jacobian``: steps h and h/2, an error
+    estimate, retried steps) do the work; the forward is the user's, one call per perturbed
+    copy. Two things are added for code the engine cannot see into: the rounding of a
+    forward that computes in a coarser dtype than float64, and a kink test (a second
+    difference far larger than smooth curvature allows: a stencil straddling a ReLU's 0),
+    whose entries are not judged. (The one place `check` differentiates numerically.)
     """
-    base_args = [a.detach().to(torch.float64).clone() if a.is_floating_point() else a for a in args]
-    x = base_args[index]
-    flat = x.reshape(-1)
-    raw_centre = forward64(_fresh(base_args, copy_each_call))
-    eps = torch.finfo(raw_centre.dtype).eps
-    centre = raw_centre.double()
-    values, errors = [], []
-    for k in entries.tolist():
-        original = float(flat[k])
-        h = RELATIVE_STEP * max(1.0, abs(original))
-        outs = {}
-        for step in (h, -h, 2 * h, -2 * h):
-            flat[k] = original + step
-            outs[step] = forward64(_fresh(base_args, copy_each_call)).double()
-        flat[k] = original
-        d1 = (outs[h] - outs[-h]) / (2 * h)
-        d2 = (outs[2 * h] - outs[-2 * h]) / (4 * h)
-        moved = outs[h] != outs[-h]  # an output that does not move has no rounding error
-        rounding = torch.where(moved, 2 * eps * (outs[h].abs() + outs[-h].abs()) / h, 0.0)
-        error = (d1 - d2).abs() + rounding
-        curvature = (outs[h] - 2 * centre + outs[-h]).abs() / h
-        kink = curvature > 1e-3 * (1 + d1.abs())  # a slope jump, not smooth curvature h·f''
-        values.append(d1)
-        errors.append(torch.where(kink, torch.full_like(error, math.inf), error))
-    if not values:
-        empty = torch.zeros(centre.numel(), 0, dtype=torch.float64)
-        return NumericColumns(entries, empty, empty.clone())
-    return NumericColumns(entries, torch.stack(values, dim=1), torch.stack(errors, dim=1))
+    base = [a.detach().double() if a.is_floating_point() else a for a in args]
+    shape = tuple(base[index].shape)
+    flat = base[index].reshape(-1)
+    coarsest = {"eps": EPS64}
+
+    def call(chosen: Tensor) -> Tensor:
+        full = flat.clone()
+        full[entries] = chosen
+        inputs = [a.clone() for a in base] if copy_each_call else list(base)
+        inputs[index] = full.reshape(shape)
+        out = forward64(inputs)
+        coarsest["eps"] = max(coarsest["eps"], torch.finfo(out.dtype).eps)
+        return out.double()
+
+    def batched(rows: Tensor) -> Tensor:
+        return call(rows) if rows.dim() == 1 else torch.stack([call(row) for row in rows])
+
+    chosen = flat[entries]
+    centre = call(chosen)
+    estimate = numeric_jacobian(batched, chosen, tolerance, seed)  # outputs × chosen entries
+    error = estimate.error.clone()
+    if coarsest["eps"] > EPS64:  # the engine assumes float64 rounding
+        error += 4 * coarsest["eps"] * centre.abs()[:, None] / estimate.step.clamp(min=1e-300)
+    kinks = _kinks(batched, chosen, centre, estimate)
+    error[:, kinks] = math.inf
+    error[~estimate.checked] = math.inf
+    return NumericColumns(entries, estimate.value, error)
+
+
+def _kinks(
+    batched: Callable[[Tensor], Tensor], chosen: Tensor, centre: Tensor, estimate: NumericEstimate
+) -> Tensor:
+    """Entries whose stencil straddles a kink: f(x+h) − 2f(x) + f(x−h) ≫ h²·f''."""
+    count = chosen.numel()
+    kinks = torch.zeros(count, dtype=torch.bool)
+    for k in estimate.checked.any(dim=0).nonzero().reshape(-1).tolist():
+        h = float(estimate.step[:, k].max())
+        rows = chosen.expand(2, count).clone()
+        rows[0, k] += h
+        rows[1, k] -= h
+        plus, minus = batched(rows)
+        curvature = (plus - 2 * centre + minus).abs() / h  # = h·|f''| when f is smooth
+        kinks[k] = bool((curvature > KINK_SLOPE * (1 + estimate.value[:, k].abs())).any())
+    return kinks
 
 
 def _fresh(args: list[Tensor], copy: bool) -> list[Tensor]:
@@ -729,7 +750,9 @@ def run_order(
                 f"{name}: finite differences at {take} of {n} entries (a seeded sample of "
                 f"{NUMERIC_ENTRY_LIMIT} entries in all); the others are not checked"
             )
-        columns = numeric_columns(subject.forward64, args, position, entries, copy_each_call)
+        columns = numeric_columns(
+            subject.forward64, args, position, entries, copy_each_call, tol, sample_seed
+        )
         arg = _evidence(
             position, name, x, returned, columns, probes, tol,
             scaled, repeat_same, repeat_new, changed[position], subject.kind,
