@@ -224,3 +224,17 @@ def test_correct_second_order_passes_with_blocks_for_inputs_and_dout():
     assert data["agree"] is True
     assert [b["input"] for b in data["second_order"]] == ["x", "W", "b", "dout"]
     assert all(b["agree"] for b in data["second_order"])
+
+
+def test_full_jacobian_has_the_output_shape_then_the_input_shape():
+    data = run_example("bad_relu.py", "--json").json()  # out = relu(x), x and out 3×4
+    x = _input(data, "x")
+    values = x["values"]
+    for i in range(3):
+        for j in range(4):
+            for k in range(3):
+                for m in range(4):
+                    on_diagonal = (i, j) == (k, m)
+                    true = (1.0 if values[k][m] > 0 else 0.0) if on_diagonal else 0.0
+                    assert x["numeric"][i][j][k][m] == pytest.approx(true, abs=1e-8)
+                    assert x["analytic"][i][j][k][m] == (1.0 if on_diagonal else 0.0)

@@ -758,7 +758,7 @@ def run_order(
             scaled, repeat_same, repeat_new, changed[position], subject.kind,
         )  # fmt: skip
         evidence_args.append(arg)
-        block = _block(arg, labels, order, tol)
+        block = _block(arg, labels, order, mode, out_shape)
         blocks.append(block)
         untrusted = int((~arg.checked & arg.computed).sum())
         if untrusted and arg.analytic is not None:
@@ -878,12 +878,13 @@ def _nested(t: Tensor, shape: Sequence[int]) -> list:
     return t.reshape(tuple(shape)).tolist()
 
 
-def _block(arg: ArgEvidence, labels: list[str], order: int, tol: Tolerance) -> GradientBlock:
-    """The result block for one argument."""
+def _block(
+    arg: ArgEvidence, labels: list[str], order: int, mode: str, out_shape: Sequence[int]
+) -> GradientBlock:
+    """The result block for one argument. Its nested values have the Jacobian's shape (the
+    output's shape, then the input's) or, for projections, one input-shaped row per dout."""
     p, n = arg.numeric.shape
-    full_shape = (
-        [p, *arg.shape] if labels[0].startswith("v") else [*_probe_shape(labels, p), *arg.shape]
-    )
+    full_shape = [*out_shape, *arg.shape] if mode == "full" else [p, *arg.shape]
     numeric = torch.where(arg.computed, arg.numeric, torch.full_like(arg.numeric, math.nan))
     numeric_list = _none_for_nan(
         _nested(numeric, full_shape), arg.computed.reshape(full_shape).tolist()
@@ -974,10 +975,6 @@ def _problem(arg: ArgEvidence) -> str | None:
 
 def _shape(shape: Sequence[int]) -> str:
     return "×".join(str(n) for n in shape) if len(shape) else "scalar"
-
-
-def _probe_shape(labels: list[str], p: int) -> list[int]:
-    return [p] if p != 1 or labels[0] != "out" else []
 
 
 def _none_for_nan(values: Any, mask: Any) -> Any:
