@@ -348,3 +348,29 @@ def test_a_float32_forward_cannot_earn_a_tick(tmp_path):
     assert any("returns float32 for float64 inputs" in note for note in data["notes"])
     table = invoke("check", f"{path}:f", "--input", "4").stdout
     assert "not verified" in table and "✓ your gradients are right" not in table
+
+
+def test_second_order_of_a_torch_pair(tmp_path):
+    from tests.test_check import run_example
+
+    good = run_example("batchnorm_torch.py", "--order", "2", "--json").json()
+    assert good["agree"] is True
+    assert [b["input"] for b in good["second_order"]] == ["x", "gamma", "beta", "dout"]
+    path = write(
+        tmp_path,
+        """
+        import torch
+
+        def forward(x):
+            return torch.tanh(x)
+
+        def backward(dout, x):
+            return dout * (1 - torch.tanh(x).detach() ** 2)
+        """,
+    )
+    run = check(f"{path}:forward", "--backward", f"{path}:backward", "-i", "3", "--order", "2")
+    data = run.json()
+    assert run.code == 1 and [b["agree"] for b in data["second_order"]] == [False, True]
+    assert [(d["code"], d["input"], d["order"]) for d in data["diagnoses"]] == [
+        ("detached", "x", 2)
+    ]
