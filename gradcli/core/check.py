@@ -760,11 +760,11 @@ def run_order(
         evidence_args.append(arg)
         block = _block(arg, labels, order, mode, out_shape)
         blocks.append(block)
-        untrusted = int((~arg.checked & arg.computed).sum())
+        untrusted = int((arg.computed.any(dim=0) & ~arg.entry_checked).sum())
         if untrusted and arg.analytic is not None:
             notes.append(
-                f"{name}: {untrusted} of {arg.computed.numel()} finite-difference entries are not "
-                "judged: their error estimate is too large (a kink inside the step, or rounding)"
+                f"{name}: {untrusted} of {n} entries are not judged: the finite difference there "
+                "is unreliable (a kink inside the step, or rounding)"
             )
     evidence = Evidence(
         args=evidence_args,
