@@ -91,10 +91,6 @@ class Loader:
     def __init__(self) -> None:
         self.modules: dict[str, ModuleType] = {}
 
-    @property
-    def files(self) -> list[Path]:
-        return [Path(module.__file__ or "") for module in self.modules.values()]
-
     def load(self, target: Target) -> object:
         """The object ``NAME`` in the target's file."""
         module = self._module(target.path)
@@ -122,7 +118,7 @@ class Loader:
         sys.path.insert(0, folder)
         sys.modules[name] = module  # dataclasses and typing look their module up while it runs
         try:
-            with self.running("import", [path]):
+            with self.running(f"the import of {path.name}", [path]):
                 spec.loader.exec_module(module)
         finally:
             sys.modules.pop(name, None)

@@ -168,7 +168,7 @@ def test_their_prints_go_to_stderr_and_json_stays_valid(user):
 def test_keyboard_interrupt_in_their_code_exits_130(user):
     run = invoke("check", f"{user}/mylayer.py:interrupted", "-i", "3")
     assert run.code == 130 and run.stdout == ""
-    assert run.stderr.strip() == "Error: interrupted in forward"
+    assert run.stderr.strip() == "Error: interrupted in the forward of mylayer.py:interrupted"
 
 
 def test_their_folder_is_importable_only_while_loading(tmp_path):

@@ -18,11 +18,6 @@ MAX_DIMS = 4
 _SHAPE = re.compile(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", re.IGNORECASE)
 _INT_SPEC = re.compile(r"^\s*int\s*:(?P<shape>[^:]*):(?P<high>[^:]*)$", re.IGNORECASE)
 
-TRUST = (
-    "FILE.py is imported and run as Python: it is your own code and runs with your "
-    "permissions, so check only code you trust."
-)
-
 
 def parse_input_spec(text: str, number: int) -> InputSpec:
     """``3x4`` (random values of that shape), ``1,2;3,4`` / JSON / @FILE (values), or

@@ -26,7 +26,7 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
-from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian
+from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian, one_thread
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.results.check import (
@@ -186,7 +186,7 @@ class _TorchSession(Session):
         self.passed = (
             self.leaves if code.kind == KIND_AUTOGRAD else [leaf.clone() for leaf in self.leaves]
         )
-        with code.loader.running("forward"):
+        with code.loader.running(f"the forward of {code.label}"):
             raw = code.call(*self.passed)
         self.out = _output(raw, f"{code.label} (forward)", numpy=False)
 
@@ -199,7 +199,7 @@ class _TorchSession(Session):
         code.shapes = [tuple(leaf.shape) for leaf in self.leaves]
         grads: Sequence[Tensor | None] = [None] * len(wanted)
         if self.out.requires_grad:
-            with code.loader.running("backward"):
+            with code.loader.running(f"the backward of {code.label}"):
                 grads = torch.autograd.grad(
                     (self.out * v.reshape(self.out.shape).to(self.out.dtype)).sum(),
                     wanted,
@@ -270,7 +270,7 @@ class _TorchCode:
         return _TorchSession(self, args)
 
     def forward64(self, args: list[Tensor]) -> Tensor:
-        with torch.no_grad(), self.loader.running("forward"):
+        with torch.no_grad(), self.loader.running(f"the forward of {self.label}"):
             out = self.call(*args)
         return _output(out, f"{self.label} (forward)", numpy=False).detach().reshape(-1)
 
@@ -283,7 +283,7 @@ def _recording_function(base: type, code: _TorchCode) -> type:
     """
 
     def backward(ctx: Any, *grad_outputs: Any) -> Any:
-        with code.loader.running("backward"):
+        with code.loader.running(f"the backward of {code.label}"):
             result = base.backward(ctx, *grad_outputs)
         code.recorded.append(result)
         items = list(result) if isinstance(result, (tuple, list)) else [result]
@@ -319,7 +319,7 @@ class _PairSession(Session):
         self.code = code
         self.pristine = args
         passed = [_user_form(x, code.numpy) for x in args]
-        with code.loader.running("forward"):
+        with code.loader.running(f"the forward of {code.label}"):
             raw = code.forward(*passed)
         self.out = _output(raw, f"{code.label} (forward)", code.numpy)
         self.changed = _changes(args, passed, "forward", [None] * len(args))
@@ -328,7 +328,7 @@ class _PairSession(Session):
         code = self.code
         passed = [_user_form(x, code.numpy) for x in self.pristine]
         dout = _user_form(v.reshape(self.out.shape).to(self.out.dtype), code.numpy)
-        with code.loader.running("backward"):
+        with code.loader.running(f"the backward of {code.label}"):
             raw = code.backward(dout, *passed)
         self.changed = _changes(self.pristine, passed, "backward", self.changed)
         items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
@@ -362,7 +362,7 @@ class _PairCode:
 
     def forward64(self, args: list[Tensor]) -> Tensor:
         passed = [_user_form(x, self.numpy) for x in args]
-        with self.loader.running("forward"):
+        with self.loader.running(f"the forward of {self.label}"):
             out = self.forward(*passed)
         return _output(out, f"{self.label} (forward)", self.numpy).detach().reshape(-1)
 
@@ -380,7 +380,9 @@ class _SecondSession(Session):
         n = len(self.leaves)
         grads: Sequence[Tensor | None] = [None] * n
         if self.out.requires_grad:
-            with self.code.loader.running("backward (differentiated for --order 2)"):
+            with self.code.loader.running(
+                f"the backward of {self.code.first.label}, differentiated (--order 2)"
+            ):
                 grads = torch.autograd.grad(
                     (self.out * w.to(self.out.dtype)).sum(),
                     self.leaves,
@@ -423,7 +425,7 @@ class _SecondCode:
         first = self.first
         with torch.enable_grad():
             if isinstance(first, _PairCode):
-                with self.loader.running("backward"):
+                with self.loader.running(f"the backward of {first.label}"):
                     raw = first.backward(dout, *[x.clone() for x in inputs])
                 items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
                 if len(items) == len(inputs) and len(inputs) != len(floats):
@@ -433,9 +435,9 @@ class _SecondCode:
             else:
                 passed = inputs if first.kind == KIND_AUTOGRAD else [x.clone() for x in inputs]
                 first.shapes = [tuple(x.shape) for x in inputs]
-                with self.loader.running("forward"):
+                with self.loader.running(f"the forward of {first.label}"):
                     out = first.call(*passed)
-                with self.loader.running("backward"):
+                with self.loader.running(f"the backward of {first.label}"):
                     grads = list(
                         torch.autograd.grad(
                             (out * dout.to(out.dtype)).sum(),
@@ -999,7 +1001,16 @@ def _nest_rows(rows: list[list], full_shape: Sequence[int]) -> list:
 
 
 def check(request: CheckRequest, settings: Settings) -> CheckResult:
-    """Load the user's code, run the check (and --order 2), and diagnose what is wrong."""
+    """Load the user's code, run the check (and --order 2), and diagnose what is wrong.
+
+    Everything runs on one torch thread: the check makes hundreds of calls on small tensors,
+    which two threads slow down by 50× or more when the other core is busy (measured).
+    """
+    with one_thread():
+        return _check(request, settings)
+
+
+def _check(request: CheckRequest, settings: Settings) -> CheckResult:
     if not settings.numeric:
         raise InputError(
             "--no-numeric: check compares your backward with finite differences of your "
