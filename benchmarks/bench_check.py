@@ -106,7 +106,7 @@ def measure(repeat: int) -> list[tuple[str, str, bool]]:
         extra = max(0.0, user_wall - torch_wall)
         ratio = (wall - extra) / torch_wall
         figure = (
-            f"{wall:.3f} s; user import +{extra:.3f} s; "
+            f"{wall:.3f} s = {wall / torch_wall:.2f}× torch; user import +{extra:.3f} s; "
             f"(check − user) = {ratio:.2f}× torch; {rss:.0f} MiB"
         )
         rows.append((key, figure, ratio <= TARGET))
