@@ -374,3 +374,29 @@ def test_second_order_of_a_torch_pair(tmp_path):
     assert [(d["code"], d["input"], d["order"]) for d in data["diagnoses"]] == [
         ("detached", "x", 2)
     ]
+
+
+def test_new_style_function_with_setup_context(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        import torch
+
+        class Mul(torch.autograd.Function):
+            @staticmethod
+            def forward(x, w):
+                return x * w
+
+            @staticmethod
+            def setup_context(ctx, inputs, output):
+                ctx.save_for_backward(*inputs)
+
+            @staticmethod
+            def backward(ctx, g):
+                x, w = ctx.saved_tensors
+                return g * w, g * x
+        """,
+    )
+    run = check(f"{path}:Mul", "-i", "3", "-i", "2x3", "--order", "2")
+    data = run.json()
+    assert run.code == 0 and [i["name"] for i in data["inputs"]] == ["x", "w"]

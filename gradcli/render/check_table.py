@@ -167,8 +167,12 @@ def _verdict(result: CheckResult) -> Text:
             "✗ not verified: no finite difference could be trusted (see the notes)",
             style="bold yellow",
         )
-    what = "; ".join(parts) if parts else ", ".join(codes)
-    return Text(f"✗ your gradients are WRONG: {what} {tol}", style="bold red")
+    if not parts:
+        return Text(
+            f"✗ your code has a defect ({', '.join(codes)}), though the gradient values agree",
+            style="bold red",
+        )
+    return Text(f"✗ your gradients are WRONG: {'; '.join(parts)} {tol}", style="bold red")
 
 
 @as_renderable.register
