@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
-from gradcli.errors import InputError
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
+from gradcli.softmax_rules import check_temperature
 
 FORMULA = "∂p_i/∂a_j = p_i(δ_ij − p_j) / T"
 SIGN_PATTERN = (
@@ -25,9 +25,11 @@ def stable_softmax(a: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T."""
+    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T (in place: one n×n)."""
     p = stable_softmax(a, temperature)
-    return (torch.diag(p) - torch.outer(p, p)) / temperature
+    jacobian = torch.outer(p, p).neg_()
+    jacobian.diagonal().add_(p)
+    return jacobian.div_(temperature)
 
 
 def softmax_jacobian(
@@ -37,8 +39,7 @@ def softmax_jacobian(
 
     With ``expected`` (the user's Jacobian), the answer is checked as well.
     """
-    if temperature <= 0:
-        raise InputError(f"--temperature must be > 0, got {temperature:g}")
+    check_temperature(temperature)
     inputs = as_tensor(list(a), settings.dtype, "input")
     check = check_jacobian(
         lambda t: torch.softmax(t / temperature, dim=-1),

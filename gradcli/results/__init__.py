@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.results.grid import Grid
 from gradcli.settings import Tolerance
 
 Nested = list  # a list of floats/bools, or a list of such lists (a matrix)
@@ -22,26 +23,26 @@ class GradientCheck:
 
     ``trusted`` marks where the finite-difference estimate counted in the verdict
     (computed, finite, accurate enough, not next to a kink); ``numeric`` is None where an
-    entry was not computed (a sampled check) and ``numeric_error`` is each entry's own error
-    estimate; ``abs_diff`` is, per entry, the largest difference the verdict looked at;
-    ``ok`` is that entry's own verdict. ``defined`` (None = everywhere) marks entries where
-    the derivative exists; the others are shown but not judged. ``notes`` say what was
-    sampled or left out.
+    entry was not computed (a sampled check) and ``numeric_error_max`` is the largest error
+    estimate among the entries that counted; ``abs_diff`` is, per entry, the largest difference
+    the verdict looked at (float32: shown to two digits); ``ok`` is that entry's own verdict.
+    ``defined`` (None = everywhere) marks entries where the derivative exists; the others are
+    shown but not judged. ``notes`` say what was sampled or left out.
     """
 
-    analytic: Nested
-    autograd: Nested
-    numeric: Nested | None
-    trusted: Nested | None
-    abs_diff: Nested
-    ok: Nested
+    analytic: Grid
+    autograd: Grid
+    numeric: Grid | None
+    trusted: Grid | None
+    abs_diff: Grid
+    ok: Grid
     max_abs_diff: float
     agree: bool
     tolerance: Tolerance
-    numeric_error: Nested | None = None
+    numeric_error_max: float | None = None  # largest error estimate among counted entries
     numeric_sampled: bool = False
     numeric_checked: int | None = None
-    defined: Nested | None = None
+    defined: Grid | None = None
     notes: tuple[str, ...] = ()
 
     def json_fields(self) -> dict[str, Any]:
@@ -51,7 +52,7 @@ class GradientCheck:
             "autograd": self.autograd,
             "numeric": self.numeric,
             "numeric_trusted": self.trusted,
-            "numeric_error": self.numeric_error,
+            "numeric_error_max": self.numeric_error_max,
             "numeric_sampled": self.numeric_sampled,
             "numeric_checked": self.numeric_checked,
             "max_abs_diff": self.max_abs_diff,
@@ -66,27 +67,44 @@ def answer_json(answer: AnswerCheck | None) -> dict[str, Any]:
     return {"check": None if answer is None else answer.to_json()}
 
 
-def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], list[list[Any]]]:
+class NoColumns:
+    """Stands for "no extra CSV cells" at every row index, without a list per row."""
+
+    def __getitem__(self, index: int) -> list[Any]:
+        return []
+
+
+def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], Any]:
     """CSV columns ``expected, expected_ok`` (flattened like the rows), or none."""
     if answer is None:
-        return [], [[] for _ in range(count)]
+        return [], NoColumns()
     values = flatten(answer.expected)
     oks = flatten(answer.ok)
     return ["expected", "expected_ok"], [[v, ok] for v, ok in zip(values, oks, strict=True)]
 
 
-def flatten(values: list) -> list:
-    """Row-major entries of a matrix; a vector as it is."""
+def flatten(values: list | Grid) -> list:
+    """Row-major entries of a matrix (or grid); a vector as it is."""
+    if isinstance(values, Grid):
+        return values.flat()
     if values and isinstance(values[0], list):
         return [v for row in values for v in row]
     return list(values)
 
 
 def json_safe(value: Any) -> Any:
-    """Replace non-finite floats (which JSON cannot carry) by None, recursively."""
+    """Replace non-finite floats (which JSON cannot carry) by None, recursively; a list of
+    finite numbers is returned as it is, checked at C speed."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, Grid):
+        value = value.tolist()
     if isinstance(value, list):
+        try:
+            if all(map(math.isfinite, value)):
+                return value
+        except TypeError:  # None, strings or nested lists inside
+            pass
         return [json_safe(item) for item in value]
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}
