@@ -629,13 +629,15 @@ def numeric_columns(
     chosen = flat[entries]
     centre = call(chosen)
     estimate = numeric_jacobian(batched, chosen, tolerance, seed)  # outputs × chosen entries
-    error = estimate.error.clone()
+    error = estimate.error.double()  # the engine stores errors in float32
     if coarsest["eps"] > EPS64:  # the engine assumes float64 rounding
-        error += 4 * coarsest["eps"] * centre.abs()[:, None] / estimate.step.clamp(min=1e-300)
+        error += (
+            4 * coarsest["eps"] * centre.abs()[:, None] / estimate.step.double().clamp(min=1e-300)
+        )
     kinks = _kinks(batched, chosen, centre, estimate)
     error[:, kinks] = math.inf
     error[~estimate.checked] = math.inf
-    return NumericColumns(entries, estimate.value, error)
+    return NumericColumns(entries, estimate.value.double(), error)
 
 
 def _kinks(
@@ -645,7 +647,7 @@ def _kinks(
     count = chosen.numel()
     kinks = torch.zeros(count, dtype=torch.bool)
     for k in estimate.checked.any(dim=0).nonzero().reshape(-1).tolist():
-        h = float(estimate.step[:, k].max())
+        h = float(estimate.step[:, k].double().max())
         rows = chosen.expand(2, count).clone()
         rows[0, k] += h
         rows[1, k] -= h
