@@ -1,0 +1,212 @@
+"""``gradcli expr EXPRESSION... --at NAME=VALUE[,…] [--wrt NAMES] [--order 1|2]``"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Annotated
+
+import typer
+
+from gradcli.commands.options import Common, ExpectOpt, computing_command
+from gradcli.errors import ExitCode, InputError, suggest
+from gradcli.expect import parse_expected
+from gradcli.expr.language import (
+    CONSTANTS,
+    FUNCTIONS,
+    MAX_VARIABLES,
+    Parsed,
+    natural_key,
+    parse,
+    parse_constant,
+    shown,
+)
+from gradcli.parsing import parse_number
+
+MAX_EXPRESSIONS = 16
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
+
+
+def list_functions() -> None:
+    """The functions and constants the language knows (no torch, no SymPy)."""
+    from gradcli.render.table import write_listing
+
+    rows = [(f.signature, f.kind, f.summary) for f in FUNCTIONS.values()]
+    rows += [(name, "constant", f"{value!r}") for name, value in CONSTANTS.items()]
+    write_listing("Functions and constants", ("name", "kind", "meaning"), rows, sys.stdout)
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``x=max(1,2),y=3`` → two items."""
+    items, depth, current = [], 0, []
+    for char in text:
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        depth += (char == "(") - (char == ")")
+        current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def parse_point(items: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """``--at`` items (repeated and/or comma lists) → values and the text written for each."""
+    values: dict[str, float] = {}
+    written: dict[str, str] = {}
+    for item in (piece for option in items for piece in split_top_level(option)):
+        name, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not name:
+            raise InputError(f"--at {shown(item)} must look like NAME=VALUE, e.g. --at x=1,y=2")
+        if not _NAME.match(name):
+            raise InputError(f"--at {shown(item)}: {shown(name)} is not a variable name")
+        if name in values:
+            raise InputError(f"--at gives the variable '{name}' twice")
+        if not text:
+            raise InputError(f"--at {shown(item)} has no value")
+        values[name] = parse_value(text, name)
+        written[name] = text
+    return values, written
+
+
+def parse_value(text: str, name: str) -> float:
+    """A number (gradcli's parser: finite, plain) or a constant formula such as ``pi/4``."""
+    try:
+        float(text)
+    except ValueError:
+        return parse_constant(text, f"--at {name}")
+    try:
+        return parse_number(text)
+    except InputError as error:
+        raise InputError(f"--at {name}: {error}") from None
+
+
+def parse_wrt(text: str, variables: list[str]) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(f"--wrt {shown(text)} must be a comma list of variable names")
+    for name in names:
+        if name not in variables:
+            raise InputError(
+                f"--wrt '{name}' is not a variable of the expression{suggest(name, variables)}; "
+                f"its variables: {', '.join(variables)}"
+            )
+    repeated = [name for name in names if names.count(name) > 1]
+    if repeated:
+        raise InputError(f"--wrt names '{repeated[0]}' twice")
+    return names
+
+
+def check_point(variables: list[str], values: dict[str, float]) -> None:
+    """Every variable has a value, and every value belongs to a variable."""
+    for name in values:
+        if name not in variables:
+            where = "s" if len(variables) > 1 else ""
+            raise InputError(
+                f"--at gives a value for '{name}', which is not in the expression"
+                f"{suggest(name, variables)}; its variable{where}: {', '.join(variables)}"
+            )
+    missing = [name for name in variables if name not in values]
+    if missing:
+        raise InputError(
+            f"no value for the variable '{missing[0]}'; add --at {missing[0]}=VALUE "
+            f"(every variable needs one: {', '.join(variables)})"
+        )
+
+
+def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
+    for text in texts:
+        if _OPTION_LIKE.match(text) and text.startswith("--"):
+            options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
+            raise InputError(f"unknown option '{text}'{suggest(text, options)}")
+    if not texts:
+        raise InputError("no expression given; for example: gradcli expr 'x^2*sin(y)' --at x=1,y=2")
+    if len(texts) > MAX_EXPRESSIONS:
+        raise InputError(f"{len(texts)} expressions; the limit is {MAX_EXPRESSIONS}")
+    several = len(texts) > 1
+    return [
+        parse(text, f"expression {i}" if several else "expression")
+        for i, text in enumerate(texts, 1)
+    ]
+
+
+def parse_order(text: str) -> int:
+    if text.strip() not in ("1", "2"):
+        raise InputError(f"--order {shown(text)} must be 1 (gradient/Jacobian) or 2 (Hessian)")
+    return int(text)
+
+
+@computing_command
+def expr(
+    ctx: typer.Context,
+    expressions: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="EXPRESSION...",
+            help="Formulas such as 'x^2*sin(y)' (quote them); several give the Jacobian."
+            " See --list for the functions.",
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--at",
+            metavar="NAME=VALUE[,NAME=VALUE...]",
+            help="The point: a value for every variable (repeatable; pi/4 style values work).",
+            show_default=False,
+        ),
+    ] = None,
+    wrt: Annotated[
+        str | None,
+        typer.Option(
+            "--wrt",
+            metavar="NAME[,NAME...]",
+            help="Differentiate with respect to these, in this order [default: every variable,"
+            " alphabetically].",
+            show_default=False,
+        ),
+    ] = None,
+    order: Annotated[
+        str,
+        typer.Option("--order", metavar="1|2", help="1: gradient or Jacobian; 2: the Hessian."),
+    ] = "1",
+    expect: ExpectOpt = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the functions and constants of the language.")
+    ] = False,
+    *,
+    common: Common,
+) -> int:
+    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences."""
+    if list_:
+        list_functions()
+        return ExitCode.OK
+    parsed = parse_expressions(ctx, expressions or [])
+    chosen_order = parse_order(order)
+    if chosen_order == 2 and len(parsed) > 1:
+        raise InputError(f"--order 2 (the Hessian) takes one expression; got {len(parsed)}")
+    variables = sorted({v for p in parsed for v in p.variables}, key=natural_key)
+    if not variables:
+        raise InputError(
+            f"{shown(parsed[0].text)} has no variables, so there is nothing to differentiate"
+        )
+    if len(variables) > MAX_VARIABLES:
+        raise InputError(f"{len(variables)} variables; the limit is {MAX_VARIABLES}")
+    values, written = parse_point(at or [])
+    check_point(variables, values)
+    chosen = parse_wrt(wrt, variables) if wrt is not None else variables
+    expected = parse_expected(expect) if expect is not None else None
+
+    from gradcli.core.expr import ExprRequest, expr_derivatives
+
+    request = ExprRequest(
+        expressions=tuple(parsed),
+        variables=tuple(chosen),
+        point={name: values[name] for name in variables},
+        written={name: written[name] for name in variables},
+        order=chosen_order,
+    )
+    result = expr_derivatives(request, common.settings, expected)
+    return common.output.show(result)
