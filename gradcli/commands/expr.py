@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from gradcli.commands.options import Common, ExpectOpt, computing_command
-from gradcli.errors import ExitCode, InputError, suggest
+from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
+from gradcli.errors import ExitCode, InputError, shown, suggest
 from gradcli.expect import parse_expected
 from gradcli.expr.language import (
     CONSTANTS,
@@ -19,13 +19,14 @@ from gradcli.expr.language import (
     natural_key,
     parse,
     parse_constant,
-    shown,
 )
 from gradcli.parsing import parse_number
+from gradcli.render import OutputFormat
 
 MAX_EXPRESSIONS = 16
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
+_NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
 
 
 def list_functions() -> None:
@@ -71,15 +72,10 @@ def parse_point(items: list[str]) -> tuple[dict[str, float], dict[str, str]]:
 
 
 def parse_value(text: str, name: str) -> float:
-    """A number (gradcli's parser: finite, plain) or a constant formula such as ``pi/4``."""
-    try:
-        float(text)
-    except ValueError:
-        return parse_constant(text, f"--at {name}")
-    try:
-        return parse_number(text)
-    except InputError as error:
-        raise InputError(f"--at {name}: {error}") from None
+    """A number (gradcli's parser: finite, plain ASCII) or a constant formula like ``pi/4``."""
+    if _NUMBER_LIKE.match(text):
+        return parse_number(text, f"--at {name}")
+    return parse_constant(text, f"--at {name}")
 
 
 def parse_wrt(text: str, variables: list[str]) -> list[str]:
@@ -137,7 +133,7 @@ def parse_order(text: str) -> int:
     return int(text)
 
 
-@computing_command
+@computing_command(formats=(*TEXT_FORMATS, OutputFormat.latex))
 def expr(
     ctx: typer.Context,
     expressions: Annotated[

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gradcli.activations import ACTIVATION_LIST
-from gradcli.errors import InputError
+from gradcli.errors import InputError, shown
 from gradcli.params import describe_all
 
 MAX_LENGTH = 2000  # characters of one expression
@@ -181,12 +181,6 @@ ALIASES = {"ln": "log"}
 
 
 # --- errors ------------------------------------------------------------------------------
-
-
-def shown(token: str, limit: int = 60) -> str:
-    """A user token quoted for an error message: escaped and capped."""
-    text = token if len(token) <= limit else token[: limit - 1] + "…"
-    return "'" + text.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "'"
 
 
 class _Problem(Exception):

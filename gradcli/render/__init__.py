@@ -13,7 +13,7 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
-    latex = "latex"
+    latex = "latex"  # the derivative as LaTeX, for commands that register ``as_latex``
 
 
 def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = None) -> None:
@@ -28,6 +28,7 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
 
         write_csv(result, stream)
     elif fmt is OutputFormat.latex:
+        from gradcli.render import expr_table  # noqa: F401  (registers as_latex)
         from gradcli.render.latex import write_latex
 
         write_latex(result, stream)

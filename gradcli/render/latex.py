@@ -1,21 +1,19 @@
-"""``--format latex``: results as LaTeX to paste into homework (only `gradcli expr` has one)."""
+"""LaTeX output (``--format latex``): the derivative as a formula to paste into homework.
+
+Commands that offer it register a converter with :func:`as_latex`; the others refuse the
+format before computing (see ``computing_command``'s ``formats``).
+"""
 
 from __future__ import annotations
 
 from functools import singledispatch
 from typing import Any, TextIO
 
-from gradcli.errors import InputError
-
 
 @singledispatch
 def as_latex(result: Any) -> str:
-    """The LaTeX text of a result; commands without one refuse ``--format latex``."""
-    command = getattr(result, "command", "this command")
-    raise InputError(f"--format latex is not available for {command}; only expr prints LaTeX")
+    raise TypeError(f"no LaTeX renderer for {type(result).__name__}")
 
 
 def write_latex(result: Any, out: TextIO) -> None:
-    from gradcli.render import expr_table  # noqa: F401  (registers as_latex for expr)
-
     out.write(as_latex(result).rstrip("\n") + "\n")
