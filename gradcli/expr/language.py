@@ -483,6 +483,8 @@ class _Walker:
             raise self.problem("strings are not allowed", node)
         if isinstance(value, complex):
             raise self.problem(f"complex numbers are not allowed ({shown(written)})", node)
+        if "_" in written or written[:2].lower() in ("0x", "0o", "0b"):
+            raise self.problem(f"{shown(written)}: write numbers in plain decimal digits", node)
         if isinstance(value, float) and not math.isfinite(value):
             raise self.problem(f"the number {shown(written)} is too large", node)
         if abs(value) > MAX_LITERAL:

@@ -28,7 +28,7 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
 
         write_csv(result, stream)
     elif fmt is OutputFormat.latex:
-        from gradcli.render import expr_table  # noqa: F401  (registers as_latex)
+        from gradcli.render import expr_table
         from gradcli.render.latex import write_latex
 
         write_latex(result, stream)
