@@ -88,9 +88,17 @@ REASONS = {
 
 
 def expr_derivatives(
-    request: ExprRequest, settings: Settings, expected: Expected | None = None
+    request: ExprRequest,
+    settings: Settings,
+    expected: Expected | None = None,
+    *,
+    simplify_seconds: float = SIMPLIFY_SECONDS,
 ) -> ExprResult:
-    """Differentiate the request's expressions three ways at its point."""
+    """Differentiate the request's expressions three ways at its point.
+
+    ``simplify_seconds`` bounds the time spent making the shown derivatives tidier (0: show
+    them as differentiated); the numbers never depend on it.
+    """
     variables = list(request.variables)
     if (
         len(request.expressions) * len(variables) > MAX_ENTRIES
@@ -130,7 +138,7 @@ def expr_derivatives(
         trusted, straddles = _trusted(request, variables, fixed, x, numeric, defined)
 
     check = _judge(grid, autograd, numeric, trusted, defined, settings.tolerance)
-    display = _display(request, symbolic.functions, grid, SIMPLIFY_SECONDS)
+    display = _display(request, symbolic.functions, grid, simplify_seconds)
     flat = request.kind == "gradient"
     answer = None
     if expected is not None:

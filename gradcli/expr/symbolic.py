@@ -560,11 +560,17 @@ def pretty(expr: Expr, unicode: bool) -> str:
 def equation(label: str, expr: Expr, unicode: bool) -> str:
     """``label = expr`` pretty-printed, the label on the formula's baseline."""
     from sympy.printing.pretty.pretty import PrettyPrinter
+    from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
     from sympy.printing.pretty.stringpict import prettyForm
 
-    printer = PrettyPrinter({"use_unicode": unicode, "wrap_line": False})
-    form = prettyForm(*prettyForm(label + " = ").right(printer._print(expr)))
-    return "\n".join(line.rstrip() for line in form.render(wrap_line=False).splitlines())
+    previous = pretty_use_unicode(unicode)  # fraction bars and brackets read this global
+    try:
+        printer = PrettyPrinter({"use_unicode": unicode, "wrap_line": False})
+        form = prettyForm(*prettyForm(label + " = ").right(printer._print(expr)))
+        lines = form.render(wrap_line=False).splitlines()
+    finally:
+        pretty_use_unicode(previous)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def latex(expr: Expr) -> str:

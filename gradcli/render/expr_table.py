@@ -100,12 +100,27 @@ def _differs(written: str, value: float) -> bool:
         return True
 
 
-def _values(result: ExprResult, precision: int) -> Text:
-    names = [f.label.split("(")[0] for f in result.functions]
-    values = ", ".join(
-        f"{name} = {number(v, precision)}" for name, v in zip(names, result.value, strict=True)
+class Either:
+    """One of two texts: the Unicode one, or the ASCII one where formulas are ASCII."""
+
+    def __init__(self, unicode: Text, ascii: Text) -> None:
+        self.unicode, self.ascii = unicode, ascii
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.ascii if wants_ascii(console) else self.unicode
+
+
+def _values(result: ExprResult, precision: int) -> Either:
+    def line(labels: list[str]) -> Text:
+        names = [label.split("(")[0] for label in labels]
+        values = ", ".join(
+            f"{name} = {number(v, precision)}" for name, v in zip(names, result.value, strict=True)
+        )
+        return Text(f"at {_point(result, precision)}:  {values}")
+
+    return Either(
+        line([f.label for f in result.functions]), line([f.label_ascii for f in result.functions])
     )
-    return Text(f"at {_point(result, precision)}:  {values}")
 
 
 def _entry_table(result: ExprResult, precision: int) -> Table:
