@@ -47,8 +47,9 @@ Tensor = Any
 Expr = Any
 
 SYMBOLIC_SECONDS = 5.0  # differentiation and evaluation; beyond it the input is refused
-SIMPLIFY_SECONDS = 1.0  # all simplification together; beyond it derivatives show as derived
-SIMPLIFY_EACH = 0.25
+SIMPLIFY_SECONDS = 5.0  # a safety net for tidying all shown derivatives (never reached in use)
+SIMPLIFY_EACH = 2.0
+TIDY_TOTAL_OPS = 1500  # beyond this size in all, derivatives are shown as differentiated
 MAX_ENTRIES = 256  # m·n or n·n
 
 
@@ -143,7 +144,13 @@ def expr_derivatives(
     answer = None
     if expected is not None:
         answer = _check_answer(request, expected, symbolic, point, values, dtype, settings)
-    notes = _notes(request, grid, display, point, straddles, numeric, trusted, defined)
+    notes, notes_ascii = (
+        _notes(request, grid, names, point, straddles, numeric, trusted, defined)
+        for names in (
+            [[f.label for f in row] for row in display.entries],
+            [[f.label_ascii for f in row] for row in display.entries],
+        )
+    )
     return ExprResult(
         expressions=[p.text for p in request.expressions],
         variables=variables,
@@ -158,6 +165,7 @@ def expr_derivatives(
         defined=defined[0] if flat else defined,
         dtype=settings.dtype.value,
         notes=notes,
+        notes_ascii=notes_ascii,
         answer=answer,
     )
 
@@ -453,6 +461,8 @@ def _display(
         for (u, a, t), f in zip(f_labels, functions, strict=True)
     ]
     deadline = time.monotonic() + budget
+    if sum(sym.sp.count_ops(entry.expr) for row in grid for entry in row) > TIDY_TOTAL_OPS:
+        deadline = 0.0  # deterministic: big requests are not tidied at all
     rows = []
     for i, row in enumerate(grid):
         formulas = []
@@ -501,7 +511,7 @@ def _entry_labels(
 def _notes(
     request: ExprRequest,
     grid: list[list[Entry]],
-    display: Display,
+    names: list[list[str]],
     point: dict[str, float],
     straddles: list[tuple[int, int, str]],
     numeric: Tensor | None,
@@ -513,8 +523,7 @@ def _notes(
     for i, row in enumerate(grid):
         for j, entry in enumerate(row):
             if entry.value is None:
-                label = display.entries[i][j].label
-                by_reason.setdefault(entry.reason or "infinite", []).append(label)
+                by_reason.setdefault(entry.reason or "infinite", []).append(names[i][j])
     for reason, labels in by_reason.items():
         verb = "does" if len(labels) == 1 else "do"
         notes.append(f"{', '.join(labels)} {verb} not exist here: {REASONS[reason]}.")
@@ -533,7 +542,7 @@ def _notes(
             )
     crossing: dict[str, list[str]] = {}
     for i, j, source in straddles:
-        crossing.setdefault(display.entries[i][j].label, []).append(source)
+        crossing.setdefault(names[i][j], []).append(source)
     if crossing:
         listed = ", ".join(
             f"{label} ({', '.join(dict.fromkeys(sources))})" for label, sources in crossing.items()
@@ -544,7 +553,7 @@ def _notes(
         )
     if numeric is not None and trusted is not None:
         bad = [
-            display.entries[i][j].label
+            names[i][j]
             for i, row in enumerate(defined)
             for j, ok in enumerate(row)
             if ok and not math.isfinite(float(numeric[i, j]))

@@ -535,22 +535,35 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 # --- display --------------------------------------------------------------------------------
 
-SIMPLIFY_OPS = 80  # larger derivatives are shown as differentiated
+TIDY_OPS = 80  # larger derivatives are shown as differentiated
+SIMPLIFY_OPS = 40  # simplify() runs on small derivatives only, and not on piecewise ones
 
 
 def tidy(expr: Expr, seconds: float) -> Expr:
-    """A simpler equal form of ``expr`` if SymPy finds one within ``seconds``, else ``expr``."""
-    if seconds <= 0 or sp.count_ops(expr) > SIMPLIFY_OPS:
+    """The shortest of ``expr``, its common factors pulled out and (small, plain formulas
+    only) SymPy's ``simplify``: chosen by size, so the same input gives the same form. The
+    time cap is a safety net that typical formulas never reach."""
+    ops = sp.count_ops(expr)
+    if seconds <= 0 or ops > TIDY_OPS:
         return expr
+    candidates = [expr]
     try:
         with time_limit(seconds):
-            simpler = sp.simplify(expr)
+            candidates.append(real_forms(sp.factor_terms(expr)))
+            if ops <= SIMPLIFY_OPS and not _opaque(expr):
+                candidates.append(real_forms(sp.simplify(expr)))
     except TimeUp:
-        return expr
-    except Exception:
-        return expr
-    simpler = real_forms(simpler)
-    return simpler if sp.count_ops(simpler) < sp.count_ops(expr) else expr
+        pass
+    except Exception:  # a SymPy failure only costs the tidier form
+        pass
+    return min(candidates, key=sp.count_ops)  # the first of equal sizes: the least rewritten
+
+
+def _opaque(expr: Expr) -> bool:
+    """Piecewise parts, activations and jumps: simplify() is slow on them and rarely helps."""
+    if expr.has(sp.Piecewise, sp.Heaviside, sp.DiracDelta, sign, Abs):
+        return True
+    return any(type(f) in ACTIVATION_CLASSES for f in expr.atoms(sp.Function))
 
 
 def pretty(expr: Expr, unicode: bool) -> str:

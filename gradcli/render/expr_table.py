@@ -204,7 +204,10 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
         _entry_table(result, precision),
-        *[Text(note, style="yellow") for note in result.notes],
+        *[
+            Either(Text(note, style="yellow"), Text(plain, style="yellow"))
+            for note, plain in zip(result.notes, result.notes_ascii, strict=True)
+        ],
         _verdict(result),
         *answer_lines(result.answer),
     )

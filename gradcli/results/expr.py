@@ -48,6 +48,7 @@ class ExprResult:
     defined: list  # bools, shaped like check.analytic
     dtype: str
     notes: list[str] = field(default_factory=list)
+    notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
     answer: AnswerCheck | None = None
     command: str = "expr"
 
