@@ -61,6 +61,12 @@ def test_point_values_negative_scientific_and_constants():
 def test_negative_leading_expression_is_an_expression_not_an_option():
     data = invoke("expr", "-x^2", "--at", "x=3", "--json").json()
     assert data["analytic"] == [-6.0]
+    # Click alone would read -sqrt(x) as -s -q (quiet!) -r -t…
+    run = invoke("expr", "-sqrt(x)", "--at", "x=4", "--json")
+    assert run.code == 0 and run.json()["expressions"] == ["-sqrt(x)"]
+    assert run.json()["analytic"] == [-0.25]
+    assert invoke("expr", "--at=x=1", "--json", "--", "-x").json()["analytic"] == [-1.0]
+    assert_bad_input(invoke("expr", "--", "-x", "--at", "x=1"), "'--at' comes after '--'")
 
 
 def test_table_shows_formulas_values_and_verdict(monkeypatch):

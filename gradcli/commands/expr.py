@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, suggest
@@ -29,6 +31,37 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
 _FRACTION = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))/((?:\d+\.?\d*|\.\d+))$")
 _NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
+
+
+class ExprCommand(TyperCommand):
+    """Reads an argument that starts with ``-`` (``-x^2``, ``-sqrt(x)``) as an expression.
+
+    Click would otherwise split ``-sqrt(x)`` into short options and take its ``q`` for
+    ``-q`` (quiet). A leading space makes it a plain argument; the parser ignores it.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.params:
+            for name in (*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])):
+                if name.startswith("-"):
+                    takes_value[name] = not getattr(param, "is_flag", False)
+        shielded: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token == "--":
+                shielded += [token, *tokens]
+                break
+            name = token.split("=", 1)[0]
+            if name in takes_value:
+                shielded.append(token)
+                if takes_value[name] and "=" not in token:
+                    shielded += list(itertools.islice(tokens, 1))  # its value, as it is
+            elif token.startswith("-") and len(token) > 1:
+                shielded.append(" " + token)
+            else:
+                shielded.append(token)
+        return super().parse_args(ctx, shielded)
 
 
 def list_functions() -> None:
@@ -99,6 +132,9 @@ def parse_wrt(text: str, variables: list[str]) -> list[str]:
 def check_point(variables: list[str], values: dict[str, float]) -> None:
     """Every variable has a value, and every value belongs to a variable."""
     for name in values:
+        if name in CONSTANTS or name in FUNCTIONS:
+            kind = "a constant" if name in CONSTANTS else "a function"
+            raise InputError(f"--at {name}: '{name}' is {kind} of the language, not a variable")
         if name not in variables:
             where = "s" if len(variables) > 1 else ""
             raise InputError(
@@ -114,9 +150,12 @@ def check_point(variables: list[str], values: dict[str, float]) -> None:
 
 
 def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
+    texts = [text.strip() for text in texts]
+    options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
     for text in texts:
+        if text in options:
+            raise InputError(f"'{text}' comes after '--', where every argument is an expression")
         if _OPTION_LIKE.match(text) and text.startswith("--"):
-            options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
             raise InputError(f"unknown option '{text}'{suggest(text, options)}")
     if not texts:
         raise InputError("no expression given; for example: gradcli expr 'x^2*sin(y)' --at x=1,y=2")

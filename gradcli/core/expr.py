@@ -39,6 +39,7 @@ from gradcli.expr.language import (
     walk,
 )
 from gradcli.expr.torchfn import SECOND_ORDER_STAND_INS, TorchFunction, stacked
+from gradcli.limits import require_entries
 from gradcli.results.expr import ExprResult, Formula
 from gradcli.settings import Settings, Tolerance
 
@@ -106,6 +107,10 @@ def expr_derivatives(
         or len(variables) ** (request.order) > MAX_ENTRIES
     ):
         raise InputError(f"that is more than {MAX_ENTRIES} derivative entries (the limit)")
+    m, n = len(request.expressions), len(variables)
+    # the largest tensors: each expression on the 1 + 2n finite-difference stencil points
+    # (n of them, with autograd graphs, for the Hessian's differences of the gradient)
+    require_entries((m, 1 + 2 * n, n), "expr's finite differences", copies=8)
     dtype = TORCH_DTYPES[settings.dtype]
     everything = as_tensor(list(request.point.values()), settings.dtype, "--at")
     point = dict(zip(request.point, everything.double().tolist(), strict=True))
@@ -293,6 +298,11 @@ def singular_points(tree: Node) -> list[tuple[Node, str]]:
     return found
 
 
+# where an activation's second derivative jumps although its first does not: a central
+# difference across such a point is off by O(h), as large as the tolerance
+CURVATURE_KINKS: dict[str, tuple[float, ...]] = {"softsign": (0.0,), "elu": (0.0,), "celu": (0.0,)}
+
+
 def _whole(node: Node) -> bool:
     """A constant exponent 0, 1, 2, …: the power is smooth everywhere."""
     return isinstance(node, Num) and isinstance(node.value, int) and node.value >= 0
@@ -315,7 +325,8 @@ def _call_singularities(node: Call) -> list[tuple[Node, str]]:
     activation = ACTIVATIONS.get(name)
     if activation is not None and name not in ("tanh",):
         params = {p.name: p.default for p in activation.params}
-        return [(_minus(args[0], kink), name) for kink in activation.kinks(params)]
+        kinks = {*activation.kinks(params), *CURVATURE_KINKS.get(name, ())}
+        return [(_minus(args[0], kink), name) for kink in sorted(kinks)]
     return []
 
 

@@ -384,12 +384,23 @@ class _Fold:
     exact: bool
 
 
+class _Undefined(Exception):
+    """A constant part with no real value (log(0), 1/0, sqrt(-1), (-8)^(1/3))."""
+
+
 def _float(compute: Callable[[], float]) -> float | None:
+    """The float value of a constant part; None when too large for a float."""
     try:
         value = compute()
-    except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+    except OverflowError:
         return None
-    if isinstance(value, complex) or not math.isfinite(value) or abs(value) > MAX_LITERAL:
+    except (ZeroDivisionError, ValueError):
+        raise _Undefined from None
+    except TypeError:
+        return None
+    if isinstance(value, complex):
+        raise _Undefined
+    if not math.isfinite(value) or abs(value) > MAX_LITERAL:
         return None
     return float(value)
 
@@ -443,6 +454,14 @@ class _Walker:
         return _Problem(message, self.source.span(node)[0] + 1)
 
     def walk(self, node: ast.AST, depth: int) -> tuple[Node, _Fold | None]:
+        try:
+            return self._walk(node, depth)
+        except _Undefined:
+            raise self.problem(
+                f"the constant {shown(self.source.segment(node))} has no real value", node
+            ) from None
+
+    def _walk(self, node: ast.AST, depth: int) -> tuple[Node, _Fold | None]:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Problem(f"the expression has more than {MAX_NODES} parts (the limit)")

@@ -84,6 +84,12 @@ class cbrt(sp.Function):
 
     nargs = 1
 
+    @classmethod
+    def eval(cls, arg: Expr) -> Expr | None:
+        if arg.is_number and arg.is_extended_real:
+            return sp.sign(arg) * sp.Abs(arg) ** sp.Rational(1, 3)
+        return None
+
     def fdiff(self, argindex: int = 1) -> Expr:
         return 1 / (3 * cbrt(self.args[0]) ** 2)
 
@@ -118,8 +124,16 @@ class ActivationForm:
     elementary: Callable[[Expr], Expr]  # the same function in plain SymPy (for tests, docs)
 
 
-def _activation_function(name: str, derivative: Callable[[Expr], Expr]) -> type:
-    """A SymPy function printed as ``name(u)`` whose derivative is ``derivative(u)``."""
+def _activation_function(
+    name: str, derivative: Callable[[Expr], Expr], elementary: Callable[[Expr], Expr]
+) -> type:
+    """A SymPy function printed as ``name(u)`` whose derivative is ``derivative(u)``; of a
+    constant it is its elementary value (so that SymPy can compare it, as in max)."""
+
+    def eval_(cls: Any, arg: Expr) -> Expr | None:
+        if arg.is_number and arg.is_extended_real:
+            return elementary(arg)
+        return None
 
     def fdiff(self: Any, argindex: int = 1) -> Expr:
         return derivative(self.args[0])
@@ -127,11 +141,14 @@ def _activation_function(name: str, derivative: Callable[[Expr], Expr]) -> type:
     def real(self: Any) -> bool | None:
         return self.args[0].is_extended_real
 
-    return type(
-        name,
-        (sp.Function,),
-        {"nargs": 1, "fdiff": fdiff, "_eval_is_extended_real": real, "__module__": __name__},
-    )
+    namespace = {
+        "nargs": 1,
+        "eval": classmethod(eval_),
+        "fdiff": fdiff,
+        "_eval_is_extended_real": real,
+        "__module__": __name__,
+    }
+    return type(name, (sp.Function,), namespace)
 
 
 def _make_activation_forms() -> dict[str, ActivationForm]:
@@ -158,9 +175,10 @@ def _make_activation_forms() -> dict[str, ActivationForm]:
         "sigmoid": lambda u: sigma(u) * (1 - sigma(u)),
         "relu": lambda u: pw((1, u > 0), (0, True)),
         "leaky_relu": lambda u: pw((1, u > 0), (leaky, True)),
-        "elu": lambda u: pw((1, u > 0), (elu_alpha * exp(u), True)),
-        "selu": lambda u: pw((lam, u > 0), (lam * alpha * exp(u), True)),
-        "celu": lambda u: pw((1, u > 0), (exp(u / celu_alpha), True)),
+        # at 0 exactly, a constant piece: torch's f'(0), and torch's f''(0) = 0
+        "elu": lambda u: pw((1, u > 0), (elu_alpha * exp(u), u < 0), (elu_alpha, True)),
+        "selu": lambda u: pw((lam, u > 0), (lam * alpha * exp(u), u < 0), (lam * alpha, True)),
+        "celu": lambda u: pw((1, u > 0), (exp(u / celu_alpha), u < 0), (1, True)),
         "gelu": lambda u: (1 + erf(u / sqrt(2))) / 2 + u * exp(-(u**2) / 2) / sqrt(2 * sp.pi),
         "softplus": lambda u: pw((1, beta * u > threshold), (sigma(beta * u), True)),
         "silu": lambda u: sigma(u) * (1 + u * (1 - sigma(u))),
@@ -197,7 +215,7 @@ def _make_activation_forms() -> dict[str, ActivationForm]:
         "identity": lambda u: u,
     }
     for name, derivative in derivatives.items():
-        functions[name] = _activation_function(name, derivative)
+        functions[name] = _activation_function(name, derivative, elementary[name])
     forms = {}
     for name in ACTIVATIONS:
         if name in functions:
