@@ -41,7 +41,7 @@ class ExprCommand(TyperCommand):
     """
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        takes_value: dict[str, bool] = {}
+        takes_value: dict[str, bool] = dict.fromkeys(ctx.help_option_names, False)
         for param in self.params:
             for name in (*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])):
                 if name.startswith("-"):

@@ -21,7 +21,13 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.activations import ACTIVATIONS
-from gradcli.core.engine import TORCH_DTYPES, as_tensor, jacobian_numeric, judge, step_sizes
+from gradcli.core.engine import (
+    TORCH_DTYPES,
+    NumericEstimate,
+    as_tensor,
+    judge,
+    numeric_jacobian,
+)
 from gradcli.errors import InputError
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.expr import symbolic as sym
@@ -81,7 +87,8 @@ class Entry:
 
 
 REASONS = {
-    "infinite": "it is infinite or undefined (a division by zero, or the edge of a domain)",
+    "infinite": "it is infinite or undefined (a division by zero, the edge of a domain, or"
+    " beyond float64's range)",
     "corner": "the one-sided derivatives differ (a corner or tie of abs, min or max)",
     "jump": "the function jumps here (sign, or a derivative with a jump)",
     "undecided": "it sits on a corner whose two sides gradcli cannot tell apart",
@@ -140,7 +147,7 @@ def expr_derivatives(
         autograd = torch.stack([torch.autograd.functional.jacobian(f, x) for f in functions])
     numeric, trusted, straddles = None, None, []
     if settings.numeric:
-        numeric = _numeric(functions, x, second)
+        numeric = _numeric(functions, x, second, settings.tolerance)
         trusted, straddles = _trusted(request, variables, fixed, x, numeric, defined)
 
     check = _judge(grid, autograd, numeric, trusted, defined, settings.tolerance)
@@ -150,7 +157,7 @@ def expr_derivatives(
     if expected is not None:
         answer = _check_answer(request, expected, symbolic, point, values, dtype, settings)
     notes, notes_ascii = (
-        _notes(request, grid, names, point, straddles, numeric, trusted, defined)
+        _notes(request, grid, names, point, straddles, check.notes)
         for names in (
             [[f.label for f in row] for row in display.entries],
             [[f.label_ascii for f in row] for row in display.entries],
@@ -269,10 +276,13 @@ class _Settler:
 # --- autograd and numeric -----------------------------------------------------------------
 
 
-def _numeric(functions: list[TorchFunction], x: Tensor, second: bool) -> Tensor:
-    """Central differences (float64): of f for order 1, of autograd's gradient for order 2."""
+def _numeric(
+    functions: list[TorchFunction], x: Tensor, second: bool, tolerance: Tolerance
+) -> NumericEstimate:
+    """Central differences with error estimates (the engine's): of f for order 1, of
+    autograd's gradient for order 2."""
     if not second:
-        return jacobian_numeric(stacked(functions), x)
+        return numeric_jacobian(stacked(functions), x, tolerance)
     f = functions[0]
 
     def gradient_rows(points: Tensor) -> Tensor:
@@ -281,7 +291,7 @@ def _numeric(functions: list[TorchFunction], x: Tensor, second: bool) -> Tensor:
             (grad,) = torch.autograd.grad(f(leaf).sum(), leaf)
         return grad
 
-    return jacobian_numeric(gradient_rows, x)
+    return numeric_jacobian(gradient_rows, x, tolerance)
 
 
 def singular_points(tree: Node) -> list[tuple[Node, str]]:
@@ -335,49 +345,51 @@ def _trusted(
     variables: list[str],
     fixed: dict[str, float],
     x: Tensor,
-    numeric: Tensor,
+    numeric: NumericEstimate,
     defined: list[list[bool]],
 ) -> tuple[Tensor, list[tuple[int, int, str]]]:
-    """Which numeric entries count: finite, where the entry exists, and with a stencil that
-    does not cross a kink or singular point of f. Also (row, column, source) of each cross."""
+    """False where the stencil the engine used (x ± step along that variable) crosses a kink,
+    pole or domain edge of f; also (row, column, source) of each crossing where the
+    derivative exists (the others are not judged anyway)."""
     x64 = x.detach().double()
-    n = len(variables)
-    h = step_sizes(x64)
-    stencil = torch.cat([x64[None, :], x64 + torch.diag(h), x64 - torch.diag(h)])  # 1 + 2n
-    trusted = torch.isfinite(numeric) & torch.tensor(defined, dtype=torch.bool)
+    rows, n = numeric.value.shape
+    trusted = torch.ones(rows, n, dtype=torch.bool)
     straddles = []
     trees = [p.tree for p in request.expressions]
-    for row in range(trusted.shape[0]):
+    for row in range(rows):
         tree = trees[0] if request.order == 2 else trees[row]
-        for sub, source in singular_points(tree):
-            u = TorchFunction(sub, variables, fixed)(stencil)
-            signs = torch.sign(u)
+        singular = singular_points(tree)
+        if not singular:
+            continue
+        steps = numeric.step[row].clamp(min=0.0)
+        stencil = torch.cat([x64[None, :], x64 + torch.diag(steps), x64 - torch.diag(steps)])
+        for sub, source in singular:
+            signs = torch.sign(TorchFunction(sub, variables, fixed)(stencil))
             for j in range(n):
                 three = torch.stack([signs[0], signs[1 + j], signs[1 + n + j]])
                 if bool((three != three[0]).any()) and bool(trusted[row, j]):
                     trusted[row, j] = False
-                    straddles.append((row, j, source))
+                    if defined[row][j]:
+                        straddles.append((row, j, source))
     return trusted, straddles
 
 
 def _judge(
     grid: list[list[Entry]],
     autograd: Tensor,
-    numeric: Tensor | None,
+    numeric: NumericEstimate | None,
     trusted: Tensor | None,
     defined: list[list[bool]],
     tolerance: Tolerance,
 ):
-    """The engine's verdict on the entries that exist; the others shown, not judged."""
+    """The engine's verdict; entries that do not exist are shown, not judged, and their
+    analytic value, difference and verdict are None."""
     mask = torch.tensor(defined, dtype=torch.bool)
     analytic = torch.tensor(
-        [[0.0 if e.value is None else e.value for e in row] for row in grid], dtype=torch.float64
+        [[math.nan if e.value is None else e.value for e in row] for row in grid],
+        dtype=torch.float64,
     )
-    judged_autograd = torch.where(mask, autograd.double(), torch.zeros_like(analytic))
-    judged_numeric = None
-    if numeric is not None and trusted is not None:  # NaN where untrusted must not count
-        judged_numeric = torch.where(trusted, numeric, torch.zeros_like(numeric))
-    check = judge(analytic, judged_autograd, judged_numeric, tolerance, trusted)
+    check = judge(analytic, autograd.double(), numeric, tolerance, trusted, defined=mask)
 
     def blank(values: list[list[Any]]) -> list[list[Any]]:
         return [
@@ -385,15 +397,11 @@ def _judge(
             for row, mrow in zip(values, defined, strict=True)
         ]
 
-    diffs = torch.tensor(check.abs_diff, dtype=torch.float64)[mask]
     return replace(
         check,
         analytic=blank(check.analytic),
-        autograd=autograd.double().tolist(),
-        numeric=None if numeric is None else numeric.tolist(),
         abs_diff=blank(check.abs_diff),
         ok=blank(check.ok),
-        max_abs_diff=float(diffs.max()) if diffs.numel() else 0.0,
     )
 
 
@@ -407,6 +415,8 @@ def _flatten_check(check):
         trusted=None if check.trusted is None else check.trusted[0],
         abs_diff=check.abs_diff[0],
         ok=check.ok[0],
+        numeric_error=None if check.numeric_error is None else check.numeric_error[0],
+        defined=None if check.defined is None else check.defined[0],
     )
 
 
@@ -525,9 +535,7 @@ def _notes(
     names: list[list[str]],
     point: dict[str, float],
     straddles: list[tuple[int, int, str]],
-    numeric: Tensor | None,
-    trusted: Tensor | None,
-    defined: list[list[bool]],
+    engine_notes: tuple[str, ...],
 ) -> list[str]:
     notes = []
     by_reason: dict[str, list[str]] = {}
@@ -562,18 +570,7 @@ def _notes(
             f"The finite differences for {listed} straddle a kink, pole or domain edge: shown "
             "with ~ and left out of the verdict."
         )
-    if numeric is not None and trusted is not None:
-        bad = [
-            names[i][j]
-            for i, row in enumerate(defined)
-            for j, ok in enumerate(row)
-            if ok and not math.isfinite(float(numeric[i, j]))
-        ]
-        if bad:
-            notes.append(
-                f"The finite difference for {', '.join(bad)} is not finite (the stencil leaves "
-                "the domain of f); it is left out of the verdict."
-            )
+    notes += list(engine_notes)
     return notes
 
 
