@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 
 from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, suggest
-from gradcli.expect import Expected, half_unit, parse_expected
+from gradcli.expect import parse_expected
 from gradcli.expr.language import (
     CONSTANTS,
     FUNCTIONS,
@@ -22,14 +22,12 @@ from gradcli.expr.language import (
     parse,
     parse_constant,
 )
-from gradcli.parsing import parse_number, split_numbers
+from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
-from gradcli.settings import Tolerance
 
 MAX_EXPRESSIONS = 16
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
-_FRACTION = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))/((?:\d+\.?\d*|\.\d+))$")
 _NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
 
 
@@ -168,38 +166,6 @@ def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
     ]
 
 
-def parse_answer(text: str, tolerance: Tolerance) -> Expected:
-    """``--expect``: numbers as everywhere (checked to the digits written), and fractions
-    such as ``-1/3`` (exact, so checked to the comparison tolerance --atol/--rtol)."""
-    if "/" not in text or text.strip().startswith("["):
-        return parse_expected(text)
-    rows = [row for row in text.split(";") if row.strip()] if ";" in text else [text]
-    values, units = [], []
-    for row in rows:
-        row_values, row_units = [], []
-        for token in split_numbers(row):
-            match = _FRACTION.match(token)
-            if match is None:
-                value = parse_number(token, "--expect")
-                unit = half_unit(token)
-            else:
-                top = parse_number(match[1], "--expect")
-                bottom = parse_number(match[2], "--expect")
-                if bottom == 0:
-                    raise InputError(f"--expect: {shown(token)} divides by zero")
-                value = top / bottom
-                unit = tolerance.bound(value)
-            row_values.append(value)
-            row_units.append(unit)
-        values.append(row_values)
-        units.append(row_units)
-    if any(len(row) != len(values[0]) for row in values) or not values[0]:
-        raise InputError(f"--expect {shown(text)} is ragged or empty")
-    if ";" in text:
-        return Expected(values, units)
-    return Expected(values[0], units[0])
-
-
 def parse_order(text: str) -> int:
     if text.strip() not in ("1", "2"):
         raise InputError(f"--order {shown(text)} must be 1 (gradient/Jacobian) or 2 (Hessian)")
@@ -266,8 +232,7 @@ def expr(
     values, written = parse_point(at or [])
     check_point(variables, values)
     chosen = parse_wrt(wrt, variables) if wrt is not None else variables
-    tolerance = common.settings.tolerance
-    expected = parse_answer(expect, tolerance) if expect is not None else None
+    expected = parse_expected(expect) if expect is not None else None
 
     from gradcli.core.expr import ExprRequest, expr_derivatives
 

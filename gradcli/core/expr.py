@@ -632,8 +632,8 @@ def _check_answer(
         expected,
         truth[0] if flat else truth,
         noun,
-        settings.answer_tolerance,
-        slips,
+        tolerance=settings.tolerance,
+        slips=slips,
         noun=noun,
         labels=labels,
     )
