@@ -23,6 +23,7 @@ from typing import Any
 from gradcli._torch import load
 from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import Call, Const, Neg, Node, Num, Power, Product, Sum, Var
+from gradcli.expr.torchfn import activation_forwards, defaults, gamma, real_cbrt
 
 sp = load("sympy")
 torch = load("torch")
@@ -111,10 +112,6 @@ def _number(value: float) -> Expr:
     return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
 
 
-def _defaults(name: str) -> dict[str, Any]:
-    return {param.name: param.default for param in ACTIVATIONS[name].params}
-
-
 @dataclass(frozen=True)
 class ActivationForm:
     """One activation in SymPy: the function to build with, and its elementary formula."""
@@ -159,13 +156,13 @@ def _make_activation_forms() -> dict[str, ActivationForm]:
     def f(name: str) -> type:
         return functions[name]
 
-    leaky = _number(_defaults("leaky_relu")["negative_slope"])
-    elu_alpha = _number(_defaults("elu")["alpha"])
-    celu_alpha = _number(_defaults("celu")["alpha"])
+    leaky = _number(defaults("leaky_relu")["negative_slope"])
+    elu_alpha = _number(defaults("elu")["alpha"])
+    celu_alpha = _number(defaults("celu")["alpha"])
     lam, alpha = sp.Float(1.0507009873554804934193349852946), sp.Float(1.6732632423543772848)
-    beta = _number(_defaults("softplus")["beta"])
-    threshold = _number(_defaults("softplus")["threshold"])
-    lo, hi = _number(_defaults("hardtanh")["min_val"]), _number(_defaults("hardtanh")["max_val"])
+    beta = _number(defaults("softplus")["beta"])
+    threshold = _number(defaults("softplus")["threshold"])
+    lo, hi = _number(defaults("hardtanh")["min_val"]), _number(defaults("hardtanh")["max_val"])
     three, six = sp.Integer(3), sp.Integer(6)
 
     def sigma(u: Expr) -> Expr:
@@ -311,17 +308,6 @@ class Undecidable(Exception):
     """A one-sided limit gradcli cannot settle (a corner whose side it cannot tell)."""
 
 
-def _gamma(x: Tensor) -> Tensor:
-    """Γ(x) = ±exp(lgamma(x)) on the whole real line (torch has lgamma, not gamma)."""
-    odd = torch.remainder(torch.floor(x), 2) != 0
-    sign_ = torch.where((x < 0) & odd, -torch.ones_like(x), torch.ones_like(x))
-    return sign_ * torch.exp(torch.lgamma(x))
-
-
-def _cbrt(x: Tensor) -> Tensor:
-    return torch.sign(x) * torch.abs(x) ** (1 / 3)
-
-
 TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.sin: torch.sin,
     sp.cos: torch.cos,
@@ -345,11 +331,11 @@ TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.log: torch.log,
     sp.erf: torch.erf,
     sp.erfc: torch.erfc,
-    sp.gamma: _gamma,
+    sp.gamma: gamma,
     sp.loggamma: torch.lgamma,
     sp.Abs: torch.abs,
     Abs: torch.abs,
-    cbrt: _cbrt,
+    cbrt: real_cbrt,
 }
 _COMPARE: dict[Any, Callable[[Tensor, Tensor], Tensor]] = {
     sp.StrictGreaterThan: torch.gt,
@@ -505,16 +491,6 @@ class Evaluator:
             if value != 0:
                 return (1 if value > 0 else -1) * step**order
         raise Undecidable(str(u))
-
-
-def activation_forwards() -> dict[str, Callable[[Tensor], Tensor]]:
-    """Every registry activation as torch computes it, with torch's default parameters."""
-    return {name: _forward(name) for name in ACTIVATIONS}
-
-
-def _forward(name: str) -> Callable[[Tensor], Tensor]:
-    activation, params = ACTIVATIONS[name], _defaults(name)
-    return lambda u: activation.forward(u, params)
 
 
 # --- bounded time ---------------------------------------------------------------------------

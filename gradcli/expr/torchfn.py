@@ -7,23 +7,43 @@ reports exactly what torch would, kinks included.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradcli._torch import load
+from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import CONSTANTS, Call, Const, Neg, Node, Num, Power, Product, Sum, Var
-from gradcli.expr.symbolic import activation_forwards
 
 torch = load("torch")
 Tensor = Any
 
 
-def _gamma(x: Tensor) -> Tensor:
-    """Γ(x) = ±exp(lgamma(x)): the sign is − where x < 0 and ⌊x⌋ is odd."""
+def gamma(x: Tensor) -> Tensor:
+    """Γ(x) = ±exp(lgamma(x)) on the whole real line (torch has lgamma, not Γ): the sign is −
+    where x < 0 and ⌊x⌋ is odd."""
     odd = torch.remainder(torch.floor(x), 2) != 0
     sign = torch.where((x < 0) & odd, -torch.ones_like(x), torch.ones_like(x))
     return sign * torch.exp(torch.lgamma(x))
+
+
+def real_cbrt(x: Tensor) -> Tensor:
+    """The real cube root, negative x too."""
+    return torch.sign(x) * torch.abs(x) ** (1 / 3)
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """torch's default parameters of a registry activation."""
+    return {param.name: param.default for param in ACTIVATIONS[name].params}
+
+
+def activation_forwards() -> dict[str, Callable[[Tensor], Tensor]]:
+    """Every registry activation as torch computes it, with torch's default parameters."""
+    return {name: _forward(name) for name in ACTIVATIONS}
+
+
+def _forward(name: str) -> Callable[[Tensor], Tensor]:
+    activation, params = ACTIVATIONS[name], defaults(name)
+    return lambda u: activation.forward(u, params)
 
 
 def _hardsigmoid_twice_differentiable(x: Tensor) -> Tensor:
@@ -58,12 +78,12 @@ MATHS: dict[str, Callable[..., Tensor]] = {
     "log2": torch.log2,
     "log10": torch.log10,
     "sqrt": torch.sqrt,
-    "cbrt": lambda x: torch.sign(x) * torch.abs(x) ** (1 / 3),
+    "cbrt": real_cbrt,
     "abs": torch.abs,
     "sign": torch.sign,
     "erf": torch.erf,
     "erfc": torch.erfc,
-    "gamma": _gamma,
+    "gamma": gamma,
     "min": torch.minimum,
     "max": torch.maximum,
 }
@@ -137,7 +157,3 @@ def stacked(functions: Sequence[TorchFunction]) -> Callable[[Tensor], Tensor]:
         return torch.stack([function(x) for function in functions], dim=-1)
 
     return f
-
-
-def finite(value: float) -> bool:
-    return math.isfinite(value)
