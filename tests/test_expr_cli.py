@@ -215,3 +215,24 @@ def test_real_process_is_quiet_and_exact():
     data = json.loads(run.stdout)
     s = 1 / (1 + math.exp(-0.851))
     assert data["analytic"] == pytest.approx([s + 0.851 * s * (1 - s)], rel=1e-14)
+
+
+def test_symbolic_work_past_its_time_is_one_input_error(monkeypatch):
+    import gradcli.core.expr as core
+
+    monkeypatch.setattr(core, "SYMBOLIC_SECONDS", 1e-4)  # SIGALRM fires inside SymPy
+    run = invoke("expr", "atan(y/x)*exp(-x^2)*sin(x*y)^3", "--at", "x=1,y=2", "--order", "2")
+    assert_bad_input(run, "takes longer than")
+    monkeypatch.undo()
+    assert invoke("expr", "x^2", "--at", "x=1").code == 0  # the alarm is gone afterwards
+
+
+def test_tidying_never_changes_the_numbers(monkeypatch):
+    import gradcli.core.expr as core
+
+    tidy = invoke("expr", "x/(1+x)", "--at", "x=0.5", "--json").json()
+    monkeypatch.setattr(core, "SIMPLIFY_SECONDS", 0.0)
+    raw = invoke("expr", "x/(1+x)", "--at", "x=0.5", "--json").json()
+    assert tidy["derivative"] == ["(x + 1)**(-2)"]
+    assert raw["derivative"] == ["-x/(x + 1)**2 + 1/(x + 1)"]
+    assert tidy["analytic"] == raw["analytic"]

@@ -101,12 +101,12 @@ def expr_derivatives(
     settings: Settings,
     expected: Expected | None = None,
     *,
-    simplify_seconds: float = SIMPLIFY_SECONDS,
+    simplify_seconds: float | None = None,
 ) -> ExprResult:
     """Differentiate the request's expressions three ways at its point.
 
     ``simplify_seconds`` bounds the time spent making the shown derivatives tidier (0: show
-    them as differentiated); the numbers never depend on it.
+    them as differentiated; default SIMPLIFY_SECONDS); the numbers never depend on it.
     """
     variables = list(request.variables)
     if (
@@ -151,7 +151,8 @@ def expr_derivatives(
         trusted, straddles = _trusted(request, variables, fixed, x, numeric, defined)
 
     check = _judge(grid, autograd, numeric, trusted, defined, settings.tolerance)
-    display = _display(request, symbolic.functions, grid, simplify_seconds)
+    budget = SIMPLIFY_SECONDS if simplify_seconds is None else simplify_seconds
+    display = _display(request, symbolic.functions, grid, budget)
     flat = request.kind == "gradient"
     answer = None
     if expected is not None:
@@ -251,7 +252,9 @@ class _Settler:
         value, hit = self.plain.value(derivative)
         _, of_hit = self.plain.value(of)
         if not hit and not of_hit:
-            return Entry(derivative, value if math.isfinite(value) else None, "infinite")
+            if math.isfinite(value):
+                return Entry(derivative, value)
+            return Entry(derivative, None, "infinite")
         try:
             sides = [
                 sym.Evaluator(self.at, self.dtype, side=(variable, step), activations=None)
