@@ -21,6 +21,7 @@ from gradcli.settings import Dtype, Settings, tolerance_for
 
 EULER_GAMMA = 0.5772156649015329
 SQRT_PI = math.sqrt(math.pi)
+PSI_HALF = -EULER_GAMMA - 2 * math.log(2)  # digamma(1/2)
 
 
 def compute(
@@ -105,11 +106,13 @@ TABLE = [
      lambda p: [2 * abs(p["x"])]),
     ("erf(x) + erfc(y)", 1, [{"x": 0.3, "y": -0.8}],
      lambda p: [2 / SQRT_PI * math.exp(-p["x"] ** 2), -2 / SQRT_PI * math.exp(-p["y"] ** 2)]),
-    ("gamma(x)", 1, [{"x": 1.0}, {"x": 2.0}, {"x": 0.5}, {"x": -0.5}],
-     # Γ'(x) = Γ(x)ψ(x): ψ(1) = −γ, ψ(2) = 1 − γ, ψ(½) = −γ − 2 ln 2, ψ(−½) = ψ(½) + 2
+    ("gamma(x)", 1, [{"x": 1.0}, {"x": 2.0}, {"x": 0.5}, {"x": -0.5}, {"x": -1.5}],
+     # Γ'(x) = Γ(x)ψ(x): ψ(1) = −γ, ψ(2) = 1 − γ, ψ(½) = −γ − 2 ln 2, and ψ(x) = ψ(x + 1) − 1/x
+     # gives ψ(−½) = ψ(½) + 2, ψ(−3/2) = ψ(−½) + 2/3; Γ(½) = √π, Γ(−½) = −2√π, Γ(−3/2) = 4√π/3
      lambda p: [{1.0: -EULER_GAMMA, 2.0: 1 - EULER_GAMMA,
-                 0.5: SQRT_PI * (-EULER_GAMMA - 2 * math.log(2)),
-                 -0.5: -2 * SQRT_PI * (-EULER_GAMMA - 2 * math.log(2) + 2)}[p["x"]]]),
+                 0.5: SQRT_PI * PSI_HALF,
+                 -0.5: -2 * SQRT_PI * (PSI_HALF + 2),
+                 -1.5: 4 * SQRT_PI / 3 * (PSI_HALF + 2 + 2 / 3)}[p["x"]]]),
     ("min(x, y) + max(x, y)", 1, [{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": -1.0}],
      lambda p: [1.0, 1.0]),
     ("max(x, 2*y)", 1, [{"x": 1.0, "y": 2.0}, {"x": 3.0, "y": 1.0}],
@@ -152,7 +155,10 @@ TABLE = [
      lambda p: [[p["y"] * sigmoid(p["x"]) * (1 - sigmoid(p["x"])) * (1 - 2 * sigmoid(p["x"])),
                  sigmoid(p["x"]) * (1 - sigmoid(p["x"]))],
                 [sigmoid(p["x"]) * (1 - sigmoid(p["x"])), 0.0]]),
-    ("gamma(x)", 2, [{"x": 1.0}], lambda p: [[EULER_GAMMA**2 + math.pi**2 / 6]]),  # Γ(ψ² + ψ′)
+    # Γ'' = Γ(ψ² + ψ′); ψ′(1) = π²/6, ψ′(½) = π²/2 and ψ′(x) = ψ′(x + 1) + 1/x²
+    ("gamma(x)", 2, [{"x": 1.0}, {"x": -0.5}],
+     lambda p: [[EULER_GAMMA**2 + math.pi**2 / 6]] if p["x"] == 1.0
+     else [[-2 * SQRT_PI * ((PSI_HALF + 2) ** 2 + math.pi**2 / 2 + 4)]]),
     ("x^2*y + w*z^3", 2, [{"w": 1.0, "x": 2.0, "y": 3.0, "z": -1.0}],
      lambda p: [[0, 0, 0, 3 * p["z"] ** 2], [0, 2 * p["y"], 2 * p["x"], 0],
                 [0, 2 * p["x"], 0, 0], [3 * p["z"] ** 2, 0, 0, 6 * p["w"] * p["z"]]]),

@@ -158,15 +158,50 @@ def _entry_table(result: ExprResult, precision: int) -> Table:
     return table
 
 
+class SymbolicMatrix:
+    """The Jacobian or Hessian at the point as a matrix (symbolic values), when it fits the
+    terminal: rows are the expressions (or variables), columns the variables."""
+
+    def __init__(self, result: ExprResult, precision: int) -> None:
+        self.result, self.precision = result, precision
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        result = self.result
+        ascii_only = wants_ascii(console)
+        what = "Jacobian" if result.kind == "jacobian" else "Hessian"
+        if result.kind == "jacobian":
+            rows = [
+                (f.label_ascii if ascii_only else f.label).split("(")[0] for f in result.functions
+            ]
+        else:
+            rows = list(result.variables)
+        cells = [
+            [number(v, self.precision) if v is not None else "DNE" for v in row]
+            for row in result.check.analytic
+        ]
+        widths = [max(len(result.variables[j]), *(len(r[j]) for r in cells)) for j in
+                  range(len(result.variables))]  # fmt: skip
+        needed = max(map(len, rows)) + sum(w + 3 for w in widths) + 4
+        if needed > options.max_width:
+            return  # the entry table above has every value
+        yield Text(f"{what} at the point (symbolic)", style="bold")
+        table = Table()
+        table.add_column("")
+        for name in result.variables:
+            table.add_column(name, justify="right", no_wrap=True)
+        for label, row in zip(rows, cells, strict=True):
+            table.add_row(label, *[Text(c, style="dim") if c == "DNE" else c for c in row])
+        yield table
+
+
 def _verdict(result: ExprResult) -> Text:
     check = result.check
     tol = f"(atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g})"
     diff = f"max |diff| {check.max_abs_diff:.1e}"
     oks = [ok for ok in flatten(check.ok) if ok is not None]
     missing = len(flatten(result.defined)) - len(oks)
-    scope = f" on the {len(oks)} entries that exist ({missing} do not)" if missing else ""
-    if len(oks) == 1 and missing:
-        scope = f" on the 1 entry that exists ({missing} {'does' if missing == 1 else 'do'} not)"
+    entries = "the 1 entry that exists" if len(oks) == 1 else f"the {len(oks)} entries that exist"
+    scope = f" on {entries} ({missing} {'does' if missing == 1 else 'do'} not)" if missing else ""
     if not oks:
         return Text("no derivative entry exists at this point; nothing to compare", style="bold")
     if check.agree:
@@ -204,6 +239,7 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
         _entry_table(result, precision),
+        *([SymbolicMatrix(result, precision)] if result.is_matrix else []),
         *[
             Either(Text(note, style="yellow"), Text(plain, style="yellow"))
             for note, plain in zip(result.notes, result.notes_ascii, strict=True)
