@@ -47,6 +47,7 @@ from gradcli.expr.language import (
 from gradcli.expr.torchfn import SECOND_ORDER_STAND_INS, TorchFunction, stacked
 from gradcli.limits import require_entries
 from gradcli.results.expr import ExprResult, Formula
+from gradcli.results.grid import Grid, nested
 from gradcli.settings import Settings, Tolerance
 
 torch = load("torch")
@@ -394,11 +395,13 @@ def _judge(
     )
     check = judge(analytic, autograd.double(), numeric, tolerance, trusted, defined=mask)
 
-    def blank(values: list[list[Any]]) -> list[list[Any]]:
-        return [
+    def blank(values: Grid) -> Grid:
+        rows = nested(values)
+        kept = [
             [v if ok else None for v, ok in zip(row, mrow, strict=True)]
-            for row, mrow in zip(values, defined, strict=True)
+            for row, mrow in zip(rows, defined, strict=True)
         ]
+        return Grid.of(kept, values.data.typecode)
 
     return replace(
         check,
@@ -410,16 +413,20 @@ def _judge(
 
 def _flatten_check(check):
     """A 1 × n gradient check as vectors."""
+
+    def first(values: Grid | None) -> Grid | None:
+        return None if values is None else Grid.of(nested(values)[0], values.data.typecode)
+
     return replace(
         check,
-        analytic=check.analytic[0],
-        autograd=check.autograd[0],
-        numeric=None if check.numeric is None else check.numeric[0],
-        trusted=None if check.trusted is None else check.trusted[0],
-        abs_diff=check.abs_diff[0],
-        ok=check.ok[0],
-        numeric_error=None if check.numeric_error is None else check.numeric_error[0],
-        defined=None if check.defined is None else check.defined[0],
+        analytic=first(check.analytic),
+        autograd=first(check.autograd),
+        numeric=first(check.numeric),
+        trusted=first(check.trusted),
+        abs_diff=first(check.abs_diff),
+        ok=first(check.ok),
+        numeric_error=first(check.numeric_error),
+        defined=first(check.defined),
     )
 
 
