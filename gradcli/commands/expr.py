@@ -214,7 +214,13 @@ def expr(
     *,
     common: Common,
 ) -> int:
-    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences."""
+    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences.
+
+    \b
+    gradcli expr 'x^2*sin(y)' --at x=1,y=2                  the gradient
+    gradcli expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6      the Jacobian
+    gradcli expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2     the Hessian
+    """
     if list_:
         list_functions()
         return ExitCode.OK
