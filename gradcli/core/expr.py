@@ -126,7 +126,7 @@ def expr_derivatives(
     fixed = {name: value for name, value in point.items() if name not in variables}
     second = request.order == 2
     functions = [TorchFunction(p.tree, variables, fixed) for p in request.expressions]
-    values = [float(f(x)) for f in functions]
+    values = [float(f(x)) + 0.0 for f in functions]  # + 0.0: no "-0" for a value of 0
     _require_finite(request, values, point)
 
     try:
@@ -390,7 +390,7 @@ def _judge(
     analytic value, difference and verdict are None."""
     mask = torch.tensor(defined, dtype=torch.bool)
     analytic = torch.tensor(
-        [[math.nan if e.value is None else e.value for e in row] for row in grid],
+        [[math.nan if e.value is None else e.value + 0.0 for e in row] for row in grid],
         dtype=torch.float64,
     )
     check = judge(analytic, autograd.double(), numeric, tolerance, trusted, defined=mask)
