@@ -82,6 +82,11 @@ def test_variables_are_sorted_naturally_and_remember_their_order_of_appearance()
     assert parse("exp(x)*theta").variables == ("theta", "x")  # 'x' inside 'exp' is no variable
 
 
+def test_activations_of_constants_are_bounded_not_refused():
+    assert parse("x*tanh(gamma(e)^elu(-1))").variables == ("x",)  # elu(−1) ≈ −0.63
+    assert parse("x^sigmoid(3)").variables == ("x",)
+
+
 def test_every_registry_activation_is_a_function_of_the_language():
     from gradcli.activations import ACTIVATIONS
 
@@ -141,6 +146,8 @@ BAD_INPUT = [
     (["9**9**9*x", "--at", "x=1"], ["exponent '9**9'"]),
     (["x**1e10", "--at", "x=1"], ["exponent '1e10'"]),
     (["gamma(100000)*x", "--at", "x=1"], ["digits"]),
+    (["x*gamma(170)^10000", "--at", "x=1"], ["about 3,791,763 digits"]),
+    (["x*2^relu(10^10)", "--at", "x=1"], ["exponent 'relu(10^10)' is possibly too large"]),
     (["x" * (MAX_LENGTH + 1), "--at", "x=1"], ["2,001 characters", "2,000"]),
     ([NESTED_PARENS, "--at", "x=1"], ["nested more than 100"]),
     ([POWER_TOWER, "--at", "x=1"], ["nested more than 100 levels"]),
@@ -203,6 +210,7 @@ BAD_INPUT = [
      ["17 variables"]),
 ]  # fmt: skip
 HEAVY = {"x**10**10", "x^10^10", "2**2**2**2**2*x", "9**9**9*x", "x**1e10", "gamma(100000)*x",
+         "x*gamma(170)^10000", "x*2^relu(10^10)",
          NESTED_PARENS, POWER_TOWER, "x" * (MAX_LENGTH + 1)}  # fmt: skip
 
 

@@ -374,14 +374,21 @@ def _explain_syntax_error(source: _Source, error: SyntaxError) -> _Problem:
 class _Fold:
     """What is known of a constant sub-tree before anything computes it.
 
-    ``value`` is its float value (None when too large for a float); ``digits`` bounds the
-    decimal digits of the exact integer or fraction SymPy would build (``exact`` sub-trees
-    only: integers combined by + − * / and whole powers).
+    ``value`` is its float value (None when too large for a float, or not computed here, as
+    for an activation); ``digits`` bounds the decimal digits of the exact integer or fraction
+    SymPy would build (``exact`` sub-trees only: integers combined by + − * /, whole powers,
+    abs, min, max, Γ of a whole number and activations of exact values).
     """
 
     value: float | None
     digits: float
     exact: bool
+    bound: float | None = None  # |value| ≤ bound when the value itself is not known
+
+    @property
+    def magnitude(self) -> float | None:
+        """An upper bound on |value|, or None when none is known (too large or unknown)."""
+        return abs(self.value) if self.value is not None else self.bound
 
 
 class _Undefined(Exception):
@@ -576,16 +583,19 @@ class _Walker:
         if exp_fold is None:
             return Power(base, exponent), None
         written = shown(self.source.segment(node.right))
-        if exp_fold.value is None or abs(exp_fold.value) > MAX_EXPONENT:
-            size = "" if exp_fold.value is None else f" (= {exp_fold.value:g})"
+        size = exp_fold.magnitude
+        if size is None or size > MAX_EXPONENT:
+            value = "" if exp_fold.value is None else f" (= {exp_fold.value:g})"
+            limit = "" if exp_fold.value is not None or size is None else " possibly"
             raise self.problem(
-                f"the exponent {written}{size} is too large; the limit is ±{MAX_EXPONENT:,}",
+                f"the exponent {written}{value} is{limit} too large; the limit is "
+                f"±{MAX_EXPONENT:,}",
                 node.right,
             )
         if base_fold is None:
             return Power(base, exponent), None
         exact = base_fold.exact and exp_fold.exact
-        digits = base_fold.digits * abs(exp_fold.value) if exact else 0.0
+        digits = base_fold.digits * size if exact else 0.0
         if digits > MAX_DIGITS:
             raise self.problem(
                 f"the constant {shown(self.source.segment(node))} has about {digits:,.0f} "
@@ -593,8 +603,9 @@ class _Walker:
                 node,
             )
         bv, ev = base_fold.value, exp_fold.value
-        value = None if bv is None else _float(lambda: bv**ev)
-        return Power(base, exponent), _Fold(value, digits, exact and ev == int(ev))
+        value = None if bv is None or ev is None else _float(lambda: bv**ev)
+        whole = ev is not None and ev == int(ev)
+        return Power(base, exponent), _Fold(value, digits, exact and whole)
 
     def call(self, node: ast.Call, depth: int) -> tuple[Node, _Fold | None]:
         func = node.func
@@ -628,6 +639,7 @@ class _Walker:
     def fold_call(self, name: str, folds: list[_Fold], node: ast.Call) -> _Fold:
         """Constant arguments: SymPy evaluates gamma of a whole number exactly, (n − 1)!."""
         values = [fold.value for fold in folds]
+        digits = 0.0
         if name == "gamma" and folds[0].exact and values[0] is not None and values[0] > 1:
             n = values[0]
             digits = n * math.log10(n)
@@ -637,7 +649,15 @@ class _Walker:
                     f"digits; the limit is {MAX_DIGITS:,}",
                     node,
                 )
-        exact = name in ("abs", "sign", "min", "max") and all(fold.exact for fold in folds)
+        all_exact = all(fold.exact for fold in folds)
+        if FUNCTIONS[name].kind == "activation":
+            # SymPy evaluates an activation of a constant; every one stays within 1.1·|u| + 2
+            size = folds[0].magnitude
+            bound = None if size is None else 1.1 * size + 2
+            return _Fold(None, folds[0].digits + 1, all_exact, bound)
+        if name == "gamma" and all_exact and values[0] is not None and values[0] > 1:
+            return _Fold(_float(lambda: math.gamma(values[0])), digits, True)
+        exact = name in ("abs", "sign", "min", "max") and all_exact
         digits = max(fold.digits for fold in folds) if exact else 0.0
         maths = MATHS.get(name)
         value = None
