@@ -425,7 +425,6 @@ def _flatten_check(check):
         trusted=first(check.trusted),
         abs_diff=first(check.abs_diff),
         ok=first(check.ok),
-        numeric_error=first(check.numeric_error),
         defined=first(check.defined),
     )
 
