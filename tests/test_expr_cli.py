@@ -236,3 +236,13 @@ def test_tidying_never_changes_the_numbers(monkeypatch):
     assert tidy["derivative"] == ["(x + 1)**(-2)"]
     assert raw["derivative"] == ["-x/(x + 1)**2 + 1/(x + 1)"]
     assert tidy["analytic"] == raw["analytic"]
+
+
+def test_printing_and_simplifying_never_load_sympy_physics():
+    """SymPy's printer and simplify() import sympy.physics.units (0.3–0.7 s) for quantities
+    a formula never has; gradcli answers that import with a stand-in while it prints."""
+    from tests.test_cli import loaded_after
+
+    argvs = [["expr", "x/(1+y)*sin(x)", "--at", "x=1,y=2"],
+             ["expr", "x/(1+x)", "--at", "x=1", "--format", "latex"]]  # fmt: skip
+    assert not loaded_after(argvs, "sympy.physics")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperCommand
@@ -13,17 +13,14 @@ from typer.core import TyperCommand
 from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, suggest
 from gradcli.expect import parse_expected
-from gradcli.expr.language import (
-    CONSTANTS,
-    FUNCTIONS,
-    MAX_VARIABLES,
-    Parsed,
-    natural_key,
-    parse,
-    parse_constant,
-)
 from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
+
+if TYPE_CHECKING:
+    from gradcli.expr.language import Parsed
+
+# gradcli.expr.language is imported where it is used: its dataclasses cost every other
+# command ~15 ms of start-up.
 
 MAX_EXPRESSIONS = 16
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -64,6 +61,7 @@ class ExprCommand(TyperCommand):
 
 def list_functions() -> None:
     """The functions and constants the language knows (no torch, no SymPy)."""
+    from gradcli.expr.language import CONSTANTS, FUNCTIONS
     from gradcli.render.table import write_listing
 
     rows = [(f.signature, f.kind, f.summary) for f in FUNCTIONS.values()]
@@ -108,6 +106,8 @@ def parse_value(text: str, name: str) -> float:
     """A number (gradcli's parser: finite, plain ASCII) or a constant formula like ``pi/4``."""
     if _NUMBER_LIKE.match(text):
         return parse_number(text, f"--at {name}")
+    from gradcli.expr.language import parse_constant
+
     return parse_constant(text, f"--at {name}")
 
 
@@ -129,6 +129,8 @@ def parse_wrt(text: str, variables: list[str]) -> list[str]:
 
 def check_point(variables: list[str], values: dict[str, float]) -> None:
     """Every variable has a value, and every value belongs to a variable."""
+    from gradcli.expr.language import CONSTANTS, FUNCTIONS
+
     for name in values:
         if name in CONSTANTS or name in FUNCTIONS:
             kind = "a constant" if name in CONSTANTS else "a function"
@@ -148,6 +150,8 @@ def check_point(variables: list[str], values: dict[str, float]) -> None:
 
 
 def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
+    from gradcli.expr.language import parse
+
     texts = [text.strip() for text in texts]
     options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
     for text in texts:
@@ -228,6 +232,8 @@ def expr(
     chosen_order = parse_order(order)
     if chosen_order == 2 and len(parsed) > 1:
         raise InputError(f"--order 2 (the Hessian) takes one expression; got {len(parsed)}")
+    from gradcli.expr.language import MAX_VARIABLES, natural_key
+
     variables = sorted({v for p in parsed for v in p.variables}, key=natural_key)
     if not variables:
         raise InputError(
