@@ -246,3 +246,10 @@ def test_printing_and_simplifying_never_load_sympy_physics():
     argvs = [["expr", "x/(1+y)*sin(x)", "--at", "x=1,y=2"],
              ["expr", "x/(1+x)", "--at", "x=1", "--format", "latex"]]  # fmt: skip
     assert not loaded_after(argvs, "sympy.physics")
+
+
+def test_other_commands_do_not_pay_for_the_expr_language():
+    from tests.test_cli import loaded_after
+
+    argvs = [["--help"], ["activation", "--help"], ["activation", "relu", "1", "--quiet"]]
+    assert not loaded_after(argvs, "gradcli.expr.language")
