@@ -65,7 +65,9 @@ def run_console(command: str) -> str:
     args = shlex.split(command, comments=True)
     if not args or args[0] != "gradcli":
         raise ValueError(f"console blocks hold gradcli commands only: {command!r}")
-    result = CliRunner().invoke(app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"})
+    result = CliRunner().invoke(
+        app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"}, prog_name="gradcli"
+    )
     return result.stdout + result.stderr
 
 

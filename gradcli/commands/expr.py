@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer.core import TyperCommand
 
 from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
-from gradcli.errors import ExitCode, InputError, shown, suggest
+from gradcli.commands.registry import CommandInfo, Example, GradcliCommand
+from gradcli.errors import InputError, shown, suggest
 from gradcli.expect import parse_expected
 from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
+from gradcli.results.listing import Listing, ListingTable
 
 if TYPE_CHECKING:
     from gradcli.expr.language import Parsed
@@ -28,7 +28,7 @@ _OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
 _NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
 
 
-class ExprCommand(TyperCommand):
+class ExprCommand(GradcliCommand):
     """Reads an argument that starts with ``-`` (``-x^2``, ``-sqrt(x)``) as an expression.
 
     Click would otherwise split ``-sqrt(x)`` into short options and take its ``q`` for
@@ -59,14 +59,22 @@ class ExprCommand(TyperCommand):
         return super().parse_args(ctx, shielded)
 
 
-def list_functions() -> None:
+def expr_listing() -> Listing:
     """The functions and constants the language knows (no torch, no SymPy)."""
     from gradcli.expr.language import CONSTANTS, FUNCTIONS
-    from gradcli.render.table import write_listing
 
     rows = [(f.signature, f.kind, f.summary) for f in FUNCTIONS.values()]
     rows += [(name, "constant", f"{value!r}") for name, value in CONSTANTS.items()]
-    write_listing("Functions and constants", ("name", "kind", "meaning"), rows, sys.stdout)
+    entries = [
+        {"name": f.name, "kind": f.kind, "arguments": list(f.arity), "meaning": f.summary}
+        for f in FUNCTIONS.values()
+    ]
+    entries += [
+        {"name": name, "kind": "constant", "arguments": [], "meaning": repr(value)}
+        for name, value in CONSTANTS.items()
+    ]
+    table = ListingTable("Functions and constants", ("name", "kind", "meaning"), rows)
+    return Listing("expr", entries, [table])
 
 
 def split_top_level(text: str) -> list[str]:
@@ -218,16 +226,11 @@ def expr(
     *,
     common: Common,
 ) -> int:
-    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences.
-
-    \b
-    gradcli expr 'x^2*sin(y)' --at x=1,y=2                  the gradient
-    gradcli expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6      the Jacobian
-    gradcli expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2     the Hessian
-    """
+    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences."""
     if list_:
-        list_functions()
-        return ExitCode.OK
+        if common.output.format is OutputFormat.latex:
+            raise InputError("--list has no LaTeX form; use --format table, json or csv")
+        return common.output.show(expr_listing())
     parsed = parse_expressions(ctx, expressions or [])
     chosen_order = parse_order(order)
     if chosen_order == 2 and len(parsed) > 1:
@@ -257,3 +260,19 @@ def expr(
     )
     result = expr_derivatives(request, common.settings, expected)
     return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="expr",
+    function=expr,
+    summary="any formula: gradient, Jacobian, Hessian, three ways",
+    usage="EXPRESSION... --at NAME=VALUE[,...]",
+    examples=(
+        Example("expr 'x^2*sin(y)' --at x=1,y=2"),
+        Example("expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6"),
+        Example("expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2"),
+        Example("expr 'x*sigmoid(1.702*x)' --at x=0.5 --format latex"),
+    ),
+    numeric_args=True,
+    command_class=ExprCommand,
+)

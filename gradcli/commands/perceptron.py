@@ -7,15 +7,26 @@ from typing import Annotated
 
 import typer
 
+from gradcli.activations import ACTIVATIONS
 from gradcli.commands.options import (
     Common,
     SeedOpt,
     choose,
+    completer,
     computing_command,
 )
+from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
-from gradcli.expect import Expected, parse_expected
+from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.losses import Reduction
+from gradcli.network import (
+    ENGINES,
+    SUPPORTED_LOSSES,
+    NetworkPlan,
+    NetworkSpec,
+    plan_network,
+    unknown_key,
+)
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
 
 NO_BIAS_WORDS = ("none", "-")  # `--bias none` leaves that layer without a bias
@@ -51,9 +62,11 @@ def parse_shape(text: str) -> tuple[int, int]:
 
 
 def parse_lr(text: str) -> float:
-    value = parse_number(text) if text.strip() else None
-    if value is None or value <= 0:
-        raise InputError(f"--lr '{text}' must be a number > 0")
+    if not text.strip():
+        raise InputError("--lr is empty: give a learning rate > 0, e.g. --lr 0.5")
+    value = parse_number(text, "--lr")
+    if value <= 0:
+        raise InputError(f"--lr: {shown(text)} must be a number > 0")
     return value
 
 
@@ -157,12 +170,19 @@ def perceptron(
             "--activation",
             "-a",
             metavar="NAME[,NAME...]",
-            help="One activation for every layer, or one per layer (see 'gradcli activation"
-            " --list'; identity too).",
+            help="One activation for every layer, or one per layer: "
+            f"{', '.join(ACTIVATIONS)} (see 'gradcli activation --list').",
+            autocompletion=completer(ACTIVATIONS, lists=True),
         ),
     ] = "sigmoid",
     loss: Annotated[
-        str, typer.Option("--loss", metavar="mse|bce|cross_entropy", help="Loss E.")
+        str,
+        typer.Option(
+            "--loss",
+            metavar="mse|bce|cross_entropy",
+            help="Loss E.",
+            autocompletion=completer(SUPPORTED_LOSSES),
+        ),
     ] = "mse",
     reduction: Annotated[
         str,
@@ -170,6 +190,7 @@ def perceptron(
             "--reduction",
             metavar="mean|sum|half-sum",
             help="half-sum is the E = ½Σ(O − t)² of hand derivations; mean is torch's default.",
+            autocompletion=completer(r.value for r in Reduction),
         ),
     ] = "mean",
     engine: Annotated[
@@ -178,6 +199,7 @@ def perceptron(
             "--engine",
             metavar="grad|backward",
             help="Autograd via torch.autograd.grad(loss, params) or loss.backward() and .grad.",
+            autocompletion=completer(ENGINES),
         ),
     ] = "grad",
     steps: Annotated[
@@ -216,10 +238,12 @@ def perceptron(
         parse_matrix(text, f"layer {i} --weights") for i, text in enumerate(weights or [], 1)
     ]
     bias_list = [parse_bias(text, i) for i, text in enumerate(bias or [], 1)]
-    names = [name.strip() for name in activation.split(",") if name.strip()]
-
-    from gradcli.core.perceptron import NetworkSpec, perceptron_gradients
-
+    names = [name.strip().lower() for name in activation.split(",")]
+    if not all(names):
+        raise InputError(
+            f"--activation {shown(activation)} has an empty name; give NAME or NAME,NAME,… "
+            "(see 'gradcli activation --list')"
+        )
     spec = NetworkSpec(
         weights=weight_list,
         biases=bias_list or None,
@@ -236,5 +260,44 @@ def perceptron(
         steps=steps,
         lr=None if lr is None else parse_lr(lr),
     )
+    check_expectations(expected, plan_network(spec))  # every check before torch loads
+
+    from gradcli.core.perceptron import perceptron_gradients
+
     result = perceptron_gradients(spec, common.settings, expected)
     return common.output.show(result)
+
+
+def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:
+    """Each ``--expect`` key names a tensor of this network, and its answer can have the
+    tensor's shape (torch-free: the shapes come from the plan)."""
+    shapes = {}
+    for i, layer in enumerate(plan.layers, 1):
+        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
+        if layer.bias:
+            shapes[f"layer{i}.bias"] = (layer.out,)
+    for key, answer in expected.items():
+        base = key.replace(".new_", ".")
+        if base not in shapes:
+            raise unknown_key(key, shapes)
+        check_shape(answer, shapes[base], key)
+
+
+INFO = CommandInfo(
+    name="perceptron",
+    function=perceptron,
+    summary="a network's ∂E/∂W: backprop by hand vs autograd",
+    usage="(--weights W... | --layers N,N) (--x X | --x-shape BxN) --target T",
+    examples=(
+        Example(
+            'perceptron --weights "0.15,0.20;0.25,0.30" --bias 0.35,0.35 '
+            '--weights "0.40,0.45;0.50,0.55" --bias 0.60,0.60 --x 0.05,0.10 '
+            "--target 0.01,0.99 --reduction half-sum --lr 0.5"
+        ),
+        Example("perceptron --layers 4,2 --x-shape 8x3 --target 1 --activation relu,sigmoid"),
+        Example(
+            "perceptron --weights 1,2 --x 0.5,-1 --target 1 --activation identity "
+            "--expect layer1.weight=-2.5,5 --steps"
+        ),
+    ),
+)

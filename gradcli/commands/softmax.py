@@ -13,7 +13,10 @@ from gradcli.commands.options import (
     number,
     positional_numbers,
 )
-from gradcli.expect import parse_expected
+from gradcli.commands.registry import CommandInfo, Example
+from gradcli.expect import check_shape, parse_expected
+from gradcli.limits import require_memory
+from gradcli.softmax_rules import JACOBIAN_BYTES_PER_ENTRY, check_temperature
 
 
 @computing_command
@@ -21,7 +24,11 @@ def softmax_jacobian(
     ctx: typer.Context,
     a: Annotated[
         list[str] | None,
-        typer.Argument(help="Logits a_0 … a_(n−1) (negative numbers work).", show_default=False),
+        typer.Argument(
+            metavar="A...",
+            help="Logits a_0 … a_(n−1) (negative numbers work).",
+            show_default=False,
+        ),
     ] = None,
     temperature: Annotated[
         float,
@@ -39,9 +46,28 @@ def softmax_jacobian(
 ) -> int:
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
     values = positional_numbers(ctx, a, "logits")
+    check_temperature(temperature)
+    n = len(values)
+    require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
     expected = parse_expected(expect) if expect is not None else None
+    if expected is not None:
+        check_shape(expected, (n, n), "the Jacobian", also=[(n,)])
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
     result = compute(values, temperature, common.settings, expected)
     return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="softmax-jacobian",
+    function=softmax_jacobian,
+    summary="softmax(a/T) and its Jacobian p_i(δ_ij − p_j)/T",
+    usage="A...",
+    examples=(
+        Example("softmax-jacobian 1 2 3"),
+        Example("softmax-jacobian 1 2 3 -T 2 --json"),
+        Example('softmax-jacobian 0 0 --expect "1/4,-1/4;-1/4,1/4"'),
+    ),
+    numeric_args=True,
+)
