@@ -253,3 +253,15 @@ def test_other_commands_do_not_pay_for_the_expr_language():
 
     argvs = [["--help"], ["activation", "--help"], ["activation", "relu", "1", "--quiet"]]
     assert not loaded_after(argvs, "gradcli.expr.language")
+
+
+def test_usage_line_help_and_machine_readable_listing():
+    help_text = invoke("expr", "-h").stdout
+    assert (
+        help_text.splitlines()[0]
+        == "Usage: gradcli expr [OPTIONS] EXPRESSION... --at NAME=VALUE[,...]"
+    )
+    listing = invoke("expr", "--list", "--json").json()
+    names = {entry["name"] for entry in listing["list"]}
+    assert {"sin", "log", "max", "sigmoid", "relu", "pi", "e"} <= names
+    assert_bad_input(invoke("expr", "--list", "--format", "latex"), "--list has no LaTeX")
