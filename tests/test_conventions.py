@@ -15,6 +15,7 @@ import pytest
 
 from gradcli import _torch
 from gradcli.commands.registry import COMMANDS, SUMMARY_LIMIT
+from gradcli.docs import ROOT
 from tests.conftest import invoke
 
 COMMAND_NAMES = sorted(COMMANDS)
@@ -22,7 +23,9 @@ BATCH_FILE = "activation tanh 0.5\nloss mse --pred 1,2 --target 0,2\n"
 
 
 def test_every_command_is_registered_with_examples():
-    assert {"activation", "softmax-jacobian", "loss", "perceptron", "batch"} <= set(COMMANDS)
+    assert {"activation", "softmax-jacobian", "loss", "perceptron", "check", "batch"} <= set(
+        COMMANDS
+    )
     for info in COMMANDS.values():
         assert 2 <= len(info.examples) <= 4, info.name
         assert len(info.summary) <= SUMMARY_LIMIT
@@ -46,6 +49,7 @@ def test_dash_h_is_help_and_ends_with_the_examples(name):
 def test_every_help_example_runs(name, example, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "commands.txt").write_text(BATCH_FILE, encoding="utf-8")
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # check's example files
     words = shlex.split(example.args)
     stdin = None
     if "<" in words:  # `batch - < commands.txt`

@@ -265,3 +265,35 @@ def test_usage_line_help_and_machine_readable_listing():
     names = {entry["name"] for entry in listing["list"]}
     assert {"sin", "log", "max", "sigmoid", "relu", "pi", "e"} <= names
     assert_bad_input(invoke("expr", "--list", "--format", "latex"), "--list has no LaTeX")
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["x^2*sin(y)", "--at", "x=1.123456789,y=-2", "--precision", "10"],
+        ["x*y", "sin(x)+y^2", "abs(x)", "--at", "x=0,y=2.5"],
+        ["exp(-x^2-y^2)*z", "--at", "x=0.25,y=-0.5,z=3", "--order", "2"],
+    ],
+)
+def test_no_number_is_cut_at_any_width(args, width):
+    """Every value --json reports (but f's formulas) appears whole in the table."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from gradcli.cli import app
+    from tests.test_table_widths import numbers_in
+
+    precision = int(args[args.index("--precision") + 1]) if "--precision" in args else 6
+    env = {"COLUMNS": str(width), "NO_COLOR": "1"}
+    table = CliRunner().invoke(app, ["expr", *args], env=env).stdout
+    data = json.loads(CliRunner().invoke(app, ["expr", *args, "--json"]).stdout)
+    wanted = numbers_in({k: data[k] for k in ("value", "analytic", "autograd", "numeric")})
+    missing = [
+        f"{v:.{precision}g}"
+        for v in wanted
+        if not re.search(rf"(?<![\w.]){re.escape(f'{v:.{precision}g}')}(?![\w.])", table)
+    ]
+    assert not missing, missing
+    assert "…" not in table

@@ -8,15 +8,15 @@ one-line form when the pretty one is wider than the terminal.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.table import Table
 from rich.text import Text
 
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.latex import as_latex
 from gradcli.render.table import (
     ELLIPSIS,
+    MATRIX_LIMIT,
     VECTOR_LIMIT,
     answer_column,
     answer_lines,
@@ -25,7 +25,7 @@ from gradcli.render.table import (
     number,
     numeric_cell,
     pick,
-    summarized_caption,
+    summary_caption,
     tick,
 )
 from gradcli.results import flatten
@@ -64,22 +64,6 @@ class FormulaLines:
                 yield Text(f"{label} = {formula.text}", style=self.style)
             else:
                 yield Text(block, style=self.style, no_wrap=True)
-
-
-class EntryLabel:
-    """An entry's label (∂f/∂x, or df/dx in ASCII) as a table cell."""
-
-    def __init__(self, formula: Formula) -> None:
-        self.formula = formula
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(self.formula.label_ascii if wants_ascii(console) else self.formula.label)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Any:
-        from rich.measure import Measurement
-
-        width = len(self.formula.label_ascii if wants_ascii(console) else self.formula.label)
-        return Measurement(width, width)
 
 
 def _point(result: ExprResult, precision: int) -> str:
@@ -123,44 +107,54 @@ def _values(result: ExprResult, precision: int) -> Either:
     )
 
 
-def _entry_table(result: ExprResult, precision: int) -> Table:
-    check = result.check
-    count = len(result.entries())
-    formulas = flatten(result.derivatives)
-    defined = flatten(result.defined)
-    analytic, autograd = flatten(check.analytic), flatten(check.autograd)
-    diffs, oks = flatten(check.abs_diff), flatten(check.ok)
-    has_numeric = check.numeric is not None
-    numeric = flatten(check.numeric) if has_numeric else []
-    trusted = flatten(check.trusted) if check.trusted is not None else [True] * count
-    expected = answer_column(result.answer, count)
-    columns = ["", "symbolic", "autograd"] + (["numeric"] if has_numeric else [])
-    columns += ["|diff|", ""] + (["expected"] if expected else [])
-    table = Table()
-    for k, column in enumerate(columns):
-        table.add_column(column, justify="left" if k == 0 else "right")
-    for k in pick(count, VECTOR_LIMIT):
-        if k is None:
-            table.add_row(*[ELLIPSIS] * len(columns))
-            continue
-        exists = defined[k]
-        cells: list[Any] = [
-            EntryLabel(formulas[k]),
-            number(analytic[k], precision) if exists else Text("does not exist", style="yellow"),
-            number(autograd[k], precision),
-        ]
-        if has_numeric:
-            cells.append(numeric_cell(numeric[k], trusted[k], precision))
-        cells += [f"{diffs[k]:.1e}", tick(oks[k])] if exists else ["", Text("—", style="dim")]
-        cells += [expected_cell(*expected[k], precision)] if expected else []
-        table.add_row(*cells)
-    summarized_caption(table, count)
-    return table
+class EntryTable:
+    """Symbolic, autograd and numeric values side by side, one row per derivative entry, its
+    labels in the console's form (∂f/∂x, or df/dx in ASCII); a FitTable never cuts a number."""
+
+    def __init__(self, result: ExprResult, precision: int) -> None:
+        self.result, self.precision = result, precision
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        result, precision = self.result, self.precision
+        check = result.check
+        count = len(result.entries())
+        formulas = flatten(result.derivatives)
+        defined = flatten(result.defined)
+        analytic, autograd = flatten(check.analytic), flatten(check.autograd)
+        diffs, oks = flatten(check.abs_diff), flatten(check.ok)
+        has_numeric = check.numeric is not None
+        numeric = flatten(check.numeric) if has_numeric else []
+        trusted = flatten(check.trusted) if check.trusted is not None else [True] * count
+        expected = answer_column(result.answer, count)
+        headers = ["symbolic", "autograd"] + (["numeric"] if has_numeric else [])
+        headers += ["|diff|", ""] + (["expected"] if expected else [])
+        columns = [Column("", justify="left", key=True), *(Column(h) for h in headers)]
+        ascii_only = wants_ascii(console)
+        rows: list[list[str | Text]] = []
+        for k in pick(count, VECTOR_LIMIT):
+            if k is None:
+                rows.append([ELLIPSIS] * len(columns))
+                continue
+            exists = defined[k]
+            label = formulas[k].label_ascii if ascii_only else formulas[k].label
+            cells: list[str | Text] = [
+                label,
+                number(analytic[k], precision)
+                if exists
+                else Text("does not exist", style="yellow"),
+                number(autograd[k], precision),
+            ]
+            if has_numeric:
+                cells.append(numeric_cell(numeric[k], trusted[k], precision))
+            cells += [f"{diffs[k]:.1e}", tick(oks[k])] if exists else ["", Text("—", style="dim")]
+            cells += [expected_cell(*expected[k], precision)] if expected else []
+            rows.append(cells)
+        yield FitTable(columns, rows, caption=summary_caption(count))
 
 
 class SymbolicMatrix:
-    """The Jacobian or Hessian at the point as a matrix (symbolic values), when it fits the
-    terminal: rows are the expressions (or variables), columns the variables."""
+    """The Jacobian or Hessian at the point as a matrix of symbolic values: rows are the
+    expressions (or variables), columns the variables; split into blocks when wide."""
 
     def __init__(self, result: ExprResult, precision: int) -> None:
         self.result, self.precision = result, precision
@@ -170,28 +164,21 @@ class SymbolicMatrix:
         ascii_only = wants_ascii(console)
         what = "Jacobian" if result.kind == "jacobian" else "Hessian"
         if result.kind == "jacobian":
-            rows = [
+            labels = [
                 (f.label_ascii if ascii_only else f.label).split("(")[0] for f in result.functions
             ]
         else:
-            rows = list(result.variables)
-        cells = [
-            [number(v, self.precision) if v is not None else "DNE" for v in row]
-            for row in result.check.analytic
-        ]
-        widths = [max(len(result.variables[j]), *(len(r[j]) for r in cells)) for j in
-                  range(len(result.variables))]  # fmt: skip
-        needed = max(map(len, rows)) + sum(w + 3 for w in widths) + 4
-        if needed > options.max_width:
-            return  # the entry table above has every value
+            labels = list(result.variables)
+        if len(labels) > MATRIX_LIMIT or len(result.variables) > MATRIX_LIMIT:
+            return  # the entry table above has every value (and --json)
+        rows = [
+            [label, *(number(v, self.precision) if v is not None else Text("DNE", style="dim")
+                      for v in row)]
+            for label, row in zip(labels, result.check.analytic, strict=True)
+        ]  # fmt: skip
+        columns = [Column("", justify="left", key=True), *map(Column, result.variables)]
         yield Text(f"{what} at the point (symbolic)", style="bold")
-        table = Table()
-        table.add_column("")
-        for name in result.variables:
-            table.add_column(name, justify="right", no_wrap=True)
-        for label, row in zip(rows, cells, strict=True):
-            table.add_row(label, *[Text(c, style="dim") if c == "DNE" else c for c in row])
-        yield table
+        yield FitTable(columns, rows)
 
 
 def _verdict(result: ExprResult) -> Text:
@@ -238,7 +225,7 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         FormulaLines(shown),
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
-        _entry_table(result, precision),
+        EntryTable(result, precision),
         *([SymbolicMatrix(result, precision)] if result.is_matrix else []),
         *[
             Either(Text(note, style="yellow"), Text(plain, style="yellow"))
