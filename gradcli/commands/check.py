@@ -11,6 +11,7 @@ import typer
 from gradcli.commands.options import Common, SeedOpt, computing_command
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown
+from gradcli.limits import FLOAT64, require_memory
 from gradcli.parsing import parse_dims, parse_tensor
 from gradcli.results.check import InputSpec
 from gradcli.usercode import Target, UserCodeError, UserInterrupt, parse_target
@@ -116,6 +117,18 @@ def check(
     request_backward = None if backward is None else parse_target(backward, "--backward ")
     specs = tuple(parse_input_spec(text, i) for i, text in enumerate(input_ or [], 1))
     chosen_order = parse_order(order)
+    if not common.settings.numeric:
+        raise InputError(
+            "--no-numeric: check compares your backward with finite differences of your "
+            "forward; it cannot run without them"
+        )
+    if chosen_order == 2 and numpy:
+        raise InputError(
+            "--order 2 differentiates your backward with autograd, which NumPy code does not "
+            "have; drop --numpy and write the pair with torch"
+        )
+    total = sum(spec.size for spec in specs)
+    require_memory(total * FLOAT64 * 8, f"holding the inputs ({total:,} entries) and their copies")
     if numpy:
         numpy_available()
     return _run(request_target, request_backward, specs, seed, numpy, chosen_order, common,

@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.table import as_renderable, number
 from gradcli.results.check import CheckResult, GradientBlock, flatten_all
 
@@ -20,7 +21,7 @@ def _shape(shape: list[int]) -> str:
 
 
 def _index(index: list[int]) -> str:
-    return "[" + ", ".join(str(i) for i in index) + "]"
+    return "[" + ",".join(str(i) for i in index) + "]"
 
 
 def _mark(value: bool | None) -> Text:
@@ -36,7 +37,7 @@ def _header(result: CheckResult) -> list[RenderableType]:
     kind = Text(f"{result.kind}{form}, {result.dtype}, order {result.order}", style="dim")
     inputs = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("input", "shape", "dtype", "from", "gradient"):
-        inputs.add_column(column)
+        inputs.add_column(column, overflow="fold")
     for info in result.inputs:
         origin = "values" if info.spec and not _is_drawn(info.spec) else "random"
         if info.spec.strip().lower().startswith("int"):
@@ -127,18 +128,22 @@ def _details(block: GradientBlock, precision: int) -> list[RenderableType]:
     """The first wrong entries with both values."""
     if not block.details:
         return []
-    table = Table(header_style="bold")
-    table.add_column("wrong entry")
-    table.add_column(f"{block.input} there", justify="right")
-    table.add_column("yours", justify="right")
-    table.add_column("numeric", justify="right")
-    for d in block.details:
-        table.add_row(
+    columns = [
+        Column("wrong entry", justify="left", key=True),
+        Column(f"{block.input} there"),
+        Column("yours"),
+        Column("numeric"),
+    ]
+    rows = [
+        [
             _entry(block, d.probe, d.index),
             number(d.value, precision),
             number(d.analytic, precision),
             number(d.numeric, precision),
-        )
+        ]
+        for d in block.details
+    ]
+    table = FitTable(columns, rows, header_style="bold")
     more = block.mismatch_count - len(block.details)
     if more <= 0:
         return [table]
