@@ -72,6 +72,9 @@ def one_thread() -> Iterator[None]:
     when the other core was busy, and never gained more than 2× when it was idle.
     """
     before = torch.get_num_threads()
+    if before == 1:  # already (batch sets it once): changing the pool is not free
+        yield
+        return
     torch.set_num_threads(1)
     try:
         yield
@@ -413,18 +416,17 @@ def _differences(
 
 
 def _pair_differences(evaluate: PairEvaluation, index: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-    plus, minus = (t.double() for t in evaluate(index, h))
-    half_plus, half_minus = (t.double() for t in evaluate(index, h / 2))
-    width = _expand(h, plus)
-    coarse = (plus - minus) / (2 * width)
-    fine = (half_plus - half_minus) / width
-    magnitude = torch.maximum(
-        torch.maximum(plus.abs(), minus.abs()), torch.maximum(half_plus.abs(), half_minus.abs())
-    )
-    rounding = ROUNDING_SAFETY * EPS64 * magnitude / width
-    error = (coarse - fine).abs() + rounding
-    finite = torch.isfinite(fine) & torch.isfinite(error)
-    return fine, torch.where(finite, error, torch.full_like(error, math.inf))
+    """Both stencils in one evaluation: rows [0, k) step h, rows [k, 2k) step h/2."""
+    k = index.numel()
+    plus, minus = evaluate(torch.cat([index, index]), torch.cat([h, h / 2]))
+    plus, minus = plus.double(), minus.double()
+    width = _expand(h, plus[:k])
+    coarse = (plus[:k] - minus[:k]) / (2 * width)
+    fine = (plus[k:] - minus[k:]) / width
+    magnitude = torch.maximum(plus.abs(), minus.abs())
+    magnitude = torch.maximum(magnitude[:k], magnitude[k:])
+    error = (coarse - fine).abs_().add_(ROUNDING_SAFETY * EPS64 * magnitude / width)
+    return fine, error.masked_fill_(~(torch.isfinite(fine) & torch.isfinite(error)), math.inf)
 
 
 def _expand(h: Tensor, like: Tensor) -> Tensor:
@@ -537,8 +539,13 @@ def to_grid(tensor: Tensor, present: Tensor | None = None, typecode: str = "d") 
     return Grid(data, shape, mask)
 
 
+SMALL_GRID = 4096  # entries: below this, tolist() is faster than a memmove's set-up
+
+
 def _array(tensor: Tensor, typecode: str) -> array:
     """The tensor's entries copied straight into a new array (one memmove)."""
+    if tensor.numel() < SMALL_GRID:
+        return array(typecode, tensor.reshape(-1).tolist())
     flat = tensor.contiguous().reshape(-1)
     values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
