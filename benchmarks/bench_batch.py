@@ -84,8 +84,10 @@ def perceptron(args):
     auto_w, auto_b = torch.autograd.grad(loss(w_leaf, b_leaf), [w_leaf, b_leaf])
     numeric_w = torch.zeros_like(W)
     for k in range(4):
-        step = torch.zeros(4, dtype=D); step[k] = 1e-6
-        numeric_w.view(-1)[k] = (loss(W + step.reshape(2, 2), b) - loss(W - step.reshape(2, 2), b)) / 2e-6
+        step = torch.zeros(4, dtype=D)
+        step[k] = 1e-6
+        up, down = W + step.reshape(2, 2), W - step.reshape(2, 2)
+        numeric_w.view(-1)[k] = (loss(up, b) - loss(down, b)) / 2e-6
     numeric_b = torch.stack([(loss(W, b + e * 1e-6) - loss(W, b - e * 1e-6)) / 2e-6
                              for e in torch.eye(2, dtype=D)])
     agree = all(torch.allclose(a, g) and torch.allclose(a, n) for a, g, n in
