@@ -42,7 +42,17 @@ COMMANDS: dict[str, CommandInfo] = {}
 
 
 class GradcliCommand(TyperCommand):
-    """A command whose usage line comes from its CommandInfo (required arguments shown)."""
+    """A command whose usage line comes from its CommandInfo (required arguments shown), and
+    whose option parser is built once: it depends only on the command's parameters and its
+    settings, and ``batch`` would otherwise rebuild it for every line."""
+
+    _parser: Any = None
+
+    def make_parser(self, ctx: Any) -> Any:
+        if self._parser is None:
+            self._parser = super().make_parser(ctx)
+        self._parser.ctx = ctx  # errors name the current context
+        return self._parser
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         info = COMMANDS.get(self.name or "")
