@@ -243,7 +243,7 @@ def test_real_process_negative_numbers_and_errors():
     assert "tanh'(x) = 1 − tanh²(x)" in run.stdout
     bad = run_process("activation", "tanh", "one")
     assert bad.code == 2 and bad.stdout == ""
-    assert bad.stderr == "Error: 'one' is not a number\n"
+    assert bad.stderr == "Error: x values: 'one' is not a number\n"
 
 
 def test_version():

@@ -37,10 +37,10 @@ def test_parse_matrix_lifts_a_vector_to_one_row():
         ("[[1,2],[3]]", "ragged"),
         ("[1, 2", "not a valid JSON list"),
         ('[1, "a"]', '"a" is not a number'),
-        ("[]", "non-empty"),
+        ("[]", "empty list"),
         ("1,x", "'x' is not a number"),
         ("1,nan", "not a finite number"),
-        ("", "no --pred given"),
+        ("", "--pred is empty"),
     ],
 )
 def test_parse_array_rejects_bad_text(text, fragment):

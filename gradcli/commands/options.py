@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gradcli.errors import ExitCode, InputError, suggest, unknown
+from gradcli.errors import ExitCode, InputError, shown, suggest, unknown
 from gradcli.parsing import parse_number, parse_values, split_numbers
 from gradcli.render import OutputFormat, render
 from gradcli.settings import Dtype, Settings, tolerance_for
@@ -50,6 +50,30 @@ def non_negative(text: str | float) -> float:
     if value < 0:
         raise typer.BadParameter(f"'{text}' must be ≥ 0")
     return value
+
+
+SEED_MAX = (
+    2**63 - 1
+)  # torch.manual_seed takes any 64-bit seed; this range means the same everywhere
+
+
+def seed_value(text: str | int) -> int:
+    """A seed: a whole number from 0 to 2**63 − 1."""
+    raw = str(text).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= SEED_MAX):
+        raise typer.BadParameter(f"{shown(raw)} is not a whole number from 0 to 2**63 − 1")
+    return int(raw)
+
+
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        parser=seed_value,
+        metavar="S",
+        help="Seed for random inputs (torch.manual_seed), 0 … 2**63 − 1.",
+    ),
+]
 
 
 def precision_digits(text: str | int) -> int:
@@ -147,38 +171,54 @@ COMMON_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 
 
-def computing_command(func: Callable[..., int]) -> Callable[..., int]:
+TEXT_FORMATS = (OutputFormat.table, OutputFormat.json, OutputFormat.csv)
+
+
+def computing_command(
+    func: Callable[..., int] | None = None, *, formats: tuple[OutputFormat, ...] = TEXT_FORMATS
+) -> Any:
     """Give a command the shared options; it receives them parsed, as ``common: Common``.
 
     Typer reads a command's options from its signature, so the wrapper's signature is
-    the command's own (less ``common``) followed by the shared options.
+    the command's own (less ``common``) followed by the shared options. ``formats`` are the
+    output formats the command offers (``@computing_command(formats=(…, OutputFormat.latex))``).
     """
+    if func is None:
+        return functools.partial(computing_command, formats=formats)
     hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations
     own = [
         p.replace(annotation=hints.get(p.name, p.annotation))
         for p in inspect.signature(func).parameters.values()
         if p.name != "common"
     ]
+    options = [(n, _format_option(formats) if n == "fmt" else h, d) for n, h, d in COMMON_OPTIONS]
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-        for name, hint, default in COMMON_OPTIONS
+        for name, hint, default in options
     ]
 
     @functools.wraps(func)
     def command(**kwargs: Any) -> int:
         values = {name: kwargs.pop(name) for name, _, _ in COMMON_OPTIONS}
-        common = Common(
-            settings_from(values["dtype"], values["atol"], values["rtol"], values["no_numeric"]),
-            output_from(values["fmt"], values["json_"], values["precision"], values["quiet"]),
+        output = output_from(
+            values["fmt"], values["json_"], values["precision"], values["quiet"], formats
         )
-        return func(**kwargs, common=common)
+        settings = settings_from(
+            values["dtype"], values["atol"], values["rtol"], values["no_numeric"]
+        )
+        return func(**kwargs, common=Common(settings, output))
 
     command.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
     command.__annotations__ = {
         **{p.name: p.annotation for p in own},
-        **{name: hint for name, hint, _ in COMMON_OPTIONS},
+        **{name: hint for name, hint, _ in options},
     }
     return command
+
+
+def _format_option(formats: tuple[OutputFormat, ...]) -> Any:
+    names = "|".join(f.value for f in formats)
+    return Annotated[str, typer.Option("--format", metavar=names, help="Output format.")]
 
 
 def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
@@ -193,18 +233,29 @@ def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric
     )
 
 
-def output_from(fmt: str, json_flag: bool, precision: int, quiet: bool = False) -> Output:
-    """``--json`` wins over ``--format``."""
-    chosen = OutputFormat.json if json_flag else choose(OutputFormat, fmt, "format")
+def output_from(
+    fmt: str,
+    json_flag: bool,
+    precision: int,
+    quiet: bool = False,
+    formats: tuple[OutputFormat, ...] = TEXT_FORMATS,
+) -> Output:
+    """``--json`` wins over ``--format``; ``formats`` are the ones the command offers."""
+    chosen = OutputFormat.json if json_flag else choose(OutputFormat, fmt, "format", formats)
     return Output(chosen, precision, quiet)
 
 
-def choose(enum: type[E], value: str, what: str) -> E:
-    """The member of a string enum called ``value`` (case-insensitive), else an InputError."""
+def choose(enum: type[E], value: str, what: str, allowed: tuple[E, ...] | None = None) -> E:
+    """The member of a string enum called ``value`` (case-insensitive, among ``allowed`` when
+    given), else an InputError listing the choices."""
+    members = tuple(enum) if allowed is None else allowed
     try:
-        return enum(value.lower())
+        member = enum(value.strip().lower())
     except ValueError:
-        raise unknown(what, value, [member.value for member in enum]) from None
+        member = None
+    if member is None or member not in members:
+        raise unknown(what, value, [m.value for m in members])
+    return member
 
 
 def positional_numbers(ctx: typer.Context, tokens: list[str] | None, what: str) -> list[float]:

@@ -9,6 +9,7 @@ import typer
 
 from gradcli.commands.options import (
     Common,
+    SeedOpt,
     choose,
     computing_command,
 )
@@ -114,9 +115,7 @@ def perceptron(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed for --layers and --x-shape (torch.manual_seed).")
-    ] = 0,
+    seed: SeedOpt = 0,
     no_bias: Annotated[
         bool, typer.Option("--no-bias", help="No biases (with --layers or --weights).")
     ] = False,

@@ -13,6 +13,7 @@ class OutputFormat(str, Enum):
     table = "table"
     json = "json"
     csv = "csv"
+    latex = "latex"  # the derivative as LaTeX, for commands that register ``as_latex``
 
 
 def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = None) -> None:
@@ -26,6 +27,10 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         from gradcli.render.csvout import write_csv
 
         write_csv(result, stream)
+    elif fmt is OutputFormat.latex:
+        from gradcli.render.latex import write_latex
+
+        write_latex(result, stream)
     else:
         from gradcli.render import loss_table, perceptron_table  # noqa: F401  (register)
         from gradcli.render.table import write_table

@@ -1,0 +1,68 @@
+"""Bounds on the work a command may start, checked from shapes before anything is allocated.
+
+Memory: every command estimates the bytes its tensors will need (inputs, results, autograd
+graphs, finite-difference batches) and refuses a job above ``GRADCLI_MAX_MEMORY`` (default
+2 GB) with the size and the limit, instead of a slow climb into the allocator's error.
+Torch-free.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable
+
+from gradcli.errors import InputError, shown
+
+MAX_MEMORY_ENV = "GRADCLI_MAX_MEMORY"
+DEFAULT_MAX_MEMORY = 2 * 10**9
+FLOAT64 = 8  # bytes per float64 entry: every comparison is made in float64
+_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+
+
+def max_memory() -> int:
+    """The memory limit in bytes: ``GRADCLI_MAX_MEMORY`` (``4G``, ``500MB``, ``1e9`` bytes…)."""
+    raw = os.environ.get(MAX_MEMORY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_MEMORY
+    match = _AMOUNT.match(raw)
+    value = 0.0
+    if match:
+        base = 1024 if match[3] else 1000
+        value = float(match[1]) * base ** _POWERS[match[2].lower()]
+    if not (math.isfinite(value) and value >= 1):
+        raise InputError(
+            f"{MAX_MEMORY_ENV}={shown(raw)} is not a size; write bytes or a size such as 4G, "
+            "500MB or 1GiB"
+        )
+    return int(value)
+
+
+def human_bytes(count: float) -> str:
+    """``80 GB``, ``1.5 MB``, ``512 bytes`` (decimal units)."""
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{int(count)} bytes"
+
+
+def require_memory(nbytes: float, what: str) -> None:
+    """InputError when ``what`` needs more than the memory limit."""
+    limit = max_memory()
+    if nbytes > limit:
+        raise InputError(
+            f"{what} needs {human_bytes(nbytes)}; the limit is {human_bytes(limit)} "
+            f"(set {MAX_MEMORY_ENV} to raise it)"
+        )
+
+
+def entries(shape: Iterable[int]) -> int:
+    """Number of entries of a tensor of ``shape`` (exact, however large)."""
+    return math.prod(int(n) for n in shape)
+
+
+def require_entries(shape: Iterable[int], what: str, copies: float = 1.0) -> None:
+    """InputError when ``copies`` float64 tensors of ``shape`` exceed the memory limit."""
+    require_memory(entries(shape) * FLOAT64 * copies, what)
