@@ -12,6 +12,7 @@ from typer.core import TyperGroup
 from gradcli import __version__
 from gradcli.commands.activation import activation
 from gradcli.commands.batch import batch
+from gradcli.commands.layer import layer
 from gradcli.commands.loss import loss
 from gradcli.commands.options import NUMERIC_ARGS
 from gradcli.commands.perceptron import perceptron
@@ -97,6 +98,7 @@ app.command("activation", context_settings=NUMERIC_ARGS)(activation)
 app.command("softmax-jacobian", context_settings=NUMERIC_ARGS)(softmax_jacobian)
 app.command("loss")(loss)  # no positional numbers: negative --pred values parse as is
 app.command("perceptron")(perceptron)
+app.command("layer")(layer)  # options only: negative values parse as option values
 app.command("batch")(batch)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gradcli._torch import F, torch
-from gradcli.errors import InputError, unknown
+from gradcli.errors import InputError, shown, unknown
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -37,6 +37,8 @@ Tensors = Mapping[str, "Tensor | None"]
 MAX_DIMS = 4
 FLOAT_EPS = {"float64": 2.0**-52, "float32": 2.0**-23}  # torch.finfo(dtype).eps
 STEP_LINES = 16  # --steps writes out at most this many sums term by term
+NUMERIC_SAMPLE = 256  # above this many entries, finite differences check a seeded sample
+FORWARD_COPIES = 8  # forward-pass equivalents of one check: forward, backward by hand, autograd
 
 
 def dims_text(shape: Sequence[int]) -> str:
@@ -103,26 +105,28 @@ class LayerParam:
             value = float(text)
         except ValueError:
             raise InputError(
-                f"{owner}: --param {self.name}={text} is not a number"
+                f"{owner}: --param {self.name}={shown(text)} is not a number"
                 + (" (or none)" if self.default is None else "")
             ) from None
         if not math.isfinite(value) or (self.check is not None and not self.check(value)):
-            raise InputError(f"{owner}: --param {self.name}={text} must be {self.requirement}")
+            raise InputError(
+                f"{owner}: --param {self.name}={shown(text)} must be {self.requirement}"
+            )
         return value
 
     def _parse_ints(self, text: str, owner: str) -> int | tuple[int, int]:
         pieces = [p for p in re.split(r"[,\s]+", text.strip("()[] ")) if p]
         wanted = "an integer" if self.kind == "int" else "an integer or a pair like 1,2"
         if not pieces or len(pieces) > (1 if self.kind == "int" else 2):
-            raise InputError(f"{owner}: --param {self.name}={text} must be {wanted}")
+            raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
         values = []
         for piece in pieces:
             if not re.fullmatch(r"[+-]?\d{1,9}", piece):
-                raise InputError(f"{owner}: --param {self.name}={text} must be {wanted}")
+                raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
             value = int(piece)
             if value < self.minimum:
                 raise InputError(
-                    f"{owner}: --param {self.name}={text} must be ≥ {self.minimum}"
+                    f"{owner}: --param {self.name}={shown(text)} must be ≥ {self.minimum}"
                     + (" (negative padding is not allowed)" if self.name == "padding" else "")
                 )
             values.append(value)
@@ -143,7 +147,7 @@ def _parse_bool(text: str, name: str, owner: str) -> bool:
     words = {"true": True, "1": True, "yes": True, "on": True}
     words |= {"false": False, "0": False, "no": False, "off": False}
     if text.lower() not in words:
-        raise InputError(f"{owner}: --param {name}={text} must be true or false")
+        raise InputError(f"{owner}: --param {name}={shown(text)} must be true or false")
     return words[text.lower()]
 
 
@@ -188,6 +192,9 @@ class Layer:
     # reaches the entry i of the others ("y" is the output); finite differences use them
     # to evaluate only the slice a perturbed entry can change
     groups: Callable[[Shapes, Params], list[dict[str, int]]] = lambda shapes, params: []
+    # inputs the forward also takes with an extra leading (batch) dimension, broadcasting
+    # the others: finite differences stack perturbed copies of them along it
+    broadcast_inputs: tuple[str, ...] = ()
     workspace: Callable[[Shapes, Params, Shape], int] = lambda shapes, params, out: 0
     multiply_adds: Callable[[Shapes, Params, Shape], int] | None = None
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
@@ -225,10 +232,10 @@ class Layer:
             key, sep, raw = item.partition("=")
             key = key.strip()
             if not sep or not key:
-                raise InputError(f"--param '{item}' must look like KEY=VALUE")
+                raise InputError(f"--param {shown(item)} must look like KEY=VALUE")
             if key not in by_name:
                 if not by_name:
-                    raise InputError(f"{self.name} has no parameters (got --param {key})")
+                    raise InputError(f"{self.name} has no parameters (got --param {shown(key)})")
                 raise unknown(f"parameter for {self.name}", key, by_name)
             if key in seen:
                 raise InputError(f"{self.name}: --param {key} is given twice")
@@ -1165,9 +1172,9 @@ def _embedding_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     lines = []
     for row in sorted(positions):
         where = [_index_text(pos, shape) for pos in positions[row]]
-        shown = " + ".join(f"G[{w}]" for w in where[:6]) + (" + …" if len(where) > 6 else "")
+        written = " + ".join(f"G[{w}]" for w in where[:6]) + (" + …" if len(where) > 6 else "")
         lines.append(
-            f"∂L/∂W[{row}] = {shown}" + ("  (repeated: accumulates)" if len(where) > 1 else "")
+            f"∂L/∂W[{row}] = {written}" + ("  (repeated: accumulates)" if len(where) > 1 else "")
         )
     unused = t["weight"].shape[0] - len(positions)
     if unused:
@@ -1196,15 +1203,13 @@ def _attention_shape(shapes: Shapes, params: Params) -> Shape:
     q, k, v = shapes["q"], shapes["k"], shapes["v"]
     for what, shape, form in (("q", q, "…×L×d"), ("k", k, "…×S×d"), ("v", v, "…×S×dv")):
         _need_rank("attention", what, shape, (2, 3, 4), form)
-    shown = f"q is {dims_text(q)}, k is {dims_text(k)}, v is {dims_text(v)}"
+    both = f"q is {dims_text(q)}, k is {dims_text(k)}, v is {dims_text(v)}"
     if not (len(q) == len(k) == len(v)) or q[:-2] != k[:-2] or k[:-2] != v[:-2]:
-        raise InputError(
-            f"attention: q, k and v need the same leading (batch) dimensions ({shown})"
-        )
+        raise InputError(f"attention: q, k and v need the same leading (batch) dimensions ({both})")
     if q[-1] != k[-1]:
-        raise InputError(f"attention: q and k need the same last dimension d ({shown})")
+        raise InputError(f"attention: q and k need the same last dimension d ({both})")
     if k[-2] != v[-2]:
-        raise InputError(f"attention: k and v need the same number of positions S ({shown})")
+        raise InputError(f"attention: k and v need the same number of positions S ({both})")
     return (*q[:-1], v[-1])
 
 
@@ -1305,6 +1310,7 @@ def _attention_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
     groups = [{"q": i, "k": i, "v": i, "y": i} for i in range(lead)]
     if not params["causal"]:  # row i of Q reaches only row i of y (the causal mask is positional)
         groups.append({"q": lead, "y": lead})
+    groups.append({"v": lead + 1, "y": lead + 1})  # column f of V reaches only column f of y
     return groups
 
 
@@ -1689,6 +1695,7 @@ def _layers() -> tuple[Layer, ...]:
             steps=_attention_steps,
             output_dims=lambda shapes: (*("b", "h")[: len(shapes["q"]) - 2], "i", "f"),
             groups=_attention_groups,
+            broadcast_inputs=("q", "k", "v"),
             workspace=_attention_workspace,
             multiply_adds=_attention_mads,
             resolve=_attention_resolve,
@@ -1738,7 +1745,8 @@ class Plan:
     values: dict[str, tuple[float, ...]]  # the given inputs' values
     output_shape: Shape
     bytes_needed: int
-    multiply_adds: int
+    multiply_adds: int  # one forward pass
+    numeric_multiply_adds: int  # every finite difference together
     notes: list[str] = field(default_factory=list)
 
 
@@ -1784,6 +1792,7 @@ def plan(
     if layer.check_values is not None:
         layer.check_values(shapes, values)
     params.update(layer.resolve(shapes, params, dtype))
+    forward = (layer.multiply_adds or _elementwise_mads)(shapes, params, out)
     return Plan(
         layer=layer,
         params=params,
@@ -1792,8 +1801,23 @@ def plan(
         values=values,
         output_shape=out,
         bytes_needed=memory_estimate(layer, shapes, params, out),
-        multiply_adds=(layer.multiply_adds or _elementwise_mads)(shapes, params, out),
+        multiply_adds=forward,
+        numeric_multiply_adds=numeric_work(layer, shapes, params, out, forward),
     )
+
+
+def numeric_work(layer: Layer, shapes: Shapes, params: Params, out: Shape, forward: int) -> int:
+    """Multiply-adds of the finite differences: two evaluations per checked entry, each on
+    the slice of the output the entry can reach (see :attr:`Layer.groups`)."""
+    total = 0
+    groups = layer.groups(shapes, params)
+    for item in layer.inputs:
+        shape = shapes.get(item.name)
+        if not item.has_gradient or shape is None:
+            continue
+        reach = _prod(out[g["y"]] for g in groups if item.name in g)
+        total += 2 * min(_prod(shape), NUMERIC_SAMPLE) * max(forward // reach, 1)
+    return total
 
 
 def _elementwise_mads(shapes: Shapes, params: Params, out: Shape) -> int:

@@ -1,0 +1,252 @@
+"""``gradcli layer NAME --x TENSOR [--weight TENSOR] [--bias TENSOR|none] [--param K=V]...``"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Annotated
+
+import typer
+
+from gradcli.commands.options import Common, ParamOpt, SeedOpt, computing_command
+from gradcli.errors import ExitCode, InputError, shown, unknown
+from gradcli.expect import Expected, parse_expected
+from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing_rows, plan
+from gradcli.limits import require_memory
+from gradcli.parsing import parse_dims, parse_tensor
+
+TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
+MAX_MULTIPLY_ADDS = 5 * 10**10  # ≈ tens of seconds of CPU in float64
+NO_INPUT_WORDS = ("none",)
+
+
+def _tensor_opt(name: str, help_text: str) -> object:
+    return Annotated[
+        str | None,
+        typer.Option(f"--{name}", metavar="TENSOR", help=help_text, show_default=False),
+    ]
+
+
+def _shape_opt(name: str, help_text: str) -> object:
+    return Annotated[
+        str | None,
+        typer.Option(f"--{name}-shape", metavar="SHAPE", help=help_text, show_default=False),
+    ]
+
+
+XOpt = _tensor_opt("x", f"Input x: {TENSOR_HELP}.")
+XShapeOpt = _shape_opt("x", "Random normal x of this shape from --seed, e.g. 2x3x5x5.")
+WeightOpt = _tensor_opt("weight", "Weight in torch's layout; 'none' for a norm without γ.")
+WeightShapeOpt = _shape_opt("weight", "Random normal weight of this shape, e.g. 8x3x3x3.")
+BiasOpt = _tensor_opt("bias", "Bias, or 'none' for a layer without one (drawn if left out).")
+QOpt = _tensor_opt("q", "attention: queries Q (…×L×d).")
+QShapeOpt = _shape_opt("q", "attention: random Q of this shape, e.g. 128x64.")
+KOpt = _tensor_opt("k", "attention: keys K (…×S×d) [default: drawn, Q's shape].")
+KShapeOpt = _shape_opt("k", "attention: random K of this shape.")
+VOpt = _tensor_opt("v", "attention: values V (…×S×dv) [default: drawn, K's shape].")
+VShapeOpt = _shape_opt("v", "attention: random V of this shape.")
+IndicesOpt = _tensor_opt("indices", "embedding: integer row numbers into W, e.g. 0,2,2.")
+
+
+def list_layers() -> None:
+    """Every layer: inputs, parameters with defaults, forward and backward (no torch)."""
+    from gradcli.render.table import write_listing
+
+    columns = ("name", "inputs", "parameters", "forward  ⇒  backward (analytic side)")
+    write_listing("Layers", columns, listing_rows(), sys.stdout)
+    print(
+        "L = Σ G ⊙ y with G from --upstream (random by default); every backward is written "
+        "from its closed form. See 'gradcli layer --help'."
+    )
+
+
+@computing_command
+def layer(
+    name: Annotated[
+        str | None, typer.Argument(help="Layer name; see --list.", show_default=False)
+    ] = None,
+    x: XOpt = None,
+    x_shape: XShapeOpt = None,
+    weight: WeightOpt = None,
+    weight_shape: WeightShapeOpt = None,
+    bias: BiasOpt = None,
+    q: QOpt = None,
+    q_shape: QShapeOpt = None,
+    k: KOpt = None,
+    k_shape: KShapeOpt = None,
+    v: VOpt = None,
+    v_shape: VShapeOpt = None,
+    indices: IndicesOpt = None,
+    param: ParamOpt = None,
+    upstream: Annotated[
+        str,
+        typer.Option(
+            "--upstream",
+            "-g",
+            metavar="TENSOR|ones|random",
+            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random: standard normal from --seed, "
+            "drawn after the inputs.",
+        ),
+    ] = "random",
+    seed: SeedOpt = 0,
+    steps: Annotated[
+        bool, typer.Option("--steps", help="Show the hand derivation's intermediate quantities.")
+    ] = False,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            metavar="NAME=TENSOR",
+            help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
+            "attention); repeatable; exit 1 if any entry is off.",
+            show_default=False,
+        ),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List every layer with its formulas.")
+    ] = False,
+    *,
+    common: Common,
+) -> int:
+    """One layer's backward pass: the hand-derived formulas vs autograd vs finite differences."""
+    if list_:
+        list_layers()
+        return ExitCode.OK
+    if name is None:
+        raise InputError("no layer name given; run 'gradcli layer --list' to see them")
+    chosen = get_layer(name)
+    texts = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
+    shapes = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
+    given = gather_inputs(chosen, texts, shapes)
+    checked = plan(chosen, given, param or [], common.settings.dtype.value)
+    g = parse_upstream(upstream, checked)
+    answers = parse_expectations(expect or [], checked)
+    require_work(checked, common.settings.numeric)
+
+    from gradcli.core.layer import LayerRequest, layer_gradients
+
+    request = LayerRequest(checked, g, seed, steps)
+    result = layer_gradients(request, common.settings, answers)
+    return common.output.show(result)
+
+
+def gather_inputs(
+    layer: Layer, texts: dict[str, str | None], shapes: dict[str, str | None]
+) -> dict[str, Given]:
+    """Each input the user gave: values, a shape to draw, or ``none``."""
+    given: dict[str, Given] = {}
+    for key in sorted(set(texts) | set(shapes)):
+        text, shape = texts.get(key), shapes.get(key)
+        if text is None and shape is None:
+            continue
+        if text is not None and shape is not None:
+            raise InputError(f"give either --{key} or --{key}-shape, not both")
+        if shape is not None:
+            given[key] = Given(shape=parse_dims(shape, f"--{key}-shape"))
+        elif text.strip().lower() in NO_INPUT_WORDS:
+            given[key] = Given(none=True)
+        else:
+            data = parse_tensor(text, f"--{key}")
+            given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
+    if "x" in given and layer.name == "embedding" and "indices" not in given:
+        raise InputError(
+            "embedding takes its integer row numbers as --indices (e.g. --indices 0,2,2), not --x"
+        )
+    return given
+
+
+def parse_upstream(text: str, checked: Plan) -> str | Given:
+    """``random``, ``ones`` or a tensor of the output's shape."""
+    word = text.strip().lower()
+    if word in ("random", "ones"):
+        return word
+    if not word:
+        raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
+    if word[0].isalpha():
+        raise unknown("--upstream", text, ["ones", "random", "a tensor"])
+    data = parse_tensor(text, "--upstream")
+    want = checked.output_shape
+    if tuple(data.shape) != tuple(want):
+        raise InputError(
+            f"--upstream has shape {dims_text(data.shape)} but y = {checked.layer.name}(…) has "
+            f"shape {dims_text(want)}; G must have y's shape"
+        )
+    return Given(values=tuple(data.values), shape=tuple(data.shape))
+
+
+def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:
+    """``NAME=TENSOR`` items → {input name: the answer, laid out as the gradient's 2-D view}."""
+    layer = checked.layer
+    answers: dict[str, Expected] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            names = ", ".join(layer.gradient_names)
+            raise InputError(
+                f"--expect {shown(item)} must look like NAME=TENSOR with NAME one of: {names}"
+            )
+        if key not in layer.input_names:
+            raise unknown(f"--expect name for {layer.name}", key, layer.gradient_names)
+        if not layer.input(key).has_gradient:
+            raise InputError(
+                f"--expect {key}: {layer.name}'s {key} are integers and have no gradient"
+            )
+        if checked.shapes[key] is None:
+            raise InputError(f"--expect {key}: --{key} is none, so it has no gradient")
+        if key in answers:
+            raise InputError(f"--expect {key} is given twice")
+        answers[key] = expected_answer(text, key, checked.shapes[key])
+    return answers
+
+
+def expected_answer(text: str, key: str, shape: tuple[int, ...]) -> Expected:
+    """The user's answer as the gradient's 2-D view, keeping the digits they wrote.
+
+    A vector or matrix gradient takes the answer as written (a transposed matrix is caught
+    and named later); a 3-D or 4-D one takes either the full nested JSON or its 2-D view
+    (rows = every index but the last).
+    """
+    what = f"--expect {key}"
+    if len(shape) <= 2:
+        return parse_expected(text, what)
+    data = parse_tensor(text, what)
+    view = (math.prod(shape[:-1]), shape[-1])
+    if tuple(data.shape) not in (tuple(shape), view):
+        raise InputError(
+            f"{what} has shape {dims_text(data.shape)} but ∂L/∂{key} has shape "
+            f"{dims_text(shape)} (write it as nested JSON, or as its {dims_text(view)} rows)"
+        )
+    tokens = _tokens(text.strip())
+    rows = [tokens[i : i + shape[-1]] for i in range(0, len(tokens), shape[-1])]
+    return parse_expected(";".join(",".join(row) for row in rows), what)
+
+
+def _tokens(text: str) -> list[str]:
+    """The number tokens of an already validated answer, as written (digits kept)."""
+    if not text.startswith("["):
+        return [t for row in text.split(";") for t in row.replace(",", " ").split()]
+    data = json.loads(text, parse_float=str, parse_int=str)
+    out: list[str] = []
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        else:
+            out.append(node)
+    return out
+
+
+def require_work(checked: Plan, numeric: bool) -> None:
+    """Refuse, from shapes alone, a check that would not fit in memory or would take ages."""
+    name = checked.layer.name
+    require_memory(checked.bytes_needed, f"layer {name} on these shapes")
+    work = 8 * checked.multiply_adds + (checked.numeric_multiply_adds if numeric else 0)
+    if work > MAX_MULTIPLY_ADDS:
+        raise InputError(
+            f"layer {name} on these shapes needs about {work:.1e} multiply-adds (forward, "
+            f"backward three ways{', finite differences' if numeric else ''}); the limit is "
+            f"{MAX_MULTIPLY_ADDS:.0e}: use smaller shapes" + (" or --no-numeric" if numeric else "")
+        )

@@ -1,0 +1,323 @@
+"""Table rendering of `gradcli layer` results (registered on import).
+
+Tensors of any rank are shown as labelled 2-D slices (``∂L/∂x[n=0, c=1]``, rows h,
+columns w) through ``matrix_table``; each gradient also gets a comparison table, one row
+per entry (analytic, autograd, numeric, |diff|, ✓), summarized when long. Numbers are
+never cut: long tables drop rows, never digits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.render.table import (
+    EDGE,
+    ELLIPSIS,
+    VECTOR_LIMIT,
+    answer_lines,
+    answer_matrices,
+    as_renderable,
+    matrix_table,
+    number,
+    numeric_cell,
+    pick,
+    tick,
+)
+from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo, flat, indices
+
+SHOW_VALUES = 36  # inputs, y and G up to this many entries are printed; larger ones summarized
+SLICE_LIMIT = 6  # slices of a 3-D/4-D tensor shown (first and last EDGE beyond it)
+WORST = 3  # failing entries added to a summarized comparison table
+
+
+def _shape(shape: list[int]) -> str:
+    return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
+def _columns(items: list[RenderableType]) -> Columns:
+    return Columns(items, padding=(0, 2))
+
+
+# ---------------------------------------------------------------- tensors as 2-D slices
+
+
+def _slices(value: Any, shape: list[int]) -> list[tuple[tuple[int, ...], list[list[float]]]]:
+    """(leading index, matrix) for every 2-D slice, summarized beyond SLICE_LIMIT."""
+    if len(shape) == 1:
+        return [((), [value])]
+    if len(shape) == 2:
+        return [((), value)]
+    lead = shape[:-2]
+    count = 1
+    for n in lead:
+        count *= n
+    chosen = pick(count, SLICE_LIMIT)
+    all_lead = indices(lead)
+    out = []
+    for k in chosen:
+        if k is None:
+            continue
+        index = all_lead[k]
+        node = value
+        for i in index:
+            node = node[i]
+        out.append((index, node))
+    return out
+
+
+def tensor_tables(
+    title: str, value: Any, shape: list[int], dim_names: list[str], precision: int, signs: bool
+) -> list[RenderableType]:
+    """A tensor as matrix tables (one per 2-D slice), titled with the slice's index."""
+    names = (
+        list(dim_names) if len(dim_names) == len(shape) else [f"d{i}" for i in range(len(shape))]
+    )
+    if not shape:
+        return [Text(f"{title} = {number(value, precision)}")]
+    labels = (names[-2], names[-1]) if len(shape) >= 2 else ("", names[-1])
+    tables: list[RenderableType] = []
+    slices = _slices(value, shape)
+    for index, matrix in slices:
+        where = ", ".join(f"{n}={i}" for n, i in zip(names, index, strict=False))
+        name = f"{title}[{where}]" if where else title
+        tables.append(matrix_table(name, matrix, precision, signs, labels=labels))
+    total = 1
+    for n in shape[:-2]:
+        total *= n
+    if len(shape) > 2 and total > len(slices):
+        tables.append(
+            Text(f"… {total - len(slices)} more {names[-2]}×{names[-1]} slices; --json has all")
+        )
+    return tables
+
+
+def _tensor_section(info: TensorInfo, title: str, precision: int) -> list[RenderableType]:
+    size = len(flat(info.value)) if info.value is not None else 0
+    source = {"drawn": "drawn from --seed", "given": "given", "state": "drawn from --seed"}.get(
+        info.source, ""
+    )
+    heading = f"{title}  ({_shape(info.shape)}{', ' + source if source else ''})"
+    if info.value is None:
+        return [Text(f"{title}: none")]
+    if size > SHOW_VALUES:
+        return [Text(f"{heading}: {size:,} entries, not printed; --json has them")]
+    return [Text(heading, style="bold"), _columns(
+        tensor_tables(title, info.value, info.shape, info.dim_names, precision, False)
+    )]  # fmt: skip
+
+
+# ---------------------------------------------------------------- one gradient
+
+
+def _rows_to_show(grad: LayerGradient) -> list[int | None]:
+    """Entry numbers for the comparison table: all, or first/last, some numerically checked
+    ones and the worst failures, with None where rows are left out."""
+    count = grad.numeric_total
+    if count <= VECTOR_LIMIT:
+        return list(range(count))
+    chosen = set(range(EDGE)) | set(range(count - EDGE, count))
+    numeric = flat(grad.check.numeric) if grad.check.numeric is not None else []
+    if grad.numeric_sampled:
+        checked = [k for k, v in enumerate(numeric) if v is not None and k not in chosen]
+        chosen |= set(checked[:EDGE])
+    if not grad.check.agree:
+        diffs = flat(grad.check.abs_diff)
+        oks = flat(grad.check.ok)
+        bad = sorted((k for k, ok in enumerate(oks) if not ok), key=lambda k: -diffs[k])
+        chosen |= set(bad[:WORST])
+    rows: list[int | None] = []
+    previous = -1
+    for k in sorted(chosen):
+        if k != previous + 1:
+            rows.append(None)
+        rows.append(k)
+        previous = k
+    return rows
+
+
+def comparison_table(grad: LayerGradient, precision: int) -> Table:
+    """One row per entry: index, analytic, autograd, numeric, |diff|, ✓."""
+    check = grad.check
+    analytic, autograd = flat(check.analytic), flat(check.autograd)
+    numeric = flat(check.numeric) if check.numeric is not None else None
+    trusted = flat(check.trusted) if check.trusted is not None else None
+    diffs, oks = flat(check.abs_diff), flat(check.ok)
+    where = indices(grad.shape)
+    table = Table(header_style="bold")
+    table.add_column(",".join(grad.dim_names) or "i", justify="right")
+    columns = ["analytic", "autograd"] + (["numeric"] if numeric is not None else [])
+    for column in [*columns, "|diff|"]:
+        table.add_column(column, justify="right", overflow="fold")
+    table.add_column("")
+    width = len(columns) + 3
+    for k in _rows_to_show(grad):
+        if k is None:
+            table.add_row(*[ELLIPSIS] * width)
+            continue
+        cells: list[str | Text] = [
+            ",".join(str(i) for i in where[k]),
+            number(analytic[k], precision),
+            number(autograd[k], precision),
+        ]
+        if numeric is not None:
+            value = numeric[k]
+            cells.append("·" if value is None else numeric_cell(value, trusted[k], precision))
+        cells += [f"{diffs[k]:.1e}", tick(oks[k])]
+        table.add_row(*cells)
+    if grad.numeric_total > VECTOR_LIMIT:
+        table.caption = (
+            f"{grad.numeric_total:,} entries, summarized; --json or --format csv has all"
+        )
+    return table
+
+
+def _sides(result: LayerResult) -> str:
+    return "analytic, autograd, numeric" if result.numeric else "analytic, autograd"
+
+
+def gradient_verdict(grad: LayerGradient, sides: str) -> Text:
+    check = grad.check
+    tol = f"(atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g})"
+    diff = f"max |diff| {check.max_abs_diff:.1e}"
+    if check.agree:
+        return Text(f"✓ ∂L/∂{grad.name} ({sides}) agree: {diff} within {tol}", style="bold green")
+    bad = sum(not ok for ok in flat(check.ok))
+    return Text(
+        f"✗ ∂L/∂{grad.name} ({sides}) DISAGREE in {bad} of {grad.numeric_total} entries: "
+        f"{diff} {tol}",
+        style="bold red",
+    )
+
+
+def _gradient_section(result: LayerResult, grad: LayerGradient, precision: int) -> list:
+    names = " × ".join(grad.dim_names)
+    parts: list[RenderableType] = [
+        Text(f"∂L/∂{grad.name}   ({_shape(grad.shape)}: {names})", style="bold underline"),
+        Text(f"  {grad.formula}"),
+    ]
+    if len(grad.shape) >= 2:
+        parts.append(
+            _columns(
+                tensor_tables(
+                    f"∂L/∂{grad.name} analytic",
+                    grad.check.analytic,
+                    grad.shape,
+                    grad.dim_names,
+                    precision,
+                    True,
+                )
+            )
+        )
+    parts.append(comparison_table(grad, precision))
+    parts += [Text(note, style="yellow") for note in grad.notes]
+    parts.append(gradient_verdict(grad, _sides(result)))
+    return parts
+
+
+# ---------------------------------------------------------------- steps
+
+
+def _step_section(step: LayerStep, precision: int) -> list[RenderableType]:
+    heading = Text(step.label, style="bold")
+    if step.formula:
+        heading.append(f"   {step.formula}", style="")
+    parts: list[RenderableType] = [heading]
+    if step.value is not None and step.shape is not None:
+        if len(step.shape) == 0:
+            parts.append(Text(f"  = {number(step.value, precision)}"))
+        elif len(step.shape) == 1:
+            parts.append(_vector(step.value, step.dim_names, precision))
+        else:
+            parts.append(
+                _columns(
+                    tensor_tables(
+                        step.label.split(" ")[0],
+                        step.value,
+                        step.shape,
+                        step.dim_names,
+                        precision,
+                        False,
+                    )
+                )
+            )
+    parts += [Text(f"  {line}") for line in step.lines]
+    return parts
+
+
+def _vector(values: list[float], dim_names: list[str], precision: int) -> Table:
+    """A short vector as one row (index → value), summarized beyond the limit."""
+    name = dim_names[0] if dim_names else "i"
+    table = Table(header_style="bold")
+    chosen = pick(len(values), 8)
+    for k in chosen:
+        table.add_column(ELLIPSIS if k is None else f"{name}={k}", justify="right")
+    table.add_row(*[ELLIPSIS if k is None else number(values[k], precision) for k in chosen])
+    return table
+
+
+# ---------------------------------------------------------------- the whole result
+
+
+def _header(result: LayerResult) -> list[RenderableType]:
+    params = ", ".join(f"{k}={_param(v)}" for k, v in result.params.items())
+    upstream = {
+        "random": "random (standard normal from --seed)",
+        "ones": "ones",
+        "given": "given",
+    }[result.upstream_kind]
+    return [
+        Text(f"{result.name}: {result.summary}", style="bold"),
+        Text(f"  {result.forward_formula}"),
+        Text(f"  parameters: {params or 'none'};  {result.dtype}"),
+        Text(f"  L = Σ G ⊙ y,  G = ∂L/∂y {upstream};  y is {_shape(result.output.shape)}"),
+    ]
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _overall(result: LayerResult) -> Text:
+    names = ", ".join(f"∂L/∂{grad.name}" for grad in result.grads)
+    diff = f"max |diff| {result.max_abs_diff:.1e}"
+    tol = f"(atol {result.atol:g}, rtol {result.rtol:g})"
+    sampled = "; numeric sampled" if result.numeric and result.numeric_sampled else ""
+    if result.agree:
+        return Text(
+            f"✓ {_sides(result)} agree on {names}: {diff} within tolerance {tol}{sampled}",
+            style="bold green",
+        )
+    return Text(f"✗ gradients DISAGREE: {diff} {tol}{sampled}", style="bold red")
+
+
+@as_renderable.register
+def _(result: LayerResult, precision: int) -> RenderableType:
+    parts: list[RenderableType] = _header(result)
+    values = [(info, info.name) for info in result.inputs if info.source != "none"]
+    values += [(info, info.name) for info in result.state]
+    values += [(result.output, "y"), (result.upstream, "G")]
+    for info, title in values:
+        parts += _tensor_section(info, title, precision)
+    for grad in result.grads:
+        parts += _gradient_section(result, grad, precision)
+    if result.steps is not None:
+        parts.append(Text("Worked backward pass (the hand derivation)", style="bold underline"))
+        for step in result.steps:
+            parts += _step_section(step, precision)
+    parts += [Text(note, style="yellow") for note in result.notes]
+    parts.append(_overall(result))
+    if result.answer is not None:
+        parts.append(_columns(answer_matrices(result.answer, precision)))
+        parts += answer_lines(result.answer)
+    return Group(*parts)
