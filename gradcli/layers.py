@@ -130,9 +130,9 @@ class LayerParam:
                     + (" (negative padding is not allowed)" if self.name == "padding" else "")
                 )
             values.append(value)
-        if self.kind == "int":
-            return values[0]
-        return (values[0], values[-1])
+        if len(values) == 1:
+            return values[0]  # one integer serves both axes, as in torch
+        return (values[0], values[1])
 
     def describe(self) -> str:
         """``name=default`` for listings."""
@@ -198,6 +198,8 @@ class Layer:
     workspace: Callable[[Shapes, Params, Shape], int] = lambda shapes, params, out: 0
     multiply_adds: Callable[[Shapes, Params, Shape], int] | None = None
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
+    # a given tensor's shape as the layer reads it (linear: a weight vector is one row)
+    reshape: Callable[[str, Shape], Shape] = lambda name, shape: shape
     check_values: Callable[[Shapes, Mapping[str, Sequence[float]]], None] | None = None
     draw_state: Callable[[Shapes, Params, Any], dict[str, Tensor]] | None = None
     state_text: Callable[[Params, Shape], str] | None = None  # how the state was drawn
@@ -365,7 +367,8 @@ def _bn_shape(shapes: Shapes, params: Params) -> Shape:
 
 
 def _bn_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
-    return (shapes["x"][1],)
+    x = shapes["x"]
+    return (x[1],) if len(x) > 1 else (1,)  # a 1-D x is refused by the shape rule
 
 
 def _bn_dims(x: Tensor) -> list[int]:
@@ -1417,7 +1420,12 @@ def _layers() -> tuple[Layer, ...]:
                     "input, rows = samples",
                     _names(("i",), ("n", "i"), ("n", "t", "i"), ("n", "t", "s", "i")),
                 ),
-                LayerInput("weight", "out×in", "weights, nn.Linear layout", _names(("o", "i"))),
+                LayerInput(
+                    "weight",
+                    "out×in",
+                    "weights, nn.Linear layout (a vector: one row)",
+                    _names(("o", "i")),
+                ),
                 LayerInput("bias", "out", _BIAS_HELP, _names(("o",)), none_allowed=True),
             ),
             params=(),
@@ -1438,6 +1446,9 @@ def _layers() -> tuple[Layer, ...]:
                 + [{"x": i, "y": i} for i in range(len(shapes["x"]) - 1)]
             ),
             multiply_adds=lambda shapes, params, out: _prod(out) * shapes["weight"][1],
+            reshape=lambda name, shape: (
+                (1, *shape) if name == "weight" and len(shape) == 1 else shape
+            ),
         ),
         Layer(
             name="batchnorm",
@@ -1769,7 +1780,8 @@ def plan(
                 raise InputError(f"{layer.name}: --{item.name} cannot be 'none'")
             shapes[item.name], sources[item.name] = None, "none"
         elif spec is not None and spec.values is not None:
-            shapes[item.name], sources[item.name] = tuple(spec.shape), "given"
+            shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
+            sources[item.name] = "given"
             values[item.name] = tuple(spec.values)
         elif spec is not None and spec.shape is not None:
             if item.kind == "index":
@@ -1868,17 +1880,21 @@ def _not_an_input(layer: Layer, name: str) -> str:
 # ---------------------------------------------------------------- listing and docs
 
 
-def listing_rows() -> list[tuple[str, str, str, str]]:
-    """(name, inputs, parameters, backward formulas) per layer, for --list and docs."""
-    rows = []
+def listing() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(name, summary, [(label, text)…]) per layer: inputs, parameters, forward, backward."""
+    blocks = []
     for layer in LAYER_LIST:
         inputs = ", ".join(
-            f"{i.name} ({i.shape}{', none ok' if i.none_allowed else ''})" for i in layer.inputs
+            f"{i.name} ({i.shape}{', or none' if i.none_allowed else ''})" for i in layer.inputs
         )
-        params = ", ".join(p.describe() for p in layer.params) or "—"
-        backward = "; ".join(layer.backward_formulas[n] for n in layer.gradient_names)
-        rows.append((layer.name, inputs, params, f"{layer.forward_formula}  ⇒  {backward}"))
-    return rows
+        lines = [
+            ("inputs", inputs),
+            ("parameters", ", ".join(p.describe() for p in layer.params) or "—"),
+            ("forward", layer.forward_formula),
+        ]
+        lines += [("backward", layer.backward_formulas[n]) for n in layer.gradient_names]
+        blocks.append((layer.name, layer.summary, lines))
+    return blocks
 
 
 def markdown_table() -> str:

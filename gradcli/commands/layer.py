@@ -12,7 +12,7 @@ import typer
 from gradcli.commands.options import Common, ParamOpt, SeedOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected
-from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing_rows, plan
+from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing, plan
 from gradcli.limits import require_memory
 from gradcli.parsing import parse_dims, parse_tensor
 
@@ -51,14 +51,9 @@ IndicesOpt = _tensor_opt("indices", "embedding: integer row numbers into W, e.g.
 
 def list_layers() -> None:
     """Every layer: inputs, parameters with defaults, forward and backward (no torch)."""
-    from gradcli.render.table import write_listing
+    from gradcli.render.layer_table import write_layer_listing
 
-    columns = ("name", "inputs", "parameters", "forward  ⇒  backward (analytic side)")
-    write_listing("Layers", columns, listing_rows(), sys.stdout)
-    print(
-        "L = Σ G ⊙ y with G from --upstream (random by default); every backward is written "
-        "from its closed form. See 'gradcli layer --help'."
-    )
+    write_layer_listing(listing(), sys.stdout)
 
 
 @computing_command

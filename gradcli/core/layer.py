@@ -451,7 +451,7 @@ def _list(value: Tensor | None):
     if value is None:
         return None
     if value.is_floating_point():
-        return value.double().tolist()
+        return (value.double() + 0.0).tolist()  # + 0.0 turns −0 into 0
     return value.tolist()
 
 

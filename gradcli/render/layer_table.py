@@ -8,7 +8,7 @@ never cut: long tables drop rows, never digits.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO
 
 from rich.columns import Columns
 from rich.console import Group, RenderableType
@@ -22,6 +22,7 @@ from gradcli.render.table import (
     answer_lines,
     answer_matrices,
     as_renderable,
+    console_for,
     matrix_table,
     number,
     numeric_cell,
@@ -177,19 +178,19 @@ def comparison_table(grad: LayerGradient, precision: int) -> Table:
 
 
 def _sides(result: LayerResult) -> str:
-    return "analytic, autograd, numeric" if result.numeric else "analytic, autograd"
+    return "analytic, autograd and numeric" if result.numeric else "analytic and autograd"
 
 
-def gradient_verdict(grad: LayerGradient, sides: str) -> Text:
+def gradient_verdict(grad: LayerGradient, numeric: bool) -> Text:
     check = grad.check
     tol = f"(atol {check.tolerance.atol:g}, rtol {check.tolerance.rtol:g})"
     diff = f"max |diff| {check.max_abs_diff:.1e}"
     if check.agree:
-        return Text(f"✓ ∂L/∂{grad.name} ({sides}) agree: {diff} within {tol}", style="bold green")
+        who = "all three agree" if numeric else "analytic and autograd agree"
+        return Text(f"✓ ∂L/∂{grad.name}: {who}, {diff} {tol}", style="bold green")
     bad = sum(not ok for ok in flat(check.ok))
     return Text(
-        f"✗ ∂L/∂{grad.name} ({sides}) DISAGREE in {bad} of {grad.numeric_total} entries: "
-        f"{diff} {tol}",
+        f"✗ ∂L/∂{grad.name}: DISAGREE in {bad} of {grad.numeric_total} entries, {diff} {tol}",
         style="bold red",
     )
 
@@ -215,7 +216,7 @@ def _gradient_section(result: LayerResult, grad: LayerGradient, precision: int) 
         )
     parts.append(comparison_table(grad, precision))
     parts += [Text(note, style="yellow") for note in grad.notes]
-    parts.append(gradient_verdict(grad, _sides(result)))
+    parts.append(gradient_verdict(grad, result.numeric))
     return parts
 
 
@@ -295,7 +296,7 @@ def _overall(result: LayerResult) -> Text:
     sampled = "; numeric sampled" if result.numeric and result.numeric_sampled else ""
     if result.agree:
         return Text(
-            f"✓ {_sides(result)} agree on {names}: {diff} within tolerance {tol}{sampled}",
+            f"✓ {_sides(result)} agree on {names}: {diff} {tol}{sampled}",
             style="bold green",
         )
     return Text(f"✗ gradients DISAGREE: {diff} {tol}{sampled}", style="bold red")
@@ -321,3 +322,19 @@ def _(result: LayerResult, precision: int) -> RenderableType:
         parts.append(_columns(answer_matrices(result.answer, precision)))
         parts += answer_lines(result.answer)
     return Group(*parts)
+
+
+def write_layer_listing(blocks: list[tuple[str, str, list[tuple[str, str]]]], out: TextIO) -> None:
+    """``layer --list``: one block per layer (inputs, parameters, forward, backward)."""
+    parts: list[RenderableType] = [
+        Text("Layers: L = Σ G ⊙ y, G = --upstream (random by default); every backward is "
+             "written from its closed form", style="bold")
+    ]  # fmt: skip
+    for name, summary, lines in blocks:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for label, text in lines:
+            grid.add_row(Text(f"  {label}"), Text(text))
+        parts += [Text(""), Text(f"{name} — {summary}", style="bold"), grid]
+    console_for(out).print(Group(*parts))
