@@ -49,6 +49,7 @@ class TargetKind(str, Enum):
 
 
 LossFn = Callable[["Tensor", "Tensor", Reduction, ParamValues], "Tensor"]
+Functional = Callable[["Tensor", "Tensor", ParamValues, str], "Tensor"]
 Prepare = Callable[["Tensor", "Tensor", ParamValues, str], "Tensor"]
 Untrusted = Callable[["Tensor", "Tensor", ParamValues], "Tensor | None"]
 
@@ -70,7 +71,7 @@ class Loss:
     name: str
     formula: str  # the per-element (or per-sample) loss
     gradient_formula: str  # ∂ℓ/∂y per element, before reduction
-    forward: LossFn  # scalar loss through torch.nn.functional
+    functional: Functional  # torch.nn.functional's loss with reduction= "mean", "sum" or "none"
     gradient: LossFn  # analytic ∂L/∂pred, same shape as pred
     params: tuple[Param, ...] = ()
     pred_is: str = "predictions"
@@ -82,8 +83,25 @@ class Loss:
     grouped: bool = False  # gradient_rhs needs brackets before "/n"
     prepare: Prepare | None = None  # validate (InputError) and return the target to use
     untrusted: Untrusted = _no_untrusted  # entries where finite differences mislead
-    fd_forward: LossFn | None = None  # forward safe for finite-difference stencils
+    fd_input: Callable[[Tensor], Tensor] | None = None  # makes stencils safe (bce: clamp)
     notes: tuple[str, ...] = ()  # always shown (conventions, clamping)
+
+    def forward(self, y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+        """The scalar loss, reduced by torch itself (half-sum: ½ of torch's sum)."""
+        self.check_reduction(reduction)
+        if reduction is Reduction.half_sum:
+            return 0.5 * self.functional(y, t, p, "sum")
+        return self.functional(y, t, p, reduction.value)
+
+    def terms(self, y: Tensor, t: Tensor, p: ParamValues) -> Tensor:
+        """The unreduced losses (reduction="none"): one per element of y, or one per sample
+        (row) for class targets; inputs made safe for finite-difference stencils."""
+        return self.functional(y if self.fd_input is None else self.fd_input(y), t, p, "none")
+
+    def reduction_scale(self, reduction: Reduction, pred_shape: tuple[int, ...]) -> float:
+        """L = scale · Σ terms under this reduction."""
+        self.check_reduction(reduction)
+        return _reduce_scale(reduction, self.divisor(pred_shape))
 
     def resolve_params(self, items: list[str]) -> ParamValues:
         """torch's defaults overridden by ``--param KEY=VALUE`` items."""
@@ -287,18 +305,16 @@ def _prepare_kl_div(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
 # ---------------------------------------------------------------- the losses
 
 
-def _mse_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    if reduction is Reduction.half_sum:
-        return 0.5 * F.mse_loss(y, t, reduction="sum")
-    return F.mse_loss(y, t, reduction=reduction.value)
+def _mse(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.mse_loss(y, t, reduction=how)
 
 
 def _mse_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
     return 2 * (y - t) * _reduce_scale(reduction, y.numel())
 
 
-def _l1_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    return F.l1_loss(y, t, reduction=_torch_reduction("l1", reduction))
+def _l1(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.l1_loss(y, t, reduction=how)
 
 
 def _l1_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -315,8 +331,8 @@ def _l1_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor:
     return _near(y - t, 0.0, y)
 
 
-def _huber_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    return F.huber_loss(y, t, reduction=_torch_reduction("huber", reduction), delta=p["delta"])
+def _huber(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.huber_loss(y, t, reduction=how, delta=p["delta"])
 
 
 def _huber_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -325,10 +341,8 @@ def _huber_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) 
     return grad * _scale("huber", reduction, y.numel())
 
 
-def _smooth_l1_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    return F.smooth_l1_loss(
-        y, t, reduction=_torch_reduction("smooth_l1", reduction), beta=p["beta"]
-    )
+def _smooth_l1(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.smooth_l1_loss(y, t, reduction=how, beta=p["beta"])
 
 
 def _smooth_l1_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -342,13 +356,13 @@ def _smooth_l1_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor | None:
     return _near(y - t, 0.0, y) if p["beta"] == 0 else None
 
 
-def _bce_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    return F.binary_cross_entropy(y, t, reduction=_torch_reduction("bce", reduction))
+def _bce(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.binary_cross_entropy(y, t, reduction=how)
 
 
-def _bce_fd_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    """bce with y clamped into [0, 1], so stencils at the edges can be evaluated."""
-    return _bce_forward(torch.clamp(y, 0.0, 1.0), t, reduction, p)
+def _unit_interval(y: Tensor) -> Tensor:
+    """y clamped into [0, 1], so bce's stencils at the edges can be evaluated."""
+    return torch.clamp(y, 0.0, 1.0)
 
 
 def _bce_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -362,9 +376,8 @@ def _bce_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor:
     return torch.minimum(y64, 1 - y64) < BCE_TRUST_MARGIN
 
 
-def _bce_logits_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    reduced = _torch_reduction("bce_with_logits", reduction)
-    return F.binary_cross_entropy_with_logits(y, t, reduction=reduced)
+def _bce_logits(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.binary_cross_entropy_with_logits(y, t, reduction=how)
 
 
 def _bce_logits_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -387,14 +400,9 @@ def target_distribution(y: Tensor, t: Tensor, smoothing: float = 0.0) -> Tensor:
     return q * (1 - smoothing) + smoothing / classes if smoothing else q
 
 
-def _ce_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+def _ce(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
     target = t.to(y.dtype) if is_probability_target(y, t) else t.long()
-    return F.cross_entropy(
-        y,
-        target,
-        reduction=_torch_reduction("cross_entropy", reduction),
-        label_smoothing=p["label_smoothing"],
-    )
+    return F.cross_entropy(y, target, reduction=how, label_smoothing=p["label_smoothing"])
 
 
 def _ce_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -404,8 +412,8 @@ def _ce_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> 
     return grad * _scale("cross_entropy", reduction, _samples(y))
 
 
-def _nll_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
-    return F.nll_loss(y, t.long(), reduction=_torch_reduction("nll", reduction))
+def _nll(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
+    return F.nll_loss(y, t.long(), reduction=how)
 
 
 def _nll_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -413,15 +421,10 @@ def _nll_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) ->
     return (0.0 - target_distribution(y, t.long())) * _scale("nll", reduction, _samples(y))
 
 
-def _kl_forward(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
+def _kl(y: Tensor, t: Tensor, p: ParamValues, how: str) -> Tensor:
     with warnings.catch_warnings():  # torch warns that 'mean' is not 'batchmean'
         warnings.simplefilter("ignore", UserWarning)
-        return F.kl_div(
-            y,
-            t.to(y.dtype),
-            reduction=_torch_reduction("kl_div", reduction),
-            log_target=p["log_target"] == "true",
-        )
+        return F.kl_div(y, t.to(y.dtype), reduction=how, log_target=p["log_target"] == "true")
 
 
 def _kl_gradient(y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
@@ -447,7 +450,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "mse",
         "ℓ = (y − t)²",
         "∂ℓ/∂y = 2(y − t)",
-        forward=_mse_forward,
+        functional=_mse,
         gradient=_mse_gradient,
         reductions=(Reduction.mean, Reduction.sum, Reduction.half_sum),
         notes=(
@@ -459,7 +462,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "l1",
         "ℓ = |y − t|",
         "∂ℓ/∂y = sign(y − t)   (0 at y = t, torch's convention)",
-        forward=_l1_forward,
+        functional=_l1,
         gradient=_l1_gradient,
         gradient_rhs="sign(y − t)",
         untrusted=_l1_untrusted,
@@ -468,7 +471,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "huber",
         "ℓ = ½(y − t)² if |y − t| ≤ δ, else δ(|y − t| − ½δ)",
         "∂ℓ/∂y = (y − t) if |y − t| ≤ δ, else δ·sign(y − t)",
-        forward=_huber_forward,
+        functional=_huber,
         gradient=_huber_gradient,
         params=(Param("delta", 1.0, check=_positive, requirement="> 0"),),
         grouped=True,
@@ -477,7 +480,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "smooth_l1",
         "ℓ = ½(y − t)²/β if |y − t| < β, else |y − t| − ½β   (β = 0: |y − t|)",
         "∂ℓ/∂y = (y − t)/β if |y − t| < β, else sign(y − t)",
-        forward=_smooth_l1_forward,
+        functional=_smooth_l1,
         gradient=_smooth_l1_gradient,
         params=(Param("beta", 1.0, check=_non_negative, requirement=">= 0"),),
         grouped=True,
@@ -487,13 +490,13 @@ LOSS_LIST: tuple[Loss, ...] = (
         "bce",
         "ℓ = −(t·log y + (1 − t)·log(1 − y))   (each log clamped at −100, as torch)",
         "∂ℓ/∂y = (y − t) / (y(1 − y))",
-        forward=_bce_forward,
+        functional=_bce,
         gradient=_bce_gradient,
         pred_is="probabilities in [0, 1]",
         target_is="values in [0, 1]",
         prepare=_prepare_bce,
         untrusted=_bce_untrusted,
-        fd_forward=_bce_fd_forward,
+        fd_input=_unit_interval,
         grouped=True,
         gradient_rhs="(y − t) / max(y(1 − y), 1e-12)",  # torch's floor, see BCE_GRAD_EPSILON
     ),
@@ -501,7 +504,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "bce_with_logits",
         "ℓ = −(t·log σ(z) + (1 − t)·log(1 − σ(z)))",
         "∂ℓ/∂z = σ(z) − t",
-        forward=_bce_logits_forward,
+        functional=_bce_logits,
         gradient=_bce_logits_gradient,
         pred_is="logits",
         target_is="values in [0, 1]",
@@ -513,7 +516,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "ℓ = −Σ_c q_c·log softmax(z)_c,  q = onehot(t) or the given probabilities, "
         "smoothed: q = (1 − ε)q + ε/C",
         "∂ℓ/∂z = softmax(z) − q",
-        forward=_ce_forward,
+        functional=_ce,
         gradient=_ce_gradient,
         params=(Param("label_smoothing", 0.0, check=_fraction, requirement="in [0, 1]"),),
         pred_is="logits, one row per sample",
@@ -527,7 +530,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "nll",
         "ℓ = −x_t   (x = log-probabilities, t = class index)",
         "∂ℓ/∂x = −onehot(t)",
-        forward=_nll_forward,
+        functional=_nll,
         gradient=_nll_gradient,
         pred_is="log-probabilities, one row per sample",
         target_is="class indices (one per row)",
@@ -540,7 +543,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         "kl_div",
         "ℓ = t·(log t − x)   (x = log-probabilities; 0 where t = 0)",
         "∂ℓ/∂x = −t",
-        forward=_kl_forward,
+        functional=_kl,
         gradient=_kl_gradient,
         params=(Param("log_target", "false", choices=("false", "true")),),
         pred_is="log-probabilities",

@@ -92,14 +92,22 @@ def test_relu_at_zero_exits_zero_with_a_note():
 
 
 def test_disagreement_exits_one():
-    # with zero tolerance the ~1e-11 finite-difference error counts as a disagreement
-    run = invoke("activation", "sigmoid", "0.3", "--atol", "0", "--rtol", "0")
+    # torch's hardsigmoid backward multiplies by float32(1/6): 5e-9 from the exact 1/6, a
+    # real difference that only a zero tolerance counts
+    run = invoke("activation", "hardsigmoid", "1.3", "--atol", "0", "--rtol", "0")
     assert run.code == 1
     assert "DISAGREE" in run.stdout
-    assert (
-        invoke("activation", "sigmoid", "0.3", "--atol", "0", "--rtol", "0", "--no-numeric").code
-        == 0
-    )
+    assert invoke("activation", "hardsigmoid", "1.3").code == 0
+
+
+def test_a_numeric_column_that_cannot_meet_the_tolerance_is_left_out_and_said_so():
+    # no finite difference is exact, so with a zero tolerance it cannot settle the verdict:
+    # analytic and autograd (bitwise equal for sigmoid) decide, and the output says so
+    run = invoke("activation", "sigmoid", "0.3", "--atol", "0", "--rtol", "0", "--json")
+    data = run.json()
+    assert run.code == 0 and data["agree"]
+    assert data["numeric_trusted"] == [False]
+    assert any("cannot settle" in note for note in data["notes"])
 
 
 def test_float32_and_precision_options():

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from gradcli.activations import ACTIVATIONS
 from gradcli.core.perceptron import (
-    NUMERIC_LIMIT,
     NetworkSpec,
     autograd_gradients,
     build_network,
@@ -299,13 +298,16 @@ def test_cross_entropy_output_delta_is_softmax_minus_one_hot():
     assert result.loss == pytest.approx(math.log(2))
 
 
-def test_numeric_is_skipped_above_the_limit_with_a_reason():
+def test_numeric_is_sampled_above_the_work_budget_and_says_so():
     spec = NetworkSpec(layer_sizes=[256, 10], x_shape=(64, 784), target=[1.0])
     result = perceptron_gradients(spec, FLOAT64)
     assert result.agree
-    assert "203,530 parameters" in result.numeric_skipped
-    assert all(layer.weight.check.numeric is None for layer in result.layers)
-    assert NUMERIC_LIMIT < 203_530
+    first = result.layers[0].weight.check
+    assert first.numeric_sampled
+    assert 0 < first.numeric_checked < 200_704
+    computed = [v for row in first.numeric for v in row if v is not None]
+    assert len(computed) == first.numeric_checked
+    assert any("layer 1 ∂E/∂W: numeric:" in note and "sample" in note for note in result.notes)
 
 
 def test_no_numeric_setting_says_so():

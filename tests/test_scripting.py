@@ -137,7 +137,7 @@ def test_bad_expect_is_bad_input(args, fragments):
         (["activation", "sigmoid", "0", "--expect", "0.25"], 0),
         (["activation", "sigmoid", "0", "--expect", "0.3"], 0),
         (["activation", "sigmoid", "0", "--expect", "0.26"], 1),
-        (["activation", "sigmoid", "0.3", "--atol", "0", "--rtol", "0"], 1),
+        (["activation", "hardsigmoid", "1.3", "--atol", "0", "--rtol", "0"], 1),
         (["loss", "mse", "--pred", "1", "--target", "0", "--expect", "2"], 0),
         ([*MAZUR, "--expect", "layer1.weight=0.000439,0.000877;0.000498,0.000995"], 0),
         (["activation", "sigmoid", "x"], 2),

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gradcli.activations import Activation
-from gradcli.core.engine import as_tensor, check_elementwise, step_sizes
+from gradcli.core.engine import (
+    KINK_MARGIN,
+    as_tensor,
+    check_elementwise,
+    overflow_note,
+    raise_if_overflowed,
+    torch,
+)
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
@@ -37,6 +44,8 @@ def activation_gradients(
         settings,
         kinks,
     )
+    x_values = xs.double().tolist()
+    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     value = activation.forward(xs, params)
     answer = None
     if expected is not None:
@@ -58,7 +67,11 @@ def activation_gradients(
         value=value.double().tolist(),
         check=check,
         dtype=settings.dtype.value,
-        notes=_kink_notes(activation, xs, kinks, settings.numeric),
+        notes=[
+            *_kink_notes(activation, xs, kinks, settings.numeric),
+            *overflow_note(value, "f(x)", settings.dtype.value),
+            *check.notes,
+        ],
         answer=answer,
     )
 
@@ -85,9 +98,9 @@ def _slips(activation: Activation, params: ParamValues, xs: Tensor, value: Tenso
 
 
 def _kink_notes(activation: Activation, xs, kinks: Sequence[float], numeric: bool) -> list[str]:
-    """One note per kink that an input sits on or next to."""
+    """One note per kink that an input sits on."""
     notes = []
-    near = 2 * step_sizes(xs.double())
+    near = KINK_MARGIN * torch.clamp(xs.double().abs(), min=1.0)
     for kink in kinks:
         if bool(((xs.double() - kink).abs() <= near).any()):
             note = (

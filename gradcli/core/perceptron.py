@@ -14,15 +14,25 @@ activation registry's analytic derivative; autograd never enters it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gradcli.activations import Activation, get_activation
-from gradcli.core.engine import TORCH_DTYPES, gradient_numeric, judge, torch
+from gradcli.core.engine import (
+    CHUNK_ELEMENTS,
+    TORCH_DTYPES,
+    NumericEstimate,
+    judge,
+    numeric_gradient,
+    overflow_note,
+    raise_if_overflowed,
+    torch,
+)
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.losses import Loss, Reduction, get_loss
+from gradcli.losses import Loss, Reduction, TargetKind, get_loss
 from gradcli.params import ParamValues
 from gradcli.results.perceptron import (
     LayerGradients,
@@ -38,7 +48,6 @@ Matrix = list[list[float]]
 SUPPORTED_LOSSES = ("mse", "bce", "cross_entropy")
 CLASS_INDEX_LOSSES = ("cross_entropy",)  # target: one class index per sample
 ENGINES = ("grad", "backward")
-NUMERIC_LIMIT = 1000  # parameters; finite differences cost two forward passes per parameter
 
 
 @dataclass(frozen=True)
@@ -300,7 +309,9 @@ def forward(
     for layer in layers:
         weight = tensors.pop(0)
         bias = tensors.pop(0) if layer.bias is not None else None
-        pre = inputs @ weight.T if bias is None else inputs @ weight.T + bias
+        pre = inputs @ weight.transpose(-1, -2)  # a batch of weight copies broadcasts
+        if bias is not None:
+            pre = pre + (bias.unsqueeze(-2) if bias.dim() > 1 else bias)
         out = layer.activation.forward(pre, layer.params)
         results.append((pre, out))
         inputs = out
@@ -367,45 +378,93 @@ def autograd_gradients(net: Network, engine: str) -> tuple[Tensor, list[Tensor]]
     return loss.detach(), list(torch.autograd.grad(loss, leaves))
 
 
-def numeric_gradients(net: Network) -> tuple[list[Tensor], list[Tensor]]:
-    """Central differences in float64, one parameter entry at a time, and where to trust them.
+def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[NumericEstimate]:
+    """Central differences in float64 for every parameter tensor (sampled above the budget).
 
-    A difference is not trusted when its two evaluations put some pre-activation on
-    another side of one of its activation's kinks than the unperturbed network does.
+    Perturbed copies of one parameter tensor are evaluated together: the forward pass takes
+    a leading batch of that tensor (matmul broadcasts) and the loss is the registry's
+    unreduced terms summed per copy. A difference is not trusted when its stencil puts some
+    pre-activation on another side of one of its activation's kinks than the unperturbed
+    network does.
     """
     x64 = net.x.double()
     base = [p.double() for p in net.parameters()]
     target = net.target if net.target.dtype == torch.long else net.target.double()
-    fd_loss = net.loss.fd_forward or net.loss.forward
-    passes = forward(x64, net.layers, base)
-    reference = _kink_sides(net.layers, passes)
-    # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
-    spoiled = net.loss.untrusted(passes[-1][1], target, net.loss_params)
-    edge = torch.tensor(spoiled is not None and bool(spoiled.any()))
-    grads, trusted = [], []
+    reference = _kink_sides(net.layers, forward(x64, net.layers, base))
+    output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
+    scale = net.loss.reduction_scale(net.reduction, output_shape)
+    estimates = []
     for index, value in enumerate(base):
-        sides: list[bool] = []
 
-        def loss_at(replacement: Tensor, index: int = index, sides: list[bool] = sides) -> Tensor:
-            params = [*base[:index], replacement, *base[index + 1 :]]
-            passes = forward(x64, net.layers, params)
-            sides.append(_kink_sides(net.layers, passes) == reference)
-            return fd_loss(passes[-1][1], target, net.reduction, net.loss_params)
+        def passes_at(copies: Tensor, index: int = index) -> list[tuple[Tensor, Tensor]]:
+            return forward(x64, net.layers, [*base[:index], copies, *base[index + 1 :]])
 
-        grads.append(gradient_numeric(loss_at, value))
-        # gradient_numeric evaluates each entry twice (x + h, x − h), in order
-        same = torch.tensor(sides, dtype=torch.bool).reshape(-1, 2).all(dim=1)
-        trusted.append(same.reshape(value.shape) & ~edge)
-    return grads, trusted
+        def losses(copies: Tensor, passes_at=passes_at) -> Tensor:
+            output = passes_at(copies)[-1][1]  # (k, samples, outputs)
+            return scale * _batched_terms(net, output, target).sum(dim=1)
+
+        estimate = numeric_gradient(
+            lambda v, losses=losses: losses(v.unsqueeze(0))[0],
+            value,
+            settings.tolerance,
+            seed,
+            cost=forward_cost(net),
+            batched=losses,
+        )
+        if reference:
+            estimate = _watch_kinks(estimate, value, net.layers, passes_at, reference)
+        estimates.append(estimate)
+    return estimates
 
 
-def _kink_sides(layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]]) -> list:
-    """Which side of each kink every pre-activation lies on (−1, 0, +1), as lists."""
-    sides = []
-    for layer, (pre, _) in zip(layers, passes, strict=True):
-        for kink in layer.activation.kinks(layer.params):
-            sides.append(torch.sign(pre - kink).tolist())
-    return sides
+def _batched_terms(net: Network, output: Tensor, target: Tensor) -> Tensor:
+    """The loss's unreduced terms for k copies of the output, flattened per copy: (k, terms)."""
+    copies = output.shape[0]
+    if net.loss.target_kind is TargetKind.values:
+        return net.loss.terms(output, target.expand_as(output), net.loss_params).reshape(copies, -1)
+    flat = output.reshape(-1, output.shape[-1])  # class targets: one term per sample
+    return net.loss.terms(flat, target.repeat(copies), net.loss_params).reshape(copies, -1)
+
+
+def _watch_kinks(
+    estimate: NumericEstimate,
+    value: Tensor,
+    layers: Sequence[Layer],
+    passes_at: Callable[[Tensor], list[tuple[Tensor, Tensor]]],
+    reference: list[Tensor],
+) -> NumericEstimate:
+    """Mark entries whose stencil (value ± step) moves a pre-activation across a kink."""
+    flat = value.reshape(-1)
+    index = estimate.checked.reshape(-1).nonzero().reshape(-1)
+    steps = estimate.step.reshape(-1)
+    smooth = torch.ones(flat.numel(), dtype=torch.bool)
+    chunk = max(1, CHUNK_ELEMENTS // max(flat.numel(), 1))
+    for start in range(0, index.numel(), chunk):
+        part = index[start : start + chunk]
+        rows = torch.arange(part.numel())
+        for sign in (1.0, -1.0):
+            copies = flat.expand(part.numel(), flat.numel()).clone()
+            copies[rows, part] += sign * steps[part]
+            sides = _kink_sides(layers, passes_at(copies.reshape(-1, *value.shape)))
+            for now, then in zip(sides, reference, strict=True):
+                same = (now == then).expand(part.numel(), *then.shape)
+                smooth[part] &= same.reshape(part.numel(), -1).all(dim=1)
+    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape))
+
+
+def forward_cost(net: Network) -> int:
+    """Element evaluations of one forward pass and loss (multiply-adds and activations)."""
+    samples = net.x.shape[0]
+    return sum(samples * (layer.weight.numel() + layer.weight.shape[0]) for layer in net.layers)
+
+
+def _kink_sides(layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]]) -> list[Tensor]:
+    """Which side of each kink every pre-activation lies on (−1, 0, +1)."""
+    return [
+        torch.sign(pre - kink)
+        for layer, (pre, _) in zip(layers, passes, strict=True)
+        for kink in layer.activation.kinks(layer.params)
+    ]
 
 
 # ---------------------------------------------------------------- the command's entry point
@@ -425,7 +484,7 @@ def perceptron_gradients(
     _check_loss_input(net, passes[-1][1])
     worked = backprop(net, passes)
     loss, autograd = autograd_gradients(net, spec.engine)
-    numeric, trusted, skipped = _maybe_numeric(net, settings)
+    numeric, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
     analytic = [
         g
         for w, b in zip(worked.weight_grads, worked.bias_grads, strict=True)
@@ -438,10 +497,21 @@ def perceptron_gradients(
             g,
             None if numeric is None else numeric[i],
             settings.tolerance,
-            None if trusted is None else trusted[i],
+            trusted,
         )
         for i, (a, g) in enumerate(zip(analytic, autograd, strict=True))
     ]
+    for name, check in zip(_parameter_names(net), checks, strict=True):
+        width = len(check.analytic[0]) if isinstance(check.analytic[0], list) else 1
+        raise_if_overflowed(
+            check,
+            lambda k, name=name, width=width: (
+                f"{name}[{k // width}, {k % width}]"
+                if width > 1 or name.endswith("W")
+                else f"{name}[{k}]"
+            ),
+            settings.dtype.value,
+        )
     layers = _layer_results(net, checks, spec.lr)
     answer = None
     if expected:
@@ -468,9 +538,33 @@ def perceptron_gradients(
         lr=spec.lr,
         numeric_skipped=skipped,
         steps=_steps(net, worked) if spec.steps else None,
-        notes=_notes(net, spec),
+        notes=[
+            *_notes(net, spec),
+            *overflow_note(loss, "the loss E", settings.dtype.value),
+            *_check_notes(layers),
+        ],
         answer=answer,
     )
+
+
+def _parameter_names(net: Network) -> list[str]:
+    """``layer 1 ∂E/∂W``, ``layer 1 ∂E/∂b``… in the order of ``net.parameters()``."""
+    names = []
+    for i, layer in enumerate(net.layers, 1):
+        names.append(f"layer {i} ∂E/∂W")
+        if layer.bias is not None:
+            names.append(f"layer {i} ∂E/∂b")
+    return names
+
+
+def _check_notes(layers: list[LayerGradients]) -> list[str]:
+    """The engine's notes on each parameter's finite differences, naming the parameter."""
+    notes = []
+    for layer in layers:
+        for name, grad in (("∂E/∂W", layer.weight), ("∂E/∂b", layer.bias)):
+            if grad is not None:
+                notes += [f"layer {layer.index} {name}: {note}" for note in grad.check.notes]
+    return notes
 
 
 def check_layer_answers(
@@ -527,22 +621,17 @@ def _check_loss_input(net: Network, output: Tensor) -> None:
 
 
 def _maybe_numeric(
-    net: Network, settings: Settings
-) -> tuple[list[Tensor] | None, list[Tensor] | None, str | None]:
+    net: Network, settings: Settings, seed: int
+) -> tuple[list[NumericEstimate] | None, Tensor | None, str | None]:
+    """The numeric gradients, whether the loss spoils them all, or why there are none."""
     if not settings.numeric:
         return None, None, "finite differences off (--no-numeric)"
-    count = sum(p.numel() for p in net.parameters())
-    if count > NUMERIC_LIMIT:
-        return (
-            None,
-            None,
-            (
-                f"finite differences skipped: {count:,} parameters is more than {NUMERIC_LIMIT:,} "
-                "(each needs two extra forward passes); backprop is checked against autograd"
-            ),
-        )
-    grads, trusted = numeric_gradients(net)
-    return grads, trusted, None
+    output = forward(net.x.double(), net.layers, [p.double() for p in net.parameters()])[-1][1]
+    target = net.target if net.target.dtype == torch.long else net.target.double()
+    # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
+    spoiled = net.loss.untrusted(output, target, net.loss_params)
+    edge = torch.tensor(spoiled is not None and bool(spoiled.any()))
+    return numeric_gradients(net, settings, seed), ~edge, None
 
 
 def _layer_results(net: Network, checks: list, lr: float | None) -> list[LayerGradients]:

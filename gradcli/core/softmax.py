@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradcli.core.engine import as_tensor, check_jacobian, torch
+from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
 from gradcli.errors import InputError
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.results.softmax import SoftmaxJacobianResult
@@ -48,6 +48,10 @@ def softmax_jacobian(
         # softmax cannot tell a from a − max(a): difference there, where steps are exact
         numeric_at=inputs.double() - inputs.double().max(),
     )
+    n = len(a)
+    raise_if_overflowed(
+        check, lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})", settings.dtype.value
+    )
     probabilities = stable_softmax(inputs, temperature)
     answer = None
     if expected is not None:
@@ -66,7 +70,7 @@ def softmax_jacobian(
         check=check,
         dtype=settings.dtype.value,
         formula=FORMULA,
-        notes=[SIGN_PATTERN],
+        notes=[SIGN_PATTERN, *check.notes],
         answer=answer,
     )
 

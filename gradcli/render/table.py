@@ -43,13 +43,19 @@ def write_listing(
     console_for(out).print(table)
 
 
+NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check
+
+
 def number(value: float | None, precision: int) -> str:
     """``precision`` significant digits; blank for a missing value."""
     return "" if value is None else f"{value:.{precision}g}"
 
 
-def numeric_cell(value: float, trusted: bool, precision: int) -> str | Text:
-    """A finite-difference value; dimmed and marked ``~`` where it is not trusted."""
+def numeric_cell(value: float | None, trusted: bool, precision: int) -> str | Text:
+    """A finite-difference value; dimmed and marked ``~`` where it is not trusted, a dash
+    where it was not computed (sampled check)."""
+    if value is None:
+        return Text(NOT_COMPUTED, style="dim")
     shown = number(value, precision)
     return shown if trusted else Text(f"{shown} ~", style="dim")
 
@@ -212,6 +218,9 @@ def matrix_table(
                 cells.append(ELLIPSIS)
                 continue
             value = matrix[i][j]
+            if value is None:
+                cells.append(Text(NOT_COMPUTED, style="dim"))
+                continue
             style = ("green" if value > 0 else "red" if value < 0 else "") if sign_colours else ""
             if marks is not None:
                 cells.append(expected_cell(value, marks[i][j], precision))

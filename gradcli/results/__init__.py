@@ -20,9 +20,13 @@ Nested = list  # a list of floats/bools, or a list of such lists (a matrix)
 class GradientCheck:
     """Analytic, autograd and numeric gradients of one quantity, and their verdict.
 
-    ``trusted`` marks where the finite-difference estimate is meaningful (False
-    next to a kink); ``abs_diff`` is, per entry, the largest difference the
-    verdict looked at; ``ok`` is that entry's own verdict.
+    ``trusted`` marks where the finite-difference estimate counted in the verdict
+    (computed, finite, accurate enough, not next to a kink); ``numeric`` is None where an
+    entry was not computed (a sampled check) and ``numeric_error`` is each entry's own error
+    estimate; ``abs_diff`` is, per entry, the largest difference the verdict looked at;
+    ``ok`` is that entry's own verdict. ``defined`` (None = everywhere) marks entries where
+    the derivative exists; the others are shown but not judged. ``notes`` say what was
+    sampled or left out.
     """
 
     analytic: Nested
@@ -34,6 +38,11 @@ class GradientCheck:
     max_abs_diff: float
     agree: bool
     tolerance: Tolerance
+    numeric_error: Nested | None = None
+    numeric_sampled: bool = False
+    numeric_checked: int | None = None
+    defined: Nested | None = None
+    notes: tuple[str, ...] = ()
 
     def json_fields(self) -> dict[str, Any]:
         """The gradient fields shared by every command's JSON object."""
@@ -42,6 +51,9 @@ class GradientCheck:
             "autograd": self.autograd,
             "numeric": self.numeric,
             "numeric_trusted": self.trusted,
+            "numeric_error": self.numeric_error,
+            "numeric_sampled": self.numeric_sampled,
+            "numeric_checked": self.numeric_checked,
             "max_abs_diff": self.max_abs_diff,
             "agree": self.agree,
             "atol": self.tolerance.atol,

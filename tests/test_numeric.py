@@ -1,0 +1,203 @@
+"""Finite differences that know their own error, and verdicts that are earned."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradcli.core import engine
+from gradcli.core.engine import (
+    NumericEstimate,
+    judge,
+    numeric_elementwise,
+    numeric_gradient,
+    numeric_jacobian,
+    raise_if_overflowed,
+)
+from gradcli.errors import InputError
+from gradcli.settings import Tolerance
+from tests.conftest import invoke
+
+TIGHT = Tolerance(atol=1e-9, rtol=1e-9)
+
+
+def f64(*values: float) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-30, 30, allow_nan=False))
+def test_the_error_estimate_bounds_the_real_error_of_smooth_functions(x):
+    point = f64(x)
+    estimate = numeric_elementwise(torch.sin, point)
+    true = math.cos(x)
+    assert estimate.checked.all()
+    assert abs(float(estimate.value[0]) - true) <= max(float(estimate.error[0]), 1e-12)
+    assert float(estimate.error[0]) < 1e-6  # and it is small: the column can judge
+
+
+def test_a_function_of_tiny_scale_gets_a_tiny_step():
+    # softplus with beta = 1e6 bends over 1e-6: a fixed step of 1e-5 would be 10 times too wide
+    def softplus(t):
+        return torch.nn.functional.softplus(t, beta=1e6, threshold=1e9)
+
+    estimate = numeric_elementwise(softplus, f64(1e-6), TIGHT)
+    assert float(estimate.value[0]) == pytest.approx(1 / (1 + math.exp(-1)), abs=1e-8)
+    assert float(estimate.step[0]) < 1e-7
+
+
+def test_a_function_too_large_for_any_step_is_distrusted_not_believed():
+    # softplus(x, beta=1e-300) ≈ ln2·1e300 + x/2: no difference of two such numbers is exact
+    def softplus(t):
+        return torch.nn.functional.softplus(t, beta=1e-300)
+
+    estimate = numeric_elementwise(softplus, f64(1.0))
+    check = judge(f64(0.5), f64(0.5), estimate, Tolerance(1e-6, 1e-5))
+    assert check.agree  # analytic and autograd decide…
+    assert check.trusted == [False]  # …the numeric column is left out…
+    assert any("cannot settle" in note for note in check.notes)  # …and the output says so
+
+
+def test_an_overflowing_difference_is_marked_overflowed():
+    estimate = numeric_elementwise(lambda t: t**2, f64(1e200))
+    check = judge(f64(2e200), f64(2e200), estimate, Tolerance(1e-6, 1e-5))
+    assert check.agree and check.trusted == [False]
+    assert math.isfinite(check.max_abs_diff)
+    assert any("overflowed" in note for note in check.notes)
+
+
+def test_nan_is_never_agreement():
+    nan = f64(math.nan)
+    assert not judge(nan, nan, None, Tolerance(1e-6, 1e-5)).agree
+    assert not judge(f64(1.0), nan, None, Tolerance(1e-6, 1e-5)).agree
+    inf = f64(math.inf)
+    assert not judge(inf, inf, None, Tolerance(1e-6, 1e-5)).agree
+
+
+def test_entries_where_the_derivative_does_not_exist_are_shown_but_not_judged():
+    check = judge(
+        f64(math.inf, 1.0),
+        f64(0.0, 1.0),
+        None,
+        Tolerance(1e-6, 1e-5),
+        defined=torch.tensor([False, True]),
+    )
+    assert check.agree and check.defined == [False, True]
+
+
+def test_a_wrong_numeric_value_with_a_small_error_estimate_fails_the_verdict():
+    estimate = NumericEstimate.exact(f64(0.3))
+    assert not judge(f64(0.25), f64(0.25), estimate, Tolerance(1e-6, 1e-5)).agree
+
+
+def test_overflow_of_both_sides_is_an_input_error_naming_the_entry():
+    check = judge(f64(1.0, math.nan), f64(1.0, math.nan), None, Tolerance(1e-6, 1e-5))
+    with pytest.raises(InputError, match="overflows float64 at entry 1"):
+        raise_if_overflowed(check, lambda k: f"entry {k}", "float64")
+
+
+def test_jacobian_of_a_softmax_at_a_tiny_temperature():
+    x = f64(0.0, 0.0)
+    estimate = numeric_jacobian(lambda t: torch.softmax(t / 1e-6, dim=-1), x)
+    assert torch.allclose(
+        estimate.value,
+        torch.tensor([[2.5e5, -2.5e5], [-2.5e5, 2.5e5]], dtype=torch.float64),
+        rtol=1e-6,
+    )
+
+
+def test_gradient_batched_and_one_call_at_a_time_agree():
+    x = torch.linspace(-2, 2, 12, dtype=torch.float64).reshape(3, 4)
+
+    def loss(t):
+        return (torch.tanh(t) ** 2).sum() / 7
+
+    def batched(copies):
+        return (torch.tanh(copies) ** 2).sum(dim=(1, 2)) / 7
+
+    one = numeric_gradient(loss, x)
+    many = numeric_gradient(loss, x, batched=batched)
+    true = 2 * torch.tanh(x) * (1 - torch.tanh(x) ** 2) / 7
+    assert torch.allclose(one.value, true, atol=1e-9)
+    assert torch.allclose(many.value, true, atol=1e-9)
+
+
+def test_above_the_budget_a_seeded_sample_is_checked_and_said(monkeypatch):
+    monkeypatch.setattr(engine, "WORK_BUDGET", 4 * 40 * 3000)  # 40 entries of a 3000-entry loss
+    x = torch.linspace(-1, 1, 3000, dtype=torch.float64)
+
+    def loss(t):
+        return (t**3).sum()
+
+    first = numeric_gradient(loss, x, batched=lambda c: (c**3).sum(dim=1), seed=7)
+    again = numeric_gradient(loss, x, batched=lambda c: (c**3).sum(dim=1), seed=7)
+    assert first.sampled and int(first.checked.sum()) == 40
+    assert torch.equal(first.checked, again.checked)  # the same seed, the same sample
+    check = judge(3 * x**2, 3 * x**2, first, Tolerance(1e-6, 1e-5))
+    assert check.agree and check.numeric_sampled and check.numeric_checked == 40
+    assert sum(v is None for v in check.numeric) == 3000 - 40
+    assert any("40 of 3,000 entries computed, a seeded random sample" in n for n in check.notes)
+    wrong = judge(3 * x**2 + 0.1, 3 * x**2 + 0.1, first, Tolerance(1e-6, 1e-5))
+    assert not wrong.agree  # the sample still catches a wrong formula
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["activation", "celu", "0", "--param", "alpha=0.001"],
+        ["activation", "softplus", "1e-6", "--param", "beta=1e6"],
+        ["activation", "softplus", "1", "--param", "beta=1e-300"],
+        ["softmax-jacobian", "0", "0", "-T", "1e-6"],
+        ["loss", "mse", "--pred", "1e200", "--target", "0"],
+        ["loss", "huber", "--pred", "1e308", "--target", "-1e308"],
+        ["softmax-jacobian", "1.7e308", "-1.7e308"],
+        ["activation", "elu", "-30", "-1e-9", "1e-9", "700"],
+        ["activation", "sigmoid", "-1000", "1000"],
+        ["loss", "bce_with_logits", "--pred", "1000,-1000", "--target", "0,1"],
+    ],
+)
+def test_valid_inputs_that_once_got_a_false_disagree_now_agree(args):
+    run = invoke(*args, "--json")
+    assert run.code == 0, run.stdout
+    data = run.json()
+    assert data["agree"] and data["max_abs_diff"] is not None
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (
+            ["activation", "gelu", "1e30", "--param", "approximate=tanh", "--dtype", "float32"],
+            "float32 at x = 1e+30",
+        ),
+        (["softmax-jacobian", "1", "2", "-T", "1e-310"], "overflows float64"),
+        (
+            [
+                "perceptron",
+                "--weights",
+                "[[1e200]]",
+                "--x",
+                "1e200",
+                "--target",
+                "0",
+                "--activation",
+                "identity",
+            ],
+            "overflows float64 at layer 1",
+        ),
+    ],
+)
+def test_a_derivative_that_overflows_on_both_sides_is_exit_two(args, fragment):
+    run = invoke(*args)
+    assert run.code == 2 and run.stdout == ""
+    assert fragment in run.stderr and len(run.stderr.splitlines()) == 1
+
+
+def test_an_overflowing_value_is_reported_not_passed_off_as_a_result():
+    data = invoke("activation", "hardswish", "1e38", "--dtype", "float32", "--json").json()
+    assert data["value"] == [None]
+    assert any("f(x) overflows float32" in note for note in data["notes"])
