@@ -37,8 +37,6 @@ Tensors = Mapping[str, "Tensor | None"]
 MAX_DIMS = 4
 FLOAT_EPS = {"float64": 2.0**-52, "float32": 2.0**-23}  # torch.finfo(dtype).eps
 STEP_LINES = 16  # --steps writes out at most this many sums term by term
-NUMERIC_SAMPLE = 256  # above this many entries, finite differences check a seeded sample
-FORWARD_COPIES = 8  # forward-pass equivalents of one check: forward, backward by hand, autograd
 
 
 def dims_text(shape: Sequence[int]) -> str:
@@ -1449,6 +1447,7 @@ def _layers() -> tuple[Layer, ...]:
             reshape=lambda name, shape: (
                 (1, *shape) if name == "weight" and len(shape) == 1 else shape
             ),
+            broadcast_inputs=("x",),
         ),
         Layer(
             name="batchnorm",
@@ -1502,6 +1501,7 @@ def _layers() -> tuple[Layer, ...]:
             },
             output_shape=_ln_shape,
             default_shape=_ln_default,
+            broadcast_inputs=("x",),
             forward=_ln_forward,
             backward=_ln_backward,
             steps=_ln_steps,
@@ -1524,6 +1524,7 @@ def _layers() -> tuple[Layer, ...]:
             },
             output_shape=_rms_shape,
             default_shape=_ln_default,
+            broadcast_inputs=("x",),
             forward=_rms_forward,
             backward=_rms_backward,
             steps=_rms_steps,
@@ -1623,6 +1624,7 @@ def _layers() -> tuple[Layer, ...]:
             forward_formula="y = x·m/(1 − p), m ~ Bernoulli(1 − p) per entry",
             backward_formulas={"x": "∂L/∂x = G·m/(1 − p)"},
             output_shape=_dropout_shape,
+            broadcast_inputs=("x",),
             default_shape=lambda name, shapes, params: None,
             forward=_dropout_forward,
             backward=_dropout_backward,
@@ -1756,8 +1758,7 @@ class Plan:
     values: dict[str, tuple[float, ...]]  # the given inputs' values
     output_shape: Shape
     bytes_needed: int
-    multiply_adds: int  # one forward pass
-    numeric_multiply_adds: int  # every finite difference together
+    multiply_adds: int  # one forward pass (finite differences have the engine's own budget)
     notes: list[str] = field(default_factory=list)
 
 
@@ -1814,22 +1815,16 @@ def plan(
         output_shape=out,
         bytes_needed=memory_estimate(layer, shapes, params, out),
         multiply_adds=forward,
-        numeric_multiply_adds=numeric_work(layer, shapes, params, out, forward),
     )
 
 
-def numeric_work(layer: Layer, shapes: Shapes, params: Params, out: Shape, forward: int) -> int:
-    """Multiply-adds of the finite differences: two evaluations per checked entry, each on
-    the slice of the output the entry can reach (see :attr:`Layer.groups`)."""
-    total = 0
-    groups = layer.groups(shapes, params)
-    for item in layer.inputs:
-        shape = shapes.get(item.name)
-        if not item.has_gradient or shape is None:
-            continue
-        reach = _prod(out[g["y"]] for g in groups if item.name in g)
-        total += 2 * min(_prod(shape), NUMERIC_SAMPLE) * max(forward // reach, 1)
-    return total
+def slice_cost(
+    layer: Layer, shapes: Shapes, params: Params, out: Shape, forward: int, name: str
+) -> int:
+    """Element evaluations (multiply-adds) of one finite-difference evaluation for input
+    ``name``: the forward pass on the slice of the output one entry reaches."""
+    reach = _prod(out[g["y"]] for g in layer.groups(shapes, params) if name in g)
+    return max(forward // max(reach, 1), 1)
 
 
 def _elementwise_mads(shapes: Shapes, params: Params, out: Shape) -> int:

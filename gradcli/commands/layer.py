@@ -18,6 +18,7 @@ from gradcli.parsing import parse_dims, parse_tensor
 
 TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
 MAX_MULTIPLY_ADDS = 5 * 10**10  # ≈ tens of seconds of CPU in float64
+FORWARD_PASSES = 8
 NO_INPUT_WORDS = ("none",)
 
 
@@ -117,7 +118,7 @@ def layer(
     checked = plan(chosen, given, param or [], common.settings.dtype.value)
     g = parse_upstream(upstream, checked)
     answers = parse_expectations(expect or [], checked)
-    require_work(checked, common.settings.numeric)
+    require_work(checked)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
 
@@ -234,14 +235,18 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def require_work(checked: Plan, numeric: bool) -> None:
-    """Refuse, from shapes alone, a check that would not fit in memory or would take ages."""
+def require_work(checked: Plan) -> None:
+    """Refuse, from shapes alone, a check that would not fit in memory or would take ages.
+
+    The forward pass runs about eight times over (forward, the backward by hand, autograd's
+    forward and backward); finite differences keep within the engine's own work budget.
+    """
     name = checked.layer.name
     require_memory(checked.bytes_needed, f"layer {name} on these shapes")
-    work = 8 * checked.multiply_adds + (checked.numeric_multiply_adds if numeric else 0)
+    work = FORWARD_PASSES * checked.multiply_adds
     if work > MAX_MULTIPLY_ADDS:
         raise InputError(
-            f"layer {name} on these shapes needs about {work:.1e} multiply-adds (forward, "
-            f"backward three ways{', finite differences' if numeric else ''}); the limit is "
-            f"{MAX_MULTIPLY_ADDS:.0e}: use smaller shapes" + (" or --no-numeric" if numeric else "")
+            f"layer {name} on these shapes needs about {work:.1e} multiply-adds (the forward "
+            f"pass and the backward three ways); the limit is {MAX_MULTIPLY_ADDS:.0e}: use "
+            "smaller shapes"
         )

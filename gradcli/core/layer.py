@@ -11,15 +11,20 @@ input with a gradient, ∂L/∂input is computed three ways:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gradcli.core.engine import TORCH_DTYPES, judge, step_sizes, torch
+from gradcli.core.engine import (
+    CALL_COST,
+    TORCH_DTYPES,
+    NumericEstimate,
+    judge,
+    numeric_entries,
+    torch,
+)
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.layers import NUMERIC_SAMPLE, Given, Layer, Plan, Step
-from gradcli.results import GradientCheck
+from gradcli.layers import Given, Layer, Plan, Step, slice_cost
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
 
@@ -105,113 +110,104 @@ def loss_for(
     return loss
 
 
-@dataclass(frozen=True)
-class NumericEstimate:
-    """Finite differences of L w.r.t. one input (float64); NaN where not computed."""
-
-    value: Tensor
-    checked: Tensor  # bool, where a difference was taken
-    sampled: bool
-
-
-def numeric_gradient(
+def numeric_estimate(
     layer: Layer,
+    plan: Plan,
     tensors: Mapping[str, Tensor | None],
-    params,
     g: Tensor,
     name: str,
-    shapes,
-    *,
-    seed: int = 0,
+    tolerance: Tolerance,
+    seed: int,
 ) -> NumericEstimate:
-    """Central differences (L(x + h·e_k) − L(x − h·e_k)) / 2h of L w.r.t. input ``name``.
+    """Central differences of L w.r.t. input ``name`` (float64), through the engine's
+    ``numeric_entries`` (its steps, error estimates, refinement and work-budget sample).
 
-    float64 throughout, h = 1e-6·max(1, |x_k|) (the engine's step). Above NUMERIC_SAMPLE
-    entries a seeded random sample of NUMERIC_SAMPLE entries is differenced, and the
-    estimate says so. The one place the numeric side of `layer` is computed.
+    The layer's structure makes each difference cheap: an entry reaches only a slice of
+    y (see :func:`pair_evaluation`), so only that slice is evaluated, and many perturbed
+    entries go through one forward pass together.
     """
+    evaluate, path = pair_evaluation(layer, tensors, plan.params, g, name, plan.shapes)
+    cost = slice_cost(layer, plan.shapes, plan.params, plan.output_shape, plan.multiply_adds, name)
+    if path == "one by one":
+        cost += CALL_COST
     base = tensors[name]
-    count = base.numel()
-    sampled = count > NUMERIC_SAMPLE
-    if sampled:
-        chooser = torch.Generator().manual_seed(seed)
-        picked = torch.randperm(count, generator=chooser)[:NUMERIC_SAMPLE].sort().values
-    else:
-        picked = torch.arange(count)
-    h = step_sizes(base.reshape(-1)[picked])
-    differences = _differences(layer, tensors, params, g, name, shapes, picked, h)
-    value = torch.full((count,), float("nan"), dtype=torch.float64)
-    value[picked] = differences / (2 * h)
-    checked = torch.zeros(count, dtype=torch.bool)
-    checked[picked] = True
-    return NumericEstimate(value.reshape(base.shape), checked.reshape(base.shape), sampled)
+    row = base.numel() + g.numel() if path != "slices" else max(1, cost)
+    return numeric_entries(evaluate, base, cost, tolerance, seed, f"∂L/∂{name}", row)
 
 
-CHUNK_ENTRIES = 4 * 10**6  # float64 entries stacked into one batched evaluation (32 MB)
+PairEvaluation = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def _differences(
-    layer: Layer, tensors, params, g: Tensor, name: str, shapes, picked: Tensor, h: Tensor
-) -> Tensor:
-    """L(x + h·e_k) − L(x − h·e_k) for each picked entry k."""
+def pair_evaluation(
+    layer: Layer, tensors, params, g: Tensor, name: str, shapes
+) -> tuple[PairEvaluation, str]:
+    """``evaluate(index, step)`` → quantities whose differences are L(x + step·e_index) −
+    L(x − step·e_index), for a batch of flat entry indices, and which path computes them:
+
+    - ``slices``: the registry's groups say an entry reaches one slice of y (a sample, a
+      channel, a row…); the slices of all entries, +step and −step, are stacked along the
+      first group's dimension and evaluated in one forward pass, each returning only its
+      slice's share of L (the rest of L cancels exactly in the difference);
+    - ``broadcast``: whole perturbed copies stacked along a new leading dimension that the
+      forward broadcasts over (attention's keys);
+    - ``one by one``: one forward pass per perturbed copy.
+    """
     groups = [group for group in layer.groups(shapes, params) if name in group]
     members = {member for group in groups for member in group}
     if groups and members <= set(groups[0]):
-        return _differences_stacked(layer, tensors, params, g, name, groups, picked, h)
+        return _sliced(layer, tensors, params, g, name, groups), "slices"
     if name in layer.broadcast_inputs:
-        return _differences_broadcast(layer, tensors, params, g, name, picked, h)
-    return _differences_one_by_one(layer, tensors, params, g, name, picked, h)
+        return _broadcast(layer, tensors, params, g, name), "broadcast"
+    return _one_by_one(layer, tensors, params, g, name), "one by one"
 
 
-def _differences_one_by_one(layer, tensors, params, g, name, picked, h) -> Tensor:
+def _one_by_one(layer, tensors, params, g, name) -> PairEvaluation:
     loss = loss_for(layer, tensors, params, g, name)
     shape = tensors[name].shape
     flat = tensors[name].reshape(-1)
-    out = torch.empty(len(picked), dtype=torch.float64)
-    for i, (k, step) in enumerate(zip(picked.tolist(), h.tolist(), strict=True)):
-        bump = torch.zeros_like(flat)
-        bump[k] = step
-        out[i] = loss((flat + bump).reshape(shape)) - loss((flat - bump).reshape(shape))
-    return out
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        plus, minus = [], []
+        for k, h in zip(index.tolist(), step.tolist(), strict=True):
+            bump = torch.zeros_like(flat)
+            bump[k] = h
+            plus.append(loss((flat + bump).reshape(shape)))
+            minus.append(loss((flat - bump).reshape(shape)))
+        return torch.stack(plus), torch.stack(minus)
+
+    return evaluate
 
 
-def _differences_broadcast(layer, tensors, params, g, name, picked, h) -> Tensor:
-    """Perturbed copies of the whole input stacked along a new leading dimension, which the
-    layer's forward broadcasts over (attention's keys): one forward pass per chunk."""
+def _broadcast(layer, tensors, params, g, name) -> PairEvaluation:
     base = tensors[name]
     flat = base.reshape(-1)
-    chunk = max(1, CHUNK_ENTRIES // (2 * (base.numel() + 2 * g.numel())))
-    out = []
-    for start in range(0, len(picked), chunk):
-        rows = picked[start : start + chunk]
-        bumps = torch.zeros(len(rows), flat.numel(), dtype=flat.dtype)
-        bumps[torch.arange(len(rows)), rows] = h[start : start + chunk]
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        rows = torch.arange(index.numel())
+        bumps = torch.zeros(index.numel(), flat.numel(), dtype=flat.dtype)
+        bumps[rows, index] = step
         copies = torch.cat([flat + bumps, flat - bumps]).reshape(-1, *base.shape)
         y = layer.forward({**tensors, name: copies}, params)
-        per_copy = (g * y).reshape(len(copies), -1).sum(dim=1)
-        out.append(per_copy[: len(rows)] - per_copy[len(rows) :])
-    return torch.cat(out)
+        per_copy = (g * y).reshape(copies.shape[0], -1).sum(dim=1)
+        return per_copy[: index.numel()], per_copy[index.numel() :]
+
+    return evaluate
 
 
-def _differences_stacked(layer, tensors, params, g, name, groups, picked, h) -> Tensor:
-    """Differences from slices: an entry of ``name`` reaches only the slice of y its groups
-    name (one sample, one channel, one row…), so L(x ± h·e_k) − L(x) is a sum over that
-    slice alone. The slices of many perturbed entries, +h and −h, are stacked along the
-    first group's dimension and evaluated in one forward pass; the terms outside the slice
-    cancel exactly in the difference, so they are never computed."""
+def _sliced(layer, tensors, params, g, name, groups) -> PairEvaluation:
     base = tensors[name]
+    shape = tuple(base.shape)
     rank = base.dim()
     first = groups[0]
-    where = [_unravel(k, tuple(base.shape)) for k in picked.tolist()]
-    chunk = max(1, CHUNK_ENTRIES // (2 * _slice_size(tensors, g, groups)))
-    steps = h.tolist()
-    out = []
-    for start in range(0, len(where), chunk):
-        entries = list(zip(where[start : start + chunk], steps[start : start + chunk], strict=True))
+    inner = [d for d in range(rank) if not any(group[name] % rank == d for group in groups)]
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
         slices: dict[str, list[Tensor]] = {member: [] for member in first}
+        entries = list(zip(index.tolist(), step.tolist(), strict=True))
         for sign in (1.0, -1.0):
-            for index, step in entries:
-                key = [index[group[name] % rank] for group in groups]
+            for k, h in entries:
+                where = _unravel(k, shape)
+                key = [where[group[name] % rank] for group in groups]
                 for member in first:
                     source = g if member == "y" else tensors.get(member)
                     if source is None:
@@ -219,11 +215,8 @@ def _differences_stacked(layer, tensors, params, g, name, groups, picked, h) -> 
                     piece = _narrow(source, member, groups, key)
                     if member == name:
                         piece = piece.clone()
-                        local = [
-                            0 if _narrowed(d, name, groups, rank) else i
-                            for d, i in enumerate(index)
-                        ]
-                        piece[tuple(local)] += sign * step
+                        local = [where[d] if d in inner else 0 for d in range(rank)]
+                        piece[tuple(local)] += sign * h
                     slices[member].append(piece)
         stacked = {
             member: torch.cat(pieces, dim=first[member])
@@ -234,15 +227,15 @@ def _differences_stacked(layer, tensors, params, g, name, groups, picked, h) -> 
         y = layer.forward({**tensors, **stacked}, params)
         axis = first["y"] % y.dim()
         per_slice = (g_stacked * y).movedim(axis, 0).reshape(y.shape[axis], -1).sum(dim=1)
-        half = len(entries)
-        out.append(per_slice[:half] - per_slice[half:])
-    return torch.cat(out)
+        return per_slice[: len(entries)], per_slice[len(entries) :]
+
+    return evaluate
 
 
 def _unravel(position: int, shape: tuple[int, ...]) -> list[int]:
     """The index of entry ``position`` of a row-major tensor of ``shape``.
 
-    (Plain arithmetic: torch.unravel_index would import sympy, +0.4 s.)
+    (Plain arithmetic: torch.unravel_index would import SymPy, +0.4 s.)
     """
     index = []
     for size in reversed(shape):
@@ -257,58 +250,6 @@ def _narrow(source: Tensor, member: str, groups, key: list[int]) -> Tensor:
         if member in group:
             piece = piece.narrow(group[member], index, 1)
     return piece
-
-
-def _narrowed(dim: int, name: str, groups, rank: int) -> bool:
-    return any(group[name] % rank == dim for group in groups)
-
-
-def _slice_size(tensors, g: Tensor, groups) -> int:
-    """Entries in one perturbed entry's slices (every member of the groups, G and y)."""
-    total = 0
-    for member in groups[0]:
-        source = g if member == "y" else tensors.get(member)
-        if source is None:
-            continue
-        size = source.numel()
-        for group in groups:
-            if member in group:
-                size //= source.shape[group[member]]
-        total += size * (2 if member == "y" else 1)
-    return total
-
-
-def compare(
-    analytic: Tensor,
-    autograd: Tensor,
-    estimate: NumericEstimate | None,
-    tolerance: Tolerance,
-    untrusted: Tensor | None,
-) -> GradientCheck:
-    """The engine's verdict, with unsampled numeric entries left out (None in the lists)."""
-    if estimate is None:
-        return judge(analytic, autograd, None, tolerance)
-    trusted = estimate.checked & torch.isfinite(estimate.value)
-    if untrusted is not None:
-        trusted &= ~untrusted
-    filled = torch.where(trusted, estimate.value, autograd.double())
-    check = judge(analytic, autograd, filled, tolerance, trusted)
-    numeric = [
-        v if ok else None
-        for v, ok in zip(
-            estimate.value.reshape(-1).tolist(),
-            estimate.checked.reshape(-1).tolist(),
-            strict=True,
-        )
-    ]
-    return dataclasses.replace(check, numeric=_nest(numeric, tuple(analytic.shape)))
-
-
-def _nest(values: list, shape: tuple[int, ...]) -> list:
-    if len(shape) <= 1:
-        return values
-    size = len(values) // shape[0]
-    return [_nest(values[i * size : (i + 1) * size], shape[1:]) for i in range(shape[0])]
 
 
 # ---------------------------------------------------------------- the command's entry point
@@ -388,21 +329,27 @@ def _gradient(
     settings: Settings,
     request: LayerRequest,
 ) -> LayerGradient:
-    estimate = untrusted = None
+    estimate = trusted = None
+    notes: list[str] = []
     if settings.numeric:
         t64 = {
             key: (value.double() if value is not None and value.is_floating_point() else value)
             for key, value in tensors.items()
         }
-        estimate = numeric_gradient(
-            layer, t64, plan.params, g.double(), name, plan.shapes, seed=request.seed
+        estimate = numeric_estimate(
+            layer, plan, t64, g.double(), name, settings.tolerance, request.seed
         )
         if layer.untrusted is not None:
             untrusted = layer.untrusted(t64, plan.params, name)
-    check = compare(analytic, autograd, estimate, settings.tolerance, untrusted)
+            trusted = ~untrusted
+            left_out = int((untrusted & estimate.checked).sum())
+            if left_out:
+                notes.append(
+                    f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of "
+                    f"the verdict, shown ~ ({layer.kinks_text})"
+                )
+    check = judge(analytic, autograd, estimate, settings.tolerance, trusted)
     value = tensors[name]
-    notes = _gradient_notes(layer, estimate, untrusted, value.numel())
-    counted = 0 if estimate is None else sum(1 for t in _flat(check.trusted) if t)
     return LayerGradient(
         name=name,
         symbol=layer.input(name).symbol,
@@ -411,34 +358,8 @@ def _gradient(
         value=_list(value),
         formula=layer.backward_formulas[name],
         check=check,
-        numeric_sampled=bool(estimate is not None and estimate.sampled),
-        numeric_checked=counted,
-        numeric_total=value.numel(),
-        notes=notes,
+        notes=[*check.notes, *notes],
     )
-
-
-def _gradient_notes(
-    layer: Layer, estimate: NumericEstimate | None, untrusted: Tensor | None, total: int
-) -> list[str]:
-    if estimate is None:
-        return []
-    notes = []
-    done = int(estimate.checked.sum())
-    if estimate.sampled:
-        notes.append(
-            f"numeric: {done:,} of {total:,} entries checked (seeded sample; finite "
-            f"differences cost two forward passes per entry, so above {NUMERIC_SAMPLE} entries "
-            "a random sample is taken)"
-        )
-    if untrusted is not None:
-        left_out = int((untrusted & estimate.checked).sum())
-        if left_out:
-            notes.append(
-                f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of the "
-                f"verdict ({layer.kinks_text})"
-            )
-    return notes
 
 
 def _flat(values) -> list:

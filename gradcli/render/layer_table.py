@@ -8,6 +8,7 @@ never cut: long tables drop rows, never digits.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, TextIO
 
 from rich.columns import Columns
@@ -98,7 +99,9 @@ def tensor_tables(
 
 
 def _tensor_section(info: TensorInfo, title: str, precision: int) -> list[RenderableType]:
-    size = len(flat(info.value)) if info.value is not None else 0
+    size = 1
+    for n in info.shape:
+        size *= n
     source = {"drawn": "drawn from --seed", "given": "given", "state": "drawn from --seed"}.get(
         info.source, ""
     )
@@ -115,22 +118,19 @@ def _tensor_section(info: TensorInfo, title: str, precision: int) -> list[Render
 # ---------------------------------------------------------------- one gradient
 
 
-def _rows_to_show(grad: LayerGradient) -> list[int | None]:
+def _rows_to_show(
+    count: int, numeric: list | None, oks: list, diffs: list, sampled: bool
+) -> list[int | None]:
     """Entry numbers for the comparison table: all, or first/last, some numerically checked
     ones and the worst failures, with None where rows are left out."""
-    count = grad.numeric_total
     if count <= VECTOR_LIMIT:
         return list(range(count))
     chosen = set(range(EDGE)) | set(range(count - EDGE, count))
-    numeric = flat(grad.check.numeric) if grad.check.numeric is not None else []
-    if grad.numeric_sampled:
-        checked = [k for k, v in enumerate(numeric) if v is not None and k not in chosen]
-        chosen |= set(checked[:EDGE])
-    if not grad.check.agree:
-        diffs = flat(grad.check.abs_diff)
-        oks = flat(grad.check.ok)
-        bad = sorted((k for k, ok in enumerate(oks) if not ok), key=lambda k: -diffs[k])
-        chosen |= set(bad[:WORST])
+    if sampled and numeric is not None:
+        checked = (k for k, v in enumerate(numeric) if v is not None and k not in chosen)
+        chosen |= set(itertools.islice(checked, EDGE))
+    bad = [k for k, ok in enumerate(oks) if not ok]
+    chosen |= set(sorted(bad, key=lambda k: -diffs[k])[:WORST])
     rows: list[int | None] = []
     previous = -1
     for k in sorted(chosen):
@@ -141,6 +141,15 @@ def _rows_to_show(grad: LayerGradient) -> list[int | None]:
     return rows
 
 
+def _index(position: int, shape: list[int]) -> str:
+    """``2,0,1`` for entry ``position`` of a row-major tensor of ``shape``."""
+    index = []
+    for size in reversed(shape):
+        position, rest = divmod(position, size)
+        index.append(rest)
+    return ",".join(str(i) for i in reversed(index))
+
+
 def comparison_table(grad: LayerGradient, precision: int) -> Table:
     """One row per entry: index, analytic, autograd, numeric, |diff|, ✓."""
     check = grad.check
@@ -148,7 +157,6 @@ def comparison_table(grad: LayerGradient, precision: int) -> Table:
     numeric = flat(check.numeric) if check.numeric is not None else None
     trusted = flat(check.trusted) if check.trusted is not None else None
     diffs, oks = flat(check.abs_diff), flat(check.ok)
-    where = indices(grad.shape)
     table = Table(header_style="bold")
     table.add_column(",".join(grad.dim_names) or "i", justify="right")
     columns = ["analytic", "autograd"] + (["numeric"] if numeric is not None else [])
@@ -156,24 +164,22 @@ def comparison_table(grad: LayerGradient, precision: int) -> Table:
         table.add_column(column, justify="right", overflow="fold")
     table.add_column("")
     width = len(columns) + 3
-    for k in _rows_to_show(grad):
+    shown = _rows_to_show(len(analytic), numeric, oks, diffs, grad.numeric_sampled)
+    for k in shown:
         if k is None:
             table.add_row(*[ELLIPSIS] * width)
             continue
         cells: list[str | Text] = [
-            ",".join(str(i) for i in where[k]),
+            _index(k, grad.shape),
             number(analytic[k], precision),
             number(autograd[k], precision),
         ]
         if numeric is not None:
-            value = numeric[k]
-            cells.append("·" if value is None else numeric_cell(value, trusted[k], precision))
+            cells.append(numeric_cell(numeric[k], bool(trusted and trusted[k]), precision))
         cells += [f"{diffs[k]:.1e}", tick(oks[k])]
         table.add_row(*cells)
-    if grad.numeric_total > VECTOR_LIMIT:
-        table.caption = (
-            f"{grad.numeric_total:,} entries, summarized; --json or --format csv has all"
-        )
+    if len(analytic) > VECTOR_LIMIT:
+        table.caption = f"{len(analytic):,} entries, {len(shown) - shown.count(None)} shown"
     return table
 
 

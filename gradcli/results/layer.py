@@ -59,10 +59,29 @@ class LayerGradient:
     value: Nested  # the input's own value
     formula: str
     check: GradientCheck
-    numeric_sampled: bool  # finite differences on a seeded sample of the entries
-    numeric_checked: int  # entries whose finite difference counted in the verdict
-    numeric_total: int
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def numeric_total(self) -> int:
+        total = 1
+        for size in self.shape:
+            total *= size
+        return total
+
+    @property
+    def numeric_sampled(self) -> bool:
+        """Finite differences were taken on a seeded sample of the entries only."""
+        return self.check.numeric_sampled
+
+    @property
+    def numeric_checked(self) -> int:
+        """Entries whose finite difference was computed (the sample, or all)."""
+        return self.check.numeric_checked or 0
+
+    @property
+    def numeric_counted(self) -> int:
+        """Entries whose finite difference counted in the verdict."""
+        return sum(1 for t in flat(self.check.trusted) if t) if self.check.trusted else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,12 +92,14 @@ class LayerGradient:
             "autograd": self.check.autograd,
             "numeric": self.check.numeric,
             "numeric_trusted": self.check.trusted,
+            "numeric_error": self.check.numeric_error,
             "abs_diff": self.check.abs_diff,
             "ok": self.check.ok,
             "max_abs_diff": self.check.max_abs_diff,
             "agree": self.check.agree,
             "numeric_sampled": self.numeric_sampled,
-            "numeric_checked": self.numeric_checked,
+            "numeric_checked": self.check.numeric_checked,
+            "numeric_counted": self.numeric_counted if self.check.numeric is not None else None,
             "numeric_total": self.numeric_total,
             "notes": self.notes,
         }
