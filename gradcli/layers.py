@@ -168,6 +168,7 @@ class Step:
     tensor: Tensor | None = None
     dim_names: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
+    symbol: str = ""  # the tensor's name in slice titles (default: the label's first word)
 
 
 @dataclass(frozen=True)
@@ -697,14 +698,25 @@ def _as_2d(t: Tensors, p: Params, nd: int) -> tuple[Tensor, Tensor, tuple, tuple
     return x, w, _pair(p["stride"]), _pair(p["padding"]), _pair(p["dilation"])
 
 
-def conv2d_input_gradient(
+@dataclass
+class _InputGradientParts:
+    """The stages of ∂L/∂x for a convolution, as a student writes them down."""
+
+    spread: Tensor  # G↑s: G with s − 1 zeros between entries
+    full: Tensor  # G↑s padded by d(k − 1) zeros on each side
+    padded: Tensor  # ∂L/∂x_pad: full ⋆ rot180(W), zero where no window reached
+    dx: Tensor  # ∂L/∂x: the padding cropped off
+
+
+def conv2d_input_parts(
     g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
-) -> Tensor:
+) -> _InputGradientParts:
     """∂L/∂x: the correlation of G (stride-dilated, zero-padded) with the flipped kernel.
 
     G↑s puts s − 1 zeros between G's entries; padding it by d(k − 1) on each side and
     correlating with rot180(W), channels swapped (C×O×kh×kw), with dilation d gives
     ∂L/∂x_pad; rows and columns no window reached get 0; cropping p gives ∂L/∂x.
+    (``F.conv2d`` is used here as the plain correlation it computes.)
     """
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     n, o, ho, wo = g.shape
@@ -716,8 +728,16 @@ def conv2d_input_gradient(
     flipped = w.flip(2, 3).transpose(0, 1)
     reached = F.conv2d(full, flipped, dilation=(dh, dw))
     hp, wp = height + 2 * ph, width + 2 * pw
-    dx_pad = F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
-    return dx_pad[:, :, ph : ph + height, pw : pw + width]
+    padded = F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
+    dx = padded[:, :, ph : ph + height, pw : pw + width]
+    return _InputGradientParts(spread, full, padded, dx)
+
+
+def conv2d_input_gradient(
+    g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+) -> Tensor:
+    """∂L/∂x of a convolution (see :func:`conv2d_input_parts`)."""
+    return conv2d_input_parts(g, w, input_hw, stride, padding, dilation).dx
 
 
 def conv2d_weight_gradient(
@@ -761,20 +781,38 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
             padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
             result.append(Step("x_pad (x with zero padding)", "", _back(padded, nd), names))
         result.append(_patch_step(x, g2, stride, padding, dilation, w, nd))
-        spread = g2.new_zeros(
-            *g2.shape[:2], (g2.shape[2] - 1) * stride[0] + 1, (g2.shape[3] - 1) * stride[1] + 1
-        )
-        spread[:, :, :: stride[0], :: stride[1]] = g2
+        parts = conv2d_input_parts(g2, w, (x.shape[2], x.shape[3]), stride, padding, dilation)
         if stride[0] > 1 or stride[1] > 1:
             result.append(
-                Step("G↑s (G with s − 1 zeros between entries)", "", _back(spread, nd), out_names)
+                Step("G↑s (G with s − 1 zeros between entries)", "", _back(parts.spread, nd),
+                     out_names)
+            )  # fmt: skip
+        pad = [dilation[i] * (w.shape[2 + i] - 1) for i in range(2)]
+        result.append(
+            Step(
+                f"G↑s zero-padded by d(k − 1) = {pad[1] if nd == 1 else _show(tuple(pad))}",
+                "the input of the full correlation",
+                _back(parts.full, nd),
+                out_names,
+                symbol="pad(G↑s)",
             )
+        )
         result.append(
             Step(
                 "rot180(W) (the kernel flipped in every spatial dimension)",
-                "∂L/∂x = crop_p( pad_{d(k−1)}(G↑s) ⋆ rot180(W), channels swapped, dilation d )",
+                "",
                 _back(w.flip(2, 3), nd),
                 kernel_names,
+            )
+        )
+        target = "∂L/∂x_pad" if any(padding) else "∂L/∂x"
+        result.append(
+            Step(
+                f"{target} = pad(G↑s) ⋆ rot180(W)",
+                "correlation summed over o (channels swapped), dilation d"
+                + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
+                _back(parts.padded, nd),
+                names,
             )
         )
         result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd))

@@ -357,3 +357,15 @@ def test_nan_never_agrees():
     run = invoke("layer", "linear", "--x", "nan,1", "--weight", "1,2")
     assert_bad_input(run, "--x", "not a finite number")
     assert math.isfinite(invoke(*BN, "--json").json()["max_abs_diff"])
+
+
+def test_docs_page_is_up_to_date():
+    """docs/layer.md: the generated registry table and every console block's output."""
+    from pathlib import Path
+
+    from gradcli.docs import refresh
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "layer.md"
+    text = page.read_text(encoding="utf-8")
+    assert "<!-- BEGIN generated:layers -->\n| name | inputs |" in text
+    assert refresh(text) == text, "regenerate docs/layer.md from the registry and the CLI"

@@ -199,57 +199,70 @@ def _sliced(layer, tensors, params, g, name, groups) -> PairEvaluation:
     shape = tuple(base.shape)
     rank = base.dim()
     first = groups[0]
-    inner = [d for d in range(rank) if not any(group[name] % rank == d for group in groups)]
+    own = {group[name] % rank for group in groups}  # dims of ``name`` that are sliced
 
     def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
-        slices: dict[str, list[Tensor]] = {member: [] for member in first}
-        entries = list(zip(index.tolist(), step.tolist(), strict=True))
-        for sign in (1.0, -1.0):
-            for k, h in entries:
-                where = _unravel(k, shape)
-                key = [where[group[name] % rank] for group in groups]
-                for member in first:
-                    source = g if member == "y" else tensors.get(member)
-                    if source is None:
-                        continue
-                    piece = _narrow(source, member, groups, key)
-                    if member == name:
-                        piece = piece.clone()
-                        local = [where[d] if d in inner else 0 for d in range(rank)]
-                        piece[tuple(local)] += sign * h
-                    slices[member].append(piece)
-        stacked = {
-            member: torch.cat(pieces, dim=first[member])
-            for member, pieces in slices.items()
-            if pieces and member != "y"
-        }
-        g_stacked = torch.cat(slices["y"], dim=first["y"])
+        where = _unravel(index, shape)  # (k, rank)
+        keys = torch.stack([where[:, group[name] % rank] for group in groups], dim=1)
+        stacked: dict[str, Tensor] = {}
+        for member, stack_dim in first.items():
+            source = g if member == "y" else tensors.get(member)
+            if source is None:
+                continue
+            dims = [group.get(member) for group in groups]
+            piece = _gather(source, dims, keys, stack_dim)
+            if member == name:
+                local = [
+                    torch.arange(index.numel()) if d == stack_dim % rank
+                    else torch.zeros_like(index) if d in own else where[:, d]
+                    for d in range(rank)
+                ]  # fmt: skip
+                plus, minus = piece.clone(), piece.clone()
+                plus[tuple(local)] += step
+                minus[tuple(local)] -= step
+                piece = torch.cat([plus, minus], dim=stack_dim)
+            else:
+                piece = torch.cat([piece, piece], dim=stack_dim)
+            stacked[member] = piece
+        g_stacked = stacked.pop("y")
         y = layer.forward({**tensors, **stacked}, params)
         axis = first["y"] % y.dim()
         per_slice = (g_stacked * y).movedim(axis, 0).reshape(y.shape[axis], -1).sum(dim=1)
-        return per_slice[: len(entries)], per_slice[len(entries) :]
+        return per_slice[: index.numel()], per_slice[index.numel() :]
 
     return evaluate
 
 
-def _unravel(position: int, shape: tuple[int, ...]) -> list[int]:
-    """The index of entry ``position`` of a row-major tensor of ``shape``.
+def _unravel(index: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """The multi-indices (k × rank) of flat row-major positions ``index``.
 
     (Plain arithmetic: torch.unravel_index would import SymPy, +0.4 s.)
     """
-    index = []
+    columns = []
+    rest = index.clone()
     for size in reversed(shape):
-        position, rest = divmod(position, size)
-        index.append(rest)
-    return index[::-1]
+        columns.append(rest % size)
+        rest = rest // size
+    return torch.stack(columns[::-1], dim=1)
 
 
-def _narrow(source: Tensor, member: str, groups, key: list[int]) -> Tensor:
-    piece = source
-    for group, index in zip(groups, key, strict=True):
-        if member in group:
-            piece = piece.narrow(group[member], index, 1)
-    return piece
+def _gather(source: Tensor, dims: list[int | None], keys: Tensor, stack_dim: int) -> Tensor:
+    """The slices of ``source`` at each row of ``keys`` (one column per group; ``dims[i]``
+    is the source's dimension in group i, None when it is not in it), stacked along
+    ``stack_dim``; the other sliced dimensions keep size 1."""
+    rank = source.dim()
+    stack_dim %= rank
+    used = [(i, d % rank) for i, d in enumerate(dims) if d is not None]
+    sliced = [d for _, d in used]
+    rest = [d for d in range(rank) if d not in sliced]
+    picked = source.permute(*sliced, *rest)[tuple(keys[:, i] for i, _ in used)]  # (k, *rest)
+    order = [d for d in range(rank) if d == stack_dim or d not in sliced]
+    picked = picked.movedim(0, order.index(stack_dim))
+    target = [
+        keys.shape[0] if d == stack_dim else 1 if d in sliced else source.shape[d]
+        for d in range(rank)
+    ]
+    return picked.reshape(target)
 
 
 # ---------------------------------------------------------------- the command's entry point
@@ -408,6 +421,7 @@ def _steps(steps: list[Step]) -> list[LayerStep]:
             dim_names=list(step.dim_names),
             value=None if step.tensor is None else _list(step.tensor),
             lines=list(step.lines),
+            symbol=step.symbol or step.label.split(" ")[0],
         )
         for step in steps
     ]

@@ -21,7 +21,6 @@ from gradcli.render.table import (
     ELLIPSIS,
     VECTOR_LIMIT,
     answer_lines,
-    answer_matrices,
     as_renderable,
     console_for,
     matrix_table,
@@ -243,7 +242,7 @@ def _step_section(step: LayerStep, precision: int) -> list[RenderableType]:
             parts.append(
                 _columns(
                     tensor_tables(
-                        step.label.split(" ")[0],
+                        step.symbol or step.label.split(" ")[0],
                         step.value,
                         step.shape,
                         step.dim_names,
@@ -273,16 +272,39 @@ def _vector(values: list[float], dim_names: list[str], precision: int) -> Table:
 def _header(result: LayerResult) -> list[RenderableType]:
     params = ", ".join(f"{k}={_param(v)}" for k, v in result.params.items())
     upstream = {
-        "random": "random (standard normal from --seed)",
-        "ones": "ones",
-        "given": "given",
+        "random": "drawn (standard normal, --seed)",
+        "ones": "all ones",
+        "given": "from --upstream",
     }[result.upstream_kind]
     return [
         Text(f"{result.name}: {result.summary}", style="bold"),
         Text(f"  {result.forward_formula}"),
         Text(f"  parameters: {params or 'none'};  {result.dtype}"),
-        Text(f"  L = Σ G ⊙ y,  G = ∂L/∂y {upstream};  y is {_shape(result.output.shape)}"),
+        Text(f"  L = Σ G ⊙ y with G = ∂L/∂y {upstream};  y is {_shape(result.output.shape)}"),
     ]
+
+
+def _answer_tables(result: LayerResult, precision: int) -> list[RenderableType]:
+    """The user's answers with a ✓/✗ per entry, laid out and labelled like the gradient."""
+    tables: list[RenderableType] = []
+    by_name = {grad.name: grad for grad in result.grads}
+    for key, part in result.answer.parts.items() if result.answer else []:
+        values, oks = part.expected, part.ok
+        if not (values and isinstance(values[0], list)):
+            values, oks = [values], [oks]
+        if len(oks) != len(values) or len(oks[0]) != len(values[0]):
+            continue  # a transposed answer: the summary line says what happened
+        names = by_name[key].dim_names
+        if len(names) == 2:
+            labels = (names[0], names[1])
+        elif len(names) > 2:
+            labels = ("row", names[-1])
+        else:
+            labels = ("", names[-1] if names else "i")
+        tables.append(
+            matrix_table(f"your answer for ∂L/∂{key}", values, precision, False, oks, labels)
+        )
+    return tables
 
 
 def _param(value: Any) -> str:
@@ -325,7 +347,7 @@ def _(result: LayerResult, precision: int) -> RenderableType:
     parts += [Text(note, style="yellow") for note in result.notes]
     parts.append(_overall(result))
     if result.answer is not None:
-        parts.append(_columns(answer_matrices(result.answer, precision)))
+        parts.append(_columns(_answer_tables(result, precision)))
         parts += answer_lines(result.answer)
     return Group(*parts)
 

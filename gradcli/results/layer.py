@@ -115,6 +115,7 @@ class LayerStep:
     dim_names: list[str]
     value: Nested | None
     lines: list[str]
+    symbol: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
