@@ -20,6 +20,8 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_entries,
+    overflow_note,
+    raise_if_overflowed,
     torch,
 )
 from gradcli.errors import InputError, unknown
@@ -298,6 +300,7 @@ def layer_gradients(
     ]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
     notes = _notes(layer, plan, drawn, g_drawn, request.seed)
+    notes += overflow_note(y, "y", settings.dtype.value)
     return LayerResult(
         name=layer.name,
         summary=layer.summary,
@@ -361,8 +364,14 @@ def _gradient(
                     f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of "
                     f"the verdict, shown ~ ({layer.kinks_text})"
                 )
-    check = judge(analytic, autograd, estimate, settings.tolerance, trusted)
+    # + 0.0 turns −0 into 0 (a masked softmax entry, a zero gradient times a negative)
+    check = judge(analytic + 0.0, autograd + 0.0, estimate, settings.tolerance, trusted)
     value = tensors[name]
+    raise_if_overflowed(
+        check,
+        lambda k: f"∂L/∂{name}[{_index_text(k, tuple(value.shape))}]",
+        settings.dtype.value,
+    )
     return LayerGradient(
         name=name,
         symbol=layer.input(name).symbol,
@@ -375,10 +384,12 @@ def _gradient(
     )
 
 
-def _flat(values) -> list:
-    if not isinstance(values, list):
-        return [values]
-    return [v for item in values for v in _flat(item)]
+def _index_text(position: int, shape: tuple[int, ...]) -> str:
+    index = []
+    for size in reversed(shape):
+        position, rest = divmod(position, size)
+        index.append(str(rest))
+    return ", ".join(reversed(index))
 
 
 def _list(value: Tensor | None):
