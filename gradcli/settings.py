@@ -48,5 +48,3 @@ class Settings:
     dtype: Dtype = Dtype.float64
     tolerance: Tolerance = DEFAULT_TOLERANCE[Dtype.float64]
     numeric: bool = True
-    # for --expect: an explicit --atol/--rtol; None means "the digits the user wrote"
-    answer_tolerance: Tolerance | None = None

@@ -1,40 +1,96 @@
-"""--expect internals: digits-based tolerance, parsing, slips."""
+"""--expect internals: the significant-digits rule (rounded or truncated), zeros, fractions,
+parsing, slips."""
 
 from __future__ import annotations
+
+import math
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcli.errors import InputError
-from gradcli.expect import Slip, check_answer, half_unit, parse_expected
+from gradcli.expect import Slip, check_answer, parse_entry, parse_expected
 from gradcli.settings import Tolerance
+
+VERDICT = Tolerance(atol=1e-6, rtol=1e-5)
+SIGMOID_PRIME_HALF = math.exp(-0.5) / (1 + math.exp(-0.5)) ** 2  # σ'(0.5) = 0.2350037…
+TANH_PRIME_HALF = 1 - math.tanh(0.5) ** 2  # tanh'(0.5) = 0.7864477…
+
+
+def passes(answer: str, truth: float) -> bool:
+    return check_answer(parse_expected(answer), [truth], "f", tolerance=VERDICT).passed
 
 
 @pytest.mark.parametrize(
-    ("token", "expected"),
+    ("answer", "ok"),
     [
-        ("0.0822", 0.00005),
-        ("0.25", 0.005),
-        ("2", 0.5),
-        ("-0.1", 0.05),
-        ("1.5e-3", 0.00005),
-        ("1e-3", 0.0005),
-        ("0.250", 0.0005),
-        ("1E+2", 50.0),
+        ("0", False),  # a written zero has no digits: only values within atol of 0
+        ("0.3", False),
+        ("0.25", False),
+        ("0.2", True),  # 1 digit, rounded
+        ("0.23", True),  # truncated
+        ("0.24", True),  # rounded
+        ("0.235", True),
+        ("0.2350", True),
+        ("0.23500", True),
+        ("0.2351", False),
+        ("0.236", False),
+        ("-0.235", False),  # the sign counts
     ],
 )
-def test_half_a_unit_in_the_last_written_place(token, expected):
-    assert half_unit(token) == pytest.approx(expected, rel=1e-12)
+def test_the_issues_examples_for_sigmoid_prime_at_one_half(answer, ok):
+    assert passes(answer, SIGMOID_PRIME_HALF) is ok
 
 
-def test_parse_keeps_the_digits_of_every_notation():
-    assert parse_expected("0.25, 0.2350").half_units == pytest.approx([0.005, 0.00005])
-    matrix = parse_expected("0.1,0.20;0.3,4")
-    assert matrix.values == [[0.1, 0.2], [0.3, 4.0]]
-    assert [pytest.approx(row) for row in matrix.half_units] == [[0.05, 0.005], [0.05, 0.5]]
-    json_form = parse_expected("[[0.1, 0.20], [0.3, 4]]")
-    assert json_form.half_units == matrix.half_units
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [("1", False), ("0.9", False), ("0.8", True), ("0.7", True), ("0.79", True), ("0.78", True)],
+)
+def test_the_issues_examples_for_tanh_prime_at_one_half(answer, ok):
+    assert passes(answer, TANH_PRIME_HALF) is ok
+
+
+@pytest.mark.parametrize(
+    ("token", "digits"),
+    [
+        ("0.2350", 4),
+        ("0.24", 2),
+        ("-0.0650", 3),
+        ("100", 3),  # trailing zeros count, as written
+        ("1e2", 1),
+        ("1.50e-3", 3),
+        ("+7", 1),
+        (".5", 1),
+    ],
+)
+def test_significant_digits_are_counted_as_written(token, digits):
+    assert parse_entry(token).digits == digits
+
+
+def test_ties_pass_and_the_unit_is_at_the_truths_magnitude():
+    # 0.25 to 1 digit: 0.2 and 0.3 are both half a unit away — a tie passes either way
+    assert passes("0.2", 0.25) and passes("0.3", 0.25)
+    # 0.9996 rounds to 1.0 at two digits although 1.0's own magnitude is a decade higher
+    assert passes("1.0", 0.9996)
+    assert not passes("1.0", 0.9940)
+
+
+def test_zero_matches_only_values_within_the_verdicts_atol():
+    for zero in ("0", "0.0", "-0", "0e5", "0.000"):
+        assert passes(zero, 0.0)
+        assert passes(zero, 4e-7)
+        assert not passes(zero, 2e-6)
+    assert not passes("0", 0.235)
+
+
+def test_fractions_are_exact_and_compared_to_the_verdicts_tolerance():
+    assert passes("2/3", 2 / 3)
+    assert passes("-1/4", -0.25)
+    assert not passes("2/3", 0.6667)  # 3.3e-5 away: more than atol + rtol·|truth|
+    with pytest.raises(InputError, match="divides by zero"):
+        parse_expected("1/0")
 
 
 @pytest.mark.parametrize(
@@ -46,80 +102,142 @@ def test_parse_keeps_the_digits_of_every_notation():
         ("[1, true]", "true"),
         ("0.1;0.2,0.3", "ragged"),
         ("[1, 2", "JSON"),
+        ("0e999", "out of float64's range"),
+        ("1e999", "overflows float64"),
+        ("1e-999999999", "out of float64's range"),
+        ("−0.5", "ASCII"),
+        ("0.12345678901234567890123456789012345678901234567890", "significant digits"),
+        ("[" * 5000 + "]" * 5000, "JSON"),
     ],
 )
 def test_parse_rejects_bad_answers(text, fragment):
+    if fragment is None:
+        parse_expected(text)
+        return
     with pytest.raises(InputError) as err:
         parse_expected(text)
     assert fragment in str(err.value)
 
 
-def test_digits_tolerance_at_its_edge():
-    # "0.26" is checked to ±0.005: 0.255 is exactly on the edge (in), 0.2549 just outside
-    assert check_answer(parse_expected("0.26"), [0.255], "f").passed
-    assert not check_answer(parse_expected("0.26"), [0.2549], "f").passed
-    # "0.0822" is checked to ±0.00005
-    assert check_answer(parse_expected("0.0822"), [0.08225], "f").passed
-    assert not check_answer(parse_expected("0.0822"), [0.082251], "f").passed
-    # more digits, tighter check
-    assert check_answer(parse_expected("0.2350"), [0.2350037], "f").passed
-    assert not check_answer(parse_expected("0.235000"), [0.2350037], "f").passed
+def test_what_was_typed_is_kept_for_display():
+    answer = parse_expected("-0.0650, 0.2350, 2/3")
+    assert answer.written == ["-0.0650", "0.2350", "2/3"]
+    check = check_answer(answer, [-0.065, 0.235, 2 / 3], "f", tolerance=VERDICT)
+    assert check.written == ["-0.0650", "0.2350", "2/3"]
+    assert check.digits == [3, 4, None]
+    json = check.to_json()
+    assert json["rule"] == "rounded or truncated to the significant digits written"
+    assert json["digits"] == [3, 4, None]
 
 
-def test_explicit_tolerance_replaces_the_digits():
-    loose = Tolerance(atol=0.1, rtol=0.0)
-    assert check_answer(parse_expected("0.3"), [0.25], "f", loose).passed
-    assert not check_answer(parse_expected("0.2500001"), [0.25], "f", Tolerance(0, 0)).passed
+def test_the_verdict_says_what_was_checked_and_warns_about_one_digit():
+    truth = [SIGMOID_PRIME_HALF, SIGMOID_PRIME_HALF]
+    check = check_answer(parse_expected("0.2,0.24"), truth, "f", tolerance=VERDICT)
+    assert check.passed
+    assert check.checked_to == "checked to 1–2 significant digits (rounded or truncated)"
+    assert "checked to 1–2 significant digits" in check.summary
+    assert check.warnings and "only 1 significant digit" in check.warnings[0]
+    exact = check_answer(parse_expected("0.2350"), truth[:1], "f", tolerance=VERDICT)
+    assert exact.warnings == []
 
 
-def test_summary_names_the_worst_entry_and_hint():
+def test_summary_names_the_worst_entry_the_rounded_truth_and_the_hint():
     check = check_answer(
-        parse_expected("0.25,-0.10"), [0.25, -0.09], "f", labels=["x = 0", "x = 1"]
+        parse_expected("0.25,-0.10"),
+        [0.25, -0.09],
+        "f",
+        tolerance=VERDICT,
+        labels=["x = 0", "x = 1"],
     )
     assert not check.passed
     assert check.ok == [True, False]
     assert "1 of 2 entries" in check.summary
-    assert "entry 1 (x = 1): you wrote -0.1 but the gradient is -0.09" in check.summary
-    # the written "-0.1" alone would pass: one decimal is checked to ±0.05
-    assert check_answer(parse_expected("0.25,-0.1"), [0.25, -0.09], "f").passed
+    assert (
+        "entry 1 (x = 1): you wrote -0.10 but the gradient is -0.09 (-0.090 to 2" in check.summary
+    )
     assert check.worst_abs_diff == pytest.approx(0.01)
 
 
 @pytest.mark.parametrize(
     ("answer", "fragment"),
     [
-        ("0.5,-0.18", "twice the gradient"),
+        ("0.50,-0.18", "twice the gradient"),
         ("0.125,-0.045", "half the gradient"),
         ("-0.25,0.09", "wrong sign"),
     ],
 )
 def test_generic_slips_are_named(answer, fragment):
-    check = check_answer(parse_expected(answer), [0.25, -0.09], "f")
+    check = check_answer(parse_expected(answer), [0.25, -0.09], "f", tolerance=VERDICT)
     assert not check.passed
     assert fragment in check.hint
 
 
+def test_a_slip_needs_firm_evidence_one_loose_digit_names_none():
+    # "1" for tanh'(0.5) = 0.786 is wrong, and truncating 2·0.786 = 1.57 also gives 1:
+    # too loose to claim the student doubled it
+    check = check_answer(parse_expected("1"), [TANH_PRIME_HALF], "f", tolerance=VERDICT)
+    assert not check.passed and check.hint is None
+
+
 def test_specific_slips_come_first():
     slip = Slip("the sum reduction's gradient", [0.5, -0.18])
-    check = check_answer(parse_expected("0.5,-0.18"), [0.25, -0.09], "f", slips=[slip])
+    check = check_answer(
+        parse_expected("0.50,-0.18"), [0.25, -0.09], "f", tolerance=VERDICT, slips=[slip]
+    )
     assert check.hint == "your answer matches the sum reduction's gradient"
+
+
+def test_a_slip_of_another_shape_fails_with_its_hint_instead_of_an_input_error():
+    slip = Slip("only the diagonal", [0.1, 0.2])
+    check = check_answer(
+        parse_expected("0.10,0.20"),
+        [[0.1, -0.05], [-0.05, 0.2]],
+        "J",
+        tolerance=VERDICT,
+        slips=[slip],
+    )
+    assert not check.passed and check.hint == "your answer matches only the diagonal"
 
 
 def test_transposed_matrices():
     truth = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
-    check = check_answer(parse_expected("1,4;2,5;3,6"), truth, "layer1.weight")
+    check = check_answer(parse_expected("1,4;2,5;3,6"), truth, "layer1.weight", tolerance=VERDICT)
     assert not check.passed
     assert "transposed" in check.hint and "transposed back your answer matches" in check.hint
-    square = check_answer(parse_expected("1,3;2,4"), [[1.0, 2.0], [3.0, 4.0]], "J")
+    square = check_answer(
+        parse_expected("1.0,3.0;2.0,4.0"), [[1.0, 2.0], [3.0, 4.0]], "J", tolerance=VERDICT
+    )
     assert "transposed matrix" in square.hint
 
 
 def test_wrong_shape_is_an_input_error():
     with pytest.raises(InputError, match="shape 3 but the answer has shape 2"):
-        check_answer(parse_expected("1,2,3"), [1.0, 2.0], "f'(x)")
+        check_answer(parse_expected("1,2,3"), [1.0, 2.0], "f'(x)", tolerance=VERDICT)
 
 
-@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=6))
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=6))
 def test_the_exact_answer_always_passes(values):
     text = ",".join(repr(v) for v in values)
-    assert check_answer(parse_expected(text), values, "f").passed
+    assert check_answer(parse_expected(text), values, "f", tolerance=VERDICT).passed
+
+
+@given(
+    st.floats(1e-12, 1e12).map(lambda v: v * 1.0),
+    st.integers(1, 12),
+    st.booleans(),
+)
+def test_the_truth_rounded_or_truncated_to_any_digits_passes_and_a_unit_off_fails(
+    truth, digits, negative
+):
+    truth = -truth if negative else truth
+    exact = Decimal(truth)
+    places = digits - 1 - exact.adjusted()
+    quantum = Decimal(1).scaleb(-places)
+    for rounding in ("ROUND_HALF_EVEN", "ROUND_DOWN"):
+        written = exact.quantize(quantum, rounding=rounding)
+        if written.is_zero() or len(written.as_tuple().digits) != digits:
+            continue  # rounding carried into a new digit (9.99 → 10.0); covered elsewhere
+        assert passes(str(written), truth), (truth, digits, written)
+        off = written + 2 * quantum * (1 if truth > 0 else -1)
+        if len(off.as_tuple().digits) == digits:
+            assert not passes(str(off), truth), (truth, digits, off)

@@ -115,8 +115,8 @@ ExpectOpt = Annotated[
     typer.Option(
         "--expect",
         metavar="VALUES|MATRIX",
-        help="Your own answer, checked to half a unit in the last digit you wrote "
-        "(--atol/--rtol override); exit 1 if any entry is off.",
+        help="Your own answer (numbers or fractions such as 2/3), checked to the significant "
+        "digits you wrote, rounded or truncated; exit 1 if any entry is off.",
     ),
 ]
 QuietOpt = Annotated[
@@ -224,13 +224,7 @@ def _format_option(formats: tuple[OutputFormat, ...]) -> Any:
 def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
     """The core's Settings from the shared options."""
     chosen = choose(Dtype, dtype, "dtype")
-    explicit = None if atol is None and rtol is None else tolerance_for(chosen, atol, rtol)
-    return Settings(
-        chosen,
-        tolerance_for(chosen, atol, rtol),
-        numeric=not no_numeric,
-        answer_tolerance=explicit,
-    )
+    return Settings(chosen, tolerance_for(chosen, atol, rtol), numeric=not no_numeric)
 
 
 def output_from(

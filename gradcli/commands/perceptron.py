@@ -13,7 +13,7 @@ from gradcli.commands.options import (
     choose,
     computing_command,
 )
-from gradcli.errors import InputError
+from gradcli.errors import InputError, shown
 from gradcli.expect import Expected, parse_expected
 from gradcli.losses import Reduction
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
@@ -61,22 +61,28 @@ def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
 
 
-_EXPECT_KEY = re.compile(r"^layer\d+\.(weight|bias)$")
+_EXPECT_KEY = re.compile(r"^layer\d+\.(new_)?(weight|bias)$")
 
 
-def parse_expectations(items: list[str]) -> dict[str, Expected]:
-    """``layer1.weight=MATRIX`` items → {key: the user's answer}."""
+def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Expected]:
+    """``layer1.weight=MATRIX`` items → {key: the user's answer}; ``new_weight``/``new_bias``
+    keys (the parameters after one step) need ``--lr``."""
     answers: dict[str, Expected] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip().lower()
         if not sep or not _EXPECT_KEY.match(key):
             raise InputError(
-                f"--expect '{item}' must look like layer1.weight=MATRIX or layer2.bias=VECTOR "
-                "(layers counted from 1)"
+                f"--expect {shown(item)} must look like layer1.weight=MATRIX, layer2.bias=VECTOR "
+                "or layer1.new_weight=MATRIX (layers counted from 1)"
             )
         if key in answers:
             raise InputError(f"--expect {key} is given twice")
+        if ".new_" in key and lr is None:
+            raise InputError(
+                f"--expect {key} checks the parameters after one gradient-descent step: "
+                "give the learning rate with --lr"
+            )
         answers[key] = parse_expected(value, f"--expect {key}")
     return answers
 
@@ -191,8 +197,9 @@ def perceptron(
         typer.Option(
             "--expect",
             metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
-            help="Your own answer for one gradient (repeatable), checked to half a unit in the"
-            " last digit you wrote; exit 1 if any entry is off.",
+            help="Your own answer for one gradient (repeatable), checked to the significant"
+            " digits you wrote, rounded or truncated; layerN.new_weight= / new_bias= check the"
+            " parameters after one --lr step; exit 1 if any entry is off.",
             show_default=False,
         ),
     ] = None,
@@ -200,7 +207,7 @@ def perceptron(
     common: Common,
 ) -> int:
     """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
-    expected = parse_expectations(expect or [])
+    expected = parse_expectations(expect or [], lr)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):

@@ -53,8 +53,8 @@ def activation_gradients(
             expected,
             check.analytic,
             "f'(x)",
-            settings.answer_tolerance,
-            _slips(activation, params, xs, value),
+            tolerance=settings.tolerance,
+            slips=_slips(activation, params, xs, value),
             noun="f'(x)",
             labels=[f"x = {v:g}" for v in xs.double().tolist()],
         )

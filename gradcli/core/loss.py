@@ -22,6 +22,7 @@ from gradcli.losses import (
     Reduction,
     TargetKind,
     is_probability_target,
+    stable_softmax,
     target_distribution,
 )
 from gradcli.params import ParamValues
@@ -69,8 +70,8 @@ def loss_gradients(
             expected,
             check.analytic,
             "∂L/∂pred",
-            settings.answer_tolerance,
-            _reduction_slips(loss, y, t, reduction, params),
+            tolerance=settings.tolerance,
+            slips=_reduction_slips(loss, y, t, reduction, params),
             noun="∂L/∂pred",
         )
     return LossResult(
@@ -109,8 +110,23 @@ def _describe_entry(y: Tensor) -> Callable[[int], str]:
 def _reduction_slips(
     loss: Loss, y: Tensor, t: Tensor, reduction: Reduction, params: ParamValues
 ) -> list[Slip]:
-    """The gradient under each other reduction this loss allows: the commonest slip."""
+    """The gradient under each other reduction this loss allows (the commonest slip), and for
+    cross-entropy, softmax(z) without the target subtracted."""
     slips = []
+    if loss.name == "cross_entropy":
+        scale = loss.reduction_scale(reduction, tuple(y.shape))
+        p = stable_softmax(y.double())
+        slips.append(
+            Slip("softmax(z): the target q was not subtracted (∂L/∂z = softmax(z) − q)", p.tolist())
+        )
+        if scale != 1:
+            slips.append(
+                Slip(
+                    f"softmax(z)·{scale:g}: the target q was not subtracted "
+                    "(∂L/∂z = [softmax(z) − q]/N)",
+                    (p * scale).tolist(),
+                )
+            )
     for other in Reduction:
         if other is reduction or other not in loss.reductions:
             continue

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
-from gradcli.errors import InputError, unknown
+from gradcli.errors import InputError, shown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.losses import Loss, Reduction, TargetKind, get_loss
 from gradcli.params import ParamValues
@@ -48,6 +49,7 @@ Matrix = list[list[float]]
 SUPPORTED_LOSSES = ("mse", "bce", "cross_entropy")
 CLASS_INDEX_LOSSES = ("cross_entropy",)  # target: one class index per sample
 ENGINES = ("grad", "backward")
+COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
 @dataclass(frozen=True)
@@ -515,7 +517,7 @@ def perceptron_gradients(
     layers = _layer_results(net, checks, spec.lr)
     answer = None
     if expected:
-        answer = check_layer_answers(net, layers, expected, settings)
+        answer = check_layer_answers(net, layers, expected, settings, spec.lr)
     return PerceptronResult(
         x=net.x.double().tolist(),
         target=net.target.tolist()
@@ -568,28 +570,98 @@ def _check_notes(layers: list[LayerGradients]) -> list[str]:
 
 
 def check_layer_answers(
-    net: Network, layers: list[LayerGradients], expected: dict[str, Expected], settings: Settings
+    net: Network,
+    layers: list[LayerGradients],
+    expected: dict[str, Expected],
+    settings: Settings,
+    lr: float | None,
 ) -> AnswerSet:
-    """Check each ``layerN.weight|bias`` answer against the backprop gradient."""
-    tensors = {}
+    """Check each ``layerN.weight|bias`` answer against the backprop gradient, and each
+    ``layerN.new_weight|new_bias`` against the parameter after one step of ``lr``."""
+    tensors: dict[str, ParameterGradient] = {}
     for layer in layers:
         tensors[f"layer{layer.index}.weight"] = layer.weight
         if layer.bias is not None:
             tensors[f"layer{layer.index}.bias"] = layer.bias
     parts = {}
     for key, answer in expected.items():
-        if key not in tensors:
-            raise unknown("--expect key", key, tensors)
-        truth = tensors[key].check.analytic
+        base_key = key.replace(".new_", ".")
+        if base_key not in tensors:
+            raise _unknown_key(key, tensors)
+        grad = tensors[base_key]
+        is_weight = key.endswith("weight")
+        if key != base_key:
+            if grad.updated is None:
+                raise InputError(
+                    f"--expect {key} checks the {'weights' if is_weight else 'biases'} after "
+                    "one gradient-descent step: give the learning rate with --lr"
+                )
+            parts[key] = check_answer(
+                answer,
+                grad.updated,
+                key,
+                tolerance=settings.tolerance,
+                slips=_update_slips(grad, lr),
+                noun=f"{'W' if is_weight else 'b'} − lr·{'∂E/∂W' if is_weight else '∂E/∂b'}",
+            )
+            continue
+        truth = grad.check.analytic
         parts[key] = check_answer(
             answer,
             truth,
             key,
-            settings.answer_tolerance,
-            _reduction_slips(net, truth),
-            noun="∂E/∂W" if key.endswith("weight") else "∂E/∂b",
+            tolerance=settings.tolerance,
+            slips=[*_reduction_slips(net, truth), *_stepped_slips(grad, lr)],
+            noun="∂E/∂W" if is_weight else "∂E/∂b",
         )
     return AnswerSet(parts)
+
+
+def _unknown_key(key: str, tensors: dict[str, ParameterGradient]) -> InputError:
+    """An unknown ``--expect`` key, suggesting the same tensor of a layer that exists."""
+    match = re.fullmatch(r"layer(\d+)\.(new_)?(weight|bias)", key)
+    layers = sorted({int(k.split(".")[0].removeprefix("layer")) for k in tensors})
+    hint = ""
+    if match:
+        nearest = min(layers, key=lambda n: abs(n - int(match[1])))
+        candidate = f"layer{nearest}.{match[2] or ''}{match[3]}"
+        if candidate.replace(".new_", ".") in tensors:
+            hint = f" (did you mean '{candidate}'?)"
+        elif match[3] == "bias":
+            hint = f" (layer {match[1] if int(match[1]) in layers else nearest} has no bias)"
+    count = len(layers)
+    return InputError(
+        f"--expect key {shown(key)} names no tensor of this network{hint}; it has "
+        f"{count} layer{'s' if count != 1 else ''}: {', '.join(sorted(tensors))}"
+    )
+
+
+def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
+    """The parameter after one step W − lr·g, written instead of the gradient g."""
+    rates = [lr] if lr is not None else list(COMMON_LEARNING_RATES)
+    value = torch.tensor(grad.value, dtype=torch.float64)
+    step = torch.tensor(grad.check.analytic, dtype=torch.float64)
+    return [
+        Slip(
+            f"the updated parameters W − {rate:g}·∂E/∂W after one step, not the gradient",
+            (value - rate * step).tolist(),
+        )
+        for rate in rates
+    ]
+
+
+def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
+    """Slips in one gradient-descent step: a + instead of a −, or the gradient itself."""
+    value = torch.tensor(grad.value, dtype=torch.float64)
+    step = torch.tensor(grad.check.analytic, dtype=torch.float64)
+    rate = lr or 0.0
+    return [
+        Slip(
+            f"W + {rate:g}·∂E/∂W: the step went uphill (the sign of the update)",
+            (value + rate * step).tolist(),
+        ),
+        Slip("the gradient ∂E/∂W itself, not the updated parameters", grad.check.analytic),
+    ]
 
 
 def _reduction_slips(net: Network, truth: list) -> list[Slip]:

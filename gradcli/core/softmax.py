@@ -59,8 +59,8 @@ def softmax_jacobian(
             expected,
             check.analytic,
             "Jacobian",
-            settings.answer_tolerance,
-            _slips(probabilities, temperature),
+            tolerance=settings.tolerance,
+            slips=_slips(probabilities, temperature),
             noun="∂p_i/∂a_j",
         )
     return SoftmaxJacobianResult(
@@ -86,6 +86,24 @@ def _slips(p: torch.Tensor, temperature: float) -> list[Slip]:
         Slip(
             "−p_i·p_j everywhere: the off-diagonal formula used on the diagonal too",
             (-torch.outer(p64, p64) / temperature).tolist(),
+        ),
+    ]
+    diagonal = p64 * (1 - p64) / temperature
+    off = torch.outer(p64, p64) / temperature
+    slips += [
+        Slip(
+            "the Jacobian with the off-diagonal signs flipped: +p_i·p_j off the diagonal, but "
+            "∂p_i/∂a_j = −p_i·p_j there (raising a_j lowers every other p_i)",
+            (torch.diag(diagonal) + off - torch.diag(torch.diag(off))).tolist(),
+        ),
+        Slip(
+            "only the diagonal p_i(1 − p_i): the off-diagonal entries −p_i·p_j are missing",
+            torch.diag(diagonal).tolist(),
+        ),
+        Slip(
+            "only the diagonal p_i(1 − p_i), as a vector: the Jacobian is the whole n×n "
+            "matrix, with −p_i·p_j off the diagonal",
+            diagonal.tolist(),
         ),
     ]
     if temperature != 1:

@@ -77,16 +77,17 @@ def verdict(check: GradientCheck, what: str) -> Text:
     )
 
 
-def expected_cell(value: float, ok: bool, precision: int) -> Text:
-    """The user's value with its ✓/✗."""
-    return Text.assemble(number(value, precision) + " ", tick(ok))
+def expected_cell(value: str | float, ok: bool, precision: int) -> Text:
+    """The user's value as typed (trailing zeros kept) with its ✓/✗."""
+    shown = value if isinstance(value, str) else number(value, precision)
+    return Text.assemble(shown + " ", tick(ok))
 
 
 def answer_column(answer: AnswerCheck | None, count: int) -> list | None:
     """Cells of an "expected" column aligned with ``count`` flat entries, or None."""
     if answer is None:
         return None
-    values, oks = flatten(answer.expected), flatten(answer.ok)
+    values, oks = flatten(answer.written), flatten(answer.ok)
     if len(values) != count or len(oks) != count:
         return None
     return list(zip(values, oks, strict=True))
@@ -97,13 +98,16 @@ def answer_lines(answer: AnswerCheck | AnswerSet | None) -> list[Text]:
     if answer is None:
         return []
     parts = answer.parts.items() if isinstance(answer, AnswerSet) else [("", answer)]
-    return [
-        Text(
-            f"{key}: {part.summary}" if key else part.summary,
-            style="bold green" if part.passed else "bold red",
+    lines = []
+    for key, part in parts:
+        lines.append(
+            Text(
+                f"{key}: {part.summary}" if key else part.summary,
+                style="bold green" if part.passed else "bold red",
+            )
         )
-        for key, part in parts
-    ]
+        lines += [Text(f"note: {warning}", style="yellow") for warning in part.warnings]
+    return lines
 
 
 def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> list[Table]:
@@ -113,7 +117,7 @@ def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> l
     parts = answer.parts.items() if isinstance(answer, AnswerSet) else [("", answer)]
     tables = []
     for key, part in parts:
-        values, oks = part.expected, part.ok
+        values, oks = part.written, part.ok
         if not (values and isinstance(values[0], list)):
             values, oks = [values], [oks]
         if len(oks) != len(values) or len(oks[0]) != len(values[0]):
