@@ -11,7 +11,7 @@ import typer
 
 from gradcli.commands.options import Common, ParamOpt, SeedOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, unknown
-from gradcli.expect import Expected, parse_expected
+from gradcli.expect import Expected, parse_expected, shape_of
 from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing, plan
 from gradcli.limits import require_memory
 from gradcli.parsing import parse_dims, parse_tensor
@@ -95,7 +95,8 @@ def layer(
             "--expect",
             metavar="NAME=TENSOR",
             help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
-            "attention); repeatable; exit 1 if any entry is off.",
+            "attention; fractions such as 2/3 allowed), checked to the significant digits you "
+            "wrote, rounded or truncated; repeatable; exit 1 if any entry is off.",
             show_default=False,
         ),
     ] = None,
@@ -198,41 +199,63 @@ def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:
 
 
 def expected_answer(text: str, key: str, shape: tuple[int, ...]) -> Expected:
-    """The user's answer as the gradient's 2-D view, keeping the digits they wrote.
+    """The user's answer as the gradient's 2-D view, keeping exactly what they wrote.
 
     A vector or matrix gradient takes the answer as written (a transposed matrix is caught
     and named later); a 3-D or 4-D one takes either the full nested JSON or its 2-D view
-    (rows = every index but the last).
+    (rows = every index but the last, written ``a,b;c,d``).
     """
     what = f"--expect {key}"
     if len(shape) <= 2:
         return parse_expected(text, what)
-    data = parse_tensor(text, what)
     view = (math.prod(shape[:-1]), shape[-1])
-    if tuple(data.shape) not in (tuple(shape), view):
-        raise InputError(
-            f"{what} has shape {dims_text(data.shape)} but ∂L/∂{key} has shape "
-            f"{dims_text(shape)} (write it as nested JSON, or as its {dims_text(view)} rows)"
-        )
-    tokens = _tokens(text.strip())
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        answer = parse_expected(stripped, what)
+        if shape_of(answer.entries) != view:
+            raise _shape_error(what, key, shape_of(answer.entries), shape, view)
+        return answer
+    tokens, got = _json_tokens(stripped, what)
+    if got not in (tuple(shape), view):
+        raise _shape_error(what, key, got, shape, view)
     rows = [tokens[i : i + shape[-1]] for i in range(0, len(tokens), shape[-1])]
     return parse_expected(";".join(",".join(row) for row in rows), what)
 
 
-def _tokens(text: str) -> list[str]:
-    """The number tokens of an already validated answer, as written (digits kept)."""
-    if not text.startswith("["):
-        return [t for row in text.split(";") for t in row.replace(",", " ").split()]
-    data = json.loads(text, parse_float=str, parse_int=str)
-    out: list[str] = []
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(reversed(node))
-        else:
-            out.append(node)
-    return out
+def _shape_error(what: str, key: str, got, shape, view) -> InputError:
+    return InputError(
+        f"{what} has shape {dims_text(got)} but ∂L/∂{key} has shape {dims_text(shape)} "
+        f"(write it as nested JSON, or as its {dims_text(view)} rows)"
+    )
+
+
+def _json_tokens(text: str, what: str) -> tuple[list[str], tuple[int, ...]]:
+    """The number tokens of a nested JSON answer, as written, and its shape."""
+    try:
+        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError):
+        raise InputError(f"{what} {shown(text)} is not a valid JSON list") from None
+    shape: list[int] = []
+    node = data
+    while isinstance(node, list) and node and len(shape) <= 4:
+        shape.append(len(node))
+        node = node[0]
+    tokens: list[str] = []
+
+    def walk(node, depth: int) -> None:
+        if depth == len(shape):
+            if not isinstance(node, str):
+                raise InputError(f"{what}: {shown(json.dumps(node))} is not a number")
+            tokens.append(node)
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            raise InputError(f"{what} is ragged or nested too deeply (every row needs the "
+                             "same length, at most 4 dimensions)")  # fmt: skip
+        for item in node:
+            walk(item, depth + 1)
+
+    walk(data, 0)
+    return tokens, tuple(shape)
 
 
 def require_work(checked: Plan) -> None:

@@ -485,7 +485,7 @@ def _answers(
             answer,
             grid(truth_tensor),
             key,
-            tolerance=settings.answer_tolerance,
+            tolerance=settings.tolerance,
             slips=slips,
             noun=f"∂L/∂{key}",
         )
