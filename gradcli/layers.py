@@ -57,15 +57,11 @@ class LayerInput:
     dim_names: Callable[[int], tuple[str, ...]]  # names of its dimensions, by rank
     kind: str = "float"  # "float" (differentiable) or "index" (integers, no gradient)
     none_allowed: bool = False  # `--bias none`: the layer runs without it
+    symbol: str = ""  # its name in the formulas (W, b, γ, β, Q, K, V), when not its own
 
     @property
     def has_gradient(self) -> bool:
         return self.kind == "float"
-
-    @property
-    def symbol(self) -> str:
-        """The name used in formulas: W, b, γ, β, Q, K, V…"""
-        return self.name
 
 
 @dataclass(frozen=True)
@@ -266,7 +262,7 @@ def _names(*options: tuple[str, ...]) -> Callable[[int], tuple[str, ...]]:
 
 def _need_rank(layer: str, what: str, shape: Shape, ranks: Sequence[int], form: str) -> None:
     if len(shape) not in ranks:
-        wanted = " or ".join(str(r) for r in ranks)
+        wanted = str(ranks[0]) if len(ranks) == 1 else f"{ranks[0]} to {ranks[-1]}"
         raise InputError(
             f"{layer}: --{what} must have {wanted} dimensions ({form}), got {len(shape)} "
             f"({what} is {dims_text(shape)})"
@@ -1419,8 +1415,8 @@ def _conv(nd: int) -> Layer:
         summary=f"{nd}-D convolution (cross-correlation, as torch's F.conv{nd}d)",
         inputs=(
             LayerInput("x", x_shape, "input", _names(("n", "c", *spatial))),
-            LayerInput("weight", w_shape, "kernels", _names(("o", "c", *("pq"[:nd])))),
-            LayerInput("bias", "O", _BIAS_HELP, _names(("o",)), none_allowed=True),
+            LayerInput("weight", w_shape, "kernels", _names(("o", "c", *("pq"[:nd]))), symbol="W"),
+            LayerInput("bias", "O", _BIAS_HELP, _names(("o",)), none_allowed=True, symbol="b"),
         ),
         params=_SIZE_PARAMS if nd == 2 else _ints_only(_SIZE_PARAMS),
         forward_formula=f"y[n,o] = b[o] + Σ_c {corr}",
@@ -1461,8 +1457,11 @@ def _layers() -> tuple[Layer, ...]:
                     "out×in",
                     "weights, nn.Linear layout (a vector: one row)",
                     _names(("o", "i")),
+                    symbol="W",
                 ),
-                LayerInput("bias", "out", _BIAS_HELP, _names(("o",)), none_allowed=True),
+                LayerInput(
+                    "bias", "out", _BIAS_HELP, _names(("o",)), none_allowed=True, symbol="b"
+                ),
             ),
             params=(),
             forward_formula="y = x Wᵀ + b",
@@ -1497,8 +1496,12 @@ def _layers() -> tuple[Layer, ...]:
                     "input",
                     lambda rank: _bn_x_dims(rank) if 2 <= rank <= 4 else _names()(rank),
                 ),
-                LayerInput("weight", "C", "γ, or 'none'", _names(("c",)), none_allowed=True),
-                LayerInput("bias", "C", "β, or 'none'", _names(("c",)), none_allowed=True),
+                LayerInput(
+                    "weight", "C", "γ, or 'none'", _names(("c",)), none_allowed=True, symbol="γ"
+                ),
+                LayerInput(
+                    "bias", "C", "β, or 'none'", _names(("c",)), none_allowed=True, symbol="β"
+                ),
             ),
             params=(_eps(1e-5),),
             forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) per "
@@ -1526,8 +1529,12 @@ def _layers() -> tuple[Layer, ...]:
             summary="layer normalisation over the last dimension (F.layer_norm)",
             inputs=(
                 LayerInput("x", "…×D", "input", _row_dims),
-                LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True),
-                LayerInput("bias", "D", "β, or 'none'", _names(("d",)), none_allowed=True),
+                LayerInput(
+                    "weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"
+                ),
+                LayerInput(
+                    "bias", "D", "β, or 'none'", _names(("d",)), none_allowed=True, symbol="β"
+                ),
             ),
             params=(_eps(1e-5),),
             forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) "
@@ -1552,7 +1559,9 @@ def _layers() -> tuple[Layer, ...]:
             summary="RMS normalisation over the last dimension (F.rms_norm)",
             inputs=(
                 LayerInput("x", "…×D", "input", _row_dims),
-                LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True),
+                LayerInput(
+                    "weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"
+                ),
             ),
             params=(_eps(None),),
             forward_formula="y = γ·x/r, r = √(mean(x²) + eps) over the last dimension",
@@ -1684,7 +1693,7 @@ def _layers() -> tuple[Layer, ...]:
                     _names(("n",), ("n", "t"), ("n", "t", "s")),
                     kind="index",
                 ),
-                LayerInput("weight", "num×dim", "the table", _names(("r", "d"))),
+                LayerInput("weight", "num×dim", "the table", _names(("r", "d")), symbol="W"),
             ),
             params=(),
             forward_formula="y[…] = W[indices[…]]",
@@ -1709,15 +1718,21 @@ def _layers() -> tuple[Layer, ...]:
                     "…×L×d",
                     "queries",
                     _names(("i", "e"), ("b", "i", "e"), ("b", "h", "i", "e")),
+                    symbol="Q",
                 ),
                 LayerInput(
-                    "k", "…×S×d", "keys", _names(("j", "e"), ("b", "j", "e"), ("b", "h", "j", "e"))
+                    "k",
+                    "…×S×d",
+                    "keys",
+                    _names(("j", "e"), ("b", "j", "e"), ("b", "h", "j", "e")),
+                    symbol="K",
                 ),
                 LayerInput(
                     "v",
                     "…×S×dv",
                     "values",
                     _names(("j", "f"), ("b", "j", "f"), ("b", "h", "j", "f")),
+                    symbol="V",
                 ),
             ),
             params=(

@@ -305,7 +305,7 @@ POOL = ["maxpool2d", "--x-shape", "1x1x4x4"]
         (["embedding", "--indices", "0,1"], ["embedding needs --weight"]),
         (["conv2d", "--x-shape", "2x3x5", "--weight-shape", "1x3x2x2"],
          ["--x must have 4 dimensions", "x is 2×3×5"]),
-        (["batchnorm", "--x", "1,2,3"], ["--x must have 2 or 3 or 4 dimensions"]),
+        (["batchnorm", "--x", "1,2,3"], ["--x must have 2 to 4 dimensions"]),
         (["batchnorm", "--x", "1,2,3;", "--weight", "1,1,1"], ["more than 1 value"]),
         (["batchnorm", "--x", "1,2;3,4", "--weight", "1,2,3"],
          ["--weight has shape 3", "2 channels"]),

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gradcli.commands.options import Common, ParamOpt, SeedOpt, computing_command
+from gradcli.commands.options import Common, SeedOpt, computing_command
 from gradcli.errors import ExitCode, InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
 from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing, plan
@@ -22,10 +22,10 @@ FORWARD_PASSES = 8
 NO_INPUT_WORDS = ("none",)
 
 
-def _tensor_opt(name: str, help_text: str) -> object:
+def _tensor_opt(name: str, help_text: str, metavar: str = "TENSOR") -> object:
     return Annotated[
         str | None,
-        typer.Option(f"--{name}", metavar="TENSOR", help=help_text, show_default=False),
+        typer.Option(f"--{name}", metavar=metavar, help=help_text, show_default=False),
     ]
 
 
@@ -38,9 +38,23 @@ def _shape_opt(name: str, help_text: str) -> object:
 
 XOpt = _tensor_opt("x", f"Input x: {TENSOR_HELP}.")
 XShapeOpt = _shape_opt("x", "Random normal x of this shape from --seed, e.g. 2x3x5x5.")
-WeightOpt = _tensor_opt("weight", "Weight in torch's layout; 'none' for a norm without γ.")
+WeightOpt = _tensor_opt(
+    "weight", "Weight in torch's layout; 'none' for a norm without γ.", "TENSOR|none"
+)
 WeightShapeOpt = _shape_opt("weight", "Random normal weight of this shape, e.g. 8x3x3x3.")
-BiasOpt = _tensor_opt("bias", "Bias, or 'none' for a layer without one (drawn if left out).")
+BiasOpt = _tensor_opt(
+    "bias", "Bias, or 'none' for a layer without one (drawn if left out).", "TENSOR|none"
+)
+LayerParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        metavar="KEY=VALUE",
+        help="A layer parameter (repeatable): stride=2 or stride=1,2, padding=1, "
+        "kernel_size=3, p=0.3, eps=1e-3, causal=true… (see --list).",
+        show_default=False,
+    ),
+]
 QOpt = _tensor_opt("q", "attention: queries Q (…×L×d).")
 QShapeOpt = _shape_opt("q", "attention: random Q of this shape, e.g. 128x64.")
 KOpt = _tensor_opt("k", "attention: keys K (…×S×d) [default: drawn, Q's shape].")
@@ -74,7 +88,7 @@ def layer(
     v: VOpt = None,
     v_shape: VShapeOpt = None,
     indices: IndicesOpt = None,
-    param: ParamOpt = None,
+    param: LayerParamOpt = None,
     upstream: Annotated[
         str,
         typer.Option(
@@ -106,7 +120,8 @@ def layer(
     *,
     common: Common,
 ) -> int:
-    """One layer's backward pass: the hand-derived formulas vs autograd vs finite differences."""
+    """One layer's backward pass written from its closed form vs autograd vs finite
+    differences, for L = Σ G ⊙ y (G = --upstream)."""
     if list_:
         list_layers()
         return ExitCode.OK

@@ -374,7 +374,7 @@ def _gradient(
     )
     return LayerGradient(
         name=name,
-        symbol=layer.input(name).symbol,
+        symbol=layer.input(name).symbol or name,
         shape=list(value.shape),
         dim_names=list(_dims(layer, name, value.dim())),
         value=_list(value),

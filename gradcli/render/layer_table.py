@@ -203,7 +203,11 @@ def gradient_verdict(grad: LayerGradient, numeric: bool) -> Text:
 def _gradient_section(result: LayerResult, grad: LayerGradient, precision: int) -> list:
     names = " × ".join(grad.dim_names)
     parts: list[RenderableType] = [
-        Text(f"∂L/∂{grad.name}   ({_shape(grad.shape)}: {names})", style="bold underline"),
+        Text(
+            f"∂L/∂{grad.name}{f' = ∂L/∂{grad.symbol}' if grad.symbol != grad.name else ''}"
+            f"   ({_shape(grad.shape)}: {names})",
+            style="bold underline",
+        ),
         Text(f"  {grad.formula}"),
     ]
     if len(grad.shape) >= 2:
