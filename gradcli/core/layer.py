@@ -12,7 +12,7 @@ input with a gradient, ∂L/∂input is computed three ways:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gradcli.core.engine import (
     CALL_COST,
@@ -294,10 +294,13 @@ def layer_gradients(
     analytic = layer.backward(tensors, params, g)
     names = [name for name in layer.gradient_names if inputs.get(name) is not None]
     autograd = autograd_gradients(layer, tensors, params, g, names)
+    infos = {name: _info(layer, plan, name, inputs[name]) for name in layer.input_names}
+    numeric = _Numeric(layer, plan, tensors, g, settings, request.seed)
     grads = [
-        _gradient(layer, plan, tensors, g, name, analytic[name], autograd[name], settings, request)
+        _gradient(layer, tensors, name, analytic[name], autograd[name], settings, numeric)
         for name in names
     ]
+    grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
     notes = _notes(layer, plan, drawn, g_drawn, request.seed)
     notes += overflow_note(y, "y", settings.dtype.value)
@@ -306,7 +309,7 @@ def layer_gradients(
         summary=layer.summary,
         params={key: _json_param(value) for key, value in params.items()},
         forward_formula=layer.forward_formula,
-        inputs=[_info(layer, plan, name, inputs[name]) for name in layer.input_names],
+        inputs=list(infos.values()),
         state=[
             TensorInfo(
                 key, list(value.shape), list(_dims(layer, "x", value.dim())), _list(value), "state"
@@ -334,36 +337,50 @@ def layer_gradients(
     )
 
 
+class _Numeric:
+    """Finite differences for the layer's inputs, in float64 (None with --no-numeric)."""
+
+    def __init__(self, layer: Layer, plan: Plan, tensors, g: Tensor, settings: Settings, seed):
+        self.layer, self.plan, self.settings, self.seed = layer, plan, settings, seed
+        self.on = settings.numeric
+        if self.on:
+            self.tensors = {
+                key: (v.double() if v is not None and v.is_floating_point() else v)
+                for key, v in tensors.items()
+            }
+            self.g = g.double()
+
+    def estimate(self, name: str) -> tuple[NumericEstimate | None, Tensor | None, list[str]]:
+        """The estimate for input ``name``, where it is trusted, and a note on the rest."""
+        if not self.on:
+            return None, None, []
+        layer = self.layer
+        estimate = numeric_estimate(
+            layer, self.plan, self.tensors, self.g, name, self.settings.tolerance, self.seed
+        )
+        if layer.untrusted is None:
+            return estimate, None, []
+        untrusted = layer.untrusted(self.tensors, self.plan.params, name)
+        left_out = int((untrusted & estimate.checked).sum())
+        notes = []
+        if left_out:
+            notes.append(
+                f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of "
+                f"the verdict, shown ~ ({layer.kinks_text})"
+            )
+        return estimate, ~untrusted, notes
+
+
 def _gradient(
     layer: Layer,
-    plan: Plan,
     tensors: Mapping[str, Tensor | None],
-    g: Tensor,
     name: str,
     analytic: Tensor,
     autograd: Tensor,
     settings: Settings,
-    request: LayerRequest,
+    numeric: _Numeric,
 ) -> LayerGradient:
-    estimate = trusted = None
-    notes: list[str] = []
-    if settings.numeric:
-        t64 = {
-            key: (value.double() if value is not None and value.is_floating_point() else value)
-            for key, value in tensors.items()
-        }
-        estimate = numeric_estimate(
-            layer, plan, t64, g.double(), name, settings.tolerance, request.seed
-        )
-        if layer.untrusted is not None:
-            untrusted = layer.untrusted(t64, plan.params, name)
-            trusted = ~untrusted
-            left_out = int((untrusted & estimate.checked).sum())
-            if left_out:
-                notes.append(
-                    f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of "
-                    f"the verdict, shown ~ ({layer.kinks_text})"
-                )
+    estimate, trusted, notes = numeric.estimate(name)
     # + 0.0 turns −0 into 0 (a masked softmax entry, a zero gradient times a negative)
     check = judge(analytic + 0.0, autograd + 0.0, estimate, settings.tolerance, trusted)
     value = tensors[name]
@@ -377,7 +394,7 @@ def _gradient(
         symbol=layer.input(name).symbol or name,
         shape=list(value.shape),
         dim_names=list(_dims(layer, name, value.dim())),
-        value=_list(value),
+        value=None,  # the input's own value, filled in from the inputs' lists
         formula=layer.backward_formulas[name],
         check=check,
         notes=[*check.notes, *notes],
