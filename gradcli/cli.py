@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoSuchOption
 from typer.core import TyperGroup
 
 from gradcli import __version__
@@ -17,17 +20,24 @@ from gradcli.commands.loss import loss
 from gradcli.commands.options import NUMERIC_ARGS
 from gradcli.commands.perceptron import perceptron
 from gradcli.commands.softmax import softmax_jacobian
-from gradcli.errors import ExitCode, InputError
+from gradcli.errors import ExitCode, InputError, escape, shown, suggest
+from gradcli.parsing import release_stdin
+from gradcli.streams import SafeStream, safe_streams
+
+MESSAGE_LIMIT = 1000  # characters of one error line
 
 
-def fail(message: str) -> int:
-    """Report bad input as one line on stderr."""
-    sys.stderr.write(f"Error: {message}\n")
-    return ExitCode.BAD_INPUT
+def fail(message: str, code: int = ExitCode.BAD_INPUT) -> int:
+    """Report a problem as one line on stderr: controls escaped, length capped."""
+    line = escape(message)
+    if len(line) > MESSAGE_LIMIT:
+        line = line[: MESSAGE_LIMIT - 1] + "…"
+    sys.stderr.write(f"Error: {line}\n")
+    return code
 
 
 class GradcliGroup(TyperGroup):
-    """Runs the program and owns the mapping from exceptions to exit codes."""
+    """Runs the program and owns the mapping from exceptions and stream failures to exit codes."""
 
     def main(
         self,
@@ -37,33 +47,87 @@ class GradcliGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        code = self._run(args, prog_name, complete_var, **extra)
+        release_stdin()
+        with safe_streams() as (out, _err):
+            code = guarded(
+                lambda: super(GradcliGroup, self).main(
+                    args, prog_name, complete_var, standalone_mode=False, **extra
+                )
+            )
+            code = _stream_problems(out, code)
         if standalone_mode:
             sys.exit(code)
         return code
 
-    def _run(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> int:
-        return guarded(
-            lambda: super(GradcliGroup, self).main(
-                args, prog_name, complete_var, standalone_mode=False, **extra
-            )
-        )
+
+def _stream_problems(out: SafeStream, code: int) -> int:
+    """Exit code 2 and one error line when the output could not be written."""
+    out.flush()
+    if out.failure:
+        return fail(f"cannot write the output: {out.failure}")
+    if out.wrote_to_closed:
+        return fail("standard output is closed; nothing could be written")
+    return code
 
 
 def guarded(run: Callable[[], Any]) -> int:
-    """Run a command; map every exception a user can cause to ``Error: …`` and an exit code."""
+    """Run a command; map every exception to ``Error: …`` and an exit code.
+
+    Input errors exit 2, Ctrl-C 130, and anything unexpected — a bug — exit 3 with one
+    line asking for a report (``GRADCLI_DEBUG=1`` adds the traceback).
+    """
     try:
         code = run()
     except InputError as error:
         return fail(str(error))
+    except NoSuchOption as error:
+        return fail(_no_such_option(error))
     except typer.TyperException as error:  # Click's usage errors: bad option, bad choice…
         return fail(error.format_message())
     except typer.Abort:
         return fail("aborted")
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (e.g. `| head`): stop quietly
-        return ExitCode.OK
+        return ExitCode.OK  # the reader went away (e.g. `| head`): stop quietly
+    except MemoryError:
+        return fail(OUT_OF_MEMORY)
+    except Exception as error:
+        if _out_of_memory(error):
+            return fail(OUT_OF_MEMORY)
+        if os.environ.get("GRADCLI_DEBUG") == "1":
+            traceback.print_exc()
+        return fail(
+            f"internal error: {type(error).__name__}: {error} — please report it, with the "
+            "command line (GRADCLI_DEBUG=1 shows the traceback)",
+            ExitCode.INTERNAL,
+        )
     return int(code or 0)
+
+
+OUT_OF_MEMORY = (
+    "out of memory: the inputs need more memory than this machine can give; make them smaller "
+    "(or lower GRADCLI_MAX_MEMORY so that gradcli refuses such sizes up front)"
+)
+
+
+def _out_of_memory(error: Exception) -> bool:
+    text = str(error)
+    return isinstance(error, RuntimeError) and (
+        "can't allocate memory" in text or "not enough memory" in text
+    )
+
+
+def _no_such_option(error: NoSuchOption) -> str:
+    """``no such option '-x' (did you mean '--x'?)`` — also for a single-dash long name."""
+    name = error.option_name
+    options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
+    if error.ctx is None:
+        options = []
+    doubled = f"-{name}" if name.startswith("-") and not name.startswith("--") else ""
+    if doubled in options:
+        return f"no such option {shown(name)} (did you mean '{doubled}'?)"
+    return f"no such option {shown(name)}{suggest(name, options)}"
 
 
 app = typer.Typer(

@@ -37,10 +37,12 @@ def escape(text: str) -> str:
 
 
 def shown(token: object, limit: int = SHOWN_LIMIT) -> str:
-    """A user's token quoted for an error message: escaped, and cut with ``…`` past ``limit``."""
+    """A user's token quoted for an error message: escaped, and past ``limit`` characters cut
+    in the middle with ``…`` (both ends stay: a path keeps its file name)."""
     text = escape(str(token))
     if len(text) > limit:
-        text = text[: limit - 1] + "…"
+        head = (2 * limit) // 3
+        text = text[:head] + "…" + text[len(text) - (limit - head - 1) :]
     return f"'{text}'"
 
 

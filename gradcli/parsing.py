@@ -151,6 +151,12 @@ def _read_source(text: str, what: str) -> str:
 _stdin_taken = False
 
 
+def release_stdin() -> None:
+    """Forget earlier reads of standard input (a new command line starts)."""
+    global _stdin_taken
+    _stdin_taken = False
+
+
 def claim_stdin(owner: str) -> None:
     """Mark standard input as read (by ``owner``): a second reader gets a clear error."""
     global _stdin_taken

@@ -248,7 +248,7 @@ def test_batch_runs_every_line_in_order_and_reports_bad_ones():
     assert records[1]["command"] == "softmax-jacobian"  # --json wins over --format csv
     assert records[2]["check"]["passed"] is False  # an expectation that fails: exit 1 …
     assert "did you mean 'sigmoid'" in records[3]["error"]
-    assert "No closing quotation" in records[5]["error"]
+    assert "no closing quotation" in records[5]["error"]
     assert run.code == 2  # … but the worst line is bad input
     assert run.stderr == ""
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shlex
+import re
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Annotated, Any, TextIO
+from collections.abc import Iterator
+from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
-from gradcli.errors import ExitCode, InputError, suggest
+from gradcli.errors import ExitCode, InputError, shown, suggest
+from gradcli.parsing import claim_stdin
+from gradcli.streams import json_ascii
 
-NOT_IN_BATCH = {"--help", "--list", "--version", "--install-completion", "--show-completion"}
+NOT_IN_BATCH = {"--help", "-h", "--list", "--version", "--install-completion", "--show-completion"}
 QUIET_FLAGS = {"--quiet", "-q"}  # batch output is JSON Lines by definition
+MAX_LINE = 1_000_000  # bytes of one line
+MAX_SKIP = 16_000_000  # bytes read past a too-long line looking for its end, before giving up
+BOM = b"\xef\xbb\xbf"
 
 
 def batch(
@@ -28,34 +33,84 @@ def batch(
     ] = "-",
 ) -> int:
     """Run many commands in one process; print one JSON object per line (JSON Lines)."""
-    with _open(file) as lines:
-        return run_batch(lines, sys.stdout)
+    with _open(file) as handle:
+        return run_batch(handle, sys.stdout)
 
 
 @contextlib.contextmanager
-def _open(file: str) -> Iterator[TextIO]:
+def _open(file: str) -> Iterator[BinaryIO]:
     if file == "-":
-        yield sys.stdin
+        claim_stdin("batch")
+        if sys.stdin is None:
+            raise InputError("batch: standard input is closed; give a FILE or pipe the commands in")
+        yield getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
         return
     try:
-        handle = open(file, encoding="utf-8")  # noqa: SIM115  (closed below)
+        handle = open(file, "rb")  # noqa: SIM115  (closed below)
     except OSError as error:
-        raise InputError(f"cannot read '{file}': {error.strerror}") from None
+        raise InputError(f"batch: cannot read {shown(file)}: {error.strerror}") from None
     with handle:
         yield handle
 
 
-def run_batch(lines: Iterable[str], out: TextIO) -> int:
-    """Run each line; write its JSON object (or ``{"line": n, "error": …}``); worst exit code."""
+def read_lines(handle: BinaryIO) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, error) for each line, reading at most MAX_LINE bytes per line.
+
+    A line that is not UTF-8 or too long yields an error instead of text; a file that holds
+    NUL bytes is not text at all, and reading stops with an InputError.
+    """
+    number = 0
+    while True:
+        raw = handle.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        if number == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        if b"\0" in raw:
+            raise InputError(f"batch: line {number} holds NUL bytes: this is not a text file")
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            _skip_rest(handle, number)
+            yield number, None, f"the line is longer than {MAX_LINE:,} bytes"
+            continue
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError as error:
+            yield number, None, f"the line is not UTF-8 text (byte {error.start + 1})"
+
+
+def _skip_rest(handle: BinaryIO, number: int) -> None:
+    """Read past the end of a too-long line, within MAX_SKIP bytes."""
+    skipped = 0
+    while skipped < MAX_SKIP:
+        chunk = handle.readline(MAX_LINE)
+        if not chunk or chunk.endswith(b"\n"):
+            return
+        if b"\0" in chunk:
+            raise InputError(f"batch: line {number} holds NUL bytes: this is not a text file")
+        skipped += len(chunk)
+    raise InputError(f"batch: line {number} goes on for more than {MAX_SKIP:,} bytes; stopping")
+
+
+def run_batch(handle: BinaryIO, out: TextIO) -> int:
+    """Run each line; write its JSON object (or ``{"line": n, "error": …}``); worst exit code.
+
+    Ctrl-C stops the whole batch at once (exit 130).
+    """
     from gradcli.cli import app
 
     commands = typer.main.get_command(app).commands
     worst = ExitCode.OK
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        code, record = _run_line(commands, number, text)
+    for number, text, problem in read_lines(handle):
+        if problem is not None:
+            code, record = ExitCode.BAD_INPUT, _error(number, problem)
+        else:
+            stripped = text.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            code, record = _run_line(commands, number, stripped)
+        if code == ExitCode.INTERRUPTED:
+            return ExitCode.INTERRUPTED
         out.write(record + "\n")
         out.flush()
         worst = max(worst, code)
@@ -72,7 +127,7 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
             raise InputError(
                 "'batch' cannot run inside batch"
                 if name == "batch"
-                else f"no such command '{name}'{suggest(name, commands)}"
+                else f"no such command {shown(name)}{suggest(name, commands)}"
             )
     except InputError as error:
         return ExitCode.BAD_INPUT, _error(number, str(error))
@@ -82,18 +137,17 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
         code = guarded(
             lambda: command.main(args, prog_name=f"gradcli {name}", standalone_mode=False)
         )
-    if code == ExitCode.BAD_INPUT or not stdout.getvalue().strip():
-        message = stderr.getvalue().strip().removeprefix("Error: ") or "no output"
-        return ExitCode.BAD_INPUT, _error(number, message)
-    return code, stdout.getvalue().strip()
+    if code in (ExitCode.OK, ExitCode.DISAGREE) and stdout.getvalue().strip():
+        return code, stdout.getvalue().strip()
+    if code == ExitCode.INTERRUPTED:
+        return code, ""
+    message = stderr.getvalue().strip().removeprefix("Error: ")
+    return max(code, ExitCode.BAD_INPUT), _error(number, message or f"exit code {code}")
 
 
 def _arguments(text: str) -> tuple[str, list[str]]:
     """The command name and its arguments (always with --json) from one line."""
-    try:
-        args = shlex.split(text, comments=True)
-    except ValueError as error:
-        raise InputError(f"cannot split the line: {error}") from None
+    args = split_line(text)
     if args and args[0] == "gradcli":
         args = args[1:]
     if not args:
@@ -104,5 +158,40 @@ def _arguments(text: str) -> tuple[str, list[str]]:
     return args[0], [arg for arg in args[1:] if arg not in QUIET_FLAGS] + ["--json"]
 
 
+_SHELL_TOKEN = re.compile(
+    r"""(?P<space>\s+)|'(?P<single>[^']*)'|"(?P<double>(?:[^"\\]|\\.)*)"|\\(?P<escaped>.?)"""
+    r"""|(?P<word>[^\s'"\\]+)|(?P<open>['"])""",
+    re.DOTALL,
+)
+_DOUBLE_QUOTE_ESCAPE = re.compile(r'\\([$`"\\\n])')
+
+
+def split_line(text: str) -> list[str]:
+    """Split a line as a POSIX shell would (quotes, backslashes, ``#`` comments), in linear
+    time — ``shlex.split`` is quadratic in a token's length."""
+    tokens: list[str] = []
+    current: list[str] = []
+    in_token = False
+    for match in _SHELL_TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "space":
+            if in_token:
+                tokens.append("".join(current))
+                current, in_token = [], False
+            continue
+        if kind == "open":
+            raise InputError(f"cannot split the line: no closing quotation ({match.group()})")
+        if kind == "word" and not in_token and match.group().startswith("#"):
+            break  # a comment
+        piece = match.group(kind)
+        if kind == "double":
+            piece = _DOUBLE_QUOTE_ESCAPE.sub(r"\1", piece)
+        current.append(piece)
+        in_token = True
+    if in_token:
+        tokens.append("".join(current))
+    return tokens
+
+
 def _error(number: int, message: str) -> str:
-    return json.dumps({"line": number, "error": message}, ensure_ascii=False)
+    return json.dumps({"line": number, "error": message}, ensure_ascii=json_ascii())

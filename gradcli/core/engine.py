@@ -17,8 +17,10 @@ float64 — and returns a :class:`GradientCheck` whose verdict is earned:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import warnings
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from gradcli._torch import load
 from gradcli.errors import InputError
 from gradcli.limits import require_memory
 from gradcli.results import GradientCheck
+from gradcli.results.grid import Grid
 from gradcli.settings import DEFAULT_TOLERANCE, Dtype, Settings, Tolerance
 
 torch = load()
@@ -458,40 +461,54 @@ def judge(
     if defined is not None:
         ok |= ~defined
         diff = torch.where(defined, diff, torch.zeros_like(diff))
+    checked = None if numeric is None else numeric.checked.expand_as(a64)
     return GradientCheck(
-        analytic=a64.tolist(),
-        autograd=g64.tolist(),
-        numeric=None if numeric is None else _with_gaps(numeric.value, numeric.checked),
-        trusted=None if usable is None else usable.tolist(),
-        abs_diff=diff.tolist(),
-        ok=ok.tolist(),
+        analytic=to_grid(a64),
+        autograd=to_grid(g64),
+        numeric=None if numeric is None else to_grid(numeric.value, checked),
+        trusted=None if usable is None else to_grid(usable.expand_as(a64)),
+        abs_diff=to_grid(diff),
+        ok=to_grid(ok),
         max_abs_diff=float(diff.max()) if diff.numel() else 0.0,
         agree=bool(ok.all()),
         tolerance=tolerance,
-        numeric_error=None if numeric is None else _with_gaps(numeric.error, numeric.checked),
+        numeric_error=None if numeric is None else to_grid(_two_digits(numeric.error), checked),
         numeric_sampled=bool(numeric is not None and numeric.sampled),
         numeric_checked=None if numeric is None else int(numeric.checked.sum()),
-        defined=None if defined is None else defined.tolist(),
+        defined=None if defined is None else to_grid(defined.expand_as(a64)),
         notes=tuple(_numeric_notes(numeric, usable, trusted, tolerance)),
     )
 
 
-def _with_gaps(values: Tensor, checked: Tensor) -> list:
-    """Nested lists with None where the entry was not computed."""
-    if bool(checked.all()):
-        return values.tolist()
-    flat = [
-        v if c else None
-        for v, c in zip(values.reshape(-1).tolist(), checked.reshape(-1).tolist(), strict=True)
-    ]
-    return _unflatten(flat, tuple(values.shape))
+def to_grid(tensor: Tensor, present: Tensor | None = None) -> Grid:
+    """A torch tensor as a compact :class:`Grid` (a 0-dim tensor becomes one entry), copied
+    in one memcpy rather than element by element; ``present`` marks the entries that exist."""
+    shape = tuple(tensor.shape) or (1,)
+    if tensor.dtype == torch.bool:
+        data = _array(tensor.to(torch.int8), "b")
+    else:
+        data = _array(tensor.detach().to(torch.float64), "d")
+    mask = None
+    if present is not None and not bool(present.all()):
+        mask = _array(present.to(torch.int8), "b")
+    return Grid(data, shape, mask)
 
 
-def _unflatten(flat: list, shape: tuple[int, ...]) -> list:
-    if len(shape) <= 1:
-        return flat
-    size = len(flat) // shape[0]
-    return [_unflatten(flat[i * size : (i + 1) * size], shape[1:]) for i in range(shape[0])]
+def _array(tensor: Tensor, typecode: str) -> array:
+    flat = tensor.contiguous().reshape(-1)
+    values = array(typecode)
+    if flat.numel():
+        size = flat.numel() * flat.element_size()
+        values.frombytes(ctypes.string_at(flat.data_ptr(), size))
+    return values
+
+
+def _two_digits(error: Tensor) -> Tensor:
+    """Error estimates to 2 significant digits: estimates, not measurements (and short JSON)."""
+    finite = torch.isfinite(error) & (error > 0)
+    exponent = torch.floor(torch.log10(error.clamp(min=1e-300))) - 1
+    scale = torch.where(finite, 10.0**exponent, torch.ones_like(error))
+    return torch.where(finite, torch.round(error / scale) * scale, error)
 
 
 def _numeric_notes(
@@ -543,7 +560,9 @@ def _entries(count: int) -> str:
 def raise_if_overflowed(check: GradientCheck, where: Callable[[int], str], dtype: str) -> None:
     """InputError when analytic and autograd are both NaN or ∞ at an entry: the derivative
     overflows the dtype there and no verdict is possible. ``where(k)`` names flat entry k."""
-    flat_a, flat_g = _flat(check.analytic), _flat(check.autograd)
+    flat_a, flat_g = check.analytic.data, check.autograd.data
+    if all(map(math.isfinite, flat_a)) or all(map(math.isfinite, flat_g)):
+        return
     for k, (a, g) in enumerate(zip(flat_a, flat_g, strict=True)):
         if not (math.isfinite(a) or math.isfinite(g)):
             raise InputError(

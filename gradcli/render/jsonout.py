@@ -1,17 +1,63 @@
-"""JSON output: one object per result, on one line (JSON Lines friendly)."""
+"""JSON output: one object per result, on one line (JSON Lines friendly).
+
+The object is written as it is walked: grids (a result's matrices) go out one row at a time,
+so a 2000×2000 Jacobian never exists as one Python list or one string. The text is exactly
+what ``json.dumps`` would give for the same data (separators ``", "`` and ``": "``).
+"""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any, TextIO
 
 from gradcli.results import json_safe
+from gradcli.results.grid import Grid
+from gradcli.streams import json_ascii
 
 
 def to_json_text(result: Any) -> str:
     """The result's documented JSON object as one line; non-finite floats become null."""
-    return json.dumps(json_safe(result.to_json()), ensure_ascii=False)
+    buffer = io.StringIO()
+    write_value(result.to_json(), buffer, json_ascii())
+    return buffer.getvalue()
 
 
 def write_json(result: Any, out: TextIO) -> None:
-    out.write(to_json_text(result) + "\n")
+    """Write the result's JSON object and a newline, streaming its grids row by row."""
+    write_value(result.to_json(), out, json_ascii())
+    out.write("\n")
+
+
+def write_value(value: Any, out: TextIO, ascii_only: bool) -> None:
+    """Write one JSON value; non-finite floats become null (non-ASCII escaped if asked)."""
+    if isinstance(value, Grid):
+        _write_grid(value, out, ascii_only)
+    elif isinstance(value, dict):
+        out.write("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.write(f"{', ' if i else ''}{json.dumps(key, ensure_ascii=ascii_only)}: ")
+            write_value(item, out, ascii_only)
+        out.write("}")
+    elif isinstance(value, list) and value and isinstance(value[0], (dict, Grid)):
+        out.write("[")
+        for i, item in enumerate(value):
+            out.write(", " if i else "")
+            write_value(item, out, ascii_only)
+        out.write("]")
+    else:
+        out.write(json.dumps(json_safe(value), ensure_ascii=ascii_only))
+
+
+def _write_grid(grid: Grid, out: TextIO, ascii_only: bool) -> None:
+    if grid.dims == 1:
+        out.write(json.dumps(json_safe(grid.flat()), ensure_ascii=ascii_only))
+        return
+    out.write("[")
+    for i in range(len(grid)):
+        out.write(", " if i else "")
+        if grid.dims == 2:
+            out.write(json.dumps(json_safe(grid.row(i)), ensure_ascii=ascii_only))
+        else:
+            _write_grid(grid.block(i), out, ascii_only)
+    out.write("]")

@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.render.plain import ascii_renderable
 from gradcli.results import GradientCheck, flatten
 from gradcli.results.activation import ActivationResult
 from gradcli.results.softmax import SoftmaxJacobianResult
+from gradcli.streams import can_encode
 
 MATRIX_LIMIT = 8  # larger matrices show their first and last EDGE rows and columns
 VECTOR_LIMIT = 20
@@ -27,8 +29,15 @@ def console_for(out: TextIO) -> Console:
     return Console(file=out, highlight=False)
 
 
+def print_renderable(renderable: RenderableType, out: TextIO) -> None:
+    """Print on ``out``, with ASCII stand-ins when its encoding cannot hold the symbols."""
+    if not can_encode(getattr(out, "encoding", None)):
+        renderable = ascii_renderable(renderable)
+    console_for(out).print(renderable)
+
+
 def write_table(result: Any, out: TextIO, precision: int) -> None:
-    console_for(out).print(as_renderable(result, precision))
+    print_renderable(as_renderable(result, precision), out)
 
 
 def write_listing(
@@ -40,7 +49,7 @@ def write_listing(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    console_for(out).print(table)
+    print_renderable(table, out)
 
 
 NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check

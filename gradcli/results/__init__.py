@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.results.grid import Grid
 from gradcli.settings import Tolerance
 
 Nested = list  # a list of floats/bools, or a list of such lists (a matrix)
@@ -29,19 +30,19 @@ class GradientCheck:
     sampled or left out.
     """
 
-    analytic: Nested
-    autograd: Nested
-    numeric: Nested | None
-    trusted: Nested | None
-    abs_diff: Nested
-    ok: Nested
+    analytic: Grid
+    autograd: Grid
+    numeric: Grid | None
+    trusted: Grid | None
+    abs_diff: Grid
+    ok: Grid
     max_abs_diff: float
     agree: bool
     tolerance: Tolerance
-    numeric_error: Nested | None = None
+    numeric_error: Grid | None = None
     numeric_sampled: bool = False
     numeric_checked: int | None = None
-    defined: Nested | None = None
+    defined: Grid | None = None
     notes: tuple[str, ...] = ()
 
     def json_fields(self) -> dict[str, Any]:
@@ -75,18 +76,28 @@ def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], l
     return ["expected", "expected_ok"], [[v, ok] for v, ok in zip(values, oks, strict=True)]
 
 
-def flatten(values: list) -> list:
-    """Row-major entries of a matrix; a vector as it is."""
+def flatten(values: list | Grid) -> list:
+    """Row-major entries of a matrix (or grid); a vector as it is."""
+    if isinstance(values, Grid):
+        return values.flat()
     if values and isinstance(values[0], list):
         return [v for row in values for v in row]
     return list(values)
 
 
 def json_safe(value: Any) -> Any:
-    """Replace non-finite floats (which JSON cannot carry) by None, recursively."""
+    """Replace non-finite floats (which JSON cannot carry) by None, recursively; a list of
+    finite numbers is returned as it is, checked at C speed."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, Grid):
+        value = value.tolist()
     if isinstance(value, list):
+        try:
+            if all(map(math.isfinite, value)):
+                return value
+        except TypeError:  # None, strings or nested lists inside
+            pass
         return [json_safe(item) for item in value]
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}

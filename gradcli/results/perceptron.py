@@ -190,22 +190,19 @@ def _weight_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:
     check = grad.check
     rows = []
     for k, row in enumerate(grad.value):
-        for j, value in enumerate(row):
-            rows.append(
-                [
-                    index,
-                    "weight",
-                    k,
-                    j,
-                    value,
-                    check.analytic[k][j],
-                    check.autograd[k][j],
-                    None if check.numeric is None else check.numeric[k][j],
-                    check.abs_diff[k][j],
-                    check.ok[k][j],
-                    None if grad.updated is None else grad.updated[k][j],
-                ]
-            )
+        width = len(row)
+        columns = [
+            check.analytic[k],
+            check.autograd[k],
+            [None] * width if check.numeric is None else check.numeric[k],
+            check.abs_diff[k],
+            check.ok[k],
+            [None] * width if grad.updated is None else grad.updated[k],
+        ]
+        rows += [
+            [index, "weight", k, j, value, *(column[j] for column in columns)]
+            for j, value in enumerate(row)
+        ]
     return rows
 
 

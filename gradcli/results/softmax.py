@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,27 +41,20 @@ class SoftmaxJacobianResult:
             **answer_json(self.answer),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+    def csv_rows(self) -> tuple[list[str], Iterator[list[Any]]]:
+        """One row per Jacobian entry (i, j), generated row of the matrix by row."""
         header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "abs_diff", "ok"]
-        check = self.check
-        n = len(self.input)
-        extra_header, extra = answer_columns(self.answer, n * n)
-        rows = []
+        extra_header, extra = answer_columns(self.answer, len(self.input) ** 2)
+        return header + extra_header, self._rows(extra)
+
+    def _rows(self, extra: list[list[Any]]) -> Iterator[list[Any]]:
+        check, n = self.check, len(self.input)
         for i, p_i in enumerate(self.probabilities):
+            numeric = check.numeric[i] if check.numeric is not None else [None] * n
+            analytic, autograd = check.analytic[i], check.autograd[i]
+            diffs, oks = check.abs_diff[i], check.ok[i]
             for j, a_j in enumerate(self.input):
-                numeric = check.numeric[i][j] if check.numeric is not None else None
-                rows.append(
-                    [
-                        i,
-                        j,
-                        a_j,
-                        p_i,
-                        check.analytic[i][j],
-                        check.autograd[i][j],
-                        numeric,
-                        check.abs_diff[i][j],
-                        check.ok[i][j],
-                        *extra[i * n + j],
-                    ]
-                )
-        return header + extra_header, rows
+                yield [
+                    i, j, a_j, p_i, analytic[j], autograd[j], numeric[j], diffs[j], oks[j],
+                    *extra[i * n + j],
+                ]  # fmt: skip

@@ -1,0 +1,58 @@
+"""ASCII stand-ins for a Rich renderable, applied *before* layout so columns still line up
+when the output's encoding cannot hold gradcli's symbols (σ → sigma, ✓ → OK, − → -)."""
+
+from __future__ import annotations
+
+import itertools
+
+from rich.columns import Columns
+from rich.console import Group, RenderableType
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+
+from gradcli.streams import ASCII_STAND_INS
+
+_TABLE = str.maketrans(ASCII_STAND_INS)
+
+
+def ascii_text(text: str) -> str:
+    return text.translate(_TABLE)
+
+
+def ascii_renderable(item: RenderableType | None) -> RenderableType | None:
+    """The same renderable with every string and Text transliterated (styles kept)."""
+    if item is None:
+        return None
+    if isinstance(item, str):
+        return ascii_text(item)
+    if isinstance(item, Text):
+        return _ascii_styled(item)
+    if isinstance(item, Table):
+        item.title = ascii_renderable(item.title)  # type: ignore[assignment]
+        item.caption = ascii_renderable(item.caption)  # type: ignore[assignment]
+        for column in item.columns:
+            column.header = ascii_renderable(column.header)  # type: ignore[assignment]
+            column._cells = [ascii_renderable(cell) for cell in column._cells]  # type: ignore[misc]
+        return item
+    if isinstance(item, Group):
+        return Group(*[ascii_renderable(part) for part in item.renderables])
+    if isinstance(item, Columns):
+        item.renderables = [ascii_renderable(part) for part in item.renderables]
+        return item
+    return item
+
+
+def _ascii_styled(text: Text) -> Text:
+    """Transliterate a Text piece by piece, so each piece keeps its own style."""
+    bounds = {0, len(text.plain)} | {s.start for s in text.spans} | {s.end for s in text.spans}
+    pieces = []
+    for start, end in itertools.pairwise(sorted(bounds)):
+        styles = [s.style for s in text.spans if s.start <= start and s.end >= end]
+        style = Style.combine(
+            [Style.parse(s) if isinstance(s, str) else s for s in styles] or [Style()]
+        )
+        pieces.append((ascii_text(text.plain[start:end]), style))
+    result = Text.assemble(*pieces, style=text.style, justify=text.justify, no_wrap=text.no_wrap)
+    result.overflow = text.overflow
+    return result
