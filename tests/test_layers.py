@@ -21,6 +21,7 @@ from gradcli.core.softmax import softmax_jacobian_formula, softmax_vjp
 from gradcli.errors import InputError
 from gradcli.expect import parse_expected
 from gradcli.layers import LAYERS, Given, get_layer, plan
+from gradcli.results.grid import nested
 from gradcli.settings import Dtype, Settings, tolerance_for
 
 FLOAT64 = Settings()
@@ -28,22 +29,24 @@ FLOAT32 = Settings(Dtype.float32, tolerance_for(Dtype.float32), numeric=True)
 NO_NUMERIC = Settings(numeric=False)
 
 
-def shape_of(nested) -> tuple[int, ...]:
+def shape_of(values) -> tuple[int, ...]:
     shape = []
-    while isinstance(nested, list):
-        shape.append(len(nested))
-        nested = nested[0]
+    values = nested(values)
+    while isinstance(values, list):
+        shape.append(len(values))
+        values = values[0]
     return tuple(shape)
 
 
-def flat(nested) -> list[float]:
-    if not isinstance(nested, list):
-        return [nested]
-    return [v for item in nested for v in flat(item)]
+def flat(values) -> list[float]:
+    values = nested(values)  # a result's Grid as nested lists
+    if not isinstance(values, list):
+        return [values]
+    return [v for item in values for v in flat(item)]
 
 
-def given_values(nested) -> Given:
-    return Given(values=tuple(float(v) for v in flat(nested)), shape=shape_of(nested))
+def given_values(values) -> Given:
+    return Given(values=tuple(float(v) for v in flat(values)), shape=shape_of(values))
 
 
 def run(
@@ -132,8 +135,8 @@ def test_every_layer_in_the_registry_has_cases():
 def assert_three_ways(result, fully_numeric: bool = True) -> None:
     assert result.agree, [(g.name, g.check.max_abs_diff) for g in result.grads]
     for grad in result.grads:
-        analytic = torch.tensor(grad.check.analytic, dtype=torch.float64)
-        autograd = torch.tensor(grad.check.autograd, dtype=torch.float64)
+        analytic = torch.tensor(nested(grad.check.analytic), dtype=torch.float64)
+        autograd = torch.tensor(nested(grad.check.autograd), dtype=torch.float64)
         assert torch.allclose(analytic, autograd, rtol=1e-9, atol=1e-10), grad.name
         assert not grad.numeric_sampled
         if fully_numeric:
@@ -649,6 +652,7 @@ def test_fast_differences_equal_whole_evaluations(name, shapes, params, inputs):
 
 
 def answer_text(values) -> str:
+    values = nested(values)
     rows = values if isinstance(values[0], list) else [values]
     return ";".join(",".join(f"{v:.12g}" for v in row) for row in rows)
 
@@ -657,7 +661,7 @@ def test_batchnorm_slips_are_named():
     base = run(
         "batchnorm", values={"x": BN_X, "weight": [1, 1, 1], "bias": [0, 0, 0]}, upstream=BN_G
     )
-    dx = torch.tensor(grads(base)["x"], dtype=torch.float64)
+    dx = torch.tensor(nested(grads(base)["x"]), dtype=torch.float64)
     x = torch.tensor(BN_X, dtype=torch.float64)
     g = torch.tensor(BN_G, dtype=torch.float64)
     mu, var = x.mean(0), x.var(0, unbiased=False)
@@ -685,7 +689,7 @@ def test_batchnorm_slips_are_named():
 def test_right_answer_passes_and_transposed_weight_is_named():
     values = {"x": [[1.0, 2.0, 3.0]], "weight": [[1, 0, 0], [0, 1, 1]], "bias": "none"}
     base = run("linear", values=values, upstream=[[1.0, -1.0]])
-    dw = grads(base)["weight"]  # 2×3
+    dw = nested(grads(base)["weight"])  # 2×3
     ok = run("linear", values=values, upstream=[[1.0, -1.0]],
              expected={"weight": parse_expected(answer_text(dw))})  # fmt: skip
     assert ok.answer.passed
@@ -702,7 +706,7 @@ def test_conv_unflipped_kernel_slip_is_named():
     layer = get_layer("conv2d")
     tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in values.items()} | {"bias": None}
     slips = layer.slips(
-        tensors, base.params, torch.tensor(base.upstream.value, dtype=torch.float64), "x"
+        tensors, base.params, torch.tensor(nested(base.upstream.value), dtype=torch.float64), "x"
     )
     wrong = slips[0][1][0, 0].tolist()
     assert wrong != grads(base)["x"][0][0]

@@ -22,11 +22,13 @@ from gradcli.core.engine import (
     numeric_entries,
     overflow_note,
     raise_if_overflowed,
+    to_grid,
     torch,
 )
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.layers import Given, Layer, Plan, Step, slice_cost
+from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
 
@@ -409,11 +411,13 @@ def _index_text(position: int, shape: tuple[int, ...]) -> str:
     return ", ".join(reversed(index))
 
 
-def _list(value: Tensor | None):
+def _list(value: Tensor | None) -> Grid | list | None:
+    """A tensor for the result: a compact Grid of floats (−0 shown as 0), or a list of
+    integers (embedding indices)."""
     if value is None:
         return None
     if value.is_floating_point():
-        return (value.double() + 0.0).tolist()  # + 0.0 turns −0 into 0
+        return to_grid(value.double() + 0.0)
     return value.tolist()
 
 
@@ -493,7 +497,7 @@ def _answers(
     for key, answer in expected.items():
         if key not in by_name:
             raise unknown("--expect key", key, by_name)
-        truth_tensor = torch.tensor(by_name[key].check.analytic, dtype=torch.float64)
+        truth_tensor = torch.tensor(nested(by_name[key].check.analytic), dtype=torch.float64)
         slips = [
             Slip(text, grid(value.reshape(truth_tensor.shape)))
             for text, value in _slips(layer, tensors, params, g, key, truth_tensor)

@@ -7,12 +7,15 @@ from typing import Any
 
 from gradcli.expect import AnswerSet
 from gradcli.results import GradientCheck, answer_json
+from gradcli.results.grid import Grid
 
-Nested = Any  # a number, or nested lists of numbers (a tensor of any rank)
+Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 
 
 def flat(values: Nested) -> list:
-    """Row-major entries of a nested list of any depth."""
+    """Row-major entries of a grid or a nested list of any depth."""
+    if isinstance(values, Grid):
+        return values.flat()
     if not isinstance(values, list):
         return [values]
     out: list = []
@@ -81,7 +84,8 @@ class LayerGradient:
     @property
     def numeric_counted(self) -> int:
         """Entries whose finite difference counted in the verdict."""
-        return sum(1 for t in flat(self.check.trusted) if t) if self.check.trusted else 0
+        trusted = self.check.trusted
+        return 0 if trusted is None else sum(1 for t in flat(trusted) if t)
 
     def to_json(self) -> dict[str, Any]:
         return {
