@@ -22,11 +22,11 @@ from gradcli.render.table import (
     VECTOR_LIMIT,
     answer_lines,
     as_renderable,
-    console_for,
     matrix_table,
     number,
     numeric_cell,
     pick,
+    print_renderable,
     tick,
 )
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo, flat, indices
@@ -369,4 +369,4 @@ def write_layer_listing(blocks: list[tuple[str, str, list[tuple[str, str]]]], ou
         for label, text in lines:
             grid.add_row(Text(f"  {label}"), Text(text))
         parts += [Text(""), Text(f"{name} — {summary}", style="bold"), grid]
-    console_for(out).print(Group(*parts))
+    print_renderable(Group(*parts), out)
