@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,8 +188,9 @@ class LayerResult:
             **answer_json(self.answer),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
-        """One row per gradient entry, with its index tuple in columns i0, i1, …"""
+    def csv_rows(self) -> tuple[list[str], Iterator[list[Any]]]:
+        """One row per gradient entry, with its index tuple in columns i0, i1, … (rows are
+        produced one at a time, so a large gradient is written as it is read)."""
         rank = max((len(grad.shape) for grad in self.grads), default=1)
         header = [
             "input",
@@ -202,12 +205,10 @@ class LayerResult:
         with_answer = self.answer is not None
         if with_answer:
             header += ["expected", "expected_ok"]
-        rows: list[list[Any]] = []
-        for grad in self.grads:
-            rows += self._rows(grad, rank, with_answer)
+        rows = (row for grad in self.grads for row in self._rows(grad, rank, with_answer))
         return header, rows
 
-    def _rows(self, grad: LayerGradient, rank: int, with_answer: bool) -> list[list[Any]]:
+    def _rows(self, grad: LayerGradient, rank: int, with_answer: bool) -> Iterator[list[Any]]:
         check = grad.check
         columns = [
             flat(grad.value),
@@ -218,15 +219,13 @@ class LayerResult:
             flat(check.ok),
         ]
         expected = self._expected(grad.name) if with_answer else None
-        rows = []
-        for k, index in enumerate(indices(grad.shape)):
+        for k, index in enumerate(itertools.product(*(range(n) for n in grad.shape))):
             padded = [*index, *[""] * (rank - len(index))]
             values = [None if col is None else col[k] for col in columns]
             row = [grad.name, *padded, *values]
             if with_answer:
                 row += [None, None] if expected is None else [expected[0][k], expected[1][k]]
-            rows.append(row)
-        return rows
+            yield row
 
     def _expected(self, name: str) -> tuple[list, list] | None:
         part = self.answer.parts.get(name) if self.answer else None
