@@ -369,3 +369,38 @@ def test_docs_page_is_up_to_date():
     text = page.read_text(encoding="utf-8")
     assert "<!-- BEGIN generated:layers -->\n| name | inputs |" in text
     assert refresh(text) == text, "regenerate docs/layer.md from the registry and the CLI"
+
+
+STEPS_CASES = {
+    "linear": [["--x", "1,2", "--weight", "1,2;3,4"],
+               ["--x-shape", "2x3x4", "--weight-shape", "2x4"]],
+    "batchnorm": [["--x-shape", "3x2"], ["--x-shape", "2x2x3"], ["--x-shape", "2x2x2x2"]],
+    "layernorm": [["--x", "1,2,4"], ["--x-shape", "2x2x3"]],
+    "rmsnorm": [["--x", "1,2,4"], ["--x-shape", "2x3", "--weight", "none"]],
+    "conv1d": [["--x-shape", "1x2x5", "--weight-shape", "2x2x2", "--param", "stride=2"]],
+    "conv2d": [["--x-shape", "1x1x5x5", "--weight-shape", "2x1x3x3", "--param", "padding=1",
+                "--param", "stride=2", "--param", "dilation=2"]],
+    "maxpool2d": [["--x-shape", "1x2x4x5", "--param", "kernel_size=2,3", "--param", "padding=1"]],
+    "avgpool2d": [["--x-shape", "1x2x4x4", "--param", "kernel_size=3",
+                   "--param", "count_include_pad=false", "--param", "padding=1"]],
+    "dropout": [["--x", "1,2,3"], ["--x-shape", "2x3", "--param", "p=0"]],
+    "embedding": [["--indices", "[[0,1],[1,1]]", "--weight-shape", "3x2"]],
+    "attention": [["--q-shape", "3x2"], ["--q-shape", "2x2x3x2", "--param", "causal=true"]],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [(name, args) for name, cases in STEPS_CASES.items() for args in cases],
+    ids=lambda value: value if isinstance(value, str) else " ".join(value),
+)
+def test_steps_render_for_every_layer_and_rank(name, args):
+    run = invoke("layer", name, *args, "--steps")
+    assert run.code == 0, run.stderr
+    assert "Worked backward pass" in run.stdout and run.stderr == ""
+
+
+def test_steps_cases_cover_the_registry():
+    from gradcli.layers import LAYERS
+
+    assert set(STEPS_CASES) == set(LAYERS)

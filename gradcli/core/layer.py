@@ -451,12 +451,19 @@ def _steps(steps: list[Step]) -> list[LayerStep]:
             formula=step.formula,
             shape=None if step.tensor is None else list(step.tensor.shape),
             dim_names=list(step.dim_names),
-            value=None if step.tensor is None else _list(step.tensor),
+            value=_step_value(step.tensor),
             lines=list(step.lines),
             symbol=step.symbol or step.label.split(" ")[0],
         )
         for step in steps
     ]
+
+
+def _step_value(tensor: Tensor | None) -> Grid | list | float | None:
+    """A step's tensor for the result; a single number (a 1-D input's μ) stays a number."""
+    if tensor is not None and tensor.dim() == 0:
+        return float(tensor) + 0.0
+    return _list(tensor)
 
 
 def _notes(layer: Layer, plan: Plan, drawn: list[str], g_drawn: str | None, seed: int) -> list[str]:
