@@ -394,10 +394,14 @@ STEPS_CASES = {
     [(name, args) for name, cases in STEPS_CASES.items() for args in cases],
     ids=lambda value: value if isinstance(value, str) else " ".join(value),
 )
-def test_steps_render_for_every_layer_and_rank(name, args):
+def test_every_layer_and_rank_renders_in_every_format(name, args):
     run = invoke("layer", name, *args, "--steps")
     assert run.code == 0, run.stderr
     assert "Worked backward pass" in run.stdout and run.stderr == ""
+    data = invoke("layer", name, *args, "--steps", "--json").json()
+    assert data["agree"] is True and data["steps"]
+    rows = list(csv.reader(io.StringIO(invoke("layer", name, *args, "--format", "csv").stdout)))
+    assert len(rows) - 1 == sum(len(_flat(g["analytic"])) for g in data["grads"].values())
 
 
 def test_steps_cases_cover_the_registry():
