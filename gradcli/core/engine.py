@@ -42,10 +42,11 @@ BASE_STEP = (
 # larger ones (rounding)
 REFINE_FACTORS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e1, 1e2, 1e3)
 EPS64 = 2.0**-52
+FLOAT32_MAX = 3.0e38  # error estimates are stored in float32; larger ones are capped here
 ROUNDING_SAFETY = 4.0  # f(x ± h) is taken to be correct to a few units in the last place
 WORK_BUDGET = 1e9  # element evaluations the numeric column may spend (≈ 0.6 s, one thread)
 MIN_SAMPLE = 32  # a sampled check looks at no fewer entries than this
-CHUNK_ELEMENTS = 2**21  # input elements per batched evaluation (16 MB of float64)
+CHUNK_ELEMENTS = 2**19  # input elements per batched evaluation (4 MB of float64)
 KINK_MARGIN = 1e-9  # closer to a kink than this (relative): on it, no one-sided stencil fits
 CALL_COST = 20_000  # a Python-level call of a small torch function costs about this many elements
 
@@ -103,8 +104,10 @@ def jacobian_autograd(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     require_memory(3 * n * n * 8, f"the {n}×{n} autograd Jacobian")
     leaf = x.detach().clone().requires_grad_(True)
     out = f(leaf)
-    rows = [torch.autograd.grad(out[i], leaf, retain_graph=True)[0] for i in range(out.numel())]
-    return torch.stack(rows)
+    jacobian = torch.empty(out.numel(), n, dtype=x.dtype)
+    for i in range(out.numel()):
+        jacobian[i] = torch.autograd.grad(out[i], leaf, retain_graph=True)[0]
+    return jacobian
 
 
 def gradient_autograd(loss: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
@@ -182,7 +185,9 @@ def numeric_jacobian(
         shifted[rows, index] = x64[index] - step
         return plus, f(shifted)
 
-    estimate = _estimate(evaluate, x64, (outputs,), n + outputs, tolerance, seed, "the Jacobian")
+    estimate = _estimate(
+        evaluate, x64, (outputs,), n + outputs, tolerance, seed, "the Jacobian", outputs_first=True
+    )
     return _transpose(estimate)  # rows of the estimate are inputs j; the Jacobian's are outputs i
 
 
@@ -276,31 +281,50 @@ def _estimate(
     what: str,
     row_elements: int = 1,
     max_step: Tensor | None = None,
+    outputs_first: bool = False,
 ) -> NumericEstimate:
     """Central differences for every input entry (or a seeded sample), refined where needed.
 
     ``cost`` is the element evaluations of one call for one entry; ``row_elements`` the
-    size of one perturbed copy of the input (for memory and batching).
+    size of one perturbed copy of the input (for memory and batching). The value has one row
+    per input entry; with ``outputs_first`` it is stored transposed (a Jacobian's layout),
+    so that turning it around later costs no copy. Error estimates are kept in float32.
     """
     tolerance = tolerance or DEFAULT_TOLERANCE[Dtype.float64]
     count = flat.numel()
     per_entry = 4 * cost  # f(x ± h) and f(x ± h/2)
     work = count * per_entry
     index, sampled, skipped = _choose_entries(count, per_entry, seed, what)
-    value = torch.full((count, *out_shape), math.nan, dtype=torch.float64)
-    error = torch.full_like(value, math.inf)
-    step = torch.zeros_like(value)
+    if outputs_first:
+        value = torch.full((*out_shape, count), math.nan, dtype=torch.float64).T
+    else:
+        value = torch.full((count, *out_shape), math.nan, dtype=torch.float64)
+    error = torch.full(value.shape, math.inf, dtype=torch.float32)
+    step = torch.zeros(count, dtype=torch.float64)  # one step per input entry (row)
     if index.numel():
         chunk = max(1, CHUNK_ELEMENTS // max(row_elements, cost, 1))
         require_memory(4 * min(chunk, index.numel()) * max(row_elements, cost) * 8, what)
         with one_thread():
             cap = None if max_step is None else max_step[index]
-            v, e, s = _refined(evaluate, flat, index, chunk, tolerance, per_entry, cap)
-        value[index], error[index], step[index] = v, e, s
+            everything = index.numel() == count
+            buffers = (value, error) if everything else None
+            v, e, s = _refined(evaluate, flat, index, chunk, tolerance, per_entry, cap, buffers)
+        if not everything:
+            value[index], error[index] = v, e
+        step[index] = s
+        del v, e
     checked = torch.zeros(count, dtype=torch.bool)
     checked[index] = True
-    checked = checked.reshape(count, *([1] * len(out_shape))).expand(value.shape)
-    return NumericEstimate(value, error, checked, step, sampled, skipped, float(work))
+    rows = (count, *([1] * len(out_shape)))
+    return NumericEstimate(
+        value,
+        error,
+        checked.reshape(rows).expand(value.shape),  # views: no copy per output entry
+        step.reshape(rows).expand(value.shape),
+        sampled,
+        skipped,
+        float(work),
+    )
 
 
 def _choose_entries(
@@ -329,14 +353,16 @@ def _refined(
     tolerance: Tolerance,
     per_entry: int,
     max_step: Tensor | None = None,
+    out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Differences at the base step; entries whose estimate is too large are retried with
-    smaller and larger steps (never above ``max_step``), keeping the best estimate."""
+    smaller and larger steps (never above ``max_step``), keeping the best estimate.
+    ``out`` are (value, error) buffers to fill, one row per entry of ``index``."""
     h = base_steps(flat[index])
     if max_step is not None:
         h = torch.minimum(h, max_step)
-    value, error = _differences(evaluate, index, h, chunk)
-    step = _expand(h, value).clone()
+    value, error = _differences(evaluate, index, h, chunk, out)
+    step = h.clone()
     budget = WORK_BUDGET - index.numel() * per_entry
     for factor in REFINE_FACTORS:
         bad = _too_uncertain(value, error, tolerance)
@@ -348,11 +374,15 @@ def _refined(
         if max_step is not None:
             trial = torch.minimum(trial, max_step[rows])
         v, e = _differences(evaluate, index[rows], trial, chunk)
-        better = e < error[rows]
-        value[rows] = torch.where(better, v, value[rows])
-        error[rows] = torch.where(better, e, error[rows])
-        step[rows] = torch.where(better, _expand(trial, v), step[rows])
+        # a row (one input entry, every output) takes the new step when its worst error shrinks
+        better = _row_max(e) < _row_max(error[rows])
+        keep = rows[better]
+        value[keep], error[keep], step[keep] = v[better], e[better], trial[better]
     return value, error, step
+
+
+def _row_max(values: Tensor) -> Tensor:
+    return values.reshape(values.shape[0], -1).max(dim=1).values
 
 
 def _too_uncertain(value: Tensor, error: Tensor, tolerance: Tolerance) -> Tensor:
@@ -361,14 +391,25 @@ def _too_uncertain(value: Tensor, error: Tensor, tolerance: Tolerance) -> Tensor
 
 
 def _differences(
-    evaluate: PairEvaluation, index: Tensor, h: Tensor, chunk: int
+    evaluate: PairEvaluation,
+    index: Tensor,
+    h: Tensor,
+    chunk: int,
+    out: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """(f(x + h/2) − f(x − h/2))/h per entry, and its error estimate."""
-    parts = [
-        _pair_differences(evaluate, index[i : i + chunk], h[i : i + chunk])
-        for i in range(0, index.numel(), chunk)
-    ]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    """(f(x + h/2) − f(x − h/2))/h per entry, and its error estimate (into ``out`` if given)."""
+    value = error = None
+    if out is not None:
+        value, error = out
+    for start in range(0, index.numel(), chunk):
+        part = slice(start, start + chunk)
+        v, e = _pair_differences(evaluate, index[part], h[part])
+        if value is None:  # the first chunk tells the shape of one entry's outputs
+            value = torch.empty(index.numel(), *v.shape[1:], dtype=torch.float64)
+            error = torch.empty(value.shape, dtype=torch.float32)
+        value[part] = v
+        error[part] = torch.where(torch.isfinite(e), e.clamp(max=FLOAT32_MAX), e)  # float32
+    return value, error
 
 
 def _pair_differences(evaluate: PairEvaluation, index: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
@@ -405,11 +446,12 @@ def _reshape(estimate: NumericEstimate, shape: tuple[int, ...]) -> NumericEstima
 
 
 def _transpose(estimate: NumericEstimate) -> NumericEstimate:
+    """The estimate with its two dimensions swapped, as views (no copies)."""
     return NumericEstimate(
-        estimate.value.T.contiguous(),
-        estimate.error.T.contiguous(),
-        estimate.checked.T.contiguous(),
-        estimate.step.T.contiguous(),
+        estimate.value.T,
+        estimate.error.T,
+        estimate.checked.T,
+        estimate.step.T,
         estimate.sampled,
         estimate.skipped,
         estimate.work,
@@ -438,54 +480,55 @@ def judge(
     if isinstance(numeric, torch.Tensor):
         numeric = NumericEstimate.exact(numeric)
     a64, g64 = analytic.double(), autograd.double()
-    bound = tolerance.atol + tolerance.rtol * g64.abs()
-    diff = (a64 - g64).abs()
-    ok = torch.isfinite(a64) & torch.isfinite(g64) & (diff <= bound)
-    diff = torch.where(torch.isfinite(diff), diff, torch.full_like(diff, math.inf))
-    usable = None
+    diff = (a64 - g64).abs_()
+    ok = torch.isfinite(a64) & torch.isfinite(g64)
+    ok &= diff <= tolerance.atol + tolerance.rtol * g64.abs()
+    diff.nan_to_num_(nan=math.inf)
+    usable, error_max, notes = None, None, []
     if numeric is not None:
         n64 = numeric.value
-        usable = (
-            numeric.checked & torch.isfinite(n64) & ~_too_uncertain(n64, numeric.error, tolerance)
-        )
+        usable = numeric.checked & torch.isfinite(n64)
+        usable &= ~_too_uncertain(n64, numeric.error, tolerance)
         if trusted is not None:
             usable &= trusted
         if numeric.smooth is not None:
             usable &= numeric.smooth
-        numeric_diff = torch.where(usable, (a64 - n64).abs(), torch.zeros_like(diff))
-        numeric_diff = torch.where(
-            torch.isnan(numeric_diff), torch.full_like(diff, math.inf), numeric_diff
-        )
-        ok &= numeric_diff <= tolerance.atol + tolerance.rtol * n64.abs().nan_to_num(0.0)
-        diff = torch.maximum(diff, numeric_diff)
+        numeric_diff = torch.where(usable, (a64 - n64).abs_(), 0.0).nan_to_num_(nan=math.inf)
+        ok &= numeric_diff <= tolerance.atol + tolerance.rtol * n64.abs().nan_to_num_(0.0)
+        torch.maximum(diff, numeric_diff, out=diff)
+        del numeric_diff
+        error_max = float(numeric.error[usable].max()) if bool(usable.any()) else None
+        notes = _numeric_notes(numeric, usable, trusted, tolerance)
     if defined is not None:
         ok |= ~defined
-        diff = torch.where(defined, diff, torch.zeros_like(diff))
-    checked = None if numeric is None else numeric.checked.expand_as(a64)
+        diff = torch.where(defined, diff, 0.0)
     return GradientCheck(
         analytic=to_grid(a64),
         autograd=to_grid(g64),
-        numeric=None if numeric is None else to_grid(numeric.value, checked),
+        numeric=None if numeric is None else to_grid(numeric.value, numeric.checked),
         trusted=None if usable is None else to_grid(usable.expand_as(a64)),
-        abs_diff=to_grid(diff),
+        abs_diff=to_grid(diff, typecode="f"),
         ok=to_grid(ok),
         max_abs_diff=float(diff.max()) if diff.numel() else 0.0,
         agree=bool(ok.all()),
         tolerance=tolerance,
-        numeric_error=None if numeric is None else to_grid(_two_digits(numeric.error), checked),
+        numeric_error_max=None if error_max is None else float(f"{error_max:.2g}"),
         numeric_sampled=bool(numeric is not None and numeric.sampled),
         numeric_checked=None if numeric is None else int(numeric.checked.sum()),
         defined=None if defined is None else to_grid(defined.expand_as(a64)),
-        notes=tuple(_numeric_notes(numeric, usable, trusted, tolerance)),
+        notes=tuple(notes),
     )
 
 
-def to_grid(tensor: Tensor, present: Tensor | None = None) -> Grid:
+def to_grid(tensor: Tensor, present: Tensor | None = None, typecode: str = "d") -> Grid:
     """A torch tensor as a compact :class:`Grid` (a 0-dim tensor becomes one entry), copied
-    in one memcpy rather than element by element; ``present`` marks the entries that exist."""
+    in one memcpy rather than element by element; ``present`` marks the entries that exist;
+    ``typecode`` "f" keeps float32 (for differences shown to two digits)."""
     shape = tuple(tensor.shape) or (1,)
     if tensor.dtype == torch.bool:
         data = _array(tensor.to(torch.int8), "b")
+    elif typecode == "f":
+        data = _array(tensor.detach().to(torch.float32), "f")
     else:
         data = _array(tensor.detach().to(torch.float64), "d")
     mask = None
@@ -495,20 +538,13 @@ def to_grid(tensor: Tensor, present: Tensor | None = None) -> Grid:
 
 
 def _array(tensor: Tensor, typecode: str) -> array:
+    """The tensor's entries copied straight into a new array (one memmove)."""
     flat = tensor.contiguous().reshape(-1)
-    values = array(typecode)
+    values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
-        size = flat.numel() * flat.element_size()
-        values.frombytes(ctypes.string_at(flat.data_ptr(), size))
+        address, _ = values.buffer_info()
+        ctypes.memmove(address, flat.data_ptr(), flat.numel() * flat.element_size())
     return values
-
-
-def _two_digits(error: Tensor) -> Tensor:
-    """Error estimates to 2 significant digits: estimates, not measurements (and short JSON)."""
-    finite = torch.isfinite(error) & (error > 0)
-    exponent = torch.floor(torch.log10(error.clamp(min=1e-300))) - 1
-    scale = torch.where(finite, 10.0**exponent, torch.ones_like(error))
-    return torch.where(finite, torch.round(error / scale) * scale, error)
 
 
 def _numeric_notes(
@@ -534,7 +570,7 @@ def _numeric_notes(
     if numeric.smooth is not None:
         caller_ok &= numeric.smooth
     looked_at = numeric.checked & caller_ok
-    overflowed = looked_at & ~torch.isfinite(numeric.error)
+    overflowed = looked_at & ~torch.isfinite(numeric.value)
     uncertain = looked_at & ~overflowed & _too_uncertain(numeric.value, numeric.error, tolerance)
     if bool(overflowed.any()):
         count = int(overflowed.sum())
@@ -545,10 +581,11 @@ def _numeric_notes(
     if bool(uncertain.any()):
         count = int(uncertain.sum())
         worst = float(numeric.error[uncertain].max())
+        bound = "above 3e+38" if worst >= FLOAT32_MAX else f"up to {worst:.1e}"
         notes.append(
             f"numeric: {_entries(count)} left out of the verdict (shown ~): no step size gave a "
-            f"finite difference accurate enough for the tolerance (error estimate up to "
-            f"{worst:.1e}), so that column cannot settle {'it' if count == 1 else 'them'}."
+            f"finite difference accurate enough for the tolerance (error estimate {bound}), so "
+            f"that column cannot settle {'it' if count == 1 else 'them'}."
         )
     return notes
 

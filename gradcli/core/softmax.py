@@ -25,9 +25,11 @@ def stable_softmax(a: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T."""
+    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T (in place: one n×n)."""
     p = stable_softmax(a, temperature)
-    return (torch.diag(p) - torch.outer(p, p)) / temperature
+    jacobian = torch.outer(p, p).neg_()
+    jacobian.diagonal().add_(p)
+    return jacobian.div_(temperature)
 
 
 def softmax_jacobian(

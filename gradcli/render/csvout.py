@@ -1,23 +1,44 @@
-"""CSV output: a header row, then one row per value (matrices flattened with indices)."""
+"""CSV output: a header row, then one row per value (matrices flattened with indices).
+
+Rows are streamed as they are generated. Cells are numbers, booleans (``true``/``false``),
+blanks and short words, so a row is a plain comma join; a text cell that holds a comma, a
+quote or a line break is quoted as RFC 4180 says.
+"""
 
 from __future__ import annotations
 
-import csv
 from typing import Any, TextIO
 
+_SPECIAL = frozenset(',"\n\r')
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return value
+
+def _text(value: str) -> str:
+    if _SPECIAL.isdisjoint(value):
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+_FORMAT = {
+    float: float.__repr__,
+    int: int.__repr__,
+    bool: lambda v: "true" if v else "false",
+    type(None): lambda v: "",
+    str: _text,
+}
+
+
+def _cell(value: Any) -> str:
+    return _FORMAT.get(type(value), lambda v: _text(str(v)))(value)
 
 
 def write_csv(result: Any, out: TextIO) -> None:
     header, rows = result.csv_rows()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([_cell(value) for value in row] for row in rows)
+    out.write(",".join(map(_text, header)) + "\n")
+    batch: list[str] = []
+    for row in rows:
+        batch.append(",".join(map(_cell, row)))
+        if len(batch) == 4096:
+            out.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        out.write("\n".join(batch) + "\n")

@@ -23,11 +23,11 @@ class GradientCheck:
 
     ``trusted`` marks where the finite-difference estimate counted in the verdict
     (computed, finite, accurate enough, not next to a kink); ``numeric`` is None where an
-    entry was not computed (a sampled check) and ``numeric_error`` is each entry's own error
-    estimate; ``abs_diff`` is, per entry, the largest difference the verdict looked at;
-    ``ok`` is that entry's own verdict. ``defined`` (None = everywhere) marks entries where
-    the derivative exists; the others are shown but not judged. ``notes`` say what was
-    sampled or left out.
+    entry was not computed (a sampled check) and ``numeric_error_max`` is the largest error
+    estimate among the entries that counted; ``abs_diff`` is, per entry, the largest difference
+    the verdict looked at (float32: shown to two digits); ``ok`` is that entry's own verdict.
+    ``defined`` (None = everywhere) marks entries where the derivative exists; the others are
+    shown but not judged. ``notes`` say what was sampled or left out.
     """
 
     analytic: Grid
@@ -39,7 +39,7 @@ class GradientCheck:
     max_abs_diff: float
     agree: bool
     tolerance: Tolerance
-    numeric_error: Grid | None = None
+    numeric_error_max: float | None = None  # largest error estimate among counted entries
     numeric_sampled: bool = False
     numeric_checked: int | None = None
     defined: Grid | None = None
@@ -52,7 +52,7 @@ class GradientCheck:
             "autograd": self.autograd,
             "numeric": self.numeric,
             "numeric_trusted": self.trusted,
-            "numeric_error": self.numeric_error,
+            "numeric_error_max": self.numeric_error_max,
             "numeric_sampled": self.numeric_sampled,
             "numeric_checked": self.numeric_checked,
             "max_abs_diff": self.max_abs_diff,
@@ -67,10 +67,17 @@ def answer_json(answer: AnswerCheck | None) -> dict[str, Any]:
     return {"check": None if answer is None else answer.to_json()}
 
 
-def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], list[list[Any]]]:
+class NoColumns:
+    """Stands for "no extra CSV cells" at every row index, without a list per row."""
+
+    def __getitem__(self, index: int) -> list[Any]:
+        return []
+
+
+def answer_columns(answer: AnswerCheck | None, count: int) -> tuple[list[str], Any]:
     """CSV columns ``expected, expected_ok`` (flattened like the rows), or none."""
     if answer is None:
-        return [], [[] for _ in range(count)]
+        return [], NoColumns()
     values = flatten(answer.expected)
     oks = flatten(answer.ok)
     return ["expected", "expected_ok"], [[v, ok] for v, ok in zip(values, oks, strict=True)]

@@ -49,17 +49,18 @@ class ActivationResult:
         numeric = self.check.numeric or [None] * len(self.x)
         extra_header, extra = answer_columns(self.answer, len(self.x))
         rows = [
-            [x, v, a, g, n, d, ok, *more]
-            for x, v, a, g, n, d, ok, more in zip(
-                self.x,
-                self.value,
-                self.check.analytic,
-                self.check.autograd,
-                numeric,
-                self.check.abs_diff,
-                self.check.ok,
-                extra,
-                strict=True,
+            [x, v, a, g, n, d, ok, *extra[i]]
+            for i, (x, v, a, g, n, d, ok) in enumerate(
+                zip(
+                    self.x,
+                    self.value,
+                    self.check.analytic,
+                    self.check.autograd,
+                    numeric,
+                    self.check.abs_diff,
+                    self.check.ok,
+                    strict=True,
+                )
             )
         ]
         return header + extra_header, rows
