@@ -98,7 +98,7 @@ class LayerGradient:
             "autograd": self.check.autograd,
             "numeric": self.check.numeric,
             "numeric_trusted": self.check.trusted,
-            "numeric_error": self.check.numeric_error,
+            "numeric_error_max": self.check.numeric_error_max,
             "abs_diff": self.check.abs_diff,
             "ok": self.check.ok,
             "max_abs_diff": self.check.max_abs_diff,
