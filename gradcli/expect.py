@@ -203,6 +203,27 @@ def _shape_text(shape: Sequence[int]) -> str:
     return "×".join(str(n) for n in shape)
 
 
+def check_shape(
+    expected: Expected, shape: Sequence[int], what: str, also: Sequence[tuple[int, ...]] = ()
+) -> None:
+    """InputError, before any computing, when the answer cannot be of the result's ``shape``:
+    the same shape, a vector written as a row or a column, the transpose (checked later and
+    failed with a hint) and the ``also`` shapes (a slip of another shape) are accepted."""
+    want, got = tuple(shape), shape_of(expected.entries)
+    vector_like = (len(want) == 1 or 1 in want) and (len(got) == 1 or 1 in got)
+    if (
+        got == want
+        or (vector_like and math.prod(got) == math.prod(want))
+        or (len(want) == 2 and got == (want[1], want[0]))
+        or got in also
+    ):
+        return
+    raise InputError(
+        f"--expect for {what} has shape {_shape_text(got)} but the answer has shape "
+        f"{_shape_text(want)}"
+    )
+
+
 def _reshape_like(expected: Expected, truth: list, what: str) -> Grid | None:
     """The user's entries as a grid of the truth's shape (a vector may be written as a row
     or a column), or None when the shapes differ."""

@@ -17,6 +17,8 @@ from gradcli.errors import InputError, shown
 
 MAX_MEMORY_ENV = "GRADCLI_MAX_MEMORY"
 DEFAULT_MAX_MEMORY = 2 * 10**9
+MAX_WORK_ENV = "GRADCLI_MAX_WORK"
+DEFAULT_MAX_WORK = 5e10  # element operations (multiply-adds, activations): about a minute here
 FLOAT64 = 8  # bytes per float64 entry: every comparison is made in float64
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 _AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
@@ -48,13 +50,37 @@ def human_bytes(count: float) -> str:
     return f"{int(count)} bytes"
 
 
-def require_memory(nbytes: float, what: str) -> None:
-    """InputError when ``what`` needs more than the memory limit."""
+def require_memory(nbytes: float, what: str, of: str = "") -> None:
+    """InputError when ``what`` needs more than the memory limit (``of``: "of weights"…)."""
     limit = max_memory()
     if nbytes > limit:
         raise InputError(
-            f"{what} needs {human_bytes(nbytes)}; the limit is {human_bytes(limit)} "
-            f"(set {MAX_MEMORY_ENV} to raise it)"
+            f"{what} needs {human_bytes(nbytes)}{f' {of}' if of else ''}; the limit is "
+            f"{human_bytes(limit)} (set {MAX_MEMORY_ENV} to raise it)"
+        )
+
+
+def max_work() -> float:
+    """The work limit in element operations: ``GRADCLI_MAX_WORK`` (a number such as 1e11)."""
+    raw = os.environ.get(MAX_WORK_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_WORK
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 1):
+        raise InputError(f"{MAX_WORK_ENV}={shown(raw)} is not a number of operations, e.g. 1e11")
+    return value
+
+
+def require_work(operations: float, what: str) -> None:
+    """InputError when ``what`` needs more element operations than the work limit."""
+    limit = max_work()
+    if operations > limit:
+        raise InputError(
+            f"{what} needs about {operations:.1e} operations; the limit is {limit:.0e} "
+            f"(about a minute here; set {MAX_WORK_ENV} to raise it)"
         )
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from gradcli._torch import F, torch
 from gradcli.errors import InputError, unknown
 from gradcli.params import Param, ParamValues, resolve
+from gradcli.parsing import TensorData
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -50,7 +51,7 @@ class TargetKind(str, Enum):
 
 LossFn = Callable[["Tensor", "Tensor", Reduction, ParamValues], "Tensor"]
 Functional = Callable[["Tensor", "Tensor", ParamValues, str], "Tensor"]
-Prepare = Callable[["Tensor", "Tensor", ParamValues, str], "Tensor"]
+Prepare = Callable[[TensorData, TensorData, ParamValues, str], TensorData]
 Untrusted = Callable[["Tensor", "Tensor", ParamValues], "Tensor | None"]
 
 PROBABILITY_SUM_TOLERANCE = 1e-6  # |Σ_row t − 1| allowed for probability targets
@@ -112,12 +113,18 @@ class Loss:
         if reduction not in self.reductions:
             raise InputError(_reduction_error(self.name, reduction, self.reductions))
 
-    def prepare_target(self, pred: Tensor, target: Tensor, params: ParamValues) -> Tensor:
-        """Check pred and target (InputError naming the bad value) and return the target
-        in the form ``forward`` takes (class indices become int64)."""
+    def prepare_target(
+        self, pred: TensorData, target: TensorData, params: ParamValues
+    ) -> TensorData:
+        """Check pred and target (InputError naming the bad value; no torch needed) and return
+        the target as ``forward`` takes it (class indices as whole numbers)."""
         if self.prepare is None:
             return _same_shape(pred, target, self.name)
         return self.prepare(pred, target, params, self.name)
+
+    def takes_class_indices(self, pred: TensorData, target: TensorData) -> bool:
+        """Whether ``target`` (already prepared) holds class indices rather than values."""
+        return self.target_kind is not TargetKind.values and target.shape != pred.shape
 
     def divisor(self, pred_shape: tuple[int, ...]) -> int:
         """What ``mean`` divides by for a pred of this shape."""
@@ -176,7 +183,7 @@ def _scale(name: str, reduction: Reduction, count: int) -> float:
 
 def _samples(y: Tensor) -> int:
     """N: rows of a matrix, 1 for a vector (one unbatched sample)."""
-    return y.shape[0] if y.dim() == 2 else 1
+    return samples_of(tuple(y.shape))
 
 
 # ---------------------------------------------------------------- shape and value checks
@@ -191,77 +198,95 @@ def describe_shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape) + " matrix"
 
 
-def _same_shape(y: Tensor, t: Tensor, name: str) -> Tensor:
-    if tuple(t.shape) != tuple(y.shape):
+def _same_shape(y: TensorData, t: TensorData, name: str) -> TensorData:
+    if t.shape != y.shape:
         raise InputError(
-            f"{name}: --target ({describe_shape(tuple(t.shape))}) and --pred "
-            f"({describe_shape(tuple(y.shape))}) must have the same shape"
+            f"{name}: --target ({describe_shape(t.shape)}) and --pred "
+            f"({describe_shape(y.shape)}) must have the same shape"
         )
     return t
 
 
-def _first_bad(values: Tensor, bad: Tensor) -> float:
-    return float(values[bad].reshape(-1)[0])
+def _check_unit_interval(data: TensorData, option: str, name: str, hint: str = "") -> None:
+    bad = next((v for v in data.values if not 0 <= v <= 1), None)
+    if bad is not None:
+        raise InputError(f"{name}: {option} value {bad:g} is outside [0, 1]{hint}")
 
 
-def _check_unit_interval(values: Tensor, option: str, name: str, hint: str = "") -> None:
-    bad = (values < 0) | (values > 1)
-    if bool(bad.any()):
+def _row_sums(data: TensorData, exponentiate: bool = False) -> list[float]:
+    width = data.shape[-1]
+    values = [_exp(v) for v in data.values] if exponentiate else data.values
+    return [math.fsum(values[i : i + width]) for i in range(0, len(values), width)]
+
+
+def _exp(value: float) -> float:
+    return math.exp(value) if value < 709 else math.inf
+
+
+def _check_rows_sum_to_one(
+    data: TensorData, option: str, name: str, exponentiate: bool = False
+) -> None:
+    sums = _row_sums(data, exponentiate)
+    index = next(
+        (i for i, total in enumerate(sums) if not abs(total - 1) <= PROBABILITY_SUM_TOLERANCE), None
+    )
+    if index is not None:
+        where = f"row {index} of {option}" if data.dims == 2 else option
         raise InputError(
-            f"{name}: {option} value {_first_bad(values, bad):g} is outside [0, 1]{hint}"
-        )
-
-
-def _check_rows_sum_to_one(probabilities: Tensor, option: str, name: str) -> None:
-    rows = probabilities.double().reshape(-1, probabilities.shape[-1]).sum(dim=-1)
-    off = (rows - 1).abs() > PROBABILITY_SUM_TOLERANCE
-    if bool(off.any()):
-        index = int(off.nonzero()[0, 0])
-        where = f"row {index} of {option}" if probabilities.dim() == 2 else option
-        raise InputError(
-            f"{name}: {where} sums to {float(rows[index]):.10g}, not 1; probability targets "
+            f"{name}: {where} sums to {sums[index]:.10g}, not 1; probability targets "
             f"must sum to 1 per row (within {PROBABILITY_SUM_TOLERANCE:g})"
         )
 
 
-def _class_indices(y: Tensor, t: Tensor, name: str) -> Tensor:
-    """One integer class index per sample of y, as int64 of shape y.shape[:-1]."""
-    samples = _samples(y)
-    if t.numel() != samples or t.dim() > 2:
-        rows = f"{samples} row{'s' if samples != 1 else ''}" if y.dim() == 2 else "1 sample"
+def samples_of(shape: tuple[int, ...]) -> int:
+    """N: rows of a matrix, 1 for a vector (one unbatched sample)."""
+    return shape[0] if len(shape) == 2 else 1
+
+
+def _class_indices(y: TensorData, t: TensorData, name: str) -> TensorData:
+    """One integer class index per sample of y, of shape y.shape[:-1]."""
+    samples = samples_of(y.shape)
+    if y.shape[-1] < 2:
         raise InputError(
-            f"{name}: --target has {describe_shape(tuple(t.shape))} but --pred has {rows}; "
+            f"{name}: --pred has {y.shape[-1]} logit per sample; classification needs at least "
+            "2 classes (one score per class, one row per sample)"
+        )
+    if len(t.values) != samples or t.dims > 2:
+        rows = f"{samples} row{'s' if samples != 1 else ''}" if y.dims == 2 else "1 sample"
+        raise InputError(
+            f"{name}: --target has {describe_shape(t.shape)} but --pred has {rows}; "
             f"give one class index per row of --pred"
             + (
-                f", or probabilities of --pred's shape (a {describe_shape(tuple(y.shape))})"
+                f", or probabilities of --pred's shape (a {describe_shape(y.shape)})"
                 if name == "cross_entropy"
                 else ""
             )
         )
-    if t.dtype.is_floating_point:
-        fractional = t != torch.round(t)
-        if bool(fractional.any()):
-            raise InputError(
-                f"{name}: --target value {_first_bad(t, fractional):g} is not an integer "
-                f"class index"
-            )
+    fractional = next((v for v in t.values if v != math.floor(v)), None)
+    if fractional is not None:
+        raise InputError(f"{name}: --target value {fractional:g} is not an integer class index")
     classes = y.shape[-1]
-    out_of_range = (t < 0) | (t >= classes)
-    if bool(out_of_range.any()):
+    outside = next((v for v in t.values if not 0 <= v < classes), None)
+    if outside is not None:
         raise InputError(
-            f"{name}: class index {_first_bad(t, out_of_range):g} in --target is out of range "
+            f"{name}: class index {outside:g} in --target is out of range "
             f"for {classes} classes (0…{classes - 1})"
         )
-    return t.reshape(y.shape[:-1]).long()
+    return TensorData([int(v) for v in t.values], y.shape[:-1] or (1,))
+
+
+def holds_probabilities(y: TensorData, t: TensorData) -> bool:
+    """cross_entropy: a target of pred's shape holds probabilities, otherwise indices."""
+    return t.shape == y.shape and y.shape[-1] > 1
 
 
 def is_probability_target(y: Tensor, t: Tensor) -> bool:
-    """cross_entropy: a target of pred's shape holds probabilities, otherwise indices."""
+    """The same decision on tensors: class indices arrive as integers."""
     return tuple(t.shape) == tuple(y.shape) and t.dtype.is_floating_point
 
 
-def _prepare_classes(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
-    if tuple(t.shape) == tuple(y.shape) and y.shape[-1] != 1:
+def _prepare_classes(y: TensorData, t: TensorData, p: ParamValues, name: str) -> TensorData:
+    if t.shape == y.shape and y.shape[-1] != 1:
         raise InputError(
             f"{name} takes class indices (one integer per row of --pred), not a matrix of "
             f"--pred's shape; for probability targets use cross_entropy or kl_div"
@@ -269,15 +294,15 @@ def _prepare_classes(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
     return _class_indices(y, t, name)
 
 
-def _prepare_cross_entropy(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
-    if is_probability_target(y, t):
+def _prepare_cross_entropy(y: TensorData, t: TensorData, p: ParamValues, name: str) -> TensorData:
+    if holds_probabilities(y, t):
         _check_unit_interval(t, "--target", name)
         _check_rows_sum_to_one(t, "--target", name)
         return t
     return _class_indices(y, t, name)
 
 
-def _prepare_bce(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+def _prepare_bce(y: TensorData, t: TensorData, p: ParamValues, name: str) -> TensorData:
     _same_shape(y, t, name)
     _check_unit_interval(
         y, "--pred", name, " (bce takes probabilities; for logits use bce_with_logits)"
@@ -286,16 +311,16 @@ def _prepare_bce(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
     return t
 
 
-def _prepare_unit_target(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+def _prepare_unit_target(y: TensorData, t: TensorData, p: ParamValues, name: str) -> TensorData:
     _same_shape(y, t, name)
     _check_unit_interval(t, "--target", name)
     return t
 
 
-def _prepare_kl_div(y: Tensor, t: Tensor, p: ParamValues, name: str) -> Tensor:
+def _prepare_kl_div(y: TensorData, t: TensorData, p: ParamValues, name: str) -> TensorData:
     _same_shape(y, t, name)
     if p["log_target"] == "true":
-        _check_rows_sum_to_one(torch.exp(t.double()), "exp(--target)", name)
+        _check_rows_sum_to_one(t, "exp(--target)", name, exponentiate=True)
     else:
         _check_unit_interval(t, "--target", name)
         _check_rows_sum_to_one(t, "--target", name)

@@ -15,10 +15,13 @@ from gradcli.commands.options import (
     computing_command,
 )
 from gradcli.errors import ExitCode, InputError
-from gradcli.expect import parse_expected
+from gradcli.expect import check_shape, parse_expected
+from gradcli.limits import require_entries
 from gradcli.losses import LOSS_LIST, Reduction, get_loss
 from gradcli.params import describe_all
-from gradcli.parsing import parse_array
+from gradcli.parsing import parse_tensor
+
+LOSS_COPIES = 40  # float64 copies of pred a loss command holds at once (tensors, grids, lists)
 
 REDUCTIONS_TEXT = (
     "--reduction: mean (torch's default; divides by all n elements, by the N rows for "
@@ -94,10 +97,16 @@ def loss(
         raise InputError(f"--target is required: {ARRAY_HELP}")
     reduced = choose(Reduction, reduction, "reduction")
     chosen.check_reduction(reduced)
-    pred_values = parse_array(pred, "--pred")
-    target_values = parse_array(target, "--target")
+    pred_values = parse_tensor(pred, "--pred", max_dims=2)
+    target_values = parse_tensor(target, "--target", max_dims=2)
     params = chosen.resolve_params(param or [])
+    chosen.prepare_target(pred_values, target_values, params)  # every check before torch loads
+    require_entries(
+        pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
+    )
     expected = parse_expected(expect) if expect is not None else None
+    if expected is not None:
+        check_shape(expected, pred_values.shape, "∂L/∂pred")
 
     from gradcli.core.loss import loss_gradients
 

@@ -14,8 +14,9 @@ from gradcli.commands.options import (
     computing_command,
 )
 from gradcli.errors import InputError, shown
-from gradcli.expect import Expected, parse_expected
+from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.losses import Reduction
+from gradcli.network import NetworkPlan, NetworkSpec, plan_network, unknown_key
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
 
 NO_BIAS_WORDS = ("none", "-")  # `--bias none` leaves that layer without a bias
@@ -216,10 +217,12 @@ def perceptron(
         parse_matrix(text, f"layer {i} --weights") for i, text in enumerate(weights or [], 1)
     ]
     bias_list = [parse_bias(text, i) for i, text in enumerate(bias or [], 1)]
-    names = [name.strip() for name in activation.split(",") if name.strip()]
-
-    from gradcli.core.perceptron import NetworkSpec, perceptron_gradients
-
+    names = [name.strip().lower() for name in activation.split(",")]
+    if not all(names):
+        raise InputError(
+            f"--activation {shown(activation)} has an empty name; give NAME or NAME,NAME,… "
+            "(see 'gradcli activation --list')"
+        )
     spec = NetworkSpec(
         weights=weight_list,
         biases=bias_list or None,
@@ -236,5 +239,24 @@ def perceptron(
         steps=steps,
         lr=None if lr is None else parse_lr(lr),
     )
+    check_expectations(expected, plan_network(spec))  # every check before torch loads
+
+    from gradcli.core.perceptron import perceptron_gradients
+
     result = perceptron_gradients(spec, common.settings, expected)
     return common.output.show(result)
+
+
+def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:
+    """Each ``--expect`` key names a tensor of this network, and its answer can have the
+    tensor's shape (torch-free: the shapes come from the plan)."""
+    shapes = {}
+    for i, layer in enumerate(plan.layers, 1):
+        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
+        if layer.bias:
+            shapes[f"layer{i}.bias"] = (layer.out,)
+    for key, answer in expected.items():
+        base = key.replace(".new_", ".")
+        if base not in shapes:
+            raise unknown_key(key, shapes)
+        check_shape(answer, shapes[base], key)

@@ -13,7 +13,9 @@ from gradcli.commands.options import (
     number,
     positional_numbers,
 )
-from gradcli.expect import parse_expected
+from gradcli.expect import check_shape, parse_expected
+from gradcli.limits import require_memory
+from gradcli.softmax_rules import JACOBIAN_BYTES_PER_ENTRY, check_temperature
 
 
 @computing_command
@@ -39,7 +41,12 @@ def softmax_jacobian(
 ) -> int:
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
     values = positional_numbers(ctx, a, "logits")
+    check_temperature(temperature)
+    n = len(values)
+    require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
     expected = parse_expected(expect) if expect is not None else None
+    if expected is not None:
+        check_shape(expected, (n, n), "the Jacobian", also=[(n,)])
 
     from gradcli.core.softmax import softmax_jacobian as compute
 

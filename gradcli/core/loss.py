@@ -26,7 +26,7 @@ from gradcli.losses import (
     target_distribution,
 )
 from gradcli.params import ParamValues
-from gradcli.parsing import Matrix, Vector
+from gradcli.parsing import Matrix, TensorData, Vector
 from gradcli.results import GradientCheck
 from gradcli.results.loss import LossResult
 from gradcli.settings import Dtype, Settings, Tolerance
@@ -37,8 +37,8 @@ LOG_PROB_TOLERANCE = 1e-6  # |logsumexp(row)| beyond this: the row is not log-pr
 
 def loss_gradients(
     loss: Loss,
-    pred: Vector | Matrix,
-    target: Vector | Matrix | float,
+    pred: TensorData | Vector | Matrix,
+    target: TensorData | Vector | Matrix | float,
     reduction: Reduction,
     params: ParamValues,
     settings: Settings,
@@ -49,12 +49,14 @@ def loss_gradients(
     With ``expected`` (the user's gradient), the answer is checked as well.
     """
     loss.check_reduction(reduction)
-    if isinstance(target, (int, float)):  # one class index for a one-sample pred
-        target = [target]
-    pred64 = as_tensor(pred, Dtype.float64, "--pred")
-    target64 = loss.prepare_target(pred64, as_tensor(target, Dtype.float64, "--target"), params)
-    y = as_tensor(pred, settings.dtype, "--pred")
-    t = target64.to(y.dtype) if target64.dtype.is_floating_point else target64
+    pred_data, target_data = as_data(pred), as_data(target)
+    prepared = loss.prepare_target(pred_data, target_data, params)
+    y = as_tensor(pred_data.nested(), settings.dtype, "--pred")
+    if loss.takes_class_indices(pred_data, prepared):
+        t = torch.tensor(prepared.values, dtype=torch.long).reshape(pred_data.shape[:-1])
+    else:
+        t = as_tensor(prepared.nested(), Dtype.float64, "--target").to(y.dtype)
+    target = target_data.nested()
 
     def forward(x: Tensor) -> Tensor:
         return loss.forward(x, _like(t, x), reduction, params)
@@ -206,6 +208,17 @@ def numeric_loss_gradient(
     return numeric_entries(
         evaluate_rows, y64, classes, tolerance, what="∂L/∂pred", row_elements=classes
     )
+
+
+def as_data(values: TensorData | Vector | Matrix | float) -> TensorData:
+    """Lists (or one number) as TensorData, for callers that hold plain Python values."""
+    if isinstance(values, TensorData):
+        return values
+    if isinstance(values, (int, float)):
+        return TensorData([float(values)], (1,))
+    if values and isinstance(values[0], list):
+        return TensorData([float(v) for row in values for v in row], (len(values), len(values[0])))
+    return TensorData([float(v) for v in values], (len(values),))
 
 
 def _given_target(target: Vector | Matrix, classes: bool) -> list:

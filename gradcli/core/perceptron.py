@@ -15,12 +15,10 @@ activation registry's analytic derivative; autograd never enters it.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gradcli.activations import Activation, get_activation
+from gradcli.activations import Activation
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
     TORCH_DTYPES,
@@ -31,10 +29,18 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
-from gradcli.errors import InputError, shown
+from gradcli.errors import InputError
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.losses import Loss, Reduction, TargetKind, get_loss
+from gradcli.losses import Loss, Reduction, TargetKind
+from gradcli.network import (
+    CLASS_INDEX_LOSSES,
+    NetworkSpec,
+    as_matrix,
+    plan_network,
+    unknown_key,
+)
 from gradcli.params import ParamValues
+from gradcli.parsing import TensorData
 from gradcli.results.perceptron import (
     LayerGradients,
     LayerSteps,
@@ -46,35 +52,7 @@ from gradcli.settings import Settings
 Tensor = torch.Tensor
 Matrix = list[list[float]]
 
-SUPPORTED_LOSSES = ("mse", "bce", "cross_entropy")
-CLASS_INDEX_LOSSES = ("cross_entropy",)  # target: one class index per sample
-ENGINES = ("grad", "backward")
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """What the user asked for, parsed but not yet checked against each other.
-
-    Either ``weights`` (one matrix per layer, out × in) with optional ``biases``
-    (aligned, None for a layer without bias), or ``layer_sizes`` with ``seed``.
-    Either ``x`` (rows = samples) or ``x_shape`` (B, N) drawn from ``seed``.
-    """
-
-    weights: Sequence[Matrix] = ()
-    biases: Sequence[Sequence[float] | None] | None = None
-    layer_sizes: Sequence[int] = ()
-    seed: int = 0
-    no_bias: bool = False
-    x: Matrix | None = None
-    x_shape: tuple[int, int] | None = None
-    target: list | None = None  # a vector or a matrix, as parsed
-    activations: Sequence[str] = ("sigmoid",)
-    loss: str = "mse"
-    reduction: Reduction = Reduction.mean
-    engine: str = "grad"
-    steps: bool = False
-    lr: float | None = None
 
 
 @dataclass
@@ -109,54 +87,40 @@ class Network:
 # ---------------------------------------------------------------- building and checking
 
 
-def shape_text(shape: Sequence[int]) -> str:
-    return "×".join(str(n) for n in shape)
-
-
 def build_network(spec: NetworkSpec, settings: Settings) -> Network:
-    """Turn the user's spec into tensors, checking every shape against its neighbour."""
+    """Check the spec (``plan_network``, torch-free) and turn it into tensors: the input and
+    the parameters as given, or drawn like torch.randn after torch.manual_seed(seed) — x
+    first, then per layer W and b."""
+    plan = plan_network(spec)
     dtype = TORCH_DTYPES[settings.dtype]
-    loss = _perceptron_loss(spec.loss)
-    loss.check_reduction(spec.reduction)
-    if spec.engine not in ENGINES:
-        raise InputError(f"unknown engine '{spec.engine}'; choose from: {', '.join(ENGINES)}")
     generator = torch.Generator().manual_seed(spec.seed)
-    x = _input(spec, generator, dtype)
-    weights, biases = _parameters(spec, x.shape[1], generator, dtype)
-    layers = _layers(weights, biases, spec.activations)
-    _check_shapes(x, layers)
-    outputs = layers[-1].weight.shape[0]
-    target = _target(spec.target, loss, (x.shape[0], outputs), len(layers), dtype)
+    if spec.x_shape is not None:  # drawn in float32, as torch.randn does by default
+        x = torch.randn(*spec.x_shape, generator=generator).to(dtype)
+    else:
+        x = _tensor(spec.x, dtype, "--x")
+    layers = []
+    for i, layer in enumerate(plan.layers, 1):
+        if spec.layer_sizes:
+            weight = torch.randn(layer.out, layer.fan_in, generator=generator).to(dtype)
+            bias = torch.randn(layer.out, generator=generator).to(dtype) if layer.bias else None
+        else:
+            weight = _tensor(as_matrix(spec.weights[i - 1]), dtype, f"layer {i} --weights")
+            given = spec.biases[i - 1] if spec.biases else None
+            bias = None if given is None else _tensor(given, dtype, f"layer {i} --bias")
+        layers.append(Layer(weight, bias, layer.activation, layer.params))
+    if plan.loss.name in CLASS_INDEX_LOSSES:
+        target = torch.tensor(plan.target, dtype=torch.long)
+    else:
+        target = _tensor(plan.target, dtype, "--target")
     return Network(
         x=x,
         layers=layers,
         target=target,
-        loss=loss,
-        loss_params=loss.resolve_params([]),
+        loss=plan.loss,
+        loss_params=plan.loss.resolve_params([]),
         reduction=spec.reduction,
-        drawn=spec.x_shape is not None or bool(spec.layer_sizes),
+        drawn=plan.drawn,
     )
-
-
-def _perceptron_loss(name: str) -> Loss:
-    loss = get_loss(name)
-    if name not in SUPPORTED_LOSSES:
-        raise InputError(
-            f"loss '{name}' is not available for perceptron; choose from: "
-            + ", ".join(SUPPORTED_LOSSES)
-        )
-    return loss
-
-
-def _input(spec: NetworkSpec, generator, dtype) -> Tensor:
-    if spec.x is not None and spec.x_shape is not None:
-        raise InputError("give either --x or --x-shape, not both")
-    if spec.x_shape is not None:
-        # drawn like torch.randn (float32) so that torch.manual_seed(S) reproduces it
-        return torch.randn(*spec.x_shape, generator=generator).to(dtype)
-    if spec.x is None:
-        raise InputError("no input: give --x VALUES|MATRIX (rows = samples) or --x-shape BxN")
-    return _tensor(spec.x, dtype, "--x")
 
 
 def _tensor(values: Sequence, dtype, what: str) -> Tensor:
@@ -164,136 +128,6 @@ def _tensor(values: Sequence, dtype, what: str) -> Tensor:
     if not bool(torch.isfinite(tensor).all()):
         raise InputError(f"{what} has values that overflow {str(dtype).removeprefix('torch.')}")
     return tensor
-
-
-def _parameters(
-    spec: NetworkSpec, inputs: int, generator, dtype
-) -> tuple[list[Tensor], list[Tensor | None]]:
-    if spec.weights and spec.layer_sizes:
-        raise InputError("give either --weights (one per layer) or --layers N,N, not both")
-    if spec.layer_sizes:
-        if spec.biases:
-            raise InputError("--bias goes with --weights; with --layers biases are drawn")
-        return _drawn_parameters(spec, inputs, generator, dtype)
-    if not spec.weights:
-        raise InputError("no network: give --weights MATRIX once per layer, or --layers N[,N...]")
-    weights = [_tensor(w, dtype, f"layer {i} --weights") for i, w in enumerate(spec.weights, 1)]
-    return weights, _given_biases(spec, dtype)
-
-
-def _drawn_parameters(
-    spec: NetworkSpec, inputs: int, generator, dtype
-) -> tuple[list[Tensor], list[Tensor | None]]:
-    """W = torch.randn(out, in), then b = torch.randn(out), layer after layer."""
-    weights: list[Tensor] = []
-    biases: list[Tensor | None] = []
-    fan_in = inputs
-    for size in spec.layer_sizes:
-        weights.append(torch.randn(size, fan_in, generator=generator).to(dtype))
-        biases.append(None if spec.no_bias else torch.randn(size, generator=generator).to(dtype))
-        fan_in = size
-    return weights, biases
-
-
-def _given_biases(spec: NetworkSpec, dtype) -> list[Tensor | None]:
-    count = len(spec.weights)
-    given = list(spec.biases or [])
-    if spec.no_bias and given:
-        raise InputError("--no-bias cannot be combined with --bias")
-    if not given:
-        return [None] * count
-    if len(given) != count:
-        raise InputError(
-            f"got {count} --weights but {len(given)} --bias; give one --bias per --weights, "
-            "in the same order ('--bias none' for a layer without bias)"
-        )
-    return [
-        None if b is None else _tensor(b, dtype, f"layer {i} --bias")
-        for i, b in enumerate(given, 1)
-    ]
-
-
-def _layers(
-    weights: list[Tensor], biases: list[Tensor | None], names: Sequence[str]
-) -> list[Layer]:
-    names = list(names) or ["sigmoid"]
-    if len(names) == 1:
-        names = names * len(weights)
-    if len(names) != len(weights):
-        raise InputError(
-            f"got {len(names)} activations ({','.join(names)}) for {len(weights)} layers; "
-            "give one for every layer or one per layer"
-        )
-    layers = []
-    for weight, bias, name in zip(weights, biases, names, strict=True):
-        activation = get_activation(name)
-        layers.append(Layer(weight, bias, activation, activation.resolve_params([])))
-    return layers
-
-
-def _check_shapes(x: Tensor, layers: list[Layer]) -> None:
-    if x.dim() != 2:
-        raise InputError(f"--x must be a vector or a matrix (rows = samples), got {x.dim()} dims")
-    incoming, source = tuple(x.shape), "input x"
-    for i, layer in enumerate(layers, 1):
-        weight = layer.weight
-        if weight.dim() == 1:  # a vector is a one-row matrix: a single output node
-            weight = layer.weight = weight.unsqueeze(0)
-        out, fan_in = weight.shape
-        if fan_in != incoming[1]:
-            raise InputError(
-                f"layer {i}: weight matrix is {shape_text(weight.shape)} (out×in) but its input "
-                f"({source}) is {shape_text(incoming)}: the weight needs {incoming[1]} columns, "
-                f"one per input feature"
-            )
-        if layer.bias is not None and tuple(layer.bias.shape) != (out,):
-            raise InputError(
-                f"layer {i}: bias has shape {shape_text(layer.bias.shape)} but the weight matrix "
-                f"is {shape_text(weight.shape)}: the bias needs {out} values, one per row"
-            )
-        incoming, source = (incoming[0], out), f"layer {i} output"
-
-
-def _target(raw: list | None, loss: Loss, shape: tuple[int, int], depth: int, dtype) -> Tensor:
-    if raw is None:
-        raise InputError("no target: give --target VALUES|MATRIX (class indices for cross_entropy)")
-    if loss.name in CLASS_INDEX_LOSSES:
-        return _class_target(raw, shape, depth)
-    values = torch.tensor(raw, dtype=dtype)
-    if values.numel() == 1:  # one number fills the output, like torch.ones(B, K)
-        return values.reshape(1, 1).expand(shape).clone()
-    if values.dim() == 1 and shape[0] == 1:
-        values = values.unsqueeze(0)
-    elif values.dim() == 1 and shape[1] == 1:
-        values = values.unsqueeze(1)
-    if tuple(values.shape) != shape:
-        raise InputError(
-            f"target has shape {shape_text(torch.tensor(raw).shape)} but the network output "
-            f"(layer {depth}) has shape {shape_text(shape)}"
-        )
-    if loss.name == "bce" and bool(((values < 0) | (values > 1)).any()):
-        raise InputError("bce targets must lie in [0, 1]")
-    return values
-
-
-def _class_target(raw: list, shape: tuple[int, int], depth: int) -> Tensor:
-    flat = torch.tensor(raw, dtype=torch.float64)
-    samples, classes = shape
-    if flat.dim() != 1 or flat.numel() not in (1, samples):
-        raise InputError(
-            f"cross_entropy wants one class index per sample: target has shape "
-            f"{shape_text(flat.shape)} but the network output (layer {depth}) has shape "
-            f"{shape_text(shape)}, so give {samples} index(es)"
-        )
-    for i, value in enumerate(flat.tolist()):
-        if value != int(value):
-            raise InputError(f"class index {value:g} (sample {i}) is not an integer")
-        if not 0 <= value < classes:
-            raise InputError(
-                f"class index {int(value)} (sample {i}) is out of range: the network output "
-                f"(layer {depth}) has shape {shape_text(shape)}, so classes are 0…{classes - 1}"
-            )
-    return flat.long().expand(samples).clone()
 
 
 # ---------------------------------------------------------------- the three computations
@@ -479,8 +313,6 @@ def perceptron_gradients(
 
     ``expected`` maps ``layerN.weight`` / ``layerN.bias`` to the user's answers.
     """
-    if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
-        raise InputError(f"--lr must be a finite number > 0, got {spec.lr:g}")
     net = build_network(spec, settings)
     passes = forward(net.x, net.layers)
     _check_loss_input(net, passes[-1][1])
@@ -587,7 +419,7 @@ def check_layer_answers(
     for key, answer in expected.items():
         base_key = key.replace(".new_", ".")
         if base_key not in tensors:
-            raise _unknown_key(key, tensors)
+            raise unknown_key(key, tensors)
         grad = tensors[base_key]
         is_weight = key.endswith("weight")
         if key != base_key:
@@ -615,25 +447,6 @@ def check_layer_answers(
             noun="∂E/∂W" if is_weight else "∂E/∂b",
         )
     return AnswerSet(parts)
-
-
-def _unknown_key(key: str, tensors: dict[str, ParameterGradient]) -> InputError:
-    """An unknown ``--expect`` key, suggesting the same tensor of a layer that exists."""
-    match = re.fullmatch(r"layer(\d+)\.(new_)?(weight|bias)", key)
-    layers = sorted({int(k.split(".")[0].removeprefix("layer")) for k in tensors})
-    hint = ""
-    if match:
-        nearest = min(layers, key=lambda n: abs(n - int(match[1])))
-        candidate = f"layer{nearest}.{match[2] or ''}{match[3]}"
-        if candidate.replace(".new_", ".") in tensors:
-            hint = f" (did you mean '{candidate}'?)"
-        elif match[3] == "bias":
-            hint = f" (layer {match[1] if int(match[1]) in layers else nearest} has no bias)"
-    count = len(layers)
-    return InputError(
-        f"--expect key {shown(key)} names no tensor of this network{hint}; it has "
-        f"{count} layer{'s' if count != 1 else ''}: {', '.join(sorted(tensors))}"
-    )
 
 
 def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
@@ -689,7 +502,11 @@ def _check_loss_input(net: Network, output: Tensor) -> None:
             f"bce needs network outputs in [0, 1], but layer {len(net.layers)} ({last}) gives "
             "values outside it; use a sigmoid last layer, e.g. --activation tanh,sigmoid"
         )
-    net.target = net.loss.prepare_target(output, net.target, net.loss_params)
+    pred = TensorData(output.detach().double().reshape(-1).tolist(), tuple(output.shape))
+    given = TensorData(net.target.double().reshape(-1).tolist(), tuple(net.target.shape))
+    prepared = net.loss.prepare_target(pred, given, net.loss_params)
+    if net.loss.takes_class_indices(pred, prepared):
+        net.target = torch.tensor(prepared.values, dtype=torch.long).reshape(pred.shape[:-1])
 
 
 def _maybe_numeric(

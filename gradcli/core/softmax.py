@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
-from gradcli.errors import InputError
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
+from gradcli.softmax_rules import check_temperature
 
 FORMULA = "∂p_i/∂a_j = p_i(δ_ij − p_j) / T"
 SIGN_PATTERN = (
@@ -39,8 +39,7 @@ def softmax_jacobian(
 
     With ``expected`` (the user's Jacobian), the answer is checked as well.
     """
-    if temperature <= 0:
-        raise InputError(f"--temperature must be > 0, got {temperature:g}")
+    check_temperature(temperature)
     inputs = as_tensor(list(a), settings.dtype, "input")
     check = check_jacobian(
         lambda t: torch.softmax(t / temperature, dim=-1),
