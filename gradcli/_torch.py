@@ -8,10 +8,14 @@ loads was measured, and was slower: the two imports fight over the GIL.)
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
+import os
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from types import ModuleType
 
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
@@ -23,6 +27,7 @@ def load(name: str = "torch") -> ModuleType:
     torch's import allocates hundreds of thousands of objects, none of them garbage;
     pausing the collector and then freezing what was imported (``gc.freeze``) saves
     the collections that would walk them all, at the import and in every later one.
+    On a terminal, a spinner on stderr says what the wait is for once it passes a second.
     """
     module = sys.modules.get(name)
     if module is not None:
@@ -30,12 +35,61 @@ def load(name: str = "torch") -> ModuleType:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        module = importlib.import_module(name)
+        with spinner(f"loading {name.split('.')[0]}"):
+            module = importlib.import_module(name)
     finally:
         gc.freeze()
         if enabled:
             gc.enable()
     return module
+
+
+SPINNER_DELAY = 1.0  # seconds before the spinner shows
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+SPINNER_FRAMES = "|/-\\"
+
+
+@contextlib.contextmanager
+def spinner(message: str) -> Iterator[None]:
+    """A transient ``| loading torch…`` on stderr while the block runs, shown only when both
+    stdout and stderr are a terminal (never in pipes, files or tests) and erased afterwards;
+    stdout is untouched."""
+    stream = sys.stderr
+    interactive = _is_terminal(sys.stdout) and _is_terminal(stream)
+    if not interactive or os.environ.get("GRADCLI_NO_SPINNER"):
+        yield
+        return
+    done = threading.Event()
+    shown = threading.Event()
+
+    def spin() -> None:
+        if done.wait(SPINNER_DELAY):
+            return
+        shown.set()
+        frame = 0
+        while not done.wait(0.1):
+            stream.write(f"\r{SPINNER_FRAMES[frame % 4]} {message}...")
+            stream.flush()
+            frame += 1
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if shown.is_set():
+            stream.write("\r" + " " * (len(message) + 6) + "\r")
+            stream.flush()
 
 
 class LazyModule:

@@ -288,6 +288,6 @@ ACTIVATIONS: dict[str, Activation] = {act.name: act for act in ACTIVATION_LIST}
 def get_activation(name: str) -> Activation:
     """The registry entry called ``name``, or an InputError suggesting the closest."""
     try:
-        return ACTIVATIONS[name]
+        return ACTIVATIONS[name.strip().lower()]
     except KeyError:
         raise unknown("activation", name, ACTIVATIONS) from None

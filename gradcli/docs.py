@@ -1,11 +1,12 @@
-"""Keep README.md in step with the program (like ``cog --check``).
+"""Keep README.md and the pages in docs/ in step with the program (like ``cog --check``).
 
 * Tables between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->``
   are rebuilt from the registries.
 * Every ````console`` block is a list of ``$ gradcli …`` commands followed by their
-  output; the outputs are re-run and compared.
+  output; the outputs are re-run (from the repository's folder, at 80 columns, without
+  colour) and compared.
 
-``python -m gradcli.docs`` rewrites README.md; ``--check`` only reports drift (exit 1).
+``python -m gradcli.docs`` rewrites every page; ``--check`` only reports drift (exit 1).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from pathlib import Path
 from gradcli.activations import ACTIVATION_LIST
 from gradcli.params import describe_all
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def pages() -> list[Path]:
+    """README.md and every page of the reference in docs/."""
+    return [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
 CONSOLE_BLOCK = re.compile(r"```console\n(.*?)```", re.S)
 GENERATED = re.compile(r"(<!-- BEGIN generated:(\w+) -->\n)(.*?)(<!-- END generated:\2 -->)", re.S)
 WIDTH = 80
@@ -68,7 +77,9 @@ def run_console(command: str) -> str:
     args = shlex.split(command, comments=True)
     if not args or args[0] != "gradcli":
         raise ValueError(f"console blocks hold gradcli commands only: {command!r}")
-    result = CliRunner().invoke(app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"})
+    result = CliRunner().invoke(
+        app, args[1:], env={"COLUMNS": str(WIDTH), "NO_COLOR": "1"}, prog_name="gradcli"
+    )
     return result.stdout + result.stderr
 
 
@@ -105,21 +116,26 @@ def refresh(text: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = README
-    current = path.read_text(encoding="utf-8")
-    updated = refresh(current)
-    if "--check" in argv:
-        if updated != current:
-            import difflib
+    import difflib
+    import os
 
+    os.chdir(ROOT)  # console examples name files relative to the repository
+    drift = 0
+    for path in pages():
+        current = path.read_text(encoding="utf-8")
+        updated = refresh(current)
+        if updated == current:
+            continue
+        if "--check" in argv:
+            name = str(path.relative_to(ROOT))
             diff = difflib.unified_diff(
-                current.splitlines(), updated.splitlines(), "README.md", "generated", lineterm=""
+                current.splitlines(), updated.splitlines(), name, "generated", lineterm=""
             )
             print("\n".join(diff))
-            return 1
-        return 0
-    path.write_text(updated, encoding="utf-8")
-    return 0
+            drift = 1
+        else:
+            path.write_text(updated, encoding="utf-8")
+    return drift
 
 
 if __name__ == "__main__":

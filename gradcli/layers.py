@@ -1767,7 +1767,7 @@ def _layers() -> tuple[Layer, ...]:
             resolve=_attention_resolve,
             slips=_attention_slips,
             notes=lambda params, shapes: (
-                ["causal mask: query i sees keys 0…i (top-left aligned, as torch's is_causal)"]
+                ["causal mask: query i sees keys 0 to i (top-left aligned, as torch's is_causal)"]
                 if params["causal"]
                 else []
             ),
@@ -1943,6 +1943,31 @@ def listing() -> list[tuple[str, str, list[tuple[str, str]]]]:
         lines += [("backward", layer.backward_formulas[n]) for n in layer.gradient_names]
         blocks.append((layer.name, layer.summary, lines))
     return blocks
+
+
+def listing_entries() -> list[dict[str, Any]]:
+    """One machine-readable entry per layer (``layer --list --json``)."""
+    return [
+        {
+            "name": layer.name,
+            "summary": layer.summary,
+            "inputs": [
+                f"{i.name} ({i.shape}{', or none' if i.none_allowed else ''})" for i in layer.inputs
+            ],
+            "params": {p.name: _entry_default(p) for p in layer.params},
+            "formula": layer.forward_formula,
+            "backward": {n: layer.backward_formulas[n] for n in layer.gradient_names},
+        }
+        for layer in LAYER_LIST
+    ]
+
+
+def _entry_default(param: LayerParam) -> Any:
+    if param.required:
+        return "required"
+    if param.default is None:
+        return param.default_text or None
+    return list(param.default) if isinstance(param.default, tuple) else param.default
 
 
 def markdown_table() -> str:

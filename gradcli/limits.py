@@ -84,6 +84,12 @@ def require_work(operations: float, what: str) -> None:
         )
 
 
+def check_limits() -> None:
+    """InputError when a limit set in the environment cannot be read."""
+    max_memory()
+    max_work()
+
+
 def entries(shape: Iterable[int]) -> int:
     """Number of entries of a tensor of ``shape`` (exact, however large)."""
     return math.prod(int(n) for n in shape)

@@ -610,6 +610,6 @@ def markdown_table() -> str:
 def get_loss(name: str) -> Loss:
     """The registry entry called ``name``, or an InputError suggesting the closest."""
     try:
-        return LOSSES[name]
+        return LOSSES[name.strip().lower()]
     except KeyError:
         raise unknown("loss", name, LOSSES) from None

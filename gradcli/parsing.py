@@ -246,6 +246,11 @@ def _json_shape(data: object, what: str) -> tuple[int, ...]:
 
 def _json_flatten(node: object, shape: tuple[int, ...], out: list[float], what: str) -> None:
     if not shape:
+        if isinstance(node, list):
+            raise InputError(
+                f"{what} is ragged: found a list where a number is expected (every row needs "
+                "the same depth)"
+            )
         if not isinstance(node, float):
             raise InputError(f"{what}: {_json_text(node)} is not a number")
         out.append(node)

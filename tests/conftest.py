@@ -26,7 +26,7 @@ class Run:
 
 def invoke(*args: str, input_text: str | None = None) -> Run:
     """Run ``gradcli ARGS`` in-process; stdout and stderr kept apart."""
-    result = CliRunner().invoke(app, list(args), input=input_text)
+    result = CliRunner().invoke(app, list(args), input=input_text, prog_name="gradcli")
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Run(int(result.exit_code), result.stdout, result.stderr)

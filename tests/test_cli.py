@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -221,7 +222,8 @@ def loaded_after(argvs: list[list[str]], module: str) -> bool:
 
 def test_help_and_list_never_import_torch():
     argvs = [["--help"], ["activation", "--help"], ["activation", "--list"],
-             ["softmax-jacobian", "--help"], ["layer", "--help"], ["layer", "--list"]]  # fmt: skip
+             ["softmax-jacobian", "--help"], ["check", "--help"], ["layer", "--help"],
+             ["layer", "--list"]]  # fmt: skip
     assert not loaded_after(argvs, "torch")
 
 
@@ -230,6 +232,7 @@ def test_core_and_registries_never_import_terminal_libraries():
         "import sys\n"
         "import gradcli.core.activation, gradcli.core.softmax, gradcli.core.loss\n"
         "import gradcli.core.perceptron, gradcli.activations, gradcli.losses, gradcli.expect\n"
+        "import gradcli.core.check, gradcli.core.diagnose, gradcli.usercode\n"
         "import gradcli.core.layer, gradcli.layers, gradcli.results.layer\n"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
@@ -260,6 +263,9 @@ def test_version():
     assert run.code == 0 and run.stdout.startswith("gradcli ")
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
 def test_computing_commands_never_pull_in_sympy():
     """torch.fx's symbolic shapes (and sympy, +0.4 s) load only for non-scalar autograd paths."""
     argvs = [
@@ -272,5 +278,7 @@ def test_computing_commands_never_pull_in_sympy():
         ["layer", "attention", "--q-shape", "2x3x4", "--param", "causal=true"],
         ["layer", "maxpool2d", "--x-shape", "1x1x4x4", "--param", "kernel_size=2"],
         ["layer", "batchnorm", "--x-shape", "4x3", "--steps"],
+        ["check", f"{EXAMPLES}/linear_torch.py:Linear", "-i", "4x3", "-i", "2x3", "-i", "2",
+         "--order", "2"],
     ]  # fmt: skip
     assert not loaded_after([[*argv, "--quiet"] for argv in argvs], "sympy")

@@ -70,7 +70,7 @@ def test_attention_causal_steps_show_s_p_dp_ds():
                   "dS = P ⊙ (dP − rowsum(dP ⊙ P))"):  # fmt: skip
         assert label in out
     assert "-inf" in out  # masked scores
-    assert "causal mask: query i sees keys 0…i" in out
+    assert "causal mask: query i sees keys 0 to i" in out
 
 
 def test_json_has_every_documented_field():
@@ -359,16 +359,18 @@ def test_nan_never_agrees():
     assert math.isfinite(invoke(*BN, "--json").json()["max_abs_diff"])
 
 
-def test_docs_page_is_up_to_date():
-    """docs/layer.md: the generated registry table and every console block's output."""
+def test_docs_page_has_the_generated_registry_table():
+    """docs/layer.md's table comes from the registry (tests/test_readme.py re-runs every
+    page's generated tables and console blocks)."""
     from pathlib import Path
 
-    from gradcli.docs import refresh
+    from gradcli.layers import markdown_table
 
     page = Path(__file__).resolve().parent.parent / "docs" / "layer.md"
     text = page.read_text(encoding="utf-8")
-    assert "<!-- BEGIN generated:layers -->\n| name | inputs |" in text
-    assert refresh(text) == text, "regenerate docs/layer.md from the registry and the CLI"
+    assert (
+        f"<!-- BEGIN generated:layers -->\n{markdown_table()}<!-- END generated:layers -->" in text
+    )
 
 
 STEPS_CASES = {
@@ -408,3 +410,45 @@ def test_steps_cases_cover_the_registry():
     from gradcli.layers import LAYERS
 
     assert set(STEPS_CASES) == set(LAYERS)
+
+
+WIDTH_CASES = {
+    "batchnorm-steps": [*BN, "--steps"],
+    "conv-steps": [*CONV, "--steps"],
+    "attention-steps": [*ATTENTION, "--steps"],
+    "maxpool-ties": ["layer", "maxpool2d", "--x", "[[[[1,1,0,2],[1,0,2,2],[3,0,0,1],[0,3,1,1]]]]",
+                     "--param", "kernel_size=2"],
+    "dropout": ["layer", "dropout", "--x-shape", "3x4", "--param", "p=0.5", "--steps"],
+    "embedding": ["layer", "embedding", "--indices", "1,0,1", "--weight-shape", "3x2", "--steps"],
+    "expect": [*BN, "--expect", "bias=1,2,3"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 120])
+@pytest.mark.parametrize("name", sorted(WIDTH_CASES))
+def test_every_json_value_appears_whole_in_the_table(name, width):
+    """The contract of tests/test_table_widths.py, for layer: no number cut, none missing,
+    no line wider than the terminal."""
+    import re
+
+    from rich.cells import cell_len
+    from typer.testing import CliRunner
+
+    from gradcli.cli import app
+    from tests.test_table_widths import numbers_in, shown
+
+    args = WIDTH_CASES[name]
+    runner = CliRunner()
+    table = runner.invoke(app, args, env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    data = runner.invoke(app, [*args, "--json"])
+    assert table.exit_code == data.exit_code and table.exit_code in (0, 1)
+    text = table.stdout
+    assert "…" not in re.sub(r"(?<![\d.])…(?![\d.e])", "", text)  # only as a summary mark
+    missing = [
+        shown(v, 6)
+        for v in numbers_in(json.loads(data.stdout))
+        if not re.search(rf"(?<![\w.]){re.escape(shown(v, 6))}(?![\w.])", text)
+    ]
+    assert not missing, f"{len(missing)} values not shown whole, e.g. {missing[:5]}"
+    # cells, not code points: x̂ is x and a combining circumflex, one cell wide
+    assert max(cell_len(line) for line in text.splitlines()) <= width

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
-from gradcli.docs import README, refresh
+import pytest
+
+from gradcli.docs import README, ROOT, pages, refresh
 
 
-def test_readme_is_up_to_date():
-    current = README.read_text(encoding="utf-8")
+@pytest.mark.parametrize("page", pages(), ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_page_is_up_to_date(page, monkeypatch):
+    monkeypatch.chdir(ROOT)  # examples name files relative to the repository
+    current = page.read_text(encoding="utf-8")
     assert refresh(current) == current, "run: python -m gradcli.docs"
 
 

@@ -2,47 +2,74 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from gradcli.activations import ACTIVATION_LIST, get_activation
+from gradcli.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
     ParamOpt,
+    completer,
     computing_command,
     positional_numbers,
+    reject_stray_option,
 )
-from gradcli.errors import ExitCode, InputError
-from gradcli.expect import parse_expected
+from gradcli.commands.registry import CommandInfo, Example
+from gradcli.errors import InputError
+from gradcli.expect import check_shape, parse_expected
 from gradcli.params import describe_all
+from gradcli.results.listing import Listing, ListingTable
 
 
-def list_activations() -> None:
+def activation_listing() -> Listing:
     """Every activation with its formula, derivative and parameters (no torch)."""
-    from gradcli.render.table import write_listing
-
     rows = []
+    entries = []
     for act in ACTIVATION_LIST:
         rows.append((act.name, act.formula, act.derivative_formula, describe_all(act.params)))
         rows += [
             (f"{act.name} ({key}={value})", formula, derivative, "")
             for key, value, formula, derivative in act.variants
         ]
-    write_listing("Activations", ("name", "f(x)", "f'(x)", "parameters"), rows, sys.stdout)
+        entries.append(
+            {
+                "name": act.name,
+                "formula": act.formula,
+                "derivative_formula": act.derivative_formula,
+                "params": {param.name: param.default for param in act.params},
+                "kinks_at_defaults": list(act.kinks(act.resolve_params([]))),
+                "convention": act.convention or None,
+                "variants": [
+                    {"param": key, "value": value, "formula": formula, "derivative": derivative}
+                    for key, value, formula, derivative in act.variants
+                ],
+            }
+        )
+    table = ListingTable("Activations", ("name", "f(x)", "f'(x)", "parameters"), rows)
+    return Listing("activation", entries, [table])
 
 
 @computing_command
 def activation(
     ctx: typer.Context,
     name: Annotated[
-        str | None, typer.Argument(help="Activation name; see --list.", show_default=False)
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help=f"Activation (any case): {', '.join(ACTIVATIONS)}; formulas in --list.",
+            show_default=False,
+            autocompletion=completer(ACTIVATIONS),
+        ),
     ] = None,
     x: Annotated[
         list[str] | None,
-        typer.Argument(help="Points x (negative and 1e-3 style numbers work).", show_default=False),
+        typer.Argument(
+            metavar="X...",
+            help="Points x (negative and 1e-3 style numbers work).",
+            show_default=False,
+        ),
     ] = None,
     param: ParamOpt = None,
     list_: Annotated[
@@ -54,16 +81,33 @@ def activation(
 ) -> int:
     """f(x) and f'(x) of an activation: analytic formula vs autograd vs finite differences."""
     if list_:
-        list_activations()
-        return ExitCode.OK
+        return common.output.show(activation_listing())
     if name is None:
         raise InputError("no activation name given; run 'gradcli activation --list' to see them")
+    reject_stray_option(ctx, name)
     act = get_activation(name)
     values = positional_numbers(ctx, x, "x values")
     params = act.resolve_params(param or [])
     expected = parse_expected(expect) if expect is not None else None
+    if expected is not None:
+        check_shape(expected, (len(values),), "f'(x)")
 
     from gradcli.core.activation import activation_gradients
 
     result = activation_gradients(act, values, params, common.settings, expected)
     return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="activation",
+    function=activation,
+    summary="f(x) and f'(x) of an activation, three ways",
+    usage="NAME X...",
+    examples=(
+        Example("activation sigmoid 0 0.5 -2"),
+        Example("activation sigmoid 0.5 --expect 0.2350"),
+        Example("activation leaky_relu -2 3 --param negative_slope=0.1 --json"),
+        Example("activation --list"),
+    ),
+    numeric_args=True,
+)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
+from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown, suggest
 from gradcli.parsing import claim_stdin
 from gradcli.streams import json_ascii
@@ -195,3 +196,15 @@ def split_line(text: str) -> list[str]:
 
 def _error(number: int, message: str) -> str:
     return json.dumps({"line": number, "error": message}, ensure_ascii=json_ascii())
+
+
+INFO = CommandInfo(
+    name="batch",
+    function=batch,
+    summary="many commands from a file or stdin, JSON Lines out",
+    usage="[FILE|-]",
+    examples=(
+        Example("batch commands.txt"),
+        Example("batch - < commands.txt"),
+    ),
+)

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from typing import Annotated
 
 import typer
 
 from gradcli.commands.options import Common, SeedOpt, computing_command
-from gradcli.errors import ExitCode, InputError, shown, unknown
+from gradcli.commands.registry import CommandInfo, Example
+from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
-from gradcli.layers import Given, Layer, Plan, dims_text, get_layer, listing, plan
+from gradcli.layers import (
+    Given,
+    Layer,
+    Plan,
+    dims_text,
+    get_layer,
+    listing,
+    listing_entries,
+    plan,
+)
 from gradcli.limits import require_memory, require_work
 from gradcli.parsing import parse_dims, parse_tensor
+from gradcli.results.layer import LayerListing
 
 TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
 FORWARD_PASSES = 8
@@ -63,11 +73,9 @@ VShapeOpt = _shape_opt("v", "attention: random V of this shape.")
 IndicesOpt = _tensor_opt("indices", "embedding: integer row numbers into W, e.g. 0,2,2.")
 
 
-def list_layers() -> None:
+def layer_listing() -> LayerListing:
     """Every layer: inputs, parameters with defaults, forward and backward (no torch)."""
-    from gradcli.render.layer_table import write_layer_listing
-
-    write_layer_listing(listing(), sys.stdout)
+    return LayerListing("layer", listing_entries(), [], blocks=listing())
 
 
 @computing_command
@@ -122,8 +130,7 @@ def layer(
     """One layer's backward pass written from its closed form vs autograd vs finite
     differences, for L = Σ G ⊙ y (G = --upstream)."""
     if list_:
-        list_layers()
-        return ExitCode.OK
+        return common.output.show(layer_listing())
     if name is None:
         raise InputError("no layer name given; run 'gradcli layer --list' to see them")
     chosen = get_layer(name)
@@ -282,3 +289,17 @@ def require_limits(checked: Plan) -> None:
     what = f"layer {checked.layer.name} on these shapes"
     require_memory(checked.bytes_needed, what)
     require_work(FORWARD_PASSES * checked.multiply_adds, what)
+
+
+INFO = CommandInfo(
+    name="layer",
+    function=layer,
+    summary="a layer's backward pass by hand vs autograd",
+    usage="NAME (--x X | --x-shape S | --q Q... | --indices I) [--weight W] [--param K=V]...",
+    examples=(
+        Example('layer batchnorm --x "1,2,3;4,5,6;7,8,10;2,0,1" --steps'),
+        Example("layer conv2d --x-shape 1x1x4x4 --weight-shape 1x1x2x2 --upstream ones"),
+        Example("layer attention --q-shape 4x3 --param causal=true --steps"),
+        Example("layer --list"),
+    ),
+)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -12,14 +11,17 @@ from gradcli.commands.options import (
     ExpectOpt,
     ParamOpt,
     choose,
+    completer,
     computing_command,
 )
-from gradcli.errors import ExitCode, InputError
+from gradcli.commands.registry import CommandInfo, Example
+from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import require_entries
-from gradcli.losses import LOSS_LIST, Reduction, get_loss
+from gradcli.losses import LOSS_LIST, LOSSES, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import parse_tensor
+from gradcli.results.listing import Listing, ListingTable
 
 LOSS_COPIES = 40  # float64 copies of pred a loss command holds at once (tensors, grids, lists)
 
@@ -30,34 +32,51 @@ REDUCTIONS_TEXT = (
 ARRAY_HELP = "a vector 1,2,3, a matrix 1,2;3,4 (rows = samples) or a JSON nested list"
 
 
-def list_losses() -> None:
+def loss_listing() -> Listing:
     """Every loss with its formula, gradient, inputs and parameters (no torch)."""
-    from gradcli.render.table import write_listing
-
     formulas = [
         (loss.name, loss.formula, loss.gradient_formula, describe_all(loss.params))
         for loss in LOSS_LIST
     ]
     columns = ("name", "ℓ (per element)", "∂ℓ/∂y (before reduction)", "parameters")
-    write_listing("Losses", columns, formulas, sys.stdout)
     inputs = [(loss.name, loss.pred_is, loss.target_is) for loss in LOSS_LIST]
-    write_listing(
-        "What --pred and --target hold", ("name", "--pred", "--target"), inputs, sys.stdout
-    )
-    print(REDUCTIONS_TEXT)
+    entries = [
+        {
+            "name": loss.name,
+            "formula": loss.formula,
+            "gradient_formula": loss.gradient_formula,
+            "params": {param.name: param.default for param in loss.params},
+            "pred": loss.pred_is,
+            "target": loss.target_is,
+            "reductions": [reduction.value for reduction in loss.reductions],
+            "mean_over": loss.mean_over,
+        }
+        for loss in LOSS_LIST
+    ]
+    tables = [
+        ListingTable("Losses", columns, formulas),
+        ListingTable("What --pred and --target hold", ("name", "--pred", "--target"), inputs),
+    ]
+    return Listing("loss", entries, tables, [REDUCTIONS_TEXT])
 
 
 @computing_command
 def loss(
     name: Annotated[
-        str | None, typer.Argument(help="Loss name; see --list.", show_default=False)
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help=f"Loss (any case): {', '.join(LOSSES)}; formulas in --list.",
+            show_default=False,
+            autocompletion=completer(LOSSES),
+        ),
     ] = None,
     pred: Annotated[
         str | None,
         typer.Option(
             "--pred",
             metavar="VALUES|MATRIX",
-            help=f"Predictions (the gradient is ∂L/∂pred): {ARRAY_HELP}.",
+            help=f"Predictions (the gradient is ∂L/∂pred): {ARRAY_HELP}, @FILE or - (stdin).",
         ),
     ] = None,
     target: Annotated[
@@ -65,7 +84,8 @@ def loss(
         typer.Option(
             "--target",
             metavar="VALUES|MATRIX",
-            help=f"Targets: {ARRAY_HELP}; class indices (one per row) for cross_entropy/nll.",
+            help=f"Targets: {ARRAY_HELP}, @FILE or -; class indices (one per row) for "
+            "cross_entropy/nll.",
         ),
     ] = None,
     reduction: Annotated[
@@ -74,6 +94,7 @@ def loss(
             "--reduction",
             metavar="mean|sum|half-sum",
             help="mean (torch's default), sum, or half-sum E = ½Σ(y − t)² (mse only).",
+            autocompletion=completer(r.value for r in Reduction),
         ),
     ] = "mean",
     param: ParamOpt = None,
@@ -86,8 +107,7 @@ def loss(
 ) -> int:
     """A loss and ∂L/∂pred: analytic formula vs autograd vs finite differences."""
     if list_:
-        list_losses()
-        return ExitCode.OK
+        return common.output.show(loss_listing())
     if name is None:
         raise InputError("no loss name given; run 'gradcli loss --list' to see them")
     chosen = get_loss(name)
@@ -114,3 +134,17 @@ def loss(
         chosen, pred_values, target_values, reduced, params, common.settings, expected
     )
     return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="loss",
+    function=loss,
+    summary="a loss and ∂L/∂pred, three ways",
+    usage="NAME --pred VALUES --target VALUES",
+    examples=(
+        Example("loss mse --pred 1,2,3 --target 0,2,5"),
+        Example('loss cross_entropy --pred "2,1,0.1;0.5,2.5,0.3" --target 0,1'),
+        Example("loss mse --pred 1,2,3 --target 0,2,5 --reduction half-sum --expect 1,0,-2"),
+        Example("loss --list"),
+    ),
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -23,8 +23,31 @@ NUMERIC_ARGS = {"ignore_unknown_options": True}
 
 E = TypeVar("E", bound=Enum)
 
+
+def completer(names: Iterable[str], lists: bool = False) -> Callable[[str], list[str]]:
+    """Shell completion for a choice (case-insensitive); ``lists``: comma lists (NAME,NAME)."""
+    choices = sorted(names)
+
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",") if lists else ("", "", incomplete)
+        prefix = f"{done}," if done else ""
+        return [prefix + c for c in choices if c.startswith(last.strip().lower())]
+
+    return complete
+
+
+def choice_list(values: Iterable[str]) -> str:
+    return "|".join(values)
+
+
 FormatOpt = Annotated[
-    str, typer.Option("--format", metavar="table|json|csv", help="Output format.")
+    str,
+    typer.Option(
+        "--format",
+        metavar="table|json|csv",
+        help="Output format.",
+        autocompletion=completer(f.value for f in OutputFormat),
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 DtypeOpt = Annotated[
@@ -33,6 +56,7 @@ DtypeOpt = Annotated[
         "--dtype",
         metavar="float64|float32",
         help="Compute in float64 (exact comparisons) or float32 (torch's default, its rounding).",
+        autocompletion=completer(d.value for d in Dtype),
     ),
 ]
 
@@ -217,8 +241,16 @@ def computing_command(
 
 
 def _format_option(formats: tuple[OutputFormat, ...]) -> Any:
-    names = "|".join(f.value for f in formats)
-    return Annotated[str, typer.Option("--format", metavar=names, help="Output format.")]
+    names = [f.value for f in formats]
+    return Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="|".join(names),
+            help="Output format.",
+            autocompletion=completer(names),
+        ),
+    ]
 
 
 def settings_from(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
@@ -255,9 +287,15 @@ def choose(enum: type[E], value: str, what: str, allowed: tuple[E, ...] | None =
 def positional_numbers(ctx: typer.Context, tokens: list[str] | None, what: str) -> list[float]:
     """Numbers from positional tokens; a stray ``--option`` is reported as unknown."""
     for token in tokens or []:
-        if token.startswith("-") and not _looks_numeric(token):
-            raise InputError(f"unknown option '{token}'{suggest(token, _option_names(ctx))}")
+        reject_stray_option(ctx, token)
     return parse_values(tokens or [], what)
+
+
+def reject_stray_option(ctx: typer.Context, token: str) -> None:
+    """Commands that take negative numbers as arguments let unknown options through as
+    arguments: one that is not a number is reported as the unknown option it is."""
+    if token.startswith("-") and not _looks_numeric(token):
+        raise InputError(f"no such option {shown(token)}{suggest(token, _option_names(ctx))}")
 
 
 def _looks_numeric(token: str) -> bool:

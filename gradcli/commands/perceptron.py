@@ -7,16 +7,26 @@ from typing import Annotated
 
 import typer
 
+from gradcli.activations import ACTIVATIONS
 from gradcli.commands.options import (
     Common,
     SeedOpt,
     choose,
+    completer,
     computing_command,
 )
+from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
 from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.losses import Reduction
-from gradcli.network import NetworkPlan, NetworkSpec, plan_network, unknown_key
+from gradcli.network import (
+    ENGINES,
+    SUPPORTED_LOSSES,
+    NetworkPlan,
+    NetworkSpec,
+    plan_network,
+    unknown_key,
+)
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
 
 NO_BIAS_WORDS = ("none", "-")  # `--bias none` leaves that layer without a bias
@@ -52,9 +62,11 @@ def parse_shape(text: str) -> tuple[int, int]:
 
 
 def parse_lr(text: str) -> float:
-    value = parse_number(text) if text.strip() else None
-    if value is None or value <= 0:
-        raise InputError(f"--lr '{text}' must be a number > 0")
+    if not text.strip():
+        raise InputError("--lr is empty: give a learning rate > 0, e.g. --lr 0.5")
+    value = parse_number(text, "--lr")
+    if value <= 0:
+        raise InputError(f"--lr: {shown(text)} must be a number > 0")
     return value
 
 
@@ -158,12 +170,19 @@ def perceptron(
             "--activation",
             "-a",
             metavar="NAME[,NAME...]",
-            help="One activation for every layer, or one per layer (see 'gradcli activation"
-            " --list'; identity too).",
+            help="One activation for every layer, or one per layer: "
+            f"{', '.join(ACTIVATIONS)} (see 'gradcli activation --list').",
+            autocompletion=completer(ACTIVATIONS, lists=True),
         ),
     ] = "sigmoid",
     loss: Annotated[
-        str, typer.Option("--loss", metavar="mse|bce|cross_entropy", help="Loss E.")
+        str,
+        typer.Option(
+            "--loss",
+            metavar="mse|bce|cross_entropy",
+            help="Loss E.",
+            autocompletion=completer(SUPPORTED_LOSSES),
+        ),
     ] = "mse",
     reduction: Annotated[
         str,
@@ -171,6 +190,7 @@ def perceptron(
             "--reduction",
             metavar="mean|sum|half-sum",
             help="half-sum is the E = ½Σ(O − t)² of hand derivations; mean is torch's default.",
+            autocompletion=completer(r.value for r in Reduction),
         ),
     ] = "mean",
     engine: Annotated[
@@ -179,6 +199,7 @@ def perceptron(
             "--engine",
             metavar="grad|backward",
             help="Autograd via torch.autograd.grad(loss, params) or loss.backward() and .grad.",
+            autocompletion=completer(ENGINES),
         ),
     ] = "grad",
     steps: Annotated[
@@ -260,3 +281,23 @@ def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None
         if base not in shapes:
             raise unknown_key(key, shapes)
         check_shape(answer, shapes[base], key)
+
+
+INFO = CommandInfo(
+    name="perceptron",
+    function=perceptron,
+    summary="a network's ∂E/∂W: backprop by hand vs autograd",
+    usage="(--weights W... | --layers N,N) (--x X | --x-shape BxN) --target T",
+    examples=(
+        Example(
+            'perceptron --weights "0.15,0.20;0.25,0.30" --bias 0.35,0.35 '
+            '--weights "0.40,0.45;0.50,0.55" --bias 0.60,0.60 --x 0.05,0.10 '
+            "--target 0.01,0.99 --reduction half-sum --lr 0.5"
+        ),
+        Example("perceptron --layers 4,2 --x-shape 8x3 --target 1 --activation relu,sigmoid"),
+        Example(
+            "perceptron --weights 1,2 --x 0.5,-1 --target 1 --activation identity "
+            "--expect layer1.weight=-2.5,5 --steps"
+        ),
+    ),
+)

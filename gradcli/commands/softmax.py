@@ -13,6 +13,7 @@ from gradcli.commands.options import (
     number,
     positional_numbers,
 )
+from gradcli.commands.registry import CommandInfo, Example
 from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import require_memory
 from gradcli.softmax_rules import JACOBIAN_BYTES_PER_ENTRY, check_temperature
@@ -23,7 +24,11 @@ def softmax_jacobian(
     ctx: typer.Context,
     a: Annotated[
         list[str] | None,
-        typer.Argument(help="Logits a_0 … a_(n−1) (negative numbers work).", show_default=False),
+        typer.Argument(
+            metavar="A...",
+            help="Logits a_0 … a_(n−1) (negative numbers work).",
+            show_default=False,
+        ),
     ] = None,
     temperature: Annotated[
         float,
@@ -52,3 +57,17 @@ def softmax_jacobian(
 
     result = compute(values, temperature, common.settings, expected)
     return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="softmax-jacobian",
+    function=softmax_jacobian,
+    summary="softmax(a/T) and its Jacobian p_i(δ_ij − p_j)/T",
+    usage="A...",
+    examples=(
+        Example("softmax-jacobian 1 2 3"),
+        Example("softmax-jacobian 1 2 3 -T 2 --json"),
+        Example('softmax-jacobian 0 0 --expect "1/4,-1/4;-1/4,1/4"'),
+    ),
+    numeric_args=True,
+)

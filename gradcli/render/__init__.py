@@ -32,7 +32,12 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
 
         write_latex(result, stream)
     else:
-        from gradcli.render import layer_table, loss_table, perceptron_table  # noqa: F401
+        from gradcli.render import (  # noqa: F401  (register)
+            check_table,
+            layer_table,
+            loss_table,
+            perceptron_table,
+        )
         from gradcli.render.table import write_table
 
         write_table(result, stream, precision)

@@ -9,16 +9,18 @@ never cut: long tables drop rows, never digits.
 from __future__ import annotations
 
 import itertools
-from typing import Any, TextIO
+from typing import Any
 
 from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
+    MATRIX_LIMIT,
     VECTOR_LIMIT,
     answer_lines,
     as_renderable,
@@ -26,10 +28,17 @@ from gradcli.render.table import (
     number,
     numeric_cell,
     pick,
-    print_renderable,
     tick,
 )
-from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo, flat, indices
+from gradcli.results.layer import (
+    LayerGradient,
+    LayerListing,
+    LayerResult,
+    LayerStep,
+    TensorInfo,
+    flat,
+    indices,
+)
 
 SHOW_VALUES = 36  # inputs, y and G up to this many entries are printed; larger ones summarized
 SLICE_LIMIT = 6  # slices of a 3-D/4-D tensor shown (first and last EDGE beyond it)
@@ -149,24 +158,22 @@ def _index(position: int, shape: list[int]) -> str:
     return ",".join(str(i) for i in reversed(index))
 
 
-def comparison_table(grad: LayerGradient, precision: int) -> Table:
-    """One row per entry: index, analytic, autograd, numeric, |diff|, ✓."""
+def comparison_table(grad: LayerGradient, precision: int) -> FitTable:
+    """One row per entry: index, analytic, autograd, numeric, |diff|, ✓ (split into column
+    blocks, the index repeated, when the terminal is too narrow)."""
     check = grad.check
     analytic, autograd = flat(check.analytic), flat(check.autograd)
     numeric = flat(check.numeric) if check.numeric is not None else None
     trusted = flat(check.trusted) if check.trusted is not None else None
     diffs, oks = flat(check.abs_diff), flat(check.ok)
-    table = Table(header_style="bold")
-    table.add_column(",".join(grad.dim_names) or "i", justify="right")
-    columns = ["analytic", "autograd"] + (["numeric"] if numeric is not None else [])
-    for column in [*columns, "|diff|"]:
-        table.add_column(column, justify="right", overflow="fold")
-    table.add_column("")
-    width = len(columns) + 3
+    headers = ["analytic", "autograd"] + (["numeric"] if numeric is not None else [])
+    columns = [Column(",".join(grad.dim_names) or "i", key=True)]
+    columns += [Column(header) for header in [*headers, "|diff|"]] + [Column("", "center")]
+    rows: list[list[str | Text]] = []
     shown = _rows_to_show(len(analytic), numeric, oks, diffs, grad.numeric_sampled)
     for k in shown:
         if k is None:
-            table.add_row(*[ELLIPSIS] * width)
+            rows.append([ELLIPSIS] * len(columns))
             continue
         cells: list[str | Text] = [
             _index(k, grad.shape),
@@ -176,10 +183,11 @@ def comparison_table(grad: LayerGradient, precision: int) -> Table:
         if numeric is not None:
             cells.append(numeric_cell(numeric[k], bool(trusted and trusted[k]), precision))
         cells += [f"{diffs[k]:.1e}", tick(oks[k])]
-        table.add_row(*cells)
+        rows.append(cells)
+    caption = None
     if len(analytic) > VECTOR_LIMIT:
-        table.caption = f"{len(analytic):,} entries, {len(shown) - shown.count(None)} shown"
-    return table
+        caption = f"{len(analytic):,} entries, {len(shown) - shown.count(None)} shown"
+    return FitTable(columns, rows, caption=caption, header_style="bold")
 
 
 def _sides(result: LayerResult) -> str:
@@ -259,15 +267,13 @@ def _step_section(step: LayerStep, precision: int) -> list[RenderableType]:
     return parts
 
 
-def _vector(values: list[float], dim_names: list[str], precision: int) -> Table:
+def _vector(values: Any, dim_names: list[str], precision: int) -> FitTable:
     """A short vector as one row (index → value), summarized beyond the limit."""
     name = dim_names[0] if dim_names else "i"
-    table = Table(header_style="bold")
-    chosen = pick(len(values), 8)
-    for k in chosen:
-        table.add_column(ELLIPSIS if k is None else f"{name}={k}", justify="right")
-    table.add_row(*[ELLIPSIS if k is None else number(values[k], precision) for k in chosen])
-    return table
+    chosen = pick(len(values), MATRIX_LIMIT)
+    columns = [Column(ELLIPSIS if k is None else f"{name}={k}") for k in chosen]
+    row = [ELLIPSIS if k is None else number(values[k], precision) for k in chosen]
+    return FitTable(columns, [row], header_style="bold")
 
 
 # ---------------------------------------------------------------- the whole result
@@ -356,17 +362,18 @@ def _(result: LayerResult, precision: int) -> RenderableType:
     return Group(*parts)
 
 
-def write_layer_listing(blocks: list[tuple[str, str, list[tuple[str, str]]]], out: TextIO) -> None:
+@as_renderable.register
+def _(result: LayerListing, precision: int) -> RenderableType:
     """``layer --list``: one block per layer (inputs, parameters, forward, backward)."""
     parts: list[RenderableType] = [
         Text("Layers: L = Σ G ⊙ y, G = --upstream (random by default); every backward is "
              "written from its closed form", style="bold")
     ]  # fmt: skip
-    for name, summary, lines in blocks:
+    for name, summary, lines in result.blocks:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)
         grid.add_column(overflow="fold")
         for label, text in lines:
-            grid.add_row(Text(f"  {label}"), Text(text))
+            grid.add_row(Text(f"  {label}"), Text(text))  # Text: brackets stay brackets
         parts += [Text(""), Text(f"{name} — {summary}", style="bold"), grid]
-    print_renderable(Group(*parts), out)
+    return Group(*parts)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from gradcli.params import show_values
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.table import (
     ELLIPSIS,
     VECTOR_LIMIT,
@@ -17,7 +17,7 @@ from gradcli.render.table import (
     number,
     numeric_cell,
     pick,
-    summarized_caption,
+    summary_caption,
     tick,
     verdict,
 )
@@ -44,27 +44,26 @@ def _caption(result: LossResult) -> list[Text]:
     ]
 
 
-def _element_table(result: LossResult, precision: int) -> Table:
+def _element_table(result: LossResult, precision: int) -> FitTable:
     check = result.check
     width = result.shape[1]
     index_header = "r,c" if result.is_matrix else "i"  # row, column of --pred
     target_header = "target q" if result.target_kind == "class indices" else "target"
-    table = Table(title=Text("∂L/∂pred per element", style="bold"), title_justify="left")
     pred, target = flatten(result.pred), flatten(result.target_elements)
     expected = answer_column(result.answer, len(pred))
     has_numeric = check.numeric is not None
-    columns = [index_header, "pred", target_header, "analytic", "autograd"]
-    columns += ["numeric"] if has_numeric else []
-    columns += ["|diff|", ""] + (["expected"] if expected else [])
-    for column in columns:
-        table.add_column(column, justify="right")
+    headers = ["pred", target_header, "analytic", "autograd"]
+    headers += ["numeric"] if has_numeric else []
+    headers += ["|diff|", ""] + (["expected"] if expected else [])
+    columns = [Column(index_header, key=True), *(Column(header) for header in headers)]
     analytic, autograd = flatten(check.analytic), flatten(check.autograd)
     diffs, oks = flatten(check.abs_diff), flatten(check.ok)
     numeric = flatten(check.numeric) if has_numeric else []
     trusted = flatten(check.trusted) if check.trusted is not None else [True] * len(pred)
+    rows = []
     for k in pick(len(pred), VECTOR_LIMIT):
         if k is None:
-            table.add_row(*[ELLIPSIS] * len(columns))
+            rows.append([ELLIPSIS] * len(columns))
             continue
         cells: list[str | Text] = [
             f"{k // width},{k % width}" if result.is_matrix else str(k),
@@ -77,9 +76,11 @@ def _element_table(result: LossResult, precision: int) -> Table:
             cells.append(numeric_cell(numeric[k], trusted[k], precision))
         cells += [f"{diffs[k]:.1e}", tick(oks[k])]
         cells += [expected_cell(*expected[k], precision)] if expected else []
-        table.add_row(*cells)
-    summarized_caption(table, len(pred))
-    return table
+        rows.append(cells)
+    title = Text("∂L/∂pred per element", style="bold")
+    return FitTable(
+        columns, rows, title=title, title_justify="left", caption=summary_caption(len(pred))
+    )
 
 
 @as_renderable.register

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rich.columns import Columns
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
@@ -68,16 +68,13 @@ def _data(result: PerceptronResult, precision: int) -> RenderableType:
     return _columns(tables)
 
 
-def _vector_table(title: str, values: list[float], precision: int) -> Table:
-    table = Table(title=Text(title), header_style="bold")
-    table.add_column("")
-    table.add_column("value", justify="right")
-    for i in pick(len(values), VECTOR_LIMIT):
-        if i is None:
-            table.add_row(ELLIPSIS, ELLIPSIS)
-        else:
-            table.add_row(f"i={i}", number(values[i], precision))
-    return table
+def _vector_table(title: str, values: list[float], precision: int) -> FitTable:
+    rows = [
+        [ELLIPSIS, ELLIPSIS] if i is None else [f"i={i}", number(values[i], precision)]
+        for i in pick(len(values), VECTOR_LIMIT)
+    ]
+    columns = [Column("", key=True), Column("value")]
+    return FitTable(columns, rows, title=Text(title), header_style="bold")
 
 
 def _is_big(matrix: list[list[float]]) -> bool:
@@ -116,21 +113,20 @@ def _weight_section(layer: LayerGradients, precision: int) -> list[RenderableTyp
     return parts
 
 
-def _bias_table(layer: LayerGradients, precision: int) -> Table | None:
+def _bias_table(layer: LayerGradients, precision: int) -> FitTable | None:
     grad = layer.bias
     if grad is None:
         return None
     check = grad.check
-    table = Table(title=Text(f"layer {layer.index} bias b and ∂E/∂b"), header_style="bold")
-    columns = ["k", "b", "backprop", "autograd"]
-    columns += ["numeric"] if check.numeric is not None else []
-    columns += ["|diff|", ""]
-    columns += ["b − lr·∂E/∂b"] if grad.updated is not None else []
-    for column in columns:
-        table.add_column(column, justify="right")
+    headers = ["b", "backprop", "autograd"]
+    headers += ["numeric"] if check.numeric is not None else []
+    headers += ["|diff|", ""]
+    headers += ["b − lr·∂E/∂b"] if grad.updated is not None else []
+    columns = [Column("k", key=True), *(Column(header) for header in headers)]
+    rows = []
     for k in pick(len(grad.value), VECTOR_LIMIT):
         if k is None:
-            table.add_row(*[ELLIPSIS] * len(columns))
+            rows.append([ELLIPSIS] * len(columns))
             continue
         cells: list[str | Text] = [
             str(k),
@@ -145,8 +141,9 @@ def _bias_table(layer: LayerGradients, precision: int) -> Table | None:
         cells += [f"{check.abs_diff[k]:.1e}", tick(check.ok[k])]
         if grad.updated is not None:
             cells.append(number(grad.updated[k], precision))
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    title = Text(f"layer {layer.index} bias b and ∂E/∂b")
+    return FitTable(columns, rows, title=title, header_style="bold")
 
 
 def _layer_verdict(layer: LayerGradients, tolerance: Tolerance) -> Text:
@@ -215,23 +212,26 @@ def _step(step: LayerSteps, precision: int) -> list[RenderableType]:
     header = Text(
         f"layer {step.index} ({role}, {step.activation}):  {step.derivative_formula}", style="bold"
     )
-    table = Table(header_style="bold")
-    for column in ("sample", node, "X", "O = f(X)", "f'(X)", upstream_name, "δ"):
-        table.add_column(column, justify="right")
+    headers = ("X", "O = f(X)", "f'(X)", upstream_name, "δ")
+    columns = [Column("sample", key=True), Column(node, key=True), *map(Column, headers)]
+    rows = []
     for b in pick(len(step.delta), VECTOR_LIMIT):
         for k in pick(len(step.delta[0]), VECTOR_LIMIT) if b is not None else [None]:
             if b is None or k is None:
-                table.add_row(*[ELLIPSIS] * 7)
+                rows.append([ELLIPSIS] * 7)
                 continue
-            table.add_row(
-                str(b),
-                str(k),
-                number(step.pre_activation[b][k], precision),
-                number(step.output[b][k], precision),
-                number(step.derivative[b][k], precision),
-                number(step.upstream[b][k], precision),
-                number(step.delta[b][k], precision),
+            rows.append(
+                [
+                    str(b),
+                    str(k),
+                    number(step.pre_activation[b][k], precision),
+                    number(step.output[b][k], precision),
+                    number(step.derivative[b][k], precision),
+                    number(step.upstream[b][k], precision),
+                    number(step.delta[b][k], precision),
+                ]
             )
+    table = FitTable(columns, rows, header_style="bold")
     formulas = [
         Text(f"  {upstream_name}:  {step.upstream_formula}"),
         Text(f"  {step.delta_formula}"),

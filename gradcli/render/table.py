@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.render.fit import Column, FitTable
 from gradcli.render.plain import ascii_renderable
 from gradcli.results import GradientCheck, flatten
 from gradcli.results.activation import ActivationResult
+from gradcli.results.listing import Listing
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.streams import can_encode
 
@@ -40,16 +42,14 @@ def write_table(result: Any, out: TextIO, precision: int) -> None:
     print_renderable(as_renderable(result, precision), out)
 
 
-def write_listing(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO
-) -> None:
+def listing_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
     """A plain table of text rows, for ``--list``."""
     table = Table(title=Text(title), title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    print_renderable(table, out)
+    return table
 
 
 NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check
@@ -145,10 +145,11 @@ def _flatten(values: list) -> list:
     )
 
 
-def summarized_caption(table: Table, n: int, limit: int = VECTOR_LIMIT) -> None:
-    """Say under a long table that only its first and last rows are shown."""
+def summary_caption(n: int, limit: int = VECTOR_LIMIT) -> str | None:
+    """Under a long table: only its first and last rows are shown."""
     if n > limit:
-        table.caption = f"{n} rows, summarized: first and last {EDGE}; --json has all"
+        return f"{n} rows, summarized: first and last {EDGE}; --json has all"
+    return None
 
 
 def pick(n: int, limit: int) -> list[int | None]:
@@ -164,23 +165,28 @@ def as_renderable(result: Any, precision: int) -> RenderableType:
 
 
 @as_renderable.register
+def _(result: Listing, precision: int) -> RenderableType:
+    tables = [listing_table(t.title, t.columns, t.rows) for t in result.tables]
+    return Group(*tables, *[Text(note) for note in result.notes])
+
+
+@as_renderable.register
 def _(result: ActivationResult, precision: int) -> RenderableType:
     check = result.check
     params = ", ".join(f"{k}={v}" for k, v in result.params.items())
     title = Text(
         f"{result.name}{f' ({params})' if params else ''}:  {result.formula}", style="bold"
     )
-    table = Table()
     expected = answer_column(result.answer, len(result.x))
     has_numeric = check.numeric is not None
-    columns = ["x", "f(x)", "f'(x) analytic", "autograd"]
-    columns += ["numeric"] if has_numeric else []
-    columns += ["|diff|", ""] + (["expected"] if expected else [])
-    for column in columns:
-        table.add_column(column, justify="right")
+    headers = ["f(x)", "f'(x) analytic", "autograd"]
+    headers += ["numeric"] if has_numeric else []
+    headers += ["|diff|", ""] + (["expected"] if expected else [])
+    columns = [Column("x", key=True), *(Column(header) for header in headers)]
+    rows = []
     for i in pick(len(result.x), VECTOR_LIMIT):
         if i is None:
-            table.add_row(*[ELLIPSIS] * len(columns))
+            rows.append([ELLIPSIS] * len(columns))
             continue
         cells: list[str | Text] = [
             number(result.x[i], precision),
@@ -192,8 +198,8 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
             cells.append(numeric_cell(check.numeric[i], check.trusted[i], precision))
         cells += [f"{check.abs_diff[i]:.1e}", tick(check.ok[i])]
         cells += [expected_cell(*expected[i], precision)] if expected else []
-        table.add_row(*cells)
-    summarized_caption(table, len(result.x))
+        rows.append(cells)
+    table = FitTable(columns, rows, caption=summary_caption(len(result.x)))
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
@@ -208,70 +214,87 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
 
 def matrix_table(
     title: str,
-    matrix: list[list[float]],
+    matrix: Any,
     precision: int,
     sign_colours: bool,
-    marks: list[list[bool]] | None = None,
+    marks: Any = None,
     labels: tuple[str, str] = ("i", "j"),
-) -> Table:
-    """A matrix with row/column indices (named by ``labels``), summarized beyond MATRIX_LIMIT."""
+    trusted: Any = None,
+) -> FitTable:
+    """A matrix (a Grid or nested lists) with row/column indices named by ``labels``,
+    summarized beyond MATRIX_LIMIT; split into column blocks when it does not fit; numeric
+    entries that ``trusted`` marks False are flagged ``~``."""
     row_label, col_label = labels
-    table = Table(title=Text(title), show_header=True, header_style="bold")
-    table.add_column("")
     cols = pick(len(matrix[0]), MATRIX_LIMIT)
-    for j in cols:
-        table.add_column(ELLIPSIS if j is None else f"{col_label}={j}", justify="right")
+    columns = [Column("", key=True)]
+    columns += [Column(ELLIPSIS if j is None else f"{col_label}={j}") for j in cols]
+    rows = []
     for i in pick(len(matrix), MATRIX_LIMIT):
         if i is None:
-            table.add_row(ELLIPSIS, *[ELLIPSIS] * len(cols))
+            rows.append([ELLIPSIS] * len(columns))
             continue
+        values = matrix[i]
+        oks = None if marks is None else marks[i]
+        trust = None if trusted is None else trusted[i]
         cells: list[str | Text] = [f"{row_label}={i}" if row_label else ""]
         for j in cols:
             if j is None:
                 cells.append(ELLIPSIS)
-                continue
-            value = matrix[i][j]
-            if value is None:
+            elif values[j] is None:
                 cells.append(Text(NOT_COMPUTED, style="dim"))
-                continue
-            style = ("green" if value > 0 else "red" if value < 0 else "") if sign_colours else ""
-            if marks is not None:
-                cells.append(expected_cell(value, marks[i][j], precision))
+            elif oks is not None:
+                cells.append(expected_cell(values[j], oks[j], precision))
+            elif trust is not None and not trust[j]:
+                cells.append(numeric_cell(values[j], False, precision))
             else:
-                cells.append(Text(number(value, precision), style=style))
-        table.add_row(*cells)
-    return table
+                cells.append(
+                    Text(number(values[j], precision), style=_sign_style(values[j], sign_colours))
+                )
+        rows.append(cells)
+    return FitTable(columns, rows, title=Text(title), header_style="bold")
+
+
+def _sign_style(value: float, sign_colours: bool) -> str:
+    if not sign_colours:
+        return ""
+    return "green" if value > 0 else "red" if value < 0 else ""
 
 
 @as_renderable.register
 def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
     check = result.check
     title = Text(f"p = softmax(a / T), T = {result.temperature:g}", style="bold")
-    probs = Table()
-    for column in ("i", "a_i", "p_i"):
-        probs.add_column(column, justify="right")
-    for i in pick(len(result.input), VECTOR_LIMIT):
-        if i is None:
-            probs.add_row(ELLIPSIS, ELLIPSIS, ELLIPSIS)
-        else:
-            probs.add_row(
-                str(i),
-                number(result.input[i], precision),
-                number(result.probabilities[i], precision),
-            )
-    summarized_caption(probs, len(result.input))
+    rows = [
+        [ELLIPSIS] * 3
+        if i is None
+        else [
+            str(i),
+            number(result.input[i], precision),
+            number(result.probabilities[i], precision),
+        ]
+        for i in pick(len(result.input), VECTOR_LIMIT)
+    ]
+    columns = [Column("i", key=True), Column("a_i"), Column("p_i")]
+    probs = FitTable(columns, rows, caption=summary_caption(len(result.input)))
     n = len(result.input)
     heading = f"Jacobian {result.formula}   ({n}×{n}, {result.dtype})"
     if n > MATRIX_LIMIT:
         heading += f": summarized, first and last {EDGE} rows/columns; --json has every entry"
-    matrices = Columns(
-        [
-            matrix_table("analytic (the formula)", check.analytic, precision, True),
-            matrix_table("autograd (grad of each p_i)", check.autograd, precision, True),
-            *answer_matrices(result.answer, precision),
-        ],
-        padding=(0, 2),
-    )
+    tables = [
+        matrix_table("analytic (the formula)", check.analytic, precision, True),
+        matrix_table("autograd (grad of each p_i)", check.autograd, precision, True),
+    ]
+    if check.numeric is not None:
+        tables.append(
+            matrix_table(
+                "numeric (finite differences)",
+                check.numeric,
+                precision,
+                True,
+                trusted=check.trusted,
+            )
+        )
+    matrices = Columns([*tables, *answer_matrices(result.answer, precision)], padding=(0, 2))
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
         title,

@@ -10,6 +10,7 @@ from typing import Any
 from gradcli.expect import AnswerSet
 from gradcli.results import GradientCheck, answer_json
 from gradcli.results.grid import Grid
+from gradcli.results.listing import Listing
 
 Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 
@@ -99,7 +100,6 @@ class LayerGradient:
             "numeric": self.check.numeric,
             "numeric_trusted": self.check.trusted,
             "numeric_error_max": self.check.numeric_error_max,
-            "abs_diff": self.check.abs_diff,
             "ok": self.check.ok,
             "max_abs_diff": self.check.max_abs_diff,
             "agree": self.check.agree,
@@ -236,3 +236,11 @@ class LayerResult:
         if len(values) != len(flat(grad.check.analytic)) or len(oks) != len(values):
             return None  # an answer of another shape (a transposed matrix): no per-entry match
         return values, oks
+
+
+@dataclass(frozen=True)
+class LayerListing(Listing):
+    """``layer --list``: the registry's entries (JSON, CSV) and, for people, one block per
+    layer with its inputs, parameters, forward and backward formulas."""
+
+    blocks: list[tuple[str, str, list[tuple[str, str]]]] = field(default_factory=list)
