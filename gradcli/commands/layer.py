@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from gradcli.commands.options import Common, SeedOpt, computing_command
+from gradcli.commands.options import Common, SeedOpt, completer, computing_command
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
 from gradcli.layers import (
+    LAYERS,
     Given,
     Layer,
     Plan,
@@ -81,7 +82,13 @@ def layer_listing() -> LayerListing:
 @computing_command
 def layer(
     name: Annotated[
-        str | None, typer.Argument(help="Layer name; see --list.", show_default=False)
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help=f"Layer (any case): {', '.join(LAYERS)}; formulas in --list.",
+            show_default=False,
+            autocompletion=completer(LAYERS),
+        ),
     ] = None,
     x: XOpt = None,
     x_shape: XShapeOpt = None,
