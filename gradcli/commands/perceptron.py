@@ -29,7 +29,7 @@ from gradcli.network import (
 )
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
 
-NO_BIAS_WORDS = ("none", "-")  # `--bias none` leaves that layer without a bias
+NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
 _SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
 
 

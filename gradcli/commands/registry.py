@@ -35,6 +35,7 @@ class CommandInfo:
     usage: str  # the arguments as the usage line shows them, e.g. "NAME X..."
     examples: tuple[Example, ...]
     numeric_args: bool = False  # positional numbers may be negative: pass "-1" through
+    command_class: type[GradcliCommand] | None = None  # a subclass, for a command's own parsing
 
 
 COMMANDS: dict[str, CommandInfo] = {}
@@ -66,7 +67,7 @@ def register(app: typer.Typer, info: CommandInfo) -> None:
     COMMANDS[info.name] = info
     app.command(
         info.name,
-        cls=GradcliCommand,
+        cls=info.command_class or GradcliCommand,
         short_help=info.summary,
         epilog=examples_epilog(info.examples),
         context_settings=settings,

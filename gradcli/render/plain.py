@@ -3,6 +3,7 @@ when the output's encoding cannot hold gradcli's symbols (σ → sigma, ✓ → 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from rich.columns import Columns
@@ -11,6 +12,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.render.fit import FitTable
 from gradcli.streams import ASCII_STAND_INS
 
 _TABLE = str.maketrans(ASCII_STAND_INS)
@@ -35,6 +37,16 @@ def ascii_renderable(item: RenderableType | None) -> RenderableType | None:
             column.header = ascii_renderable(column.header)  # type: ignore[assignment]
             column._cells = [ascii_renderable(cell) for cell in column._cells]  # type: ignore[misc]
         return item
+    if isinstance(item, FitTable):
+        return FitTable(
+            [dataclasses.replace(c, header=ascii_text(c.header)) for c in item.columns],
+            [[ascii_renderable(cell) for cell in row] for row in item.rows],
+            title=ascii_renderable(item.title),
+            caption=ascii_renderable(item.caption),
+            title_justify=item.title_justify,
+            header_style=item.header_style,
+            show_header=item.show_header,
+        )
     if isinstance(item, Group):
         return Group(*[ascii_renderable(part) for part in item.renderables])
     if isinstance(item, Columns):
