@@ -223,7 +223,7 @@ def loaded_after(argvs: list[list[str]], module: str) -> bool:
 def test_help_and_list_never_import_torch():
     argvs = [["--help"], ["activation", "--help"], ["activation", "--list"],
              ["softmax-jacobian", "--help"], ["check", "--help"], ["expr", "--help"],
-             ["expr", "--list"]]  # fmt: skip
+             ["expr", "--list"], ["layer", "--help"], ["layer", "--list"]]  # fmt: skip
     assert not loaded_after(argvs, "torch")
 
 
@@ -243,6 +243,7 @@ def test_core_and_registries_never_import_terminal_libraries():
         "import gradcli.core.check, gradcli.core.diagnose, gradcli.usercode\n"
         "import gradcli.core.expr, gradcli.expr.language, gradcli.expr.symbolic\n"
         "import gradcli.expr.torchfn, gradcli.results.expr\n"
+        "import gradcli.core.layer, gradcli.layers, gradcli.results.layer\n"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
     proc = subprocess.run(
@@ -284,6 +285,10 @@ def test_computing_commands_never_pull_in_sympy():
         ["loss", "cross_entropy", "--pred", "1,2", "--target", "0"],
         ["perceptron", "--layers", "2,2", "--x-shape", "2x3", "--target", "1",
          "--engine", "backward"],
+        ["layer", "conv2d", "--x-shape", "1x2x5x5", "--weight-shape", "2x2x3x3"],
+        ["layer", "attention", "--q-shape", "2x3x4", "--param", "causal=true"],
+        ["layer", "maxpool2d", "--x-shape", "1x1x4x4", "--param", "kernel_size=2"],
+        ["layer", "batchnorm", "--x-shape", "4x3", "--steps"],
         ["check", f"{EXAMPLES}/linear_torch.py:Linear", "-i", "4x3", "-i", "2x3", "-i", "2",
          "--order", "2"],
     ]  # fmt: skip

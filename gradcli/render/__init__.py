@@ -36,6 +36,7 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         from gradcli.render import (  # noqa: F401  (register)
             check_table,
             expr_table,
+            layer_table,
             loss_table,
             perceptron_table,
         )
