@@ -37,6 +37,8 @@ def load(name: str = "torch") -> ModuleType:
     try:
         with spinner(f"loading {name.split('.')[0]}"):
             module = importlib.import_module(name)
+        if threads_wanted is not None:
+            sys.modules["torch"].set_num_threads(threads_wanted)
     finally:
         gc.freeze()
         if enabled:
@@ -45,6 +47,25 @@ def load(name: str = "torch") -> ModuleType:
 
 
 SPINNER_DELAY = 1.0  # seconds before the spinner shows
+threads_wanted: int | None = None  # torch's thread count, set when torch loads (None: torch's)
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on ``count`` threads meanwhile (from its import, if it is not loaded yet)."""
+    global threads_wanted
+    before_wanted = threads_wanted
+    before = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+    threads_wanted = count
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    try:
+        yield
+    finally:
+        threads_wanted = before_wanted
+        if "torch" in sys.modules:
+            torch_module = sys.modules["torch"]
+            torch_module.set_num_threads(before or torch_module.get_num_threads())
 
 
 def _is_terminal(stream: object) -> bool:

@@ -87,6 +87,11 @@ class Loss:
     fd_input: Callable[[Tensor], Tensor] | None = None  # makes stencils safe (bce: clamp)
     notes: tuple[str, ...] = ()  # always shown (conventions, clamping)
 
+    @property
+    def can_distrust(self) -> bool:
+        """Whether some inputs make this loss's finite differences untrustworthy."""
+        return self.untrusted is not _no_untrusted
+
     def forward(self, y: Tensor, t: Tensor, reduction: Reduction, p: ParamValues) -> Tensor:
         """The scalar loss, reduced by torch itself (half-sum: ½ of torch's sum)."""
         self.check_reduction(reduction)

@@ -98,6 +98,15 @@ def run_batch(handle: BinaryIO, out: TextIO) -> int:
 
     Ctrl-C stops the whole batch at once (exit 130).
     """
+    from gradcli._torch import torch_threads
+
+    # every line is small work: one torch thread (measured with benchmarks/bench_batch.py:
+    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine)
+    with torch_threads(1):
+        return _run_lines(handle, out)
+
+
+def _run_lines(handle: BinaryIO, out: TextIO) -> int:
     from gradcli.cli import app
 
     commands = typer.main.get_command(app).commands

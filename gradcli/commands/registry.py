@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._click import core as click_core
 from typer.core import TyperCommand
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -47,6 +48,13 @@ class GradcliCommand(TyperCommand):
     settings, and ``batch`` would otherwise rebuild it for every line."""
 
     _parser: Any = None
+    _defaults: dict[str, Any] | None = None
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        info = COMMANDS.get(self.name or "")
+        if info is None or not info.usage:
+            return super().collect_usage_pieces(ctx)
+        return [self.options_metavar or "[OPTIONS]", info.usage]
 
     def make_parser(self, ctx: Any) -> Any:
         if self._parser is None:
@@ -54,11 +62,46 @@ class GradcliCommand(TyperCommand):
         self._parser.ctx = ctx  # errors name the current context
         return self._parser
 
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        info = COMMANDS.get(self.name or "")
-        if info is None or not info.usage:
-            return super().collect_usage_pieces(ctx)
-        return [self.options_metavar or "[OPTIONS]", info.usage]
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Click's ``Command.parse_args``, with each absent option's processed default
+        remembered: an option missing from the line always processes to the same value, and
+        ``batch`` would otherwise run every default through Click's machinery for every line."""
+        if self._defaults is None:
+            self._defaults = {}
+        parser = self.make_parser(ctx)
+        opts, args, param_order = parser.parse_args(args=args)
+        for param in click_core.iter_params_for_processing(param_order, self.get_params(ctx)):
+            known = self._defaults.get(param.name, _UNKNOWN) if param.name not in opts else _UNKNOWN
+            if known is not _UNKNOWN:
+                ctx.set_parameter_source(param.name, click_core.ParameterSource.DEFAULT)
+                ctx.params[param.name] = known
+                continue
+            value, args = param.handle_parse_result(ctx, opts, args)
+            if _default_is_constant(param, ctx, value):
+                self._defaults[param.name] = value
+        if args and not ctx.allow_extra_args and not ctx.resilient_parsing:
+            extra = " ".join(click_core._escape_control_characters(str(arg)) for arg in args)
+            ctx.fail(f"Got unexpected extra argument(s) ({extra})")
+        ctx.args = args
+        ctx._opt_prefixes.update(parser._opt_prefixes)
+        return args
+
+
+_UNKNOWN = object()
+
+
+def _default_is_constant(param: Any, ctx: Any, value: Any) -> bool:
+    """An option that took its default, with no environment variable, callback or eagerness
+    to make it vary, and an immutable value: the same on every line."""
+    return (
+        getattr(param, "param_type_name", "") == "option"
+        and ctx.get_parameter_source(param.name) is click_core.ParameterSource.DEFAULT
+        and not param.envvar
+        and param.callback is None
+        and not param.is_eager
+        and param.expose_value
+        and isinstance(value, (type(None), bool, int, float, str, tuple))
+    )
 
 
 def examples_epilog(examples: tuple[Example, ...]) -> str:

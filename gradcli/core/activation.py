@@ -47,6 +47,7 @@ def activation_gradients(
     x_values = xs.double().tolist()
     raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     value = activation.forward(xs, params)
+    values = value.double().tolist()
     answer = None
     if expected is not None:
         answer = check_answer(
@@ -56,20 +57,20 @@ def activation_gradients(
             tolerance=settings.tolerance,
             slips=_slips(activation, params, xs, value),
             noun="f'(x)",
-            labels=[f"x = {v:g}" for v in xs.double().tolist()],
+            labels=[f"x = {v:g}" for v in x_values],
         )
     return ActivationResult(
         name=activation.name,
         params=dict(params),
         formula=formula,
         derivative_formula=derivative_formula,
-        x=xs.double().tolist(),
-        value=value.double().tolist(),
+        x=x_values,
+        value=values,
         check=check,
         dtype=settings.dtype.value,
         notes=[
             *_kink_notes(activation, xs, kinks, settings.numeric),
-            *overflow_note(value, "f(x)", settings.dtype.value),
+            *overflow_note(values, "f(x)", settings.dtype.value),
             *check.notes,
         ],
         answer=answer,
@@ -99,7 +100,9 @@ def _slips(activation: Activation, params: ParamValues, xs: Tensor, value: Tenso
 
 def _kink_notes(activation: Activation, xs, kinks: Sequence[float], numeric: bool) -> list[str]:
     """One note per kink that an input sits on."""
-    notes = []
+    notes: list[str] = []
+    if not kinks:
+        return notes
     near = KINK_MARGIN * torch.clamp(xs.double().abs(), min=1.0)
     for kink in kinks:
         if bool(((xs.double() - kink).abs() <= near).any()):

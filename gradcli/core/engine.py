@@ -100,18 +100,22 @@ def elementwise_autograd(forward: Callable[[Tensor], Tensor], x: Tensor) -> Tens
 
 
 def jacobian_autograd(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """∂f_i/∂x_j, one row per output, each the gradient of the scalar f_i.
+    """∂f_i/∂x_j, row i the gradient of the scalar f_i, by one backward pass.
 
-    (A loop of ``autograd.grad`` calls: ``torch.func.jacrev`` and batched grads are no faster
-    here and import SymPy, +1.7 s of start-up.)
+    ``f`` maps the last dimension, rows independently (as for :func:`numeric_jacobian`): row i
+    of a batch of m copies of x is asked for the gradient of its own output i (grad_outputs =
+    the identity), so one ``autograd.grad`` call returns every row — the same numbers as m
+    separate calls, without m passes through Python. (``torch.func.jacrev``, batched grads and
+    non-scalar grad_outputs would import SymPy: +1.7 s of start-up.)
     """
     n = x.numel()
-    require_memory(3 * n * n * 8, f"the {n}×{n} autograd Jacobian")
-    leaf = x.detach().clone().requires_grad_(True)
-    out = f(leaf)
-    jacobian = torch.empty(out.numel(), n, dtype=x.dtype)
-    for i in range(out.numel()):
-        jacobian[i] = torch.autograd.grad(out[i], leaf, retain_graph=True)[0]
+    m = f(x.detach()).numel()
+    require_memory(4 * m * n * 8, f"the {m}×{n} autograd Jacobian")
+    copies = x.detach().reshape(1, n).expand(m, n).clone().requires_grad_(True)
+    out = f(copies)
+    # Σ (out ⊙ I) is a scalar whose backward hands out exactly the identity as grad_outputs
+    # (a non-scalar grad_outputs would import SymPy through torch.fx's shape checks).
+    (jacobian,) = torch.autograd.grad((out * torch.eye(m, dtype=out.dtype)).sum(), copies)
     return jacobian
 
 
@@ -305,12 +309,16 @@ def _estimate(
         cap = None if max_step is None else max_step.tolist()
         with one_thread():
             rows, errors, steps = _refined_small(evaluate, flat, index, tolerance, per_entry, cap)
-        value = torch.tensor(rows, dtype=torch.float64).reshape(count, *out_shape)
+        if not out_shape:  # one output per entry: rows of one value
+            rows, errors = [r[0] for r in rows], [e[0] for e in errors]
+        value = torch.tensor(rows, dtype=torch.float64)
         if outputs_first:
             value = value.T.contiguous().T  # the Jacobian's layout, as the tensor path stores it
-        error = torch.tensor(errors, dtype=torch.float32).reshape(value.shape)
+        error = torch.tensor(errors, dtype=torch.float32)
         step = torch.tensor(steps, dtype=torch.float64)
         checked = torch.ones(count, dtype=torch.bool)
+        if not out_shape:  # views shaped like the value, without reshapes
+            return NumericEstimate(value, error, checked, step, sampled, skipped, float(work))
     else:
         value, error, step = _estimate_tensors(
             evaluate, flat, index, out_shape, cost, tolerance, what, row_elements, max_step,
@@ -548,7 +556,14 @@ def _expand(h: Tensor, like: Tensor) -> Tensor:
     return h.reshape(h.shape[0], *([1] * (like.dim() - 1))).expand(like.shape)
 
 
+def _flat_list(tensor: Tensor) -> list:
+    """The entries as a flat list (no reshape for a vector: each torch call costs µs)."""
+    return tensor.tolist() if tensor.dim() == 1 else tensor.reshape(-1).tolist()
+
+
 def _reshape(estimate: NumericEstimate, shape: tuple[int, ...]) -> NumericEstimate:
+    if tuple(estimate.value.shape) == shape and estimate.smooth is None:
+        return estimate
     return NumericEstimate(
         estimate.value.reshape(shape),
         estimate.error.reshape(shape),
@@ -643,13 +658,12 @@ class Columns:
         trusted: Tensor | None,
         defined: Tensor | None,
     ) -> Columns:
-        caller_ok = None
+        caller_ok = None  # None: every entry
         if numeric is not None:
-            caller_ok = torch.ones_like(a64, dtype=torch.bool)
-            if trusted is not None:
-                caller_ok = caller_ok & trusted
-            if numeric.smooth is not None:
-                caller_ok = caller_ok & numeric.smooth
+            for mask in (trusted, numeric.smooth):
+                if mask is not None:
+                    mask = mask.expand_as(a64)
+                    caller_ok = mask if caller_ok is None else caller_ok & mask
         return Columns(a64, g64, numeric, caller_ok, defined)
 
 
@@ -681,13 +695,14 @@ def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
         n64 = numeric.value
         too_uncertain = _too_uncertain(n64, numeric.error, tolerance)
         finite = torch.isfinite(n64)
-        usable = numeric.checked & finite & ~too_uncertain & c.caller_ok
+        caller_ok = torch.ones_like(finite) if c.caller_ok is None else c.caller_ok
+        usable = numeric.checked & finite & ~too_uncertain & caller_ok
         numeric_diff = torch.where(usable, (a64 - n64).abs_(), 0.0).nan_to_num_(nan=math.inf)
         ok &= numeric_diff <= tolerance.atol + tolerance.rtol * n64.abs().nan_to_num_(0.0)
         torch.maximum(diff, numeric_diff, out=diff)
         del numeric_diff
         error_max = float(numeric.error[usable].max()) if bool(usable.any()) else None
-        looked_at = numeric.checked & c.caller_ok
+        looked_at = numeric.checked & caller_ok
         overflow_mask = looked_at & ~finite
         uncertain_mask = looked_at & finite & too_uncertain
         overflowed, uncertain = int(overflow_mask.sum()), int(uncertain_mask.sum())
@@ -712,8 +727,8 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
     """:func:`_verdict_tensors` on Python floats, operation for operation."""
     atol, rtol = tolerance.atol, tolerance.rtol
     shape = tuple(c.analytic.shape) or (1,)
-    a = c.analytic.reshape(-1).tolist()
-    g = c.autograd.reshape(-1).tolist()
+    a = _flat_list(c.analytic)
+    g = _flat_list(c.autograd)
     diffs = [abs(x - y) for x, y in zip(a, g, strict=True)]
     oks = [
         math.isfinite(x) and math.isfinite(y) and d <= atol + rtol * abs(y)
@@ -725,10 +740,10 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
     worst = 0.0
     numeric = c.numeric
     if numeric is not None:
-        n = numeric.value.reshape(-1).tolist()
-        errors = numeric.error.reshape(-1).tolist()
-        checked = numeric.checked.reshape(-1).tolist()
-        caller = c.caller_ok.reshape(-1).tolist()
+        n = _flat_list(numeric.value)
+        errors = _flat_list(numeric.error)
+        checked = _flat_list(numeric.checked)
+        caller = [True] * len(n) if c.caller_ok is None else _flat_list(c.caller_ok)
         usable, usable_errors = [], []
         for k, (x, v, e) in enumerate(zip(a, n, errors, strict=True)):
             finite = math.isfinite(v)
@@ -806,7 +821,7 @@ SMALL_GRID = 4096  # entries: below this, tolist() is faster than a memmove's se
 def _array(tensor: Tensor, typecode: str) -> array:
     """The tensor's entries copied straight into a new array (one memmove)."""
     if tensor.numel() < SMALL_GRID:
-        return array(typecode, tensor.reshape(-1).tolist())
+        return array(typecode, _flat_list(tensor))
     flat = tensor.contiguous().reshape(-1)
     values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
@@ -865,12 +880,12 @@ def raise_if_overflowed(check: GradientCheck, where: Callable[[int], str], dtype
             )
 
 
-def overflow_note(values: Tensor, what: str, dtype: str) -> list[str]:
+def overflow_note(values: Tensor | list[float], what: str, dtype: str) -> list[str]:
     """A note when a value shown (f(x), L…) is not finite although its inputs are."""
-    bad = ~torch.isfinite(values.double())
-    if not bool(bad.any()):
+    flat = values if isinstance(values, list) else _flat_list(values.double())
+    count = sum(not math.isfinite(v) for v in flat)
+    if not count:
         return []
-    count = int(bad.sum())
     return [
         f"{what} overflows {dtype} ({count} value{'s' if count != 1 else ''} shown as inf or "
         f"nan, null in JSON): torch's computation leaves the {dtype} range"
@@ -905,6 +920,9 @@ def check_elementwise(
     autograd = elementwise_autograd(forward, x)
     if not settings.numeric:
         return judge(analytic, autograd, None, settings.tolerance)
+    if not kinks:
+        numeric = numeric_elementwise(forward, x, settings.tolerance)
+        return judge(analytic, autograd, numeric, settings.tolerance)
     x64 = x.double()
     distance = torch.full_like(x64, math.inf)
     for kink in kinks:

@@ -226,7 +226,8 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
     x64 = net.x.double()
     base = [p.double() for p in net.parameters()]
     target = net.target if net.target.dtype == torch.long else net.target.double()
-    reference = _kink_sides(net.layers, forward(x64, net.layers, base))
+    kinked = any(layer.activation.kinks(layer.params) for layer in net.layers)
+    reference = _kink_sides(net.layers, forward(x64, net.layers, base)) if kinked else []
     output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
     scale = net.loss.reduction_scale(net.reduction, output_shape)
     estimates = []
@@ -515,12 +516,15 @@ def _maybe_numeric(
     """The numeric gradients, whether the loss spoils them all, or why there are none."""
     if not settings.numeric:
         return None, None, "finite differences off (--no-numeric)"
-    output = forward(net.x.double(), net.layers, [p.double() for p in net.parameters()])[-1][1]
-    target = net.target if net.target.dtype == torch.long else net.target.double()
-    # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
-    spoiled = net.loss.untrusted(output, target, net.loss_params)
-    edge = torch.tensor(spoiled is not None and bool(spoiled.any()))
-    return numeric_gradients(net, settings, seed), ~edge, None
+    trusted = None
+    if net.loss.can_distrust:
+        # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
+        params64 = [p.double() for p in net.parameters()]
+        output = forward(net.x.double(), net.layers, params64)[-1][1]
+        target = net.target if net.target.dtype == torch.long else net.target.double()
+        spoiled = net.loss.untrusted(output, target, net.loss_params)
+        trusted = ~torch.tensor(spoiled is not None and bool(spoiled.any()))
+    return numeric_gradients(net, settings, seed), trusted, None
 
 
 def _layer_results(net: Network, checks: list, lr: float | None) -> list[LayerGradients]:
