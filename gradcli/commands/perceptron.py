@@ -72,7 +72,7 @@ def parse_lr(text: str) -> float:
     return value
 
 
-EPOCHS_DIGITS = 12  # the work limit refuses long before; this only keeps the number sane
+EPOCHS_DIGITS = 15  # the work limit refuses long before; this only keeps the number sane
 
 
 def parse_epochs(text: str) -> int:

@@ -178,4 +178,7 @@ class HeatMap:
         bounds = ("1/4", "1/2", "3/4", "1") if ascii_only else ("¼", "½", "¾", "1")
         at_most = "<=" if ascii_only else "≤"
         levels = "  ".join(f"{shades[k]} {at_most} {bound}" for k, bound in enumerate(bounds))
-        yield Text(f"{self.what}: sign (+/-) and |value| / {scale}: {levels};  {zero} zero")
+        yield Text(
+            f"{self.what}: + positive, - negative, {zero} zero; shade = |value| / {scale} "
+            f"(the largest): {levels}"
+        )
