@@ -62,7 +62,7 @@ def mazur_run():
 
 
 def test_classic_network_loss_after_one_and_ten_thousand_steps(mazur_run):
-    losses, w1, w2, b1, b2 = mazur_loop(10000)
+    losses, w1, w2, _b1, _b2 = mazur_loop(10000)
     assert f"{losses[1]:.10f}" == "0.2910277737" and f"{losses[10000]:.7e}" == "3.5101878e-05"
     history = mazur_run["history"]
     assert len(history) == 10001
@@ -90,7 +90,7 @@ def test_the_tutorials_figures_are_explained():
 
 
 def test_biases_step_too_by_default():
-    losses, w1, w2, b1, b2 = mazur_loop(50, biases=True)
+    losses, _w1, _w2, b1, b2 = mazur_loop(50, biases=True)
     run = invoke(*MAZUR, "--epochs", "50", "--json")
     data = run.json()
     assert [h["loss"] for h in data["history"]] == pytest.approx(losses, rel=1e-10)
@@ -161,7 +161,7 @@ def test_table_shows_first_and_last_epochs_and_the_checked_steps():
     assert run.code == 0
     out = run.stdout
     assert "10,000 steps of lr = 0.5" in out and "biases fixed (--no-bias-update)" in out
-    assert "0.291027774" in out and "3.51018778e-05" in out
+    assert "0.2910277737" in out and "3.510187783e-05" in out
     assert "history[k] = E after k steps" in out
     assert "✓ step 10,000 gradient: backprop and autograd agree" in out
 

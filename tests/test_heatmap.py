@@ -63,7 +63,7 @@ def test_matrix_cells_are_styled_per_cell_by_sign():
     for i, row in enumerate(jac):
         for j, value in enumerate(row):
             style = styles[f"{value:.6g}"]
-            r, g, b = style.bgcolor.get_truecolor()
+            r, _g, b = style.bgcolor.get_truecolor()
             if i == j:
                 assert value > 0 and b > r, (i, j, style)
             else:

@@ -69,9 +69,9 @@ def _data(result: PerceptronResult, precision: int) -> RenderableType:
     return _columns(tables)
 
 
-def _vector_table(title: str, values: list[float], precision: int) -> FitTable:
+def _vector_table(title: str, values: list[float], precision: int, label: str = "i") -> FitTable:
     rows = [
-        [ELLIPSIS, ELLIPSIS] if i is None else [f"i={i}", number(values[i], precision)]
+        [ELLIPSIS, ELLIPSIS] if i is None else [f"{label}={i}", number(values[i], precision)]
         for i in pick(len(values), VECTOR_LIMIT)
     ]
     columns = [Column("", key=True), Column("value")]
@@ -296,17 +296,15 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
     for epoch in history_epochs(training.epochs):
         if previous is not None and epoch != previous + 1:
             rows.append([ELLIPSIS, ELLIPSIS])
-        rows.append([f"{epoch:,}", number(training.history[epoch], max(precision, 9))])
+        rows.append([f"{epoch:,}", number(training.history[epoch], max(precision, 10))])
         previous = epoch
     caption = Text(f"history[k] = E after k steps; --json has all {training.epochs + 1:,}")
     parts.append(
         FitTable(
-            [Column("epoch k", key=True), Column("E after k steps")],
-            rows,
-            caption=caption,
-            header_style="bold",
+            [Column("epoch k", key=True), Column("E after k steps")], rows, header_style="bold"
         )
     )
+    parts.append(caption)
     final = [
         matrix_table(
             f"outputs O after {training.epochs:,} steps",
@@ -328,7 +326,9 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
             )
         if layer.bias is not None and layer.bias.final is not None:
             weights.append(
-                _vector_table(f"layer {layer.index} b final", layer.bias.final, precision)
+                _vector_table(
+                    f"layer {layer.index} b final", layer.bias.final, precision, label="k"
+                )
             )
     parts.append(_columns(weights))
     return parts

@@ -228,6 +228,9 @@ class PerceptronResult:
             rows += _weight_rows(layer.index, layer.weight)
             if layer.bias is not None:
                 rows += _bias_rows(layer.index, layer.bias)
+        if self.training is None:  # the "final" column only with --epochs
+            header = header[:-1]
+            rows = [row[:-1] for row in rows]
         if self.answer is None:
             return header, rows
         return [*header, "expected", "expected_ok"], [row + self._expected(row) for row in rows]
