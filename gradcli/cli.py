@@ -15,7 +15,7 @@ from typer._click.exceptions import NoSuchOption
 from typer.core import TyperGroup
 
 from gradcli import __version__
-from gradcli.commands import activation, batch, check, loss, perceptron, softmax
+from gradcli.commands import activation, batch, check, expr, layer, loss, perceptron, softmax
 from gradcli.commands.registry import HELP_OPTIONS, register
 from gradcli.errors import ExitCode, InputError, escape, shown, suggest
 from gradcli.limits import check_limits
@@ -203,7 +203,7 @@ def root(
         print(ctx.get_help())
 
 
-for command in (activation, softmax, loss, perceptron, check, batch):
+for command in (activation, softmax, loss, perceptron, layer, expr, check, batch):
     register(app, command.INFO)
 
 

@@ -62,6 +62,9 @@ def generators() -> dict[str, Callable[[], str]]:
         pass
     else:
         found["losses"] = loss_table
+    from gradcli.layers import markdown_table as layer_table
+
+    found["layers"] = layer_table
     return found
 
 

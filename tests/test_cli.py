@@ -222,8 +222,17 @@ def loaded_after(argvs: list[list[str]], module: str) -> bool:
 
 def test_help_and_list_never_import_torch():
     argvs = [["--help"], ["activation", "--help"], ["activation", "--list"],
-             ["softmax-jacobian", "--help"], ["check", "--help"]]  # fmt: skip
+             ["softmax-jacobian", "--help"], ["check", "--help"], ["expr", "--help"],
+             ["expr", "--list"], ["layer", "--help"], ["layer", "--list"]]  # fmt: skip
     assert not loaded_after(argvs, "torch")
+
+
+def test_expr_help_and_list_never_import_sympy():
+    assert not loaded_after([["expr", "--help"], ["expr", "--list"]], "sympy")
+
+
+def test_expr_imports_sympy_only_when_it_computes():
+    assert loaded_after([["expr", "x^2", "--at", "x=1", "--quiet"]], "sympy")
 
 
 def test_core_and_registries_never_import_terminal_libraries():
@@ -232,6 +241,9 @@ def test_core_and_registries_never_import_terminal_libraries():
         "import gradcli.core.activation, gradcli.core.softmax, gradcli.core.loss\n"
         "import gradcli.core.perceptron, gradcli.activations, gradcli.losses, gradcli.expect\n"
         "import gradcli.core.check, gradcli.core.diagnose, gradcli.usercode\n"
+        "import gradcli.core.expr, gradcli.expr.language, gradcli.expr.symbolic\n"
+        "import gradcli.expr.torchfn, gradcli.results.expr\n"
+        "import gradcli.core.layer, gradcli.layers, gradcli.results.layer\n"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
     proc = subprocess.run(
@@ -265,13 +277,18 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_computing_commands_never_pull_in_sympy():
-    """torch.fx's symbolic shapes (and sympy, +0.4 s) load only for non-scalar autograd paths."""
+    """torch.fx's symbolic shapes (and sympy, +0.4 s) load only for non-scalar autograd paths.
+    Only `expr` may import sympy; every other command must not."""
     argvs = [
         ["softmax-jacobian", "1", "2", "3"],
         ["activation", "gelu", "1"],
         ["loss", "cross_entropy", "--pred", "1,2", "--target", "0"],
         ["perceptron", "--layers", "2,2", "--x-shape", "2x3", "--target", "1",
          "--engine", "backward"],
+        ["layer", "conv2d", "--x-shape", "1x2x5x5", "--weight-shape", "2x2x3x3"],
+        ["layer", "attention", "--q-shape", "2x3x4", "--param", "causal=true"],
+        ["layer", "maxpool2d", "--x-shape", "1x1x4x4", "--param", "kernel_size=2"],
+        ["layer", "batchnorm", "--x-shape", "4x3", "--steps"],
         ["check", f"{EXAMPLES}/linear_torch.py:Linear", "-i", "4x3", "-i", "2x3", "-i", "2",
          "--order", "2"],
     ]  # fmt: skip

@@ -35,13 +35,24 @@ class CommandInfo:
     usage: str  # the arguments as the usage line shows them, e.g. "NAME X..."
     examples: tuple[Example, ...]
     numeric_args: bool = False  # positional numbers may be negative: pass "-1" through
+    command_class: type[GradcliCommand] | None = None  # a subclass, for a command's own parsing
 
 
 COMMANDS: dict[str, CommandInfo] = {}
 
 
 class GradcliCommand(TyperCommand):
-    """A command whose usage line comes from its CommandInfo (required arguments shown)."""
+    """A command whose usage line comes from its CommandInfo (required arguments shown), and
+    whose option parser is built once: it depends only on the command's parameters and its
+    settings, and ``batch`` would otherwise rebuild it for every line."""
+
+    _parser: Any = None
+
+    def make_parser(self, ctx: Any) -> Any:
+        if self._parser is None:
+            self._parser = super().make_parser(ctx)
+        self._parser.ctx = ctx  # errors name the current context
+        return self._parser
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         info = COMMANDS.get(self.name or "")
@@ -66,7 +77,7 @@ def register(app: typer.Typer, info: CommandInfo) -> None:
     COMMANDS[info.name] = info
     app.command(
         info.name,
-        cls=GradcliCommand,
+        cls=info.command_class or GradcliCommand,
         short_help=info.summary,
         epilog=examples_epilog(info.examples),
         context_settings=settings,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+import sys
 import warnings
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +49,7 @@ WORK_BUDGET = 1e9  # element evaluations the numeric column may spend (≈ 0.6 s
 MIN_SAMPLE = 32  # a sampled check looks at no fewer entries than this
 CHUNK_ELEMENTS = 2**19  # input elements per batched evaluation (4 MB of float64)
 KINK_MARGIN = 1e-9  # closer to a kink than this (relative): on it, no one-sided stencil fits
+SMALL_ENTRIES = 256  # derivative entries up to which bookkeeping runs on Python floats
 CALL_COST = 20_000  # a Python-level call of a small torch function costs about this many elements
 
 
@@ -72,6 +74,9 @@ def one_thread() -> Iterator[None]:
     when the other core was busy, and never gained more than 2× when it was idle.
     """
     before = torch.get_num_threads()
+    if before == 1:  # already (batch sets it once): changing the pool is not free
+        yield
+        return
     torch.set_num_threads(1)
     try:
         yield
@@ -295,6 +300,50 @@ def _estimate(
     per_entry = 4 * cost  # f(x ± h) and f(x ± h/2)
     work = count * per_entry
     index, sampled, skipped = _choose_entries(count, per_entry, seed, what)
+    grid_rows = (count, *([1] * len(out_shape)))
+    if not sampled and count * math.prod(out_shape) <= SMALL_ENTRIES:
+        cap = None if max_step is None else max_step.tolist()
+        with one_thread():
+            rows, errors, steps = _refined_small(evaluate, flat, index, tolerance, per_entry, cap)
+        value = torch.tensor(rows, dtype=torch.float64).reshape(count, *out_shape)
+        if outputs_first:
+            value = value.T.contiguous().T  # the Jacobian's layout, as the tensor path stores it
+        error = torch.tensor(errors, dtype=torch.float32).reshape(value.shape)
+        step = torch.tensor(steps, dtype=torch.float64)
+        checked = torch.ones(count, dtype=torch.bool)
+    else:
+        value, error, step = _estimate_tensors(
+            evaluate, flat, index, out_shape, cost, tolerance, what, row_elements, max_step,
+            outputs_first,
+        )  # fmt: skip
+        checked = torch.zeros(count, dtype=torch.bool)
+        checked[index] = True
+    return NumericEstimate(
+        value,
+        error,
+        checked.reshape(grid_rows).expand(value.shape),  # views: no copy per output entry
+        step.reshape(grid_rows).expand(value.shape),
+        sampled,
+        skipped,
+        float(work),
+    )
+
+
+def _estimate_tensors(
+    evaluate: PairEvaluation,
+    flat: Tensor,
+    index: Tensor,
+    out_shape: tuple[int, ...],
+    cost: int,
+    tolerance: Tolerance,
+    what: str,
+    row_elements: int,
+    max_step: Tensor | None,
+    outputs_first: bool,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The entries of ``index`` refined with whole-tensor operations, in chunks that fit."""
+    count = flat.numel()
+    per_entry = 4 * cost
     if outputs_first:
         value = torch.full((*out_shape, count), math.nan, dtype=torch.float64).T
     else:
@@ -312,19 +361,7 @@ def _estimate(
         if not everything:
             value[index], error[index] = v, e
         step[index] = s
-        del v, e
-    checked = torch.zeros(count, dtype=torch.bool)
-    checked[index] = True
-    rows = (count, *([1] * len(out_shape)))
-    return NumericEstimate(
-        value,
-        error,
-        checked.reshape(rows).expand(value.shape),  # views: no copy per output entry
-        step.reshape(rows).expand(value.shape),
-        sampled,
-        skipped,
-        float(work),
-    )
+    return value, error, step
 
 
 def _choose_entries(
@@ -381,6 +418,86 @@ def _refined(
     return value, error, step
 
 
+def _refined_small(
+    evaluate: PairEvaluation,
+    flat: Tensor,
+    index: Tensor,
+    tolerance: Tolerance,
+    per_entry: int,
+    max_step: list[float] | None,
+) -> tuple[list[list[float]], list[list[float]], list[float]]:
+    """:func:`_refined` for a few entries, its bookkeeping in Python floats: a torch call costs
+    microseconds, whatever its size, and this runs once per line of a batch. Every operation
+    mirrors the tensor path's, in the same order, so the results are the same bits (a test
+    runs both). Returns each entry's row of values, of float32-rounded errors, and its step."""
+    positions = index.tolist()
+    h = [BASE_STEP * max(abs(x), 1.0) for x in flat[index].tolist()]
+    if max_step is not None:
+        h = [min(a, b) for a, b in zip(h, max_step, strict=True)]
+    value, error = _pair_differences_small(evaluate, positions, h)
+    step = list(h)
+    budget = WORK_BUDGET - len(positions) * per_entry
+    for factor in REFINE_FACTORS:
+        rows = [r for r in range(len(positions)) if _uncertain_row(value[r], error[r], tolerance)]
+        if not rows or budget < len(rows) * per_entry:
+            break
+        budget -= len(rows) * per_entry
+        trial = [h[r] * factor for r in rows]
+        if max_step is not None:
+            trial = [min(t, max_step[r]) for t, r in zip(trial, rows, strict=True)]
+        v, e = _pair_differences_small(evaluate, [positions[r] for r in rows], trial)
+        for j, r in enumerate(rows):
+            if max(e[j]) < max(error[r]):
+                value[r], error[r], step[r] = v[j], e[j], trial[j]
+    return value, error, step
+
+
+def _uncertain_row(values: list[float], errors: list[float], tolerance: Tolerance) -> bool:
+    return any(
+        not (e <= 0.5 * (tolerance.atol + tolerance.rtol * abs(v)))
+        for v, e in zip(values, errors, strict=True)
+    )
+
+
+def _pair_differences_small(
+    evaluate: PairEvaluation, positions: list[int], h: list[float]
+) -> tuple[list[list[float]], list[list[float]]]:
+    """:func:`_pair_differences` for a few entries (rows of values, float32-rounded errors)."""
+    k = len(positions)
+    index = torch.tensor(positions + positions)
+    plus, minus = evaluate(index, torch.tensor(h + [v / 2 for v in h], dtype=torch.float64))
+    plus = plus.double().reshape(2 * k, -1).tolist()
+    minus = minus.double().reshape(2 * k, -1).tolist()
+    values, errors = [], []
+    for r in range(k):
+        width = h[r]
+        row_values, row_errors = [], []
+        for p, m, hp, hm in zip(plus[r], minus[r], plus[k + r], minus[k + r], strict=True):
+            coarse = (p - m) / (2 * width)
+            fine = (hp - hm) / width
+            magnitude = _nanmax(_nanmax(abs(p), abs(m)), _nanmax(abs(hp), abs(hm)))
+            error = abs(coarse - fine) + ROUNDING_SAFETY * EPS64 * magnitude / width
+            if not (math.isfinite(fine) and math.isfinite(error)):
+                error = math.inf
+            row_values.append(fine)
+            row_errors.append(_float32(min(error, FLOAT32_MAX)) if error != math.inf else error)
+        values.append(row_values)
+        errors.append(row_errors)
+    return values, errors
+
+
+def _nanmax(a: float, b: float) -> float:
+    """torch.maximum on two floats: NaN wins."""
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
+def _float32(value: float) -> float:
+    """The float32 nearest ``value`` (what storing it in a float32 tensor does)."""
+    return array("f", [value])[0] if math.isfinite(value) else value
+
+
 def _row_max(values: Tensor) -> Tensor:
     return values.reshape(values.shape[0], -1).max(dim=1).values
 
@@ -413,18 +530,17 @@ def _differences(
 
 
 def _pair_differences(evaluate: PairEvaluation, index: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-    plus, minus = (t.double() for t in evaluate(index, h))
-    half_plus, half_minus = (t.double() for t in evaluate(index, h / 2))
-    width = _expand(h, plus)
-    coarse = (plus - minus) / (2 * width)
-    fine = (half_plus - half_minus) / width
-    magnitude = torch.maximum(
-        torch.maximum(plus.abs(), minus.abs()), torch.maximum(half_plus.abs(), half_minus.abs())
-    )
-    rounding = ROUNDING_SAFETY * EPS64 * magnitude / width
-    error = (coarse - fine).abs() + rounding
-    finite = torch.isfinite(fine) & torch.isfinite(error)
-    return fine, torch.where(finite, error, torch.full_like(error, math.inf))
+    """Both stencils in one evaluation: rows [0, k) step h, rows [k, 2k) step h/2."""
+    k = index.numel()
+    plus, minus = evaluate(torch.cat([index, index]), torch.cat([h, h / 2]))
+    plus, minus = plus.double(), minus.double()
+    width = _expand(h, plus[:k])
+    coarse = (plus[:k] - minus[:k]) / (2 * width)
+    fine = (plus[k:] - minus[k:]) / width
+    magnitude = torch.maximum(plus.abs(), minus.abs())
+    magnitude = torch.maximum(magnitude[:k], magnitude[k:])
+    error = (coarse - fine).abs_().add_(ROUNDING_SAFETY * EPS64 * magnitude / width)
+    return fine, error.masked_fill_(~(torch.isfinite(fine) & torch.isfinite(error)), math.inf)
 
 
 def _expand(h: Tensor, like: Tensor) -> Tensor:
@@ -475,49 +591,196 @@ def judge(
     Analytic vs numeric counts where the finite difference was computed, is finite, has a
     small enough error estimate and is ``trusted`` by the caller (False next to a kink).
     Entries where ``defined`` is False (a derivative that does not exist there) are shown
-    but left out of the verdict.
+    but left out of the verdict. A few entries are judged on Python floats (the same
+    operations, the same bits; a test runs both), many with whole-tensor operations.
     """
     if isinstance(numeric, torch.Tensor):
         numeric = NumericEstimate.exact(numeric)
     a64, g64 = analytic.double(), autograd.double()
+    columns = Columns.of(a64, g64, numeric, trusted, defined)
+    if a64.numel() <= SMALL_ENTRIES:
+        verdict = _verdict_small(columns, tolerance)
+    else:
+        verdict = _verdict_tensors(columns, tolerance)
+    shape = tuple(a64.shape) or (1,)
+    return GradientCheck(
+        analytic=to_grid(a64),
+        autograd=to_grid(g64),
+        numeric=None if numeric is None else to_grid(numeric.value, numeric.checked),
+        trusted=verdict.usable,
+        abs_diff=verdict.diff,
+        ok=verdict.ok,
+        max_abs_diff=verdict.max_abs_diff,
+        agree=verdict.agree,
+        tolerance=tolerance,
+        numeric_error_max=None if verdict.error_max is None else float(f"{verdict.error_max:.2g}"),
+        numeric_sampled=bool(numeric is not None and numeric.sampled),
+        numeric_checked=None if numeric is None else int(numeric.checked.sum()),
+        defined=None if defined is None else to_grid(defined.expand(shape)),
+        notes=tuple(_numeric_notes(numeric, verdict, columns.total)),
+    )
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the verdict reads, each the analytic column's shape (views where possible)."""
+
+    analytic: Tensor
+    autograd: Tensor
+    numeric: NumericEstimate | None
+    caller_ok: Tensor | None  # the caller's trust (kinks) and the stencil's smoothness
+    defined: Tensor | None
+
+    @property
+    def total(self) -> int:
+        return self.analytic.numel()
+
+    @staticmethod
+    def of(
+        a64: Tensor,
+        g64: Tensor,
+        numeric: NumericEstimate | None,
+        trusted: Tensor | None,
+        defined: Tensor | None,
+    ) -> Columns:
+        caller_ok = None
+        if numeric is not None:
+            caller_ok = torch.ones_like(a64, dtype=torch.bool)
+            if trusted is not None:
+                caller_ok = caller_ok & trusted
+            if numeric.smooth is not None:
+                caller_ok = caller_ok & numeric.smooth
+        return Columns(a64, g64, numeric, caller_ok, defined)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Per-entry results (as grids) and the counts the notes need."""
+
+    diff: Grid
+    ok: Grid
+    usable: Grid | None
+    max_abs_diff: float
+    agree: bool
+    error_max: float | None
+    overflowed: int = 0
+    uncertain: int = 0
+    worst_uncertain: float = 0.0
+
+
+def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
+    a64, g64, numeric = c.analytic, c.autograd, c.numeric
     diff = (a64 - g64).abs_()
     ok = torch.isfinite(a64) & torch.isfinite(g64)
     ok &= diff <= tolerance.atol + tolerance.rtol * g64.abs()
     diff.nan_to_num_(nan=math.inf)
-    usable, error_max, notes = None, None, []
+    usable = error_max = None
+    overflowed = uncertain = 0
+    worst = 0.0
     if numeric is not None:
         n64 = numeric.value
-        usable = numeric.checked & torch.isfinite(n64)
-        usable &= ~_too_uncertain(n64, numeric.error, tolerance)
-        if trusted is not None:
-            usable &= trusted
-        if numeric.smooth is not None:
-            usable &= numeric.smooth
+        too_uncertain = _too_uncertain(n64, numeric.error, tolerance)
+        finite = torch.isfinite(n64)
+        usable = numeric.checked & finite & ~too_uncertain & c.caller_ok
         numeric_diff = torch.where(usable, (a64 - n64).abs_(), 0.0).nan_to_num_(nan=math.inf)
         ok &= numeric_diff <= tolerance.atol + tolerance.rtol * n64.abs().nan_to_num_(0.0)
         torch.maximum(diff, numeric_diff, out=diff)
         del numeric_diff
         error_max = float(numeric.error[usable].max()) if bool(usable.any()) else None
-        notes = _numeric_notes(numeric, usable, trusted, tolerance)
-    if defined is not None:
-        ok |= ~defined
-        diff = torch.where(defined, diff, 0.0)
-    return GradientCheck(
-        analytic=to_grid(a64),
-        autograd=to_grid(g64),
-        numeric=None if numeric is None else to_grid(numeric.value, numeric.checked),
-        trusted=None if usable is None else to_grid(usable.expand_as(a64)),
-        abs_diff=to_grid(diff, typecode="f"),
+        looked_at = numeric.checked & c.caller_ok
+        overflow_mask = looked_at & ~finite
+        uncertain_mask = looked_at & finite & too_uncertain
+        overflowed, uncertain = int(overflow_mask.sum()), int(uncertain_mask.sum())
+        worst = float(numeric.error[uncertain_mask].max()) if uncertain else 0.0
+    if c.defined is not None:
+        ok |= ~c.defined
+        diff = torch.where(c.defined, diff, 0.0)
+    return Verdict(
+        diff=to_grid(diff, typecode="f"),
         ok=to_grid(ok),
+        usable=None if usable is None else to_grid(usable.expand_as(a64)),
         max_abs_diff=float(diff.max()) if diff.numel() else 0.0,
         agree=bool(ok.all()),
-        tolerance=tolerance,
-        numeric_error_max=None if error_max is None else float(f"{error_max:.2g}"),
-        numeric_sampled=bool(numeric is not None and numeric.sampled),
-        numeric_checked=None if numeric is None else int(numeric.checked.sum()),
-        defined=None if defined is None else to_grid(defined.expand_as(a64)),
-        notes=tuple(notes),
+        error_max=error_max,
+        overflowed=overflowed,
+        uncertain=uncertain,
+        worst_uncertain=worst,
     )
+
+
+def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
+    """:func:`_verdict_tensors` on Python floats, operation for operation."""
+    atol, rtol = tolerance.atol, tolerance.rtol
+    shape = tuple(c.analytic.shape) or (1,)
+    a = c.analytic.reshape(-1).tolist()
+    g = c.autograd.reshape(-1).tolist()
+    diffs = [abs(x - y) for x, y in zip(a, g, strict=True)]
+    oks = [
+        math.isfinite(x) and math.isfinite(y) and d <= atol + rtol * abs(y)
+        for x, y, d in zip(a, g, diffs, strict=True)
+    ]
+    diffs = [_nan_to_num(d, math.inf) for d in diffs]
+    usable = error_max = None
+    overflowed = uncertain = 0
+    worst = 0.0
+    numeric = c.numeric
+    if numeric is not None:
+        n = numeric.value.reshape(-1).tolist()
+        errors = numeric.error.reshape(-1).tolist()
+        checked = numeric.checked.reshape(-1).tolist()
+        caller = c.caller_ok.reshape(-1).tolist()
+        usable, usable_errors = [], []
+        for k, (x, v, e) in enumerate(zip(a, n, errors, strict=True)):
+            finite = math.isfinite(v)
+            too_uncertain = not (e <= 0.5 * (atol + rtol * abs(v)))
+            use = checked[k] and finite and not too_uncertain and caller[k]
+            usable.append(use)
+            numeric_diff = _nan_to_num(abs(x - v) if use else 0.0, math.inf)
+            oks[k] = oks[k] and numeric_diff <= atol + rtol * _nan_to_num(abs(v), 0.0)
+            diffs[k] = _nanmax(diffs[k], numeric_diff)
+            if use:
+                usable_errors.append(e)
+            if checked[k] and caller[k] and not finite:
+                overflowed += 1
+            elif checked[k] and caller[k] and too_uncertain:
+                uncertain += 1
+                worst = max(worst, e)
+        error_max = max(usable_errors) if usable_errors else None
+    if c.defined is not None:
+        for k, exists in enumerate(c.defined.expand(shape).reshape(-1).tolist()):
+            if not exists:
+                oks[k], diffs[k] = True, 0.0
+    return Verdict(
+        diff=Grid(array("f", [_float32_cell(d) for d in diffs]), shape),
+        ok=Grid(array("b", oks), shape),
+        usable=None if usable is None else Grid(array("b", usable), shape),
+        max_abs_diff=max(diffs) if diffs else 0.0,
+        agree=all(oks),
+        error_max=error_max,
+        overflowed=overflowed,
+        uncertain=uncertain,
+        worst_uncertain=worst,
+    )
+
+
+FLOAT64_MAX = sys.float_info.max
+FLOAT32_LARGEST = 3.4028234663852886e38
+
+
+def _float32_cell(value: float) -> float:
+    """What converting a float64 tensor to float32 gives for values beyond float32's range."""
+    return math.copysign(math.inf, value) if abs(value) > FLOAT32_LARGEST else value
+
+
+def _nan_to_num(value: float, nan: float) -> float:
+    """torch.nan_to_num on one float: NaN → ``nan``, ±∞ → ±the largest float64."""
+    if value != value:
+        return nan
+    if value == math.inf:
+        return FLOAT64_MAX
+    if value == -math.inf:
+        return -FLOAT64_MAX
+    return value
 
 
 def to_grid(tensor: Tensor, present: Tensor | None = None, typecode: str = "d") -> Grid:
@@ -537,8 +800,13 @@ def to_grid(tensor: Tensor, present: Tensor | None = None, typecode: str = "d") 
     return Grid(data, shape, mask)
 
 
+SMALL_GRID = 4096  # entries: below this, tolist() is faster than a memmove's set-up
+
+
 def _array(tensor: Tensor, typecode: str) -> array:
     """The tensor's entries copied straight into a new array (one memmove)."""
+    if tensor.numel() < SMALL_GRID:
+        return array(typecode, tensor.reshape(-1).tolist())
     flat = tensor.contiguous().reshape(-1)
     values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
@@ -547,40 +815,28 @@ def _array(tensor: Tensor, typecode: str) -> array:
     return values
 
 
-def _numeric_notes(
-    numeric: NumericEstimate | None,
-    usable: Tensor | None,
-    trusted: Tensor | None,
-    tolerance: Tolerance,
-) -> list[str]:
+def _numeric_notes(numeric: NumericEstimate | None, verdict: Verdict, total: int) -> list[str]:
     """Sentences saying which finite differences were sampled or left out, and why."""
-    if numeric is None or usable is None:
+    if numeric is None:
         return []
     notes = []
-    total, checked = numeric.value.numel(), int(numeric.checked.sum())
     if numeric.skipped:
         notes.append(numeric.skipped + "; autograd still checks the formula.")
     elif numeric.sampled:
+        checked = int(numeric.checked.sum())
         notes.append(
             f"numeric: {checked:,} of {total:,} entries computed, a seeded random sample "
             f"(all of them would take about {numeric.work:.1e} element evaluations, over the "
             f"budget of {WORK_BUDGET:.0e}); the others are left blank."
         )
-    caller_ok = torch.ones_like(usable) if trusted is None else trusted.expand_as(usable).clone()
-    if numeric.smooth is not None:
-        caller_ok &= numeric.smooth
-    looked_at = numeric.checked & caller_ok
-    overflowed = looked_at & ~torch.isfinite(numeric.value)
-    uncertain = looked_at & ~overflowed & _too_uncertain(numeric.value, numeric.error, tolerance)
-    if bool(overflowed.any()):
-        count = int(overflowed.sum())
+    if verdict.overflowed:
+        count = verdict.overflowed
         notes.append(
             f"numeric: {_entries(count)} overflowed (f(x ± h) is not finite) and "
             f"{'is' if count == 1 else 'are'} left out of the verdict (shown ~)."
         )
-    if bool(uncertain.any()):
-        count = int(uncertain.sum())
-        worst = float(numeric.error[uncertain].max())
+    if verdict.uncertain:
+        count, worst = verdict.uncertain, verdict.worst_uncertain
         bound = "above 3e+38" if worst >= FLOAT32_MAX else f"up to {worst:.1e}"
         notes.append(
             f"numeric: {_entries(count)} left out of the verdict (shown ~): no step size gave a "

@@ -115,3 +115,12 @@ def _slips(p: torch.Tensor, temperature: float) -> list[Slip]:
             )
         )
     return slips
+
+
+def softmax_vjp(p: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+    """The softmax Jacobian p_i(δ_ij − p_j) applied to ``upstream``, row by row (batched).
+
+    For each row, Σ_i u_i·p_i(δ_ij − p_j) = p_j·(u_j − Σ_i u_i p_i): with u = ∂L/∂p this is
+    ∂L/∂a, computed without forming the n×n Jacobian. Entries with p = 0 (masked) get 0.
+    """
+    return p * (upstream - (upstream * p).sum(dim=-1, keepdim=True))

@@ -28,11 +28,18 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
 
         write_csv(result, stream)
     elif fmt is OutputFormat.latex:
+        from gradcli.render import expr_table
         from gradcli.render.latex import write_latex
 
         write_latex(result, stream)
     else:
-        from gradcli.render import check_table, loss_table, perceptron_table  # noqa: F401
+        from gradcli.render import (  # noqa: F401  (register)
+            check_table,
+            expr_table,
+            layer_table,
+            loss_table,
+            perceptron_table,
+        )
         from gradcli.render.table import write_table
 
         write_table(result, stream, precision)

@@ -23,10 +23,29 @@ def to_json_text(result: Any) -> str:
     return buffer.getvalue()
 
 
+STREAM_ABOVE = 20_000  # entries in a result's grids: above this, write row by row
+
+
 def write_json(result: Any, out: TextIO) -> None:
-    """Write the result's JSON object and a newline, streaming its grids row by row."""
-    write_value(result.to_json(), out, json_ascii())
+    """Write the result's JSON object and a newline: small results in one ``json.dumps``,
+    large ones streamed, their grids row by row (the text is the same)."""
+    data = result.to_json()
+    if _entries(data) <= STREAM_ABOVE:
+        out.write(json.dumps(json_safe(data), ensure_ascii=json_ascii()) + "\n")
+        return
+    write_value(data, out, json_ascii())
     out.write("\n")
+
+
+def _entries(value: Any) -> int:
+    """Entries held in grids anywhere inside ``value``."""
+    if isinstance(value, Grid):
+        return value.size
+    if isinstance(value, dict):
+        return sum(_entries(item) for item in value.values())
+    if isinstance(value, list) and value and isinstance(value[0], (dict, Grid)):
+        return sum(_entries(item) for item in value)
+    return 0
 
 
 def write_value(value: Any, out: TextIO, ascii_only: bool) -> None:

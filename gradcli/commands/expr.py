@@ -1,0 +1,278 @@
+"""``gradcli expr EXPRESSION... --at NAME=VALUE[,…] [--wrt NAMES] [--order 1|2]``"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
+from gradcli.commands.registry import CommandInfo, Example, GradcliCommand
+from gradcli.errors import InputError, shown, suggest
+from gradcli.expect import parse_expected
+from gradcli.parsing import parse_number
+from gradcli.render import OutputFormat
+from gradcli.results.listing import Listing, ListingTable
+
+if TYPE_CHECKING:
+    from gradcli.expr.language import Parsed
+
+# gradcli.expr.language is imported where it is used: its dataclasses cost every other
+# command ~15 ms of start-up.
+
+MAX_EXPRESSIONS = 16
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
+_NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
+
+
+class ExprCommand(GradcliCommand):
+    """Reads an argument that starts with ``-`` (``-x^2``, ``-sqrt(x)``) as an expression.
+
+    Click would otherwise split ``-sqrt(x)`` into short options and take its ``q`` for
+    ``-q`` (quiet). A leading space makes it a plain argument; the parser ignores it.
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = dict.fromkeys(ctx.help_option_names, False)
+        for param in self.params:
+            for name in (*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])):
+                if name.startswith("-"):
+                    takes_value[name] = not getattr(param, "is_flag", False)
+        shielded: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token == "--":
+                shielded += [token, *tokens]
+                break
+            name = token.split("=", 1)[0]
+            if name in takes_value:
+                shielded.append(token)
+                if takes_value[name] and "=" not in token:
+                    shielded += list(itertools.islice(tokens, 1))  # its value, as it is
+            elif token.startswith("-") and len(token) > 1:
+                shielded.append(" " + token)
+            else:
+                shielded.append(token)
+        return super().parse_args(ctx, shielded)
+
+
+def expr_listing() -> Listing:
+    """The functions and constants the language knows (no torch, no SymPy)."""
+    from gradcli.expr.language import CONSTANTS, FUNCTIONS
+
+    rows = [(f.signature, f.kind, f.summary) for f in FUNCTIONS.values()]
+    rows += [(name, "constant", f"{value!r}") for name, value in CONSTANTS.items()]
+    entries = [
+        {"name": f.name, "kind": f.kind, "arguments": list(f.arity), "meaning": f.summary}
+        for f in FUNCTIONS.values()
+    ]
+    entries += [
+        {"name": name, "kind": "constant", "arguments": [], "meaning": repr(value)}
+        for name, value in CONSTANTS.items()
+    ]
+    table = ListingTable("Functions and constants", ("name", "kind", "meaning"), rows)
+    return Listing("expr", entries, [table])
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses: ``x=max(1,2),y=3`` → two items."""
+    items, depth, current = [], 0, []
+    for char in text:
+        if char == "," and depth == 0:
+            items.append("".join(current))
+            current = []
+            continue
+        depth += (char == "(") - (char == ")")
+        current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items if item.strip()]
+
+
+def parse_point(items: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """``--at`` items (repeated and/or comma lists) → values and the text written for each."""
+    values: dict[str, float] = {}
+    written: dict[str, str] = {}
+    for item in (piece for option in items for piece in split_top_level(option)):
+        name, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not name:
+            raise InputError(f"--at {shown(item)} must look like NAME=VALUE, e.g. --at x=1,y=2")
+        if not _NAME.match(name):
+            raise InputError(f"--at {shown(item)}: {shown(name)} is not a variable name")
+        if name in values:
+            raise InputError(f"--at gives the variable '{name}' twice")
+        if not text:
+            raise InputError(f"--at {shown(item)} has no value")
+        values[name] = parse_value(text, name)
+        written[name] = text
+    return values, written
+
+
+def parse_value(text: str, name: str) -> float:
+    """A number (gradcli's parser: finite, plain ASCII) or a constant formula like ``pi/4``."""
+    if _NUMBER_LIKE.match(text):
+        return parse_number(text, f"--at {name}")
+    from gradcli.expr.language import parse_constant
+
+    return parse_constant(text, f"--at {name}")
+
+
+def parse_wrt(text: str, variables: list[str]) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise InputError(f"--wrt {shown(text)} must be a comma list of variable names")
+    for name in names:
+        if name not in variables:
+            raise InputError(
+                f"--wrt '{name}' is not a variable of the expression{suggest(name, variables)}; "
+                f"its variables: {', '.join(variables)}"
+            )
+    repeated = [name for name in names if names.count(name) > 1]
+    if repeated:
+        raise InputError(f"--wrt names '{repeated[0]}' twice")
+    return names
+
+
+def check_point(variables: list[str], values: dict[str, float]) -> None:
+    """Every variable has a value, and every value belongs to a variable."""
+    from gradcli.expr.language import CONSTANTS, FUNCTIONS
+
+    for name in values:
+        if name in CONSTANTS or name in FUNCTIONS:
+            kind = "a constant" if name in CONSTANTS else "a function"
+            raise InputError(f"--at {name}: '{name}' is {kind} of the language, not a variable")
+        if name not in variables:
+            where = "s" if len(variables) > 1 else ""
+            raise InputError(
+                f"--at gives a value for '{name}', which is not in the expression"
+                f"{suggest(name, variables)}; its variable{where}: {', '.join(variables)}"
+            )
+    missing = [name for name in variables if name not in values]
+    if missing:
+        raise InputError(
+            f"no value for the variable '{missing[0]}'; add --at {missing[0]}=VALUE "
+            f"(every variable needs one: {', '.join(variables)})"
+        )
+
+
+def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
+    from gradcli.expr.language import parse
+
+    texts = [text.strip() for text in texts]
+    options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
+    for text in texts:
+        if text in options:
+            raise InputError(f"'{text}' comes after '--', where every argument is an expression")
+        if _OPTION_LIKE.match(text) and text.startswith("--"):
+            raise InputError(f"unknown option '{text}'{suggest(text, options)}")
+    if not texts:
+        raise InputError("no expression given; for example: gradcli expr 'x^2*sin(y)' --at x=1,y=2")
+    if len(texts) > MAX_EXPRESSIONS:
+        raise InputError(f"{len(texts)} expressions; the limit is {MAX_EXPRESSIONS}")
+    several = len(texts) > 1
+    return [
+        parse(text, f"expression {i}" if several else "expression")
+        for i, text in enumerate(texts, 1)
+    ]
+
+
+def parse_order(text: str) -> int:
+    if text.strip() not in ("1", "2"):
+        raise InputError(f"--order {shown(text)} must be 1 (gradient/Jacobian) or 2 (Hessian)")
+    return int(text)
+
+
+@computing_command(formats=(*TEXT_FORMATS, OutputFormat.latex))
+def expr(
+    ctx: typer.Context,
+    expressions: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="EXPRESSION...",
+            help="Formulas such as 'x^2*sin(y)' (quote them); several give the Jacobian."
+            " See --list for the functions.",
+            show_default=False,
+        ),
+    ] = None,
+    at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--at",
+            metavar="NAME=VALUE[,NAME=VALUE...]",
+            help="The point: a value for every variable (repeatable; pi/4 style values work).",
+            show_default=False,
+        ),
+    ] = None,
+    wrt: Annotated[
+        str | None,
+        typer.Option(
+            "--wrt",
+            metavar="NAME[,NAME...]",
+            help="Differentiate with respect to these, in this order [default: every variable,"
+            " alphabetically].",
+            show_default=False,
+        ),
+    ] = None,
+    order: Annotated[
+        str,
+        typer.Option("--order", metavar="1|2", help="1: gradient or Jacobian; 2: the Hessian."),
+    ] = "1",
+    expect: ExpectOpt = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List the functions and constants of the language.")
+    ] = False,
+    *,
+    common: Common,
+) -> int:
+    """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences."""
+    if list_:
+        if common.output.format is OutputFormat.latex:
+            raise InputError("--list has no LaTeX form; use --format table, json or csv")
+        return common.output.show(expr_listing())
+    parsed = parse_expressions(ctx, expressions or [])
+    chosen_order = parse_order(order)
+    if chosen_order == 2 and len(parsed) > 1:
+        raise InputError(f"--order 2 (the Hessian) takes one expression; got {len(parsed)}")
+    from gradcli.expr.language import MAX_VARIABLES, natural_key
+
+    variables = sorted({v for p in parsed for v in p.variables}, key=natural_key)
+    if not variables:
+        raise InputError(
+            f"{shown(parsed[0].text)} has no variables, so there is nothing to differentiate"
+        )
+    if len(variables) > MAX_VARIABLES:
+        raise InputError(f"{len(variables)} variables; the limit is {MAX_VARIABLES}")
+    values, written = parse_point(at or [])
+    check_point(variables, values)
+    chosen = parse_wrt(wrt, variables) if wrt is not None else variables
+    expected = parse_expected(expect) if expect is not None else None
+
+    from gradcli.core.expr import ExprRequest, expr_derivatives
+
+    request = ExprRequest(
+        expressions=tuple(parsed),
+        variables=tuple(chosen),
+        point={name: values[name] for name in variables},
+        written={name: written[name] for name in variables},
+        order=chosen_order,
+    )
+    result = expr_derivatives(request, common.settings, expected)
+    return common.output.show(result)
+
+
+INFO = CommandInfo(
+    name="expr",
+    function=expr,
+    summary="any formula: gradient, Jacobian, Hessian, three ways",
+    usage="EXPRESSION... --at NAME=VALUE[,...]",
+    examples=(
+        Example("expr 'x^2*sin(y)' --at x=1,y=2"),
+        Example("expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6"),
+        Example("expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2"),
+        Example("expr 'x*sigmoid(1.702*x)' --at x=0.5 --format latex"),
+    ),
+    numeric_args=True,
+    command_class=ExprCommand,
+)

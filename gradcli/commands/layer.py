@@ -1,0 +1,312 @@
+"""``gradcli layer NAME --x TENSOR [--weight TENSOR] [--bias TENSOR|none] [--param K=V]...``"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Annotated
+
+import typer
+
+from gradcli.commands.options import Common, SeedOpt, completer, computing_command
+from gradcli.commands.registry import CommandInfo, Example
+from gradcli.errors import InputError, shown, unknown
+from gradcli.expect import Expected, parse_expected, shape_of
+from gradcli.layers import (
+    LAYERS,
+    Given,
+    Layer,
+    Plan,
+    dims_text,
+    get_layer,
+    listing,
+    listing_entries,
+    plan,
+)
+from gradcli.limits import require_memory, require_work
+from gradcli.parsing import parse_dims, parse_tensor
+from gradcli.results.layer import LayerListing
+
+TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
+FORWARD_PASSES = 8
+NO_INPUT_WORDS = ("none",)
+
+
+def _tensor_opt(name: str, help_text: str, metavar: str = "TENSOR") -> object:
+    return Annotated[
+        str | None,
+        typer.Option(f"--{name}", metavar=metavar, help=help_text, show_default=False),
+    ]
+
+
+def _shape_opt(name: str, help_text: str) -> object:
+    return Annotated[
+        str | None,
+        typer.Option(f"--{name}-shape", metavar="SHAPE", help=help_text, show_default=False),
+    ]
+
+
+XOpt = _tensor_opt("x", f"Input x: {TENSOR_HELP}.")
+XShapeOpt = _shape_opt("x", "Random normal x of this shape from --seed, e.g. 2x3x5x5.")
+WeightOpt = _tensor_opt(
+    "weight", "Weight in torch's layout; 'none' for a norm without γ.", "TENSOR|none"
+)
+WeightShapeOpt = _shape_opt("weight", "Random normal weight of this shape, e.g. 8x3x3x3.")
+BiasOpt = _tensor_opt(
+    "bias", "Bias, or 'none' for a layer without one (drawn if left out).", "TENSOR|none"
+)
+LayerParamOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        metavar="KEY=VALUE",
+        help="A layer parameter (repeatable): stride=2 or stride=1,2, padding=1, "
+        "kernel_size=3, p=0.3, eps=1e-3, causal=true… (see --list).",
+        show_default=False,
+    ),
+]
+QOpt = _tensor_opt("q", "attention: queries Q (…×L×d).")
+QShapeOpt = _shape_opt("q", "attention: random Q of this shape, e.g. 128x64.")
+KOpt = _tensor_opt("k", "attention: keys K (…×S×d) [default: drawn, Q's shape].")
+KShapeOpt = _shape_opt("k", "attention: random K of this shape.")
+VOpt = _tensor_opt("v", "attention: values V (…×S×dv) [default: drawn, K's shape].")
+VShapeOpt = _shape_opt("v", "attention: random V of this shape.")
+IndicesOpt = _tensor_opt("indices", "embedding: integer row numbers into W, e.g. 0,2,2.")
+
+
+def layer_listing() -> LayerListing:
+    """Every layer: inputs, parameters with defaults, forward and backward (no torch)."""
+    return LayerListing("layer", listing_entries(), [], blocks=listing())
+
+
+@computing_command
+def layer(
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="NAME",
+            help=f"Layer (any case): {', '.join(LAYERS)}; formulas in --list.",
+            show_default=False,
+            autocompletion=completer(LAYERS),
+        ),
+    ] = None,
+    x: XOpt = None,
+    x_shape: XShapeOpt = None,
+    weight: WeightOpt = None,
+    weight_shape: WeightShapeOpt = None,
+    bias: BiasOpt = None,
+    q: QOpt = None,
+    q_shape: QShapeOpt = None,
+    k: KOpt = None,
+    k_shape: KShapeOpt = None,
+    v: VOpt = None,
+    v_shape: VShapeOpt = None,
+    indices: IndicesOpt = None,
+    param: LayerParamOpt = None,
+    upstream: Annotated[
+        str,
+        typer.Option(
+            "--upstream",
+            "-g",
+            metavar="TENSOR|ones|random",
+            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random: standard normal from --seed, "
+            "drawn after the inputs.",
+        ),
+    ] = "random",
+    seed: SeedOpt = 0,
+    steps: Annotated[
+        bool, typer.Option("--steps", help="Show the hand derivation's intermediate quantities.")
+    ] = False,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            metavar="NAME=TENSOR",
+            help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
+            "attention; fractions such as 2/3 allowed), checked to the significant digits you "
+            "wrote, rounded or truncated; repeatable; exit 1 if any entry is off.",
+            show_default=False,
+        ),
+    ] = None,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List every layer with its formulas.")
+    ] = False,
+    *,
+    common: Common,
+) -> int:
+    """One layer's backward pass written from its closed form vs autograd vs finite
+    differences, for L = Σ G ⊙ y (G = --upstream)."""
+    if list_:
+        return common.output.show(layer_listing())
+    if name is None:
+        raise InputError("no layer name given; run 'gradcli layer --list' to see them")
+    chosen = get_layer(name)
+    texts = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
+    shapes = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
+    given = gather_inputs(chosen, texts, shapes)
+    checked = plan(chosen, given, param or [], common.settings.dtype.value)
+    g = parse_upstream(upstream, checked)
+    answers = parse_expectations(expect or [], checked)
+    require_limits(checked)
+
+    from gradcli.core.layer import LayerRequest, layer_gradients
+
+    request = LayerRequest(checked, g, seed, steps)
+    result = layer_gradients(request, common.settings, answers)
+    return common.output.show(result)
+
+
+def gather_inputs(
+    layer: Layer, texts: dict[str, str | None], shapes: dict[str, str | None]
+) -> dict[str, Given]:
+    """Each input the user gave: values, a shape to draw, or ``none``."""
+    given: dict[str, Given] = {}
+    for key in sorted(set(texts) | set(shapes)):
+        text, shape = texts.get(key), shapes.get(key)
+        if text is None and shape is None:
+            continue
+        if text is not None and shape is not None:
+            raise InputError(f"give either --{key} or --{key}-shape, not both")
+        if shape is not None:
+            given[key] = Given(shape=parse_dims(shape, f"--{key}-shape"))
+        elif text.strip().lower() in NO_INPUT_WORDS:
+            given[key] = Given(none=True)
+        else:
+            data = parse_tensor(text, f"--{key}")
+            given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
+    if "x" in given and layer.name == "embedding" and "indices" not in given:
+        raise InputError(
+            "embedding takes its integer row numbers as --indices (e.g. --indices 0,2,2), not --x"
+        )
+    return given
+
+
+def parse_upstream(text: str, checked: Plan) -> str | Given:
+    """``random``, ``ones`` or a tensor of the output's shape."""
+    word = text.strip().lower()
+    if word in ("random", "ones"):
+        return word
+    if not word:
+        raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
+    if word[0].isalpha():
+        raise unknown("--upstream", text, ["ones", "random", "a tensor"])
+    data = parse_tensor(text, "--upstream")
+    want = checked.output_shape
+    if tuple(data.shape) != tuple(want):
+        raise InputError(
+            f"--upstream has shape {dims_text(data.shape)} but y = {checked.layer.name}(…) has "
+            f"shape {dims_text(want)}; G must have y's shape"
+        )
+    return Given(values=tuple(data.values), shape=tuple(data.shape))
+
+
+def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:
+    """``NAME=TENSOR`` items → {input name: the answer, laid out as the gradient's 2-D view}."""
+    layer = checked.layer
+    answers: dict[str, Expected] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            names = ", ".join(layer.gradient_names)
+            raise InputError(
+                f"--expect {shown(item)} must look like NAME=TENSOR with NAME one of: {names}"
+            )
+        if key not in layer.input_names:
+            raise unknown(f"--expect name for {layer.name}", key, layer.gradient_names)
+        if not layer.input(key).has_gradient:
+            raise InputError(
+                f"--expect {key}: {layer.name}'s {key} are integers and have no gradient"
+            )
+        if checked.shapes[key] is None:
+            raise InputError(f"--expect {key}: --{key} is none, so it has no gradient")
+        if key in answers:
+            raise InputError(f"--expect {key} is given twice")
+        answers[key] = expected_answer(text, key, checked.shapes[key])
+    return answers
+
+
+def expected_answer(text: str, key: str, shape: tuple[int, ...]) -> Expected:
+    """The user's answer as the gradient's 2-D view, keeping exactly what they wrote.
+
+    A vector or matrix gradient takes the answer as written (a transposed matrix is caught
+    and named later); a 3-D or 4-D one takes either the full nested JSON or its 2-D view
+    (rows = every index but the last, written ``a,b;c,d``).
+    """
+    what = f"--expect {key}"
+    if len(shape) <= 2:
+        return parse_expected(text, what)
+    view = (math.prod(shape[:-1]), shape[-1])
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        answer = parse_expected(stripped, what)
+        if shape_of(answer.entries) != view:
+            raise _shape_error(what, key, shape_of(answer.entries), shape, view)
+        return answer
+    tokens, got = _json_tokens(stripped, what)
+    if got not in (tuple(shape), view):
+        raise _shape_error(what, key, got, shape, view)
+    rows = [tokens[i : i + shape[-1]] for i in range(0, len(tokens), shape[-1])]
+    return parse_expected(";".join(",".join(row) for row in rows), what)
+
+
+def _shape_error(what: str, key: str, got, shape, view) -> InputError:
+    return InputError(
+        f"{what} has shape {dims_text(got)} but ∂L/∂{key} has shape {dims_text(shape)} "
+        f"(write it as nested JSON, or as its {dims_text(view)} rows)"
+    )
+
+
+def _json_tokens(text: str, what: str) -> tuple[list[str], tuple[int, ...]]:
+    """The number tokens of a nested JSON answer, as written, and its shape."""
+    try:
+        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+    except (json.JSONDecodeError, RecursionError):
+        raise InputError(f"{what} {shown(text)} is not a valid JSON list") from None
+    shape: list[int] = []
+    node = data
+    while isinstance(node, list) and node and len(shape) <= 4:
+        shape.append(len(node))
+        node = node[0]
+    tokens: list[str] = []
+
+    def walk(node, depth: int) -> None:
+        if depth == len(shape):
+            if not isinstance(node, str):
+                raise InputError(f"{what}: {shown(json.dumps(node))} is not a number")
+            tokens.append(node)
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            raise InputError(f"{what} is ragged or nested too deeply (every row needs the "
+                             "same length, at most 4 dimensions)")  # fmt: skip
+        for item in node:
+            walk(item, depth + 1)
+
+    walk(data, 0)
+    return tokens, tuple(shape)
+
+
+def require_limits(checked: Plan) -> None:
+    """Refuse, from shapes alone, a check that would not fit in memory or would take ages.
+
+    The forward pass runs about FORWARD_PASSES times over (forward, the backward by hand,
+    autograd's forward and backward, the result's conversions); finite differences keep
+    within the engine's own work budget.
+    """
+    what = f"layer {checked.layer.name} on these shapes"
+    require_memory(checked.bytes_needed, what)
+    require_work(FORWARD_PASSES * checked.multiply_adds, what)
+
+
+INFO = CommandInfo(
+    name="layer",
+    function=layer,
+    summary="a layer's backward pass by hand vs autograd",
+    usage="NAME (--x X | --x-shape S | --q Q... | --indices I) [--weight W] [--param K=V]...",
+    examples=(
+        Example('layer batchnorm --x "1,2,3;4,5,6;7,8,10;2,0,1" --steps'),
+        Example("layer conv2d --x-shape 1x1x4x4 --weight-shape 1x1x2x2 --upstream ones"),
+        Example("layer attention --q-shape 4x3 --param causal=true --steps"),
+        Example("layer --list"),
+    ),
+)

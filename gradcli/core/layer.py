@@ -1,0 +1,539 @@
+"""`gradcli layer`: one layer's backward pass, written out by hand, vs autograd vs numeric.
+
+The scalar is L = Σ G ⊙ y, with y = layer(inputs) and G the upstream gradient. For every
+input with a gradient, ∂L/∂input is computed three ways:
+
+- analytic: the registry's closed-form backward applied to G (no autograd anywhere);
+- autograd: ``torch.autograd.grad(L, inputs)`` through torch's own forward;
+- numeric: central differences of L in float64, on a seeded sample of the entries when
+  there are many (said in the table and in JSON as ``numeric_sampled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from gradcli.core.engine import (
+    CALL_COST,
+    TORCH_DTYPES,
+    NumericEstimate,
+    judge,
+    numeric_entries,
+    overflow_note,
+    raise_if_overflowed,
+    to_grid,
+    torch,
+)
+from gradcli.errors import InputError, unknown
+from gradcli.expect import AnswerSet, Expected, Slip, check_answer
+from gradcli.layers import Given, Layer, Plan, Step, slice_cost
+from gradcli.results.grid import Grid, nested
+from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
+from gradcli.settings import Settings, Tolerance
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class LayerRequest:
+    """A checked plan, the upstream gradient wanted, the seed and whether to show steps."""
+
+    plan: Plan
+    upstream: str | Given = "random"  # "random", "ones", or the tensor itself
+    seed: int = 0
+    steps: bool = False
+
+
+# ---------------------------------------------------------------- building the tensors
+
+
+def _tensor(given: Given, shape: tuple[int, ...], dtype, what: str) -> Tensor:
+    tensor = torch.tensor(list(given.values), dtype=dtype).reshape(shape)
+    if not bool(torch.isfinite(tensor).all()):
+        raise InputError(f"{what} has values that overflow {str(dtype).removeprefix('torch.')}")
+    return tensor
+
+
+def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None], list[str]]:
+    """The inputs in registry order: given, drawn (torch.randn from the generator) or None.
+
+    Also returns how each drawn tensor was made, for the note that lets users repeat it.
+    """
+    tensors: dict[str, Tensor | None] = {}
+    drawn: list[str] = []
+    for item in plan.layer.inputs:
+        source, shape = plan.sources[item.name], plan.shapes[item.name]
+        if source == "none":
+            tensors[item.name] = None
+        elif source == "given":
+            values = Given(values=plan.values[item.name], shape=shape)
+            if item.kind == "index":
+                tensors[item.name] = torch.tensor(list(values.values)).long().reshape(shape)
+            else:
+                tensors[item.name] = _tensor(values, shape, dtype, f"--{item.name}")
+        else:
+            # drawn like torch.randn (float32), so that torch.manual_seed(S) reproduces it
+            tensors[item.name] = torch.randn(*shape, generator=generator).to(dtype)
+            drawn.append(f"{item.name} = torch.randn({', '.join(map(str, shape))})")
+    return tensors, drawn
+
+
+def build_upstream(request: LayerRequest, dtype, generator) -> tuple[Tensor, str, str | None]:
+    """G, its kind, and how it was drawn (None unless random)."""
+    shape = request.plan.output_shape
+    if isinstance(request.upstream, Given):
+        return _tensor(request.upstream, shape, dtype, "--upstream"), "given", None
+    if request.upstream == "ones":
+        return torch.ones(shape, dtype=dtype), "ones", None
+    g = torch.randn(*shape, generator=generator).to(dtype)
+    return g, "random", f"G = torch.randn({', '.join(map(str, shape))})"
+
+
+# ---------------------------------------------------------------- the three gradients
+
+
+def autograd_gradients(
+    layer: Layer, tensors: Mapping[str, Tensor | None], params, g: Tensor, names: list[str]
+) -> dict[str, Tensor]:
+    """∂L/∂input through torch: L = Σ G ⊙ forward(inputs), ``torch.autograd.grad``."""
+    leaves = {name: tensors[name].detach().clone().requires_grad_(True) for name in names}
+    loss = (g * layer.forward({**tensors, **leaves}, params)).sum()
+    grads = torch.autograd.grad(loss, [leaves[name] for name in names])
+    return dict(zip(names, grads, strict=True))
+
+
+def loss_for(
+    layer: Layer, tensors: Mapping[str, Tensor | None], params, g: Tensor, name: str
+) -> Callable[[Tensor], Tensor]:
+    """L = Σ G ⊙ y as a function of one input, the others fixed."""
+
+    def loss(value: Tensor) -> Tensor:
+        return (g * layer.forward({**tensors, name: value}, params)).sum()
+
+    return loss
+
+
+def numeric_estimate(
+    layer: Layer,
+    plan: Plan,
+    tensors: Mapping[str, Tensor | None],
+    g: Tensor,
+    name: str,
+    tolerance: Tolerance,
+    seed: int,
+) -> NumericEstimate:
+    """Central differences of L w.r.t. input ``name`` (float64), through the engine's
+    ``numeric_entries`` (its steps, error estimates, refinement and work-budget sample).
+
+    The layer's structure makes each difference cheap: an entry reaches only a slice of
+    y (see :func:`pair_evaluation`), so only that slice is evaluated, and many perturbed
+    entries go through one forward pass together.
+    """
+    evaluate, path = pair_evaluation(layer, tensors, plan.params, g, name, plan.shapes)
+    cost = slice_cost(layer, plan.shapes, plan.params, plan.output_shape, plan.multiply_adds, name)
+    if path == "one by one":
+        cost += CALL_COST
+    base = tensors[name]
+    row = base.numel() + g.numel() if path != "slices" else max(1, cost)
+    return numeric_entries(evaluate, base, cost, tolerance, seed, f"∂L/∂{name}", row)
+
+
+PairEvaluation = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def pair_evaluation(
+    layer: Layer, tensors, params, g: Tensor, name: str, shapes
+) -> tuple[PairEvaluation, str]:
+    """``evaluate(index, step)`` → quantities whose differences are L(x + step·e_index) −
+    L(x − step·e_index), for a batch of flat entry indices, and which path computes them:
+
+    - ``slices``: the registry's groups say an entry reaches one slice of y (a sample, a
+      channel, a row…); the slices of all entries, +step and −step, are stacked along the
+      first group's dimension and evaluated in one forward pass, each returning only its
+      slice's share of L (the rest of L cancels exactly in the difference);
+    - ``broadcast``: whole perturbed copies stacked along a new leading dimension that the
+      forward broadcasts over (attention's keys);
+    - ``one by one``: one forward pass per perturbed copy.
+    """
+    groups = [group for group in layer.groups(shapes, params) if name in group]
+    members = {member for group in groups for member in group}
+    if groups and members <= set(groups[0]):
+        return _sliced(layer, tensors, params, g, name, groups), "slices"
+    if name in layer.broadcast_inputs:
+        return _broadcast(layer, tensors, params, g, name), "broadcast"
+    return _one_by_one(layer, tensors, params, g, name), "one by one"
+
+
+def _one_by_one(layer, tensors, params, g, name) -> PairEvaluation:
+    loss = loss_for(layer, tensors, params, g, name)
+    shape = tensors[name].shape
+    flat = tensors[name].reshape(-1)
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        plus, minus = [], []
+        for k, h in zip(index.tolist(), step.tolist(), strict=True):
+            bump = torch.zeros_like(flat)
+            bump[k] = h
+            plus.append(loss((flat + bump).reshape(shape)))
+            minus.append(loss((flat - bump).reshape(shape)))
+        return torch.stack(plus), torch.stack(minus)
+
+    return evaluate
+
+
+def _broadcast(layer, tensors, params, g, name) -> PairEvaluation:
+    base = tensors[name]
+    flat = base.reshape(-1)
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        rows = torch.arange(index.numel())
+        bumps = torch.zeros(index.numel(), flat.numel(), dtype=flat.dtype)
+        bumps[rows, index] = step
+        copies = torch.cat([flat + bumps, flat - bumps]).reshape(-1, *base.shape)
+        y = layer.forward({**tensors, name: copies}, params)
+        per_copy = (g * y).reshape(copies.shape[0], -1).sum(dim=1)
+        return per_copy[: index.numel()], per_copy[index.numel() :]
+
+    return evaluate
+
+
+def _sliced(layer, tensors, params, g, name, groups) -> PairEvaluation:
+    base = tensors[name]
+    shape = tuple(base.shape)
+    rank = base.dim()
+    first = groups[0]
+    own = {group[name] % rank for group in groups}  # dims of ``name`` that are sliced
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        where = _unravel(index, shape)  # (k, rank)
+        keys = torch.stack([where[:, group[name] % rank] for group in groups], dim=1)
+        stacked: dict[str, Tensor] = {}
+        for member, stack_dim in first.items():
+            source = g if member == "y" else tensors.get(member)
+            if source is None:
+                continue
+            dims = [group.get(member) for group in groups]
+            piece = _gather(source, dims, keys, stack_dim)
+            if member == name:
+                local = [
+                    torch.arange(index.numel()) if d == stack_dim % rank
+                    else torch.zeros_like(index) if d in own else where[:, d]
+                    for d in range(rank)
+                ]  # fmt: skip
+                plus, minus = piece.clone(), piece.clone()
+                plus[tuple(local)] += step
+                minus[tuple(local)] -= step
+                piece = torch.cat([plus, minus], dim=stack_dim)
+            else:
+                piece = torch.cat([piece, piece], dim=stack_dim)
+            stacked[member] = piece
+        g_stacked = stacked.pop("y")
+        y = layer.forward({**tensors, **stacked}, params)
+        axis = first["y"] % y.dim()
+        per_slice = (g_stacked * y).movedim(axis, 0).reshape(y.shape[axis], -1).sum(dim=1)
+        return per_slice[: index.numel()], per_slice[index.numel() :]
+
+    return evaluate
+
+
+def _unravel(index: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """The multi-indices (k × rank) of flat row-major positions ``index``.
+
+    (Plain arithmetic: torch.unravel_index would import SymPy, +0.4 s.)
+    """
+    columns = []
+    rest = index.clone()
+    for size in reversed(shape):
+        columns.append(rest % size)
+        rest = rest // size
+    return torch.stack(columns[::-1], dim=1)
+
+
+def _gather(source: Tensor, dims: list[int | None], keys: Tensor, stack_dim: int) -> Tensor:
+    """The slices of ``source`` at each row of ``keys`` (one column per group; ``dims[i]``
+    is the source's dimension in group i, None when it is not in it), stacked along
+    ``stack_dim``; the other sliced dimensions keep size 1."""
+    rank = source.dim()
+    stack_dim %= rank
+    used = [(i, d % rank) for i, d in enumerate(dims) if d is not None]
+    sliced = [d for _, d in used]
+    rest = [d for d in range(rank) if d not in sliced]
+    picked = source.permute(*sliced, *rest)[tuple(keys[:, i] for i, _ in used)]  # (k, *rest)
+    order = [d for d in range(rank) if d == stack_dim or d not in sliced]
+    picked = picked.movedim(0, order.index(stack_dim))
+    target = [
+        keys.shape[0] if d == stack_dim else 1 if d in sliced else source.shape[d]
+        for d in range(rank)
+    ]
+    return picked.reshape(target)
+
+
+# ---------------------------------------------------------------- the command's entry point
+
+
+def layer_gradients(
+    request: LayerRequest, settings: Settings, expected: Mapping[str, Expected] | None = None
+) -> LayerResult:
+    """Build the inputs, run the backward three ways and collect the result.
+
+    ``expected`` maps input names (``x``, ``weight``…) to the user's answers, each laid out
+    as the gradient's 2-D view (rows = every index but the last).
+    """
+    plan, layer = request.plan, request.plan.layer
+    dtype = TORCH_DTYPES[settings.dtype]
+    generator = torch.Generator().manual_seed(request.seed)
+    inputs, drawn = build_inputs(plan, dtype, generator)
+    state: dict[str, Tensor] = {}
+    if layer.draw_state is not None:
+        raw = layer.draw_state(plan.shapes, plan.params, generator)
+        state = {key: value.to(dtype) for key, value in raw.items()}
+        drawn += [layer.state_text(plan.params, plan.shapes["x"])] if layer.state_text else []
+    g, upstream_kind, g_drawn = build_upstream(request, dtype, generator)
+    tensors = {**inputs, **state}
+    params = plan.params
+    y = layer.forward(tensors, params)
+    analytic = layer.backward(tensors, params, g)
+    names = [name for name in layer.gradient_names if inputs.get(name) is not None]
+    autograd = autograd_gradients(layer, tensors, params, g, names)
+    infos = {name: _info(layer, plan, name, inputs[name]) for name in layer.input_names}
+    numeric = _Numeric(layer, plan, tensors, g, settings, request.seed)
+    grads = [
+        _gradient(layer, tensors, name, analytic[name], autograd[name], settings, numeric)
+        for name in names
+    ]
+    grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
+    answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
+    notes = _notes(layer, plan, drawn, g_drawn, request.seed)
+    notes += overflow_note(y, "y", settings.dtype.value)
+    return LayerResult(
+        name=layer.name,
+        summary=layer.summary,
+        params={key: _json_param(value) for key, value in params.items()},
+        forward_formula=layer.forward_formula,
+        inputs=list(infos.values()),
+        state=[
+            TensorInfo(
+                key, list(value.shape), list(_dims(layer, "x", value.dim())), _list(value), "state"
+            )
+            for key, value in state.items()
+        ],
+        output=TensorInfo(
+            "y", list(y.shape), list(layer.output_dims(plan.shapes)), _list(y), "computed"
+        ),
+        upstream=TensorInfo(
+            "G", list(g.shape), list(layer.output_dims(plan.shapes)), _list(g), upstream_kind
+        ),
+        upstream_kind=upstream_kind,
+        grads=grads,
+        max_abs_diff=max((grad.check.max_abs_diff for grad in grads), default=0.0),
+        agree=all(grad.check.agree for grad in grads),
+        dtype=settings.dtype.value,
+        atol=settings.tolerance.atol,
+        rtol=settings.tolerance.rtol,
+        seed=request.seed if (drawn or g_drawn) else None,
+        numeric=settings.numeric,
+        steps=_steps(layer.steps(tensors, params, g)) if request.steps else None,
+        notes=notes,
+        answer=answer,
+    )
+
+
+class _Numeric:
+    """Finite differences for the layer's inputs, in float64 (None with --no-numeric)."""
+
+    def __init__(self, layer: Layer, plan: Plan, tensors, g: Tensor, settings: Settings, seed):
+        self.layer, self.plan, self.settings, self.seed = layer, plan, settings, seed
+        self.on = settings.numeric
+        if self.on:
+            self.tensors = {
+                key: (v.double() if v is not None and v.is_floating_point() else v)
+                for key, v in tensors.items()
+            }
+            self.g = g.double()
+
+    def estimate(self, name: str) -> tuple[NumericEstimate | None, Tensor | None, list[str]]:
+        """The estimate for input ``name``, where it is trusted, and a note on the rest."""
+        if not self.on:
+            return None, None, []
+        layer = self.layer
+        estimate = numeric_estimate(
+            layer, self.plan, self.tensors, self.g, name, self.settings.tolerance, self.seed
+        )
+        if layer.untrusted is None:
+            return estimate, None, []
+        untrusted = layer.untrusted(self.tensors, self.plan.params, name)
+        left_out = int((untrusted & estimate.checked).sum())
+        notes = []
+        if left_out:
+            notes.append(
+                f"numeric: {left_out} entr{'y' if left_out == 1 else 'ies'} left out of "
+                f"the verdict, shown ~ ({layer.kinks_text})"
+            )
+        return estimate, ~untrusted, notes
+
+
+def _gradient(
+    layer: Layer,
+    tensors: Mapping[str, Tensor | None],
+    name: str,
+    analytic: Tensor,
+    autograd: Tensor,
+    settings: Settings,
+    numeric: _Numeric,
+) -> LayerGradient:
+    estimate, trusted, notes = numeric.estimate(name)
+    # + 0.0 turns −0 into 0 (a masked softmax entry, a zero gradient times a negative)
+    check = judge(analytic + 0.0, autograd + 0.0, estimate, settings.tolerance, trusted)
+    value = tensors[name]
+    raise_if_overflowed(
+        check,
+        lambda k: f"∂L/∂{name}[{_index_text(k, tuple(value.shape))}]",
+        settings.dtype.value,
+    )
+    return LayerGradient(
+        name=name,
+        symbol=layer.input(name).symbol or name,
+        shape=list(value.shape),
+        dim_names=list(_dims(layer, name, value.dim())),
+        value=None,  # the input's own value, filled in from the inputs' lists
+        formula=layer.backward_formulas[name],
+        check=check,
+        notes=[*check.notes, *notes],
+    )
+
+
+def _index_text(position: int, shape: tuple[int, ...]) -> str:
+    index = []
+    for size in reversed(shape):
+        position, rest = divmod(position, size)
+        index.append(str(rest))
+    return ", ".join(reversed(index))
+
+
+def _list(value: Tensor | None) -> Grid | list | None:
+    """A tensor for the result: a compact Grid of floats (−0 shown as 0), or a list of
+    integers (embedding indices)."""
+    if value is None:
+        return None
+    if value.is_floating_point():
+        return to_grid(value.double() + 0.0)
+    return value.tolist()
+
+
+def _dims(layer: Layer, name: str, rank: int) -> tuple[str, ...]:
+    try:
+        return layer.input(name).dim_names(rank)
+    except KeyError:
+        return tuple(f"d{i}" for i in range(rank))
+
+
+def _info(layer: Layer, plan: Plan, name: str, value: Tensor | None) -> TensorInfo:
+    shape = plan.shapes[name]
+    rank = 0 if shape is None else len(shape)
+    return TensorInfo(
+        name,
+        [] if shape is None else list(shape),
+        list(_dims(layer, name, rank)),
+        _list(value),
+        plan.sources[name],
+    )
+
+
+def _json_param(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _steps(steps: list[Step]) -> list[LayerStep]:
+    return [
+        LayerStep(
+            label=step.label,
+            formula=step.formula,
+            shape=None if step.tensor is None else list(step.tensor.shape),
+            dim_names=list(step.dim_names),
+            value=_step_value(step.tensor),
+            lines=list(step.lines),
+            symbol=step.symbol or step.label.split(" ")[0],
+        )
+        for step in steps
+    ]
+
+
+def _step_value(tensor: Tensor | None) -> Grid | list | float | None:
+    """A step's tensor for the result; a single number (a 1-D input's μ) stays a number."""
+    if tensor is not None and tensor.dim() == 0:
+        return float(tensor) + 0.0
+    return _list(tensor)
+
+
+def _notes(layer: Layer, plan: Plan, drawn: list[str], g_drawn: str | None, seed: int) -> list[str]:
+    notes = list(layer.notes(plan.params, plan.shapes))
+    made = [*drawn, *([g_drawn] if g_drawn else [])]
+    if made:
+        notes.append(
+            f"random values as after torch.manual_seed({seed}): "
+            + ", then ".join(made)
+            + "; --json carries every value."
+        )
+    return notes
+
+
+# ---------------------------------------------------------------- --expect
+
+
+def grid(tensor: Tensor) -> list:
+    """The 2-D view an answer is compared in: a vector stays a vector, higher ranks become
+    (every index but the last) × (the last index)."""
+    t = tensor.double()
+    if t.dim() <= 2:
+        return t.tolist()
+    return t.reshape(-1, t.shape[-1]).tolist()
+
+
+def _answers(
+    layer: Layer,
+    tensors: Mapping[str, Tensor | None],
+    params,
+    g: Tensor,
+    grads: list[LayerGradient],
+    expected: Mapping[str, Expected],
+    settings: Settings,
+) -> AnswerSet:
+    by_name = {grad.name: grad for grad in grads}
+    parts = {}
+    for key, answer in expected.items():
+        if key not in by_name:
+            raise unknown("--expect key", key, by_name)
+        truth_tensor = torch.tensor(nested(by_name[key].check.analytic), dtype=torch.float64)
+        slips = [
+            Slip(text, grid(value.reshape(truth_tensor.shape)))
+            for text, value in _slips(layer, tensors, params, g, key, truth_tensor)
+        ]
+        parts[key] = check_answer(
+            answer,
+            grid(truth_tensor),
+            key,
+            tolerance=settings.tolerance,
+            slips=slips,
+            noun=f"∂L/∂{key}",
+        )
+    return AnswerSet(parts)
+
+
+def _slips(
+    layer: Layer, tensors, params, g: Tensor, name: str, truth: Tensor
+) -> list[tuple[str, Tensor]]:
+    """The registry's slips for this layer, then a factor N or 1/N (the batch-mean slip)."""
+    found = [(text, value.double()) for text, value in layer.slips(tensors, params, g, name)]
+    batch = _batch_size(layer, tensors)
+    if batch > 1:
+        found += [
+            (f"the gradient divided by N = {batch} (a batch mean where L is a sum)", truth / batch),
+            (f"the gradient times N = {batch}", truth * batch),
+        ]
+    return [(text, value) for text, value in found if text]
+
+
+def _batch_size(layer: Layer, tensors) -> int:
+    first = tensors[layer.inputs[0].name]
+    return int(first.shape[0]) if first is not None and first.dim() > 1 else 1

@@ -1,0 +1,122 @@
+"""Result of `gradcli expr`: a formula's gradient, Jacobian or Hessian, three ways."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradcli.expect import AnswerCheck
+from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One formula (a function or one derivative entry) in every form a renderer may want.
+
+    ``unicode`` and ``ascii`` are the whole equation ``label = formula`` pretty-printed
+    (several lines for fractions and powers); ``text`` is the one-line form.
+    """
+
+    label: str  # ∂f/∂x
+    label_ascii: str  # df/dx
+    label_latex: str  # \frac{\partial f}{\partial x}
+    text: str  # 2*x*sin(y)
+    unicode: str
+    ascii: str
+    latex: str  # the formula alone
+
+
+@dataclass(frozen=True)
+class ExprResult:
+    """f at the point and its derivative entries: symbolic, autograd and numeric.
+
+    ``kind`` is ``gradient`` (entries: a list of n), ``jacobian`` (m × n: rows are the
+    expressions, columns the variables) or ``hessian`` (n × n). Where a derivative does not
+    exist, ``defined`` is False and the analytic value, its difference and its verdict are None.
+    """
+
+    expressions: list[str]
+    variables: list[str]
+    at: dict[str, float]
+    at_written: dict[str, str]
+    order: int
+    kind: str
+    value: list[float]
+    functions: list[Formula]
+    derivatives: list  # Formula entries, shaped like check.analytic
+    check: GradientCheck
+    defined: list  # bools, shaped like check.analytic
+    dtype: str
+    notes: list[str] = field(default_factory=list)
+    notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
+    answer: AnswerCheck | None = None
+    command: str = "expr"
+
+    @property
+    def agree(self) -> bool:
+        return self.check.agree
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.kind != "gradient"
+
+    def entries(self) -> list[tuple[int, int]]:
+        """(row, column) of every entry in row-major order (row 0 for a gradient)."""
+        if not self.is_matrix:
+            return [(0, j) for j in range(len(self.variables))]
+        return [(i, j) for i, row in enumerate(self.defined) for j in range(len(row))]
+
+    def to_json(self) -> dict[str, Any]:
+        shape = _shape(self.derivatives)
+        return {
+            "command": self.command,
+            "expressions": self.expressions,
+            "variables": self.variables,
+            "at": self.at,
+            "order": self.order,
+            "kind": self.kind,
+            "value": self.value,
+            "derivative": shape(lambda f: f.text),
+            "defined": self.defined,
+            **self.check.json_fields(),
+            "dtype": self.dtype,
+            "latex": {
+                "expressions": [f.latex for f in self.functions],
+                "derivative": shape(lambda f: f.latex),
+            },
+            "notes": self.notes,
+            **answer_json(self.answer),
+        }
+
+    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+        check = self.check
+        header = ["i", "j", "entry", "derivative", "defined", "analytic", "autograd", "numeric"]
+        header += ["abs_diff", "ok"]
+        count = len(self.entries())
+        numeric = flatten(check.numeric) if check.numeric is not None else [None] * count
+        columns = [
+            flatten(self.derivatives),
+            flatten(self.defined),
+            flatten(check.analytic),
+            flatten(check.autograd),
+            numeric,
+            flatten(check.abs_diff),
+            flatten(check.ok),
+        ]
+        extra_header, extra = answer_columns(self.answer, count)
+        rows = []
+        for k, (i, j) in enumerate(self.entries()):
+            formula, *values = (column[k] for column in columns)
+            rows.append([i, j, formula.label_ascii, formula.text, *values, *extra[k]])
+        return header + extra_header, rows
+
+
+def _shape(derivatives: list):
+    """Map a function over the Formula entries, keeping the vector or matrix shape."""
+
+    def apply(fn) -> list:
+        if derivatives and isinstance(derivatives[0], list):
+            return [[fn(f) for f in row] for row in derivatives]
+        return [fn(f) for f in derivatives]
+
+    return apply
