@@ -4,6 +4,7 @@ others."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -194,3 +195,16 @@ def test_loss_curve_plot():
 )
 def test_bad_epoch_options(extra, fragments):
     assert_bad_input(invoke(*MAZUR, *extra), *fragments)
+
+
+def test_batch_runs_epochs_and_refuses_pictures():
+    lines = "\n".join(
+        [
+            "perceptron --weights 1,2 --x 0.5,-1 --target 1 --epochs 3",
+            "activation sigmoid 0.5 --plot",
+        ]
+    )
+    run = invoke("batch", "-", input_text=lines + "\n")
+    first, second = (json.loads(line) for line in run.stdout.splitlines())
+    assert len(first["history"]) == 4 and first["training"]["epochs"] == 3
+    assert "--plot" in second["error"]

@@ -280,9 +280,7 @@ def _axes(figure: Figure, series: list[Series], marks: list[Mark], style: PlotSt
         if y_hi - y_lo <= 1e-12 * max(1.0, abs(y_hi)):
             pad = max(1.0, abs(y_hi) * 0.1)
             y_lo, y_hi = y_lo - pad, y_hi + pad
-        step = nice_step(y_hi - y_lo, max(2, rows // 3))
-        y0 = math.floor(y_lo / step + 1e-9) * step
-        y1 = math.ceil(y_hi / step - 1e-9) * step
+        y0, y1, step = _y_span(y_lo, y_hi, rows)
         y_ticks = _ticks(y0, y1, step)
         decimals = _decimals(step)
         y_labels = [_number(t, decimals) for t in y_ticks]
@@ -294,6 +292,21 @@ def _axes(figure: Figure, series: list[Series], marks: list[Mark], style: PlotSt
         x_step = max(1.0, round(x_step))
     x_ticks = _ticks(x0, x1, x_step)
     return Axes(x0, x1, y0, y1, x_ticks, y_ticks, y_labels, columns, rows)
+
+
+def _y_span(low: float, high: float, rows: int) -> tuple[float, float, float]:
+    """The y axis from ``low`` to ``high`` rounded out to a round step: of the steps giving
+    about rows/3 … rows/2 ticks, the one that wastes the least height."""
+    best = None
+    for count in range(max(2, rows // 3), max(3, rows // 2) + 1):
+        step = nice_step(high - low, count)
+        y0 = math.floor(low / step + 1e-9) * step
+        y1 = math.ceil(high / step - 1e-9) * step
+        waste = (y1 - y0) - (high - low)
+        if best is None or waste < best[0] - 1e-12 * (high - low):
+            best = (waste, y0, y1, step)
+    assert best is not None
+    return best[1], best[2], best[3]
 
 
 def nice_step(span: float, count: int, multiples: tuple[float, ...] = (1, 2, 2.5, 5, 10)) -> float:
