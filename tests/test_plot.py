@@ -204,5 +204,6 @@ def loaded(argv: list[str], module: str) -> bool:
 
 def test_plotting_library_is_imported_only_for_plot():
     assert not loaded(["activation", "sigmoid", "0.5"], "plotille")
+    assert not loaded(["activation", "sigmoid", "0.5"], "gradcli.render.plot")
     assert not loaded(["softmax-jacobian", "1", "2", "--heatmap"], "plotille")
     assert loaded(["activation", "sigmoid", "--plot"], "plotille")

@@ -18,7 +18,7 @@ from gradcli.commands.options import Output
 from gradcli.errors import InputError, shown
 from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
-from gradcli.render.plot import MAX_HEIGHT, MIN_HEIGHT, MIN_WIDTH
+from gradcli.render.plot_sizes import MAX_HEIGHT, MIN_HEIGHT, MIN_WIDTH
 
 RANGE_LIMIT = 1e6  # |A|, |B| of --range: beyond it no plot of an activation shows anything
 MIN_SPAN = 1e-6  # B − A relative to max(1, |A|, |B|): narrower ranges cannot be labelled

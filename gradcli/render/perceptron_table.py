@@ -7,7 +7,6 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
-from gradcli.render.plot import CurvePlot, Figure, Series
 from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
@@ -335,6 +334,8 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
 
 
 def _loss_plot(result: PerceptronResult) -> RenderableType:
+    from gradcli.render.plot import CurvePlot, Figure, Series
+
     training = result.training
     assert training is not None and result.loss_plot is not None
     losses = training.history

@@ -25,13 +25,9 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
+from gradcli.render.plot_sizes import DEFAULT_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH
 from gradcli.results.curve import Curve
 
-MIN_WIDTH = 30  # columns: y labels, the frame and a canvas of 20 columns
-MAX_WIDTH = 100  # a wider terminal gets a 100-column plot
-MIN_HEIGHT = 5  # canvas rows
-MAX_HEIGHT = 60
-DEFAULT_HEIGHT = 16  # canvas rows when the terminal's height is not known
 BRAILLE = 0x2800
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd")  # blue, orange, green, purple
 PATTERNS = ((True,), (True, False), (True, True, False, False))  # solid, dotted, dashed

@@ -15,7 +15,6 @@ from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.heatmap import HeatLegend, HeatMap, heat_scale, heat_style
 from gradcli.render.plain import ascii_renderable
-from gradcli.render.plot import curve_renderable
 from gradcli.results import GradientCheck, flatten
 from gradcli.results.activation import ActivationPlot, ActivationResult
 from gradcli.results.listing import Listing
@@ -204,8 +203,13 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
     table = FitTable(columns, rows, caption=summary_caption(len(result.x)))
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
+    plot = []
+    if result.curve is not None:
+        from gradcli.render.plot import curve_renderable
+
+        plot.append(curve_renderable(result.curve))
     return Group(
-        *([curve_renderable(result.curve)] if result.curve is not None else []),
+        *plot,
         title,
         table,
         caption,
@@ -217,6 +221,8 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
 
 @as_renderable.register
 def _(result: ActivationPlot, precision: int) -> RenderableType:
+    from gradcli.render.plot import curve_renderable
+
     return curve_renderable(result.curve)
 
 
