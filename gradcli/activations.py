@@ -12,7 +12,7 @@ Importing this module does not import torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -283,6 +283,22 @@ ACTIVATION_LIST: tuple[Activation, ...] = (
 )
 
 ACTIVATIONS: dict[str, Activation] = {act.name: act for act in ACTIVATION_LIST}
+
+
+PLOT_SPAN = (-6.0, 6.0)  # where every activation's shape shows at its default parameters
+PLOT_REACH = 1e6  # kinks and x values beyond this do not widen the default plot range
+
+
+def plot_range(kinks: Sequence[float], points: Sequence[float] = ()) -> tuple[float, float]:
+    """The default x range of ``--plot``: −6 … 6, widened to every kink and every x given
+    (within ±PLOT_REACH) with a margin of max(1, 10 %) beyond it, to whole numbers —
+    softplus's threshold at x = 20 gives −6 … 22, relu6's kink at 6 gives −6 … 7."""
+    low, high = PLOT_SPAN
+    for x in [*kinks, *points]:
+        if abs(x) <= PLOT_REACH:
+            margin = max(1.0, 0.1 * abs(x))
+            low, high = min(low, x - margin), max(high, x + margin)
+    return float(math.floor(low)), float(math.ceil(high))
 
 
 def get_activation(name: str) -> Activation:

@@ -30,6 +30,13 @@ ENGINES = ("grad", "backward")
 # error, the updated value, grids for output
 WEIGHT_COPIES = 10
 ACTIVATION_COPIES = 14  # per pre-activation entry: forward, backprop, autograd graph, steps
+# --epochs: a step of a small network costs the fixed overhead of its torch calls — about
+# 10 per layer and 4 more, each ~3.5 µs here, i.e. ~3000 element operations at the work
+# limit's pace — plus about 3 forward passes of element work (forward, δ, the update)
+STEP_CALLS_PER_LAYER = 10
+STEP_CALLS = 4
+CALL_ELEMENTS = 3000
+HISTORY_BYTES = 300  # per epoch: the loss, its {epoch, loss} object for JSON, the table
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class NetworkSpec:
     engine: str = "grad"
     steps: bool = False
     lr: float | None = None
+    epochs: int | None = None  # gradient descent: this many full-batch steps of lr
+    bias_update: bool = True  # False: the steps leave the biases as they are
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,8 @@ def plan_network(spec: NetworkSpec) -> NetworkPlan:
         raise InputError(f"unknown engine {shown(spec.engine)}; choose from: {', '.join(ENGINES)}")
     if spec.lr is not None and not (math.isfinite(spec.lr) and spec.lr > 0):
         raise InputError(f"--lr must be a finite number > 0, got {spec.lr:g}")
+    if spec.epochs is not None and spec.epochs < 1:
+        raise InputError(f"--epochs must be a whole number ≥ 1, got {spec.epochs}")
     samples, features = _input_shape(spec)
     shapes = _layer_shapes(spec, samples, features)
     layers = _with_activations(shapes, spec.activations)
@@ -220,6 +231,14 @@ def _require_room(spec: NetworkSpec, samples: int, features: int, layers: list[L
     require_memory(total, f"{what} on {samples:,} samples (estimated from its shapes)")
     cost = sum(samples * layer.out * (layer.fan_in + 1) for layer in layers)
     require_work(4 * cost, f"{what} on {samples:,} samples")
+    if spec.epochs is not None:
+        epochs = spec.epochs
+        calls = STEP_CALLS_PER_LAYER * len(layers) + STEP_CALLS
+        require_memory((epochs + 1) * HISTORY_BYTES, f"--epochs {epochs:,}", of="of loss history")
+        require_work(
+            epochs * (3 * cost + calls * CALL_ELEMENTS),
+            f"--epochs {epochs:,} of {what} on {samples:,} samples",
+        )
 
 
 def _target(raw: list | None, loss: Loss, shape: tuple[int, int], depth: int) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -16,10 +17,12 @@ from gradcli.commands.options import (
     positional_numbers,
     reject_stray_option,
 )
+from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.params import describe_all
+from gradcli.results.activation import ActivationPlot
 from gradcli.results.listing import Listing, ListingTable
 
 
@@ -76,6 +79,10 @@ def activation(
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
     expect: ExpectOpt = None,
+    plot: PlotOpt = False,
+    x_range: RangeOpt = None,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
     *,
     common: Common,
 ) -> int:
@@ -86,16 +93,25 @@ def activation(
         raise InputError("no activation name given; run 'gradcli activation --list' to see them")
     reject_stray_option(ctx, name)
     act = get_activation(name)
-    values = positional_numbers(ctx, x, "x values")
+    request = plot_request(plot, x_range, width, height, common.output)
+    values = positional_numbers(ctx, x, "x values") if x or request is None else []
     params = act.resolve_params(param or [])
     expected = parse_expected(expect) if expect is not None else None
     if expected is not None:
+        if not values:
+            raise InputError("--expect checks f'(x) at the x values: give them after the name")
         check_shape(expected, (len(values),), "f'(x)")
 
-    from gradcli.core.activation import activation_gradients
+    from gradcli.core.activation import activation_curve, activation_gradients
 
+    curve = None
+    if request is not None:
+        size = (request.width, request.height)
+        curve = activation_curve(act, params, values, common.settings, request.x_range, size)
+        if not values:
+            return common.output.show(ActivationPlot(act.name, curve))
     result = activation_gradients(act, values, params, common.settings, expected)
-    return common.output.show(result)
+    return common.output.show(dataclasses.replace(result, curve=curve))
 
 
 INFO = CommandInfo(
@@ -107,7 +123,7 @@ INFO = CommandInfo(
         Example("activation sigmoid 0 0.5 -2"),
         Example("activation sigmoid 0.5 --expect 0.2350"),
         Example("activation leaky_relu -2 3 --param negative_slope=0.1 --json"),
-        Example("activation --list"),
+        Example("activation tanh --plot --range -4,4"),
     ),
     numeric_args=True,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from gradcli.commands.options import (
     completer,
     computing_command,
 )
+from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
 from gradcli.expect import Expected, check_shape, parse_expected
@@ -68,6 +70,16 @@ def parse_lr(text: str) -> float:
     if value <= 0:
         raise InputError(f"--lr: {shown(text)} must be a number > 0")
     return value
+
+
+EPOCHS_DIGITS = 15  # the work limit refuses long before; this only keeps the number sane
+
+
+def parse_epochs(text: str) -> int:
+    raw = text.strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= EPOCHS_DIGITS and int(raw) >= 1):
+        raise InputError(f"--epochs {shown(text)} must be a whole number ≥ 1, e.g. --epochs 1000")
+    return int(raw)
 
 
 def parse_target(text: str) -> Vector | Matrix:
@@ -214,6 +226,25 @@ def perceptron(
             show_default=False,
         ),
     ] = None,
+    epochs: Annotated[
+        str | None,
+        typer.Option(
+            "--epochs",
+            metavar="N",
+            help="Gradient descent: N full-batch steps of --lr (default 0.5), every gradient by"
+            " backprop (autograd checks the first and the last); a table of the loss per epoch.",
+            show_default=False,
+        ),
+    ] = None,
+    no_bias_update: Annotated[
+        bool,
+        typer.Option(
+            "--no-bias-update", help="Gradient-descent steps keep the biases fixed (tutorials)."
+        ),
+    ] = False,
+    plot: PlotOpt = False,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
     expect: Annotated[
         list[str] | None,
         typer.Option(
@@ -229,6 +260,12 @@ def perceptron(
     common: Common,
 ) -> int:
     """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
+    epoch_count = None if epochs is None else parse_epochs(epochs)
+    if no_bias_update and lr is None and epoch_count is None:
+        raise InputError("--no-bias-update changes gradient-descent steps: add --lr or --epochs")
+    if plot and epoch_count is None:
+        raise InputError("--plot draws the loss over the epochs: add --epochs N")
+    request = plot_request(plot, None, width, height, common.output)
     expected = parse_expectations(expect or [], lr)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
@@ -259,12 +296,16 @@ def perceptron(
         engine=engine_name,
         steps=steps,
         lr=None if lr is None else parse_lr(lr),
+        epochs=epoch_count,
+        bias_update=not no_bias_update,
     )
     check_expectations(expected, plan_network(spec))  # every check before torch loads
 
     from gradcli.core.perceptron import perceptron_gradients
 
     result = perceptron_gradients(spec, common.settings, expected)
+    if request is not None:
+        result = dataclasses.replace(result, loss_plot=(request.width, request.height))
     return common.output.show(result)
 
 
@@ -298,6 +339,11 @@ INFO = CommandInfo(
         Example(
             "perceptron --weights 1,2 --x 0.5,-1 --target 1 --activation identity "
             "--expect layer1.weight=-2.5,5 --steps"
+        ),
+        Example(
+            'perceptron --weights "0.15,0.20;0.25,0.30" --bias 0.35,0.35 '
+            '--weights "0.40,0.45;0.50,0.55" --bias 0.60,0.60 --x 0.05,0.10 '
+            "--target 0.01,0.99 --reduction half-sum --epochs 10000 --no-bias-update"
         ),
     ),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -13,10 +14,14 @@ from gradcli.commands.options import (
     number,
     positional_numbers,
 )
+from gradcli.commands.pictures import for_people
 from gradcli.commands.registry import CommandInfo, Example
+from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import require_memory
 from gradcli.softmax_rules import JACOBIAN_BYTES_PER_ENTRY, check_temperature
+
+HEATMAP_LIMIT = 60  # logits: a 60×60 map is 120–180 columns wide, split into blocks below that
 
 
 @computing_command
@@ -41,6 +46,14 @@ def softmax_jacobian(
         ),
     ] = 1.0,
     expect: ExpectOpt = None,
+    heatmap: Annotated[
+        bool,
+        typer.Option(
+            "--heatmap",
+            help=f"Draw the Jacobian as coloured blocks, up to {HEATMAP_LIMIT} logits (for"
+            " people: not with --json).",
+        ),
+    ] = False,
     *,
     common: Common,
 ) -> int:
@@ -48,6 +61,14 @@ def softmax_jacobian(
     values = positional_numbers(ctx, a, "logits")
     check_temperature(temperature)
     n = len(values)
+    if heatmap:
+        for_people("--heatmap", common.output)
+        if n > HEATMAP_LIMIT:
+            raise InputError(
+                f"--heatmap draws one cell per entry, up to {HEATMAP_LIMIT}×{HEATMAP_LIMIT}; "
+                f"{n:,} logits make {n:,}×{n:,}: drop --heatmap (the table is summarized) or "
+                "use --json for every entry"
+            )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
     expected = parse_expected(expect) if expect is not None else None
     if expected is not None:
@@ -56,7 +77,7 @@ def softmax_jacobian(
     from gradcli.core.softmax import softmax_jacobian as compute
 
     result = compute(values, temperature, common.settings, expected)
-    return common.output.show(result)
+    return common.output.show(dataclasses.replace(result, heatmap=heatmap))
 
 
 INFO = CommandInfo(
@@ -68,6 +89,7 @@ INFO = CommandInfo(
         Example("softmax-jacobian 1 2 3"),
         Example("softmax-jacobian 1 2 3 -T 2 --json"),
         Example('softmax-jacobian 0 0 --expect "1/4,-1/4;-1/4,1/4"'),
+        Example("softmax-jacobian 1 2 3 4 5 6 7 8 9 10 --heatmap"),
     ),
     numeric_args=True,
 )

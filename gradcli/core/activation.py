@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gradcli.activations import Activation
+from gradcli.activations import Activation, plot_range
 from gradcli.core.engine import (
     KINK_MARGIN,
     as_tensor,
     check_elementwise,
+    elementwise_autograd,
+    judge,
     overflow_note,
     raise_if_overflowed,
     torch,
@@ -17,6 +19,7 @@ from gradcli.core.engine import (
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
+from gradcli.results.curve import Curve
 from gradcli.settings import Settings
 
 if TYPE_CHECKING:
@@ -74,6 +77,58 @@ def activation_gradients(
             *check.notes,
         ],
         answer=answer,
+    )
+
+
+CURVE_SAMPLES = 481  # points across the range: two per braille dot of a 120-column plot
+
+
+def activation_curve(
+    activation: Activation,
+    params: ParamValues,
+    points: Sequence[float],
+    settings: Settings,
+    x_range: tuple[float, float] | None = None,
+    size: tuple[int | None, int | None] = (None, None),
+) -> Curve:
+    """f and the analytic f′ sampled over ``x_range`` (default: the registry's rule, covering
+    the kinks and ``points``), the kinks and the given points included exactly; f′ checked
+    against autograd at every sample, in float64."""
+    kinks = list(activation.kinks(params))
+    low, high = x_range or plot_range(kinks, points)
+    inside = [x for x in points if low <= x <= high]
+    shown_kinks = sorted({k for k in kinks if low <= k <= high})
+    step = (high - low) / (CURVE_SAMPLES - 1)
+    grid = [low + i * step for i in range(CURVE_SAMPLES - 1)] + [high]
+    xs = torch.tensor(sorted({*grid, *shown_kinks, *inside}), dtype=torch.float64)
+    value = activation.forward(xs, params)
+    analytic = activation.derivative(xs, params)
+    check = judge(
+        analytic,
+        elementwise_autograd(lambda t: activation.forward(t, params), xs),
+        None,
+        settings.tolerance,
+    )
+    at = {x: i for i, x in enumerate(xs.tolist())}
+    values, derivatives = value.tolist(), analytic.tolist()
+    formula, derivative_formula = activation.formulas(params)
+    described = ", ".join(f"{k}={v}" for k, v in params.items())
+    name = f"{activation.name} ({described})" if described else activation.name
+    return Curve(
+        title=f"{name} on [{low:g}, {high:g}]: f and its derivative f'",
+        labels=(f"f   {formula}", f"f'  {derivative_formula}"),
+        x=xs.tolist(),
+        value=values,
+        derivative=derivatives,
+        kinks=shown_kinks,
+        marks=[(x, values[at[x]], derivatives[at[x]]) for x in dict.fromkeys(inside)],
+        x_range=(low, high),
+        outside=[x for x in points if not low <= x <= high],
+        agree=check.agree,
+        disagreements=sum(not ok for ok in check.ok.flat()),
+        max_abs_diff=check.max_abs_diff,
+        width=size[0],
+        height=size[1],
     )
 
 

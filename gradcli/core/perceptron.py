@@ -46,12 +46,14 @@ from gradcli.results.perceptron import (
     LayerSteps,
     ParameterGradient,
     PerceptronResult,
+    Training,
 )
 from gradcli.settings import Settings
 
 Tensor = torch.Tensor
 Matrix = list[list[float]]
 
+DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
@@ -347,10 +349,16 @@ def perceptron_gradients(
             ),
             settings.dtype.value,
         )
-    layers = _layer_results(net, checks, spec.lr)
+    lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
+    training = None
+    if spec.epochs is not None:
+        from gradcli.core.descent import descend
+
+        training = descend(net, spec.epochs, lr, spec.bias_update, settings)
+    layers = _layer_results(net, checks, lr, spec.bias_update, training)
     answer = None
     if expected:
-        answer = check_layer_answers(net, layers, expected, settings, spec.lr)
+        answer = check_layer_answers(net, layers, expected, settings, lr)
     return PerceptronResult(
         x=net.x.double().tolist(),
         target=net.target.tolist()
@@ -365,12 +373,13 @@ def perceptron_gradients(
         activations=[layer.activation.name for layer in net.layers],
         layers=layers,
         max_abs_diff=max(check.max_abs_diff for check in checks),
-        agree=all(check.agree for check in checks),
+        agree=all(check.agree for check in checks)
+        and (training is None or training.last_step.agree),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,
         rtol=settings.tolerance.rtol,
         seed=spec.seed if net.drawn else None,
-        lr=spec.lr,
+        lr=lr,
         numeric_skipped=skipped,
         steps=_steps(net, worked) if spec.steps else None,
         notes=[
@@ -379,6 +388,8 @@ def perceptron_gradients(
             *_check_notes(layers),
         ],
         answer=answer,
+        bias_update=spec.bias_update,
+        training=training,
     )
 
 
@@ -527,22 +538,35 @@ def _maybe_numeric(
     return numeric_gradients(net, settings, seed), trusted, None
 
 
-def _layer_results(net: Network, checks: list, lr: float | None) -> list[LayerGradients]:
+def _layer_results(
+    net: Network,
+    checks: list,
+    lr: float | None,
+    bias_update: bool = True,
+    training: Training | None = None,
+) -> list[LayerGradients]:
     results = []
     pending = iter(checks)
     for i, layer in enumerate(net.layers, 1):
-        weight = _parameter(layer.weight, next(pending), lr)
-        bias = None if layer.bias is None else _parameter(layer.bias, next(pending), lr)
+        final_w = None if training is None else training.final_weights[i - 1]
+        final_b = None if training is None else training.final_biases[i - 1]
+        weight = _parameter(layer.weight, next(pending), lr, final=final_w)
+        bias = None
+        if layer.bias is not None:
+            rate = lr if bias_update or lr is None else 0.0
+            bias = _parameter(layer.bias, next(pending), rate, final=final_b)
         results.append(LayerGradients(i, layer.activation.name, weight, bias))
     return results
 
 
-def _parameter(value: Tensor, check, lr: float | None) -> ParameterGradient:
+def _parameter(
+    value: Tensor, check, lr: float | None, final: list | None = None
+) -> ParameterGradient:
     value64 = value.double()
     updated = None
     if lr is not None:  # one gradient-descent step with the backprop gradient
         updated = (value64 - lr * torch.tensor(check.analytic, dtype=torch.float64)).tolist()
-    return ParameterGradient(value=value64.tolist(), check=check, updated=updated)
+    return ParameterGradient(value=value64.tolist(), check=check, updated=updated, final=final)
 
 
 # ---------------------------------------------------------------- formulas and notes

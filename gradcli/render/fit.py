@@ -42,8 +42,10 @@ class FitTable:
         title_justify: str = "center",
         header_style: str | None = None,
         show_header: bool = True,
+        legend: RenderableType | None = None,
     ) -> None:
         self.columns = list(columns)
+        self.legend = legend  # under the last block (a heat legend: nothing without colour)
         self.rows = [list(row) for row in rows]
         self.title = title
         self.caption = caption
@@ -89,6 +91,8 @@ class FitTable:
         blocks = self.blocks(options.max_width)
         for number, block in enumerate(blocks):
             yield self._table(block, number, len(blocks))
+        if self.legend is not None:
+            yield self.legend
 
     def _table(self, block: list[int], number: int, count: int) -> Table:
         title = self.title

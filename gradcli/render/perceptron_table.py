@@ -52,25 +52,25 @@ def _summary(rows: int, cols: int) -> str:
 def _data(result: PerceptronResult, precision: int) -> RenderableType:
     b, n = len(result.x), len(result.x[0])
     x_title = f"x ({b}×{n}){_summary(b, n)}"
-    tables = [matrix_table(x_title, result.x, precision, False, labels=SAMPLE_INPUT)]
+    tables = [matrix_table(x_title, result.x, precision, labels=SAMPLE_INPUT)]
     k = len(result.outputs[0])
     o_title = f"outputs O ({b}×{k})"
-    tables.append(matrix_table(o_title, result.outputs, precision, False, labels=SAMPLE_NODE))
+    tables.append(matrix_table(o_title, result.outputs, precision, labels=SAMPLE_NODE))
     target = result.target
     if target and isinstance(target[0], list):
         values = {v for row in target for v in row}
         if len(values) == 1 and _is_big(target):
             tables.append(Text(f"target t: every entry {number(values.pop(), precision)}"))
         else:
-            tables.append(matrix_table("target t", target, precision, False, labels=SAMPLE_NODE))
+            tables.append(matrix_table("target t", target, precision, labels=SAMPLE_NODE))
     else:
         tables.append(_vector_table("target class", [float(t) for t in target], precision))
     return _columns(tables)
 
 
-def _vector_table(title: str, values: list[float], precision: int) -> FitTable:
+def _vector_table(title: str, values: list[float], precision: int, label: str = "i") -> FitTable:
     rows = [
-        [ELLIPSIS, ELLIPSIS] if i is None else [f"i={i}", number(values[i], precision)]
+        [ELLIPSIS, ELLIPSIS] if i is None else [f"{label}={i}", number(values[i], precision)]
         for i in pick(len(values), VECTOR_LIMIT)
     ]
     columns = [Column("", key=True), Column("value")]
@@ -102,11 +102,9 @@ def _weight_section(layer: LayerGradients, precision: int) -> list[RenderableTyp
             )
         )
     if not _is_big(grad.value):  # big weights: their values are in --json
-        extra.append(matrix_table("W", grad.value, precision, False, labels=NODE_INPUT))
+        extra.append(matrix_table("W", grad.value, precision, labels=NODE_INPUT))
     if grad.updated is not None:
-        extra.append(
-            matrix_table("W − lr·∂E/∂W", grad.updated, precision, False, labels=NODE_INPUT)
-        )
+        extra.append(matrix_table("W − lr·∂E/∂W", grad.updated, precision, labels=NODE_INPUT))
     parts: list[RenderableType] = [heading, _columns(pair)]
     if extra:
         parts.append(_columns(extra))
@@ -262,9 +260,141 @@ def _products(step: LayerSteps, node: str, source: str, precision: int) -> list[
     return lines
 
 
+HISTORY_HEAD = 4  # epochs 0 … 3
+HISTORY_TAIL = 3  # the last three
+
+
+def history_epochs(count: int) -> list[int]:
+    """Epochs the table shows out of 0 … count: the first few, every power of ten, the last
+    few."""
+    chosen = set(range(min(HISTORY_HEAD, count + 1)))
+    chosen |= {10**k for k in range(1, len(str(count))) if 10**k <= count}
+    chosen |= set(range(max(0, count - HISTORY_TAIL + 1), count + 1))
+    return sorted(chosen)
+
+
+def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
+    training = result.training
+    assert training is not None
+    samples = len(result.x)
+    biases = (
+        "every step moves W and b" if training.bias_update else "biases fixed (--no-bias-update)"
+    )
+    parts: list[RenderableType] = [
+        Text(
+            f"Gradient descent: {training.epochs:,} step{'s' if training.epochs != 1 else ''} of "
+            f"lr = {training.lr:g}, full batch ({samples} sample{'s' if samples != 1 else ''}), "
+            f"all layers stepped at once from backprop's gradient; {biases}",
+            style="bold",
+        )
+    ]
+    if result.loss_plot is not None:
+        parts.append(_loss_plot(result))
+    rows: list[list[str | Text]] = []
+    previous = None
+    for epoch in history_epochs(training.epochs):
+        if previous is not None and epoch != previous + 1:
+            rows.append([ELLIPSIS, ELLIPSIS])
+        rows.append([f"{epoch:,}", number(training.history[epoch], max(precision, 10))])
+        previous = epoch
+    caption = Text(f"history[k] = E after k steps; --json has all {training.epochs + 1:,}")
+    parts.append(
+        FitTable(
+            [Column("epoch k", key=True), Column("E after k steps")], rows, header_style="bold"
+        )
+    )
+    parts.append(caption)
+    final = [
+        matrix_table(
+            f"outputs O after {training.epochs:,} steps",
+            training.final_outputs,
+            precision,
+            labels=SAMPLE_NODE,
+        )
+    ]
+    if result.target and isinstance(result.target[0], list) and not _is_big(result.target):
+        final.append(matrix_table("target t", result.target, precision, labels=SAMPLE_NODE))
+    parts.append(_columns(final))
+    weights = []
+    for layer in result.layers:
+        if layer.weight.final is not None:
+            weights.append(
+                matrix_table(
+                    f"layer {layer.index} W final", layer.weight.final, precision, labels=NODE_INPUT
+                )
+            )
+        if layer.bias is not None and layer.bias.final is not None:
+            weights.append(
+                _vector_table(
+                    f"layer {layer.index} b final", layer.bias.final, precision, label="k"
+                )
+            )
+    parts.append(_columns(weights))
+    return parts
+
+
+def _loss_plot(result: PerceptronResult) -> RenderableType:
+    from gradcli.render.plot import CurvePlot, Figure, Series
+
+    training = result.training
+    assert training is not None and result.loss_plot is not None
+    losses = training.history
+    epochs = list(range(len(losses)))
+    positive = all(loss > 0 for loss in losses)
+    log = positive and max(losses) > 100 * min(losses)
+    figure = Figure(
+        series=(Series(f"E after k steps ({result.loss_formula})", epochs, losses),),
+        title=f"loss E against the epoch k{' (log scale)' if log else ''}",
+        log_y=log,
+        x_integer=True,
+    )
+    width, height = result.loss_plot
+    return CurvePlot(figure, width, height)
+
+
+def _step_verdicts(result: PerceptronResult) -> list[Text]:
+    training = result.training
+    assert training is not None
+    sides = "backprop and autograd" if result.numeric_skipped else "backprop, autograd, numeric"
+    diff = f"max |diff| {result.max_abs_diff:.1e}"
+    first_ok = all(
+        check.agree
+        for layer in result.layers
+        for check in [layer.weight.check] + ([layer.bias.check] if layer.bias else [])
+    )
+    lines = [
+        Text(
+            f"{'✓' if first_ok else '✗'} step 1 gradient: {sides} "
+            f"{'agree' if first_ok else 'DISAGREE'} ({diff})",
+            style="bold green" if first_ok else "bold red",
+        )
+    ]
+    last = training.last_step
+    if training.epochs > 1:
+        lines.append(
+            Text(
+                f"{'✓' if last.agree else '✗'} step {training.epochs:,} gradient: backprop and "
+                f"autograd {'agree' if last.agree else 'DISAGREE'} (max |diff| "
+                f"{last.max_abs_diff:.1e}); the steps between use the same backprop",
+                style="bold green" if last.agree else "bold red",
+            )
+        )
+    return lines
+
+
 @as_renderable.register
 def _(result: PerceptronResult, precision: int) -> RenderableType:
     parts: list[RenderableType] = _header_with(result, precision)
+    if result.training is not None:
+        parts += _training(result, precision)
+        if result.steps is not None:
+            parts += _steps_section(result, precision)
+        parts += [Text(note, style="yellow") for note in result.notes]
+        parts += _step_verdicts(result)
+        if result.answer is not None:
+            parts.append(_columns(answer_matrices(result.answer, precision)))
+            parts += answer_lines(result.answer)
+        return Group(*parts)
     parts.append(_data(result, precision))
     tolerance = Tolerance(result.atol, result.rtol)
     for layer in result.layers:
@@ -277,7 +407,8 @@ def _(result: PerceptronResult, precision: int) -> RenderableType:
         parts += _steps_section(result, precision)
     caption = f"autograd engine: {_engine_text(result.engine)};  {result.dtype}"
     if result.lr is not None:
-        caption += f";  one gradient-descent step with lr = {result.lr:g} (weights and biases)"
+        moved = "weights and biases" if result.bias_update else "weights; biases fixed"
+        caption += f";  one gradient-descent step with lr = {result.lr:g} ({moved})"
     parts.append(Text(caption))
     if result.numeric_skipped:
         parts.append(Text(result.numeric_skipped, style="yellow"))

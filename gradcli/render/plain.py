@@ -46,6 +46,7 @@ def ascii_renderable(item: RenderableType | None) -> RenderableType | None:
             title_justify=item.title_justify,
             header_style=item.header_style,
             show_header=item.show_header,
+            legend=item.legend,
         )
     if isinstance(item, Group):
         return Group(*[ascii_renderable(part) for part in item.renderables])

@@ -13,9 +13,10 @@ from rich.text import Text
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.render.fit import Column, FitTable
+from gradcli.render.heatmap import HeatLegend, HeatMap, heat_scale, heat_style
 from gradcli.render.plain import ascii_renderable
 from gradcli.results import GradientCheck, flatten
-from gradcli.results.activation import ActivationResult
+from gradcli.results.activation import ActivationPlot, ActivationResult
 from gradcli.results.listing import Listing
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.streams import can_encode
@@ -202,7 +203,13 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
     table = FitTable(columns, rows, caption=summary_caption(len(result.x)))
     caption = Text(f"derivative used: {result.derivative_formula}  ({result.dtype})")
     notes = [Text(note, style="yellow") for note in result.notes]
+    plot = []
+    if result.curve is not None:
+        from gradcli.render.plot import curve_renderable
+
+        plot.append(curve_renderable(result.curve))
     return Group(
+        *plot,
         title,
         table,
         caption,
@@ -212,28 +219,42 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
     )
 
 
+@as_renderable.register
+def _(result: ActivationPlot, precision: int) -> RenderableType:
+    from gradcli.render.plot import curve_renderable
+
+    return curve_renderable(result.curve)
+
+
 def matrix_table(
     title: str,
     matrix: Any,
     precision: int,
-    sign_colours: bool,
+    heat: bool = True,
     marks: Any = None,
     labels: tuple[str, str] = ("i", "j"),
     trusted: Any = None,
 ) -> FitTable:
     """A matrix (a Grid or nested lists) with row/column indices named by ``labels``,
     summarized beyond MATRIX_LIMIT; split into column blocks when it does not fit; numeric
-    entries that ``trusted`` marks False are flagged ``~``."""
+    entries that ``trusted`` marks False are flagged ``~``. With ``heat``, cells are coloured
+    by sign and by |value| relative to the largest shown, with a legend under the table —
+    when the console has colour; otherwise the text is the same as without."""
     row_label, col_label = labels
     cols = pick(len(matrix[0]), MATRIX_LIMIT)
     columns = [Column("", key=True)]
     columns += [Column(ELLIPSIS if j is None else f"{col_label}={j}") for j in cols]
+    shown_rows = [(i, None if i is None else matrix[i]) for i in pick(len(matrix), MATRIX_LIMIT)]
+    scale = 0.0
+    if heat and marks is None:
+        scale = heat_scale(
+            row[j] for _, row in shown_rows if row is not None for j in cols if j is not None
+        )
     rows = []
-    for i in pick(len(matrix), MATRIX_LIMIT):
+    for i, values in shown_rows:
         if i is None:
             rows.append([ELLIPSIS] * len(columns))
             continue
-        values = matrix[i]
         oks = None if marks is None else marks[i]
         trust = None if trusted is None else trusted[i]
         cells: list[str | Text] = [f"{row_label}={i}" if row_label else ""]
@@ -247,17 +268,11 @@ def matrix_table(
             elif trust is not None and not trust[j]:
                 cells.append(numeric_cell(values[j], False, precision))
             else:
-                cells.append(
-                    Text(number(values[j], precision), style=_sign_style(values[j], sign_colours))
-                )
+                style = heat_style(values[j], scale) if scale else None
+                cells.append(Text(number(values[j], precision), style=style or ""))
         rows.append(cells)
-    return FitTable(columns, rows, title=Text(title), header_style="bold")
-
-
-def _sign_style(value: float, sign_colours: bool) -> str:
-    if not sign_colours:
-        return ""
-    return "green" if value > 0 else "red" if value < 0 else ""
+    legend = HeatLegend(scale) if scale else None
+    return FitTable(columns, rows, title=Text(title), header_style="bold", legend=legend)
 
 
 @as_renderable.register
@@ -278,6 +293,20 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
     probs = FitTable(columns, rows, caption=summary_caption(len(result.input)))
     n = len(result.input)
     heading = f"Jacobian {result.formula}   ({n}×{n}, {result.dtype})"
+    if result.heatmap:
+        return Group(
+            title,
+            probs,
+            Text(heading, style="bold"),
+            HeatMap(check.analytic, "∂p_i/∂a_j (the formula)"),
+            Text(
+                "autograd and finite differences are compared entry by entry (verdict below);"
+                " --json has every entry"
+            ),
+            *[Text(note, style="yellow") for note in result.notes],
+            verdict(check, "Jacobians"),
+            *answer_lines(result.answer),
+        )
     if n > MATRIX_LIMIT:
         heading += f": summarized, first and last {EDGE} rows/columns; --json has every entry"
     tables = [

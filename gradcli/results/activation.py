@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json
+from gradcli.results.curve import Curve
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class ActivationResult:
     notes: list[str] = field(default_factory=list)
     answer: AnswerCheck | None = None
     command: str = "activation"
+    curve: Curve | None = None  # --plot: drawn above the table, never in --json or CSV
 
     @property
     def agree(self) -> bool:
-        return self.check.agree
+        return self.check.agree and (self.curve is None or self.curve.agree)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,3 +66,16 @@ class ActivationResult:
             )
         ]
         return header + extra_header, rows
+
+
+@dataclass(frozen=True)
+class ActivationPlot:
+    """``activation NAME --plot`` without x values: only the curve."""
+
+    name: str
+    curve: Curve
+    command: str = "activation"
+
+    @property
+    def agree(self) -> bool:
+        return self.curve.agree

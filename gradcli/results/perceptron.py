@@ -13,12 +13,54 @@ Vector = list[float]
 
 
 @dataclass(frozen=True)
+class StepCheck:
+    """Backprop's gradient against autograd's at one step of gradient descent."""
+
+    max_abs_diff: float
+    agree: bool
+
+
+@dataclass(frozen=True)
+class Training:
+    """``--epochs N``: ``history[k]`` is the loss after k steps (N + 1 values, history[0]
+    the initial loss), the parameters and outputs after the last step, and the check of the
+    last step's gradient (the first step's is the command's own three-way check)."""
+
+    epochs: int
+    lr: float
+    bias_update: bool
+    history: list[float]
+    final_outputs: Matrix
+    final_weights: list[Matrix]
+    final_biases: list[Vector | None]
+    last_step: StepCheck
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "bias_update": self.bias_update,
+            "full_batch": True,
+            "update": "simultaneous",
+            "checked_steps": sorted({1, self.epochs}),
+            "last_step": {
+                "step": self.epochs,
+                "max_abs_diff": self.last_step.max_abs_diff,
+                "agree": self.last_step.agree,
+            },
+            "final_loss": self.history[-1],
+            "final_outputs": self.final_outputs,
+        }
+
+
+@dataclass(frozen=True)
 class ParameterGradient:
     """One weight matrix or bias vector: its value, ∂E/∂it three ways, and the stepped value."""
 
     value: list  # a Matrix for weights, a Vector for biases
     check: GradientCheck
     updated: list | None  # value − lr·analytic, when --lr was given
+    final: list | None = None  # after the last of --epochs steps
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +70,7 @@ class ParameterGradient:
             "numeric": self.check.numeric,
             "numeric_trusted": self.check.trusted,
             "updated": self.updated,
+            "final": self.final,
             "max_abs_diff": self.check.max_abs_diff,
             "agree": self.check.agree,
         }
@@ -125,6 +168,16 @@ class PerceptronResult:
     notes: list[str] = field(default_factory=list)
     answer: AnswerSet | None = None
     command: str = "perceptron"
+    bias_update: bool = True  # --no-bias-update: gradient-descent steps leave b as it is
+    training: Training | None = None  # --epochs
+    loss_plot: tuple[int | None, int | None] | None = None  # --plot: (width, height), not JSON
+
+    @property
+    def history(self) -> list[dict[str, Any]] | None:
+        """``[{epoch: k, loss: E after k steps}, …]`` with --epochs."""
+        if self.training is None:
+            return None
+        return [{"epoch": k, "loss": loss} for k, loss in enumerate(self.training.history)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +193,7 @@ class PerceptronResult:
             "target": self.target,
             "seed": self.seed,
             "lr": self.lr,
+            "bias_update": self.bias_update,
             "layers": [layer.to_json() for layer in self.layers],
             "max_abs_diff": self.max_abs_diff,
             "agree": self.agree,
@@ -148,6 +202,8 @@ class PerceptronResult:
             "rtol": self.rtol,
             "dtype": self.dtype,
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
+            "training": None if self.training is None else self.training.to_json(),
+            "history": self.history,
             "notes": self.notes,
             **answer_json(self.answer),
         }
@@ -165,12 +221,16 @@ class PerceptronResult:
             "abs_diff",
             "ok",
             "updated",
+            "final",
         ]
         rows: list[list[Any]] = []
         for layer in self.layers:
             rows += _weight_rows(layer.index, layer.weight)
             if layer.bias is not None:
                 rows += _bias_rows(layer.index, layer.bias)
+        if self.training is None:  # the "final" column only with --epochs
+            header = header[:-1]
+            rows = [row[:-1] for row in rows]
         if self.answer is None:
             return header, rows
         return [*header, "expected", "expected_ok"], [row + self._expected(row) for row in rows]
@@ -198,6 +258,7 @@ def _weight_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:
             check.abs_diff[k],
             check.ok[k],
             [None] * width if grad.updated is None else grad.updated[k],
+            [None] * width if grad.final is None else grad.final[k],
         ]
         rows += [
             [index, "weight", k, j, value, *(column[j] for column in columns)]
@@ -221,6 +282,7 @@ def _bias_rows(index: int, grad: ParameterGradient) -> list[list[Any]]:
             check.abs_diff[k],
             check.ok[k],
             None if grad.updated is None else grad.updated[k],
+            None if grad.final is None else grad.final[k],
         ]
         for k, value in enumerate(grad.value)
     ]

@@ -23,6 +23,7 @@ class SoftmaxJacobianResult:
     notes: list[str] = field(default_factory=list)
     answer: AnswerCheck | None = None
     command: str = "softmax-jacobian"
+    heatmap: bool = False  # --heatmap: the table shows the Jacobian as blocks (not in --json)
 
     @property
     def agree(self) -> bool:

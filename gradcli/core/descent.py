@@ -1,0 +1,172 @@
+"""Gradient descent over epochs: ``perceptron --epochs N``.
+
+Full batch, every step from the analytic backprop (the delta rule with the registries'
+closed-form derivatives), all layers stepped simultaneously: every δ is computed with the
+weights as they were before the step, then W ← W − lr·∂E/∂W (and b ← b − lr·∂E/∂b unless
+the biases are kept fixed).
+
+The loop is lean — a few tensor operations per layer, fused where torch allows
+(``addmm_`` applies a weight step without forming ∂E/∂W), on one thread, without autograd —
+because for small networks the time of a step is the fixed cost of each torch call. The
+outputs of each step are kept (a bounded buffer) and the losses computed from them in a batch,
+so ``history[k]``, the loss after k steps, costs no call of its own. The last step is taken
+the long way: its gradient by :func:`gradcli.core.perceptron.backprop`, checked against
+autograd (the first step's gradient is the one the command checks three ways).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
+from gradcli.core.perceptron import (
+    Layer,
+    Network,
+    _batched_terms,
+    autograd_gradients,
+    backprop,
+    forward,
+)
+from gradcli.results.perceptron import StepCheck, Training
+from gradcli.settings import Settings
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class _Recorder:
+    """Network outputs per step (kept by reference: a step makes new tensors), turned into
+    losses ``rows`` at a time."""
+
+    net: Network
+    rows: int
+    scale: float
+
+    def __post_init__(self) -> None:
+        self.outputs: list[Tensor] = []
+        self.losses: list[float] = []
+
+    def __call__(self, output: Tensor) -> None:
+        self.outputs.append(output)
+        if len(self.outputs) == self.rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.outputs:
+            terms = _batched_terms(self.net, torch.stack(self.outputs), self.net.target)
+            self.losses += (self.scale * terms.sum(dim=1)).double().tolist()
+        self.outputs = []
+
+
+def descend(
+    net: Network, epochs: int, lr: float, bias_update: bool, settings: Settings
+) -> Training:
+    """Take ``epochs`` steps from the network's parameters (left untouched) and return the
+    loss after each, the final parameters and the check of the last step's gradient."""
+    layers = [
+        Layer(
+            layer.weight.detach().clone(),
+            None if layer.bias is None else layer.bias.detach().clone(),
+            layer.activation,
+            layer.params,
+        )
+        for layer in net.layers
+    ]
+    trained = Network(
+        net.x, layers, net.target, net.loss, net.loss_params, net.reduction, net.drawn
+    )
+    output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
+    scale = net.loss.reduction_scale(net.reduction, output_shape)
+    per_row = max(1, output_shape[0] * output_shape[1])
+    record = _Recorder(trained, max(1, min(epochs + 1, CHUNK_ELEMENTS // per_row)), scale)
+    with one_thread():
+        with torch.inference_mode():
+            _fast_steps(trained, epochs - 1, lr, bias_update, record.__call__)
+        last = _checked_step(trained, lr, bias_update, settings, record)
+        with torch.no_grad():
+            final = forward(trained.x, trained.layers)[-1][1]
+            record(final)
+            record.flush()
+    return Training(
+        epochs=epochs,
+        lr=lr,
+        bias_update=bias_update,
+        history=record.losses,
+        final_outputs=final.double().tolist(),
+        final_weights=[layer.weight.double().tolist() for layer in layers],
+        final_biases=[None if b is None else b.double().tolist() for b in _biases(layers)],
+        last_step=last,
+    )
+
+
+def _biases(layers: list[Layer]) -> list[Tensor | None]:
+    return [layer.bias for layer in layers]
+
+
+def _fast_steps(
+    net: Network, count: int, lr: float, bias_update: bool, record: Callable[[Tensor], None]
+) -> None:
+    """``count`` steps of the delta rule, lean: transposed views made once (they follow the
+    in-place updates), f′ from the output where the registry writes it so (σ′ = o(1 − o))."""
+    x, target, loss = net.x, net.target, net.loss
+    weights = [layer.weight for layer in net.layers]
+    transposed = [w.T for w in weights]
+    biases = [layer.bias for layer in net.layers]
+    stepped = [b if bias_update else None for b in biases]
+    acts = [(layer.activation, layer.params) for layer in net.layers]
+    derivative = [
+        (lambda o, p, f=act.via_output[1]: f(o)) if act.via_output else None for act, _ in acts
+    ]
+    depth = len(weights)
+    for _ in range(count):
+        inputs, pres, outs = x, [], []
+        for (act, params), w_t, bias in zip(acts, transposed, biases, strict=True):
+            pre = inputs @ w_t if bias is None else torch.addmm(bias, inputs, w_t)
+            inputs = act.forward(pre, params)
+            pres.append(pre)
+            outs.append(inputs)
+        record(inputs)
+        upstream = loss.gradient(inputs, target, net.reduction, net.loss_params)
+        deltas: list[Tensor] = [upstream] * depth
+        for i in range(depth - 1, -1, -1):
+            act, params = acts[i]
+            slope = derivative[i]
+            local = slope(outs[i], params) if slope else act.derivative(pres[i], params)
+            deltas[i] = upstream * local
+            if i:
+                upstream = deltas[i] @ weights[i]
+        for i in range(depth):  # W ← W − lr·δᵀx, fused: ∂E/∂W = δᵀx is never formed
+            weights[i].addmm_(deltas[i].T, x if i == 0 else outs[i - 1], alpha=-lr)
+            if stepped[i] is not None:
+                stepped[i].sub_(deltas[i].sum(dim=0), alpha=lr)
+
+
+def _checked_step(
+    net: Network, lr: float, bias_update: bool, settings: Settings, record: Callable
+) -> StepCheck:
+    """The last step the long way: backprop's gradient, compared with autograd's."""
+    with torch.no_grad():
+        passes = forward(net.x, net.layers)
+        record(passes[-1][1])
+        worked = backprop(net, passes)
+    _, autograd = autograd_gradients(net, "grad")
+    analytic = [
+        g
+        for w, b in zip(worked.weight_grads, worked.bias_grads, strict=True)
+        for g in (w, b)
+        if g is not None
+    ]
+    checks = [
+        judge(a, g, None, settings.tolerance) for a, g in zip(analytic, autograd, strict=True)
+    ]
+    with torch.no_grad():
+        grads = zip(net.layers, worked.weight_grads, worked.bias_grads, strict=True)
+        for layer, w_grad, b_grad in grads:
+            layer.weight.sub_(w_grad, alpha=lr)
+            if bias_update and layer.bias is not None and b_grad is not None:
+                layer.bias.sub_(b_grad, alpha=lr)
+    return StepCheck(
+        max_abs_diff=max(check.max_abs_diff for check in checks),
+        agree=all(check.agree for check in checks),
+    )
