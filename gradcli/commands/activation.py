@@ -22,7 +22,7 @@ from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.params import describe_all
-from gradcli.results.activation import ActivationPlot
+from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing, ListingTable
 
 
@@ -109,7 +109,7 @@ def activation(
         size = (request.width, request.height)
         curve = activation_curve(act, params, values, common.settings, request.x_range, size)
         if not values:
-            return common.output.show(ActivationPlot(act.name, curve))
+            return common.output.show(PlotOnly(curve, "activation"))
     result = activation_gradients(act, values, params, common.settings, expected)
     return common.output.show(dataclasses.replace(result, curve=curve))
 

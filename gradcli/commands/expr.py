@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
+from gradcli.commands.pictures import (
+    HeightOpt,
+    PlotOpt,
+    PlotRequest,
+    RangeOpt,
+    WidthOpt,
+    plot_request,
+)
 from gradcli.commands.registry import CommandInfo, Example, GradcliCommand
 from gradcli.errors import InputError, shown, suggest
 from gradcli.expect import parse_expected
@@ -17,7 +26,9 @@ from gradcli.render import OutputFormat
 from gradcli.results.listing import Listing, ListingTable
 
 if TYPE_CHECKING:
+    from gradcli.core.expr import ExprRequest
     from gradcli.expr.language import Parsed
+    from gradcli.results.curve import Curve
 
 # gradcli.expr.language is imported where it is used: its dataclasses cost every other
 # command ~15 ms of start-up.
@@ -135,8 +146,11 @@ def parse_wrt(text: str, variables: list[str]) -> list[str]:
     return names
 
 
-def check_point(variables: list[str], values: dict[str, float]) -> None:
-    """Every variable has a value, and every value belongs to a variable."""
+def check_point(
+    variables: list[str], values: dict[str, float], optional: str | None = None
+) -> None:
+    """Every variable (but ``optional``, the plotted one) has a value, and every value
+    belongs to a variable."""
     from gradcli.expr.language import CONSTANTS, FUNCTIONS
 
     for name in values:
@@ -149,7 +163,7 @@ def check_point(variables: list[str], values: dict[str, float]) -> None:
                 f"--at gives a value for '{name}', which is not in the expression"
                 f"{suggest(name, variables)}; its variable{where}: {', '.join(variables)}"
             )
-    missing = [name for name in variables if name not in values]
+    missing = [name for name in variables if name not in values and name != optional]
     if missing:
         raise InputError(
             f"no value for the variable '{missing[0]}'; add --at {missing[0]}=VALUE "
@@ -176,6 +190,22 @@ def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
         parse(text, f"expression {i}" if several else "expression")
         for i, text in enumerate(texts, 1)
     ]
+
+
+def check_plot(parsed: list[Parsed], order: int, chosen: list[str], common: Common) -> None:
+    """``--plot`` draws one expression and its first derivative along one variable."""
+    if common.output.format is OutputFormat.latex:
+        raise InputError("--plot draws a picture; --format latex has no room for it: drop one")
+    if len(parsed) > 1:
+        raise InputError(f"--plot draws one expression and its derivative; got {len(parsed)}")
+    if order == 2:
+        raise InputError("--plot draws f and its first derivative; drop --order 2 or --plot")
+    if len(chosen) > 1:
+        raise InputError(
+            f"--plot draws f along one variable, and {shown(parsed[0].text)} has "
+            f"{', '.join(chosen)}: choose one with --wrt {chosen[0]} and fix the others with "
+            f"--at (e.g. --at {chosen[1]}=1)"
+        )
 
 
 def parse_order(text: str) -> int:
@@ -223,6 +253,10 @@ def expr(
     list_: Annotated[
         bool, typer.Option("--list", help="List the functions and constants of the language.")
     ] = False,
+    plot: PlotOpt = False,
+    x_range: RangeOpt = None,
+    width: WidthOpt = None,
+    height: HeightOpt = None,
     *,
     common: Common,
 ) -> int:
@@ -231,6 +265,7 @@ def expr(
         if common.output.format is OutputFormat.latex:
             raise InputError("--list has no LaTeX form; use --format table, json or csv")
         return common.output.show(expr_listing())
+    picture = plot_request(plot, x_range, width, height, common.output)
     parsed = parse_expressions(ctx, expressions or [])
     chosen_order = parse_order(order)
     if chosen_order == 2 and len(parsed) > 1:
@@ -245,21 +280,37 @@ def expr(
     if len(variables) > MAX_VARIABLES:
         raise InputError(f"{len(variables)} variables; the limit is {MAX_VARIABLES}")
     values, written = parse_point(at or [])
-    check_point(variables, values)
     chosen = parse_wrt(wrt, variables) if wrt is not None else variables
+    if picture is not None:
+        check_plot(parsed, chosen_order, chosen, common)
+    check_point(variables, values, optional=chosen[0] if picture is not None else None)
     expected = parse_expected(expect) if expect is not None else None
+    if expected is not None and len(values) < len(variables):
+        raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
 
     from gradcli.core.expr import ExprRequest, expr_derivatives
 
     request = ExprRequest(
         expressions=tuple(parsed),
         variables=tuple(chosen),
-        point={name: values[name] for name in variables},
-        written={name: written[name] for name in variables},
+        point={name: values[name] for name in variables if name in values},
+        written={name: written[name] for name in variables if name in written},
         order=chosen_order,
     )
+    curve = None if picture is None else _curve(request, picture, common)
+    if curve is not None and len(values) < len(variables):
+        from gradcli.results.curve import PlotOnly
+
+        return common.output.show(PlotOnly(curve, "expr"))
     result = expr_derivatives(request, common.settings, expected)
-    return common.output.show(result)
+    return common.output.show(result if curve is None else replace(result, curve=curve))
+
+
+def _curve(request: ExprRequest, picture: PlotRequest, common: Common) -> Curve:
+    from gradcli.core.expr_plot import expr_curve
+
+    size = (picture.width, picture.height)
+    return expr_curve(request, common.settings, picture.x_range, size)
 
 
 INFO = CommandInfo(
@@ -271,7 +322,7 @@ INFO = CommandInfo(
         Example("expr 'x^2*sin(y)' --at x=1,y=2"),
         Example("expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6"),
         Example("expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2"),
-        Example("expr 'x*sigmoid(1.702*x)' --at x=0.5 --format latex"),
+        Example("expr 'abs(x)*exp(-x^2/2)' --plot --range -3,3"),
     ),
     numeric_args=True,
     command_class=ExprCommand,

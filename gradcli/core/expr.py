@@ -220,7 +220,7 @@ def _symbolic(
     symbols = [sym.symbol(v) for v in request.variables]
     at = {sym.symbol(name): value for name, value in point.items()}
     plain = sym.Evaluator(at, dtype)
-    settle = _Settler(at, dtype, plain, tolerance)
+    settle = Settler(at, dtype, plain, tolerance)
     if request.order == 1:
         rows = [
             [settle(_diff(f, s), f, s, value) for s in symbols]
@@ -242,7 +242,7 @@ def _diff(expr: Expr, variable: Expr) -> Expr:
     return sym.real_forms(sym.sp.diff(expr, variable))
 
 
-class _Settler:
+class Settler:
     """Decides whether a derivative entry exists at the point, and its value."""
 
     def __init__(self, at: dict, dtype: Any, plain: sym.Evaluator, tolerance: Tolerance) -> None:

@@ -218,7 +218,13 @@ def _(result: ExprResult, precision: int) -> RenderableType:
             else [len(result.defined), len(result.defined[0])]
         )
     )
+    plot = []
+    if result.curve is not None:
+        from gradcli.render.plot import curve_renderable
+
+        plot.append(curve_renderable(result.curve))
     return Group(
+        *plot,
         FormulaLines(result.functions, style="bold"),
         _values(result, precision),
         Text(""),

@@ -535,5 +535,6 @@ def curve_renderable(curve: Curve) -> RenderableType:
         parts.append(
             Text(f"not marked: x = {shown} outside the plotted range [{low:g}, {high:g}]", "yellow")
         )
+    parts += [Text(note, "yellow") for note in curve.notes]
     parts.append(Text(curve.check_line(), style="green" if curve.agree else "bold red"))
     return Group(*parts)

@@ -16,7 +16,8 @@ from gradcli.render.fit import Column, FitTable
 from gradcli.render.heatmap import HeatLegend, HeatMap, heat_scale, heat_style
 from gradcli.render.plain import ascii_renderable
 from gradcli.results import GradientCheck, flatten
-from gradcli.results.activation import ActivationPlot, ActivationResult
+from gradcli.results.activation import ActivationResult
+from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.streams import can_encode
@@ -220,7 +221,7 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
 
 
 @as_renderable.register
-def _(result: ActivationPlot, precision: int) -> RenderableType:
+def _(result: PlotOnly, precision: int) -> RenderableType:
     from gradcli.render.plot import curve_renderable
 
     return curve_renderable(result.curve)

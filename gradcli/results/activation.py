@@ -66,16 +66,3 @@ class ActivationResult:
             )
         ]
         return header + extra_header, rows
-
-
-@dataclass(frozen=True)
-class ActivationPlot:
-    """``activation NAME --plot`` without x values: only the curve."""
-
-    name: str
-    curve: Curve
-    command: str = "activation"
-
-    @property
-    def agree(self) -> bool:
-        return self.curve.agree

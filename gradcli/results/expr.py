@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+from gradcli.results.curve import Curve
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class ExprResult:
     notes: list[str] = field(default_factory=list)
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
     answer: AnswerCheck | None = None
+    curve: Curve | None = None  # --plot: drawn above the table, never in machine output
     command: str = "expr"
 
     @property
