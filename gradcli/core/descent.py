@@ -132,8 +132,10 @@ def _fast_steps(
         for i in range(depth - 1, -1, -1):
             act, params = acts[i]
             slope = derivative[i]
-            local = slope(outs[i], params) if slope else act.derivative(pres[i], params)
-            deltas[i] = upstream * local
+            if slope:  # a fresh tensor: δ formed in it
+                deltas[i] = slope(outs[i], params).mul_(upstream)
+            else:
+                deltas[i] = upstream * act.derivative(pres[i], params)
             if i:
                 upstream = deltas[i] @ weights[i]
         for i in range(depth):  # W ← W − lr·δᵀx, fused: ∂E/∂W = δᵀx is never formed
