@@ -5,9 +5,12 @@ perceptron), 1,000 and 10,000 lines, and print one JSON object per line. The han
 a careful person would write in one process: parse the line, compute the closed form, one
 ``torch.autograd.grad`` and central differences, compare, ``json.dumps`` — no CLI, no checks.
 Runs are interleaved and compared by medians; "per line" subtracts each program's own run on a
-one-line file (start-up: Python, torch, the CLI), so the ratio is of the per-line work alone.
+four-line file, one line of each kind (start-up: Python, torch, the CLI, and the first use of
+each command's code, which gradcli loads when a line first needs it), so the ratio is of the
+per-line work alone. ``--kinds`` adds an in-process comparison per kind of line (no process
+start-up or scheduling in the figures): where the per-line time goes.
 
-Usage: python benchmarks/bench_batch.py [--repeat N] [--sizes 1000,10000] [--markdown]
+Usage: python benchmarks/bench_batch.py [--repeat N] [--sizes 1000,10000] [--kinds] [--markdown]
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ for line in open(sys.argv[1], encoding="utf-8"):
 """
 
 
+BASELINE = 4  # lines in the start-up run: one of each kind
+
+
 def lines(count: int) -> list[str]:
     kinds = [
         "activation sigmoid {v}",
@@ -119,7 +125,7 @@ def measure(repeat: int, sizes: list[int]) -> list[tuple[str, str, str, bool]]:
         root = Path(folder)
         hand = root / "hand.py"
         hand.write_text(HAND_LOOP, encoding="utf-8")
-        files = {n: root / f"lines{n}.txt" for n in [1, *sizes]}
+        files = {n: root / f"lines{n}.txt" for n in [BASELINE, *sizes]}
         for n, path in files.items():
             path.write_text("\n".join(lines(n)) + "\n", encoding="utf-8")
         samples: dict[tuple[str, int], list[float]] = {}
@@ -137,8 +143,8 @@ def measure(repeat: int, sizes: list[int]) -> list[tuple[str, str, str, bool]]:
     rows = []
     per_line = {}
     for n in sizes:
-        ours = (median[("gradcli", n)] - median[("gradcli", 1)]) / (n - 1) * 1000
-        theirs = (median[("hand", n)] - median[("hand", 1)]) / (n - 1) * 1000
+        ours = (median[("gradcli", n)] - median[("gradcli", BASELINE)]) / (n - BASELINE) * 1000
+        theirs = (median[("hand", n)] - median[("hand", BASELINE)]) / (n - BASELINE) * 1000
         per_line[n] = ours
         ratio = ours / theirs
         rows.append(
@@ -161,12 +167,65 @@ def measure(repeat: int, sizes: list[int]) -> list[tuple[str, str, str, bool]]:
         )
     rows.append(
         (
-            "start-up (one-line file)",
-            f"gradcli {median[('gradcli', 1)]:.2f} s, hand loop {median[('hand', 1)]:.2f} s",
+            f"start-up ({BASELINE}-line file, one line of each kind)",
+            f"gradcli {median[('gradcli', BASELINE)]:.2f} s, "
+            f"hand loop {median[('hand', BASELINE)]:.2f} s",
             "report",
             True,
         )
     )
+    return rows
+
+
+def _hand_functions():
+    """The hand loop's functions as a module (its loop over the file left out)."""
+    import importlib.util
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "hand_loop.py"
+    path.write_text(HAND_LOOP.split("KINDS = ")[0], encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("hand_loop", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def per_kind(repeat: int) -> list[tuple[str, str, str, bool]]:
+    """In-process time per line of each kind: gradcli's batch line runner vs the hand loop's
+    function (both warmed up; the best of ``repeat`` rounds of 200 lines)."""
+    import json
+    import shlex
+    import time
+
+    import torch
+    import typer
+
+    from gradcli.cli import app
+    from gradcli.commands.batch import _run_line
+
+    torch.set_num_threads(1)
+    hand = _hand_functions()
+    functions = {"activation": "activation", "softmax-jacobian": "softmax", "loss": "mse",
+                 "perceptron": "perceptron"}  # fmt: skip
+    commands = typer.main.get_command(app).commands
+    rows = []
+    for kind, text in zip(functions, lines(4), strict=True):
+        words = shlex.split(text)
+        ours = lambda text=text: _run_line(commands, 1, text)  # noqa: E731
+        theirs = lambda w=words: json.dumps(getattr(hand, functions[w[0]])(w[1:]))  # noqa: E731
+        best = {}
+        for who, call in (("gradcli", ours), ("hand", theirs)):
+            call()
+            times = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                for _ in range(200):
+                    call()
+                times.append((time.perf_counter() - start) / 200 * 1000)
+            best[who] = min(times)
+        ratio = best["gradcli"] / best["hand"]
+        figure = f"{best['gradcli']:.2f} ms vs hand loop {best['hand']:.2f} ms = {ratio:.2f}×"
+        rows.append((f"in process, {kind} line", figure, "report", True))
     return rows
 
 
@@ -175,8 +234,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--kinds", action="store_true", help="add the in-process comparison")
     args = parser.parse_args()
     rows = measure(args.repeat, [int(n) for n in args.sizes.split(",")])
+    if args.kinds:
+        rows += per_kind(max(5, args.repeat))
     print(f"# {args.repeat} interleaved runs each; medians")
     for what, figure, target, met in rows:
         mark = "✓" if met else "✗"

@@ -201,3 +201,30 @@ def test_an_overflowing_value_is_reported_not_passed_off_as_a_result():
     data = invoke("activation", "hardswish", "1e38", "--dtype", "float32", "--json").json()
     assert data["value"] == [None]
     assert any("f(x) overflows float32" in note for note in data["notes"])
+
+
+def test_both_signs_in_one_call_agree_with_one_sign_at_a_time(monkeypatch):
+    """Small copies are evaluated with x + h and x − h in one call: the numbers agree with
+    one sign at a time to far below the estimate's own error (torch may round a vector's
+    tail differently, so the last bits can differ), and the same entries are uncertain."""
+    from gradcli.core import engine
+
+    x = torch.linspace(-3, 3, 7, dtype=torch.float64)
+    weight = torch.arange(1.0, 22.0, dtype=torch.float64).reshape(3, 7) / 10
+
+    def cases():
+        yield engine.numeric_jacobian(lambda v: torch.softmax(v, -1), x)
+        for act in (torch.tanh, torch.sigmoid):
+            yield engine.numeric_gradient(
+                lambda v, act=act: act(weight @ v).pow(2).sum(),
+                x,
+                batched=lambda copies, act=act: act(copies @ weight.T).pow(2).sum(dim=1),
+            )
+
+    together = list(cases())
+    monkeypatch.setattr(engine, "ONE_CALL_ELEMENTS", 0)
+    apart = list(cases())
+    for a, b in zip(together, apart, strict=True):
+        gap = (a.value - b.value).abs()
+        assert bool((gap <= 1e-3 * torch.maximum(a.error, b.error).double()).all())
+        assert torch.equal(a.step, b.step)

@@ -31,10 +31,25 @@ def write_json(result: Any, out: TextIO) -> None:
     large ones streamed, their grids row by row (the text is the same)."""
     data = result.to_json()
     if _entries(data) <= STREAM_ABOVE:
-        out.write(json.dumps(json_safe(data), ensure_ascii=json_ascii()) + "\n")
+        out.write(_dumps(data, json_ascii()) + "\n")
         return
     write_value(data, out, json_ascii())
     out.write("\n")
+
+
+def _dumps(data: Any, ascii_only: bool) -> str:
+    """``json.dumps`` of the data with non-finite floats as null: in one pass of the C
+    encoder when every float is finite (the usual case), else after :func:`json_safe`."""
+    try:
+        return json.dumps(data, ensure_ascii=ascii_only, allow_nan=False, default=_grid_list)
+    except ValueError:  # NaN or ±inf somewhere
+        return json.dumps(json_safe(data), ensure_ascii=ascii_only)
+
+
+def _grid_list(value: Any) -> Any:
+    if isinstance(value, Grid):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _entries(value: Any) -> int:
