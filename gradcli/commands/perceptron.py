@@ -299,11 +299,12 @@ def perceptron(
         epochs=epoch_count,
         bias_update=not no_bias_update,
     )
-    check_expectations(expected, plan_network(spec))  # every check before torch loads
+    plan = plan_network(spec)
+    check_expectations(expected, plan)  # every check before torch loads
 
     from gradcli.core.perceptron import perceptron_gradients
 
-    result = perceptron_gradients(spec, common.settings, expected)
+    result = perceptron_gradients(spec, common.settings, expected, plan)
     if request is not None:
         result = dataclasses.replace(result, loss_plot=(request.width, request.height))
     return common.output.show(result)

@@ -34,6 +34,7 @@ from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.losses import Loss, Reduction, TargetKind
 from gradcli.network import (
     CLASS_INDEX_LOSSES,
+    NetworkPlan,
     NetworkSpec,
     as_matrix,
     plan_network,
@@ -89,11 +90,13 @@ class Network:
 # ---------------------------------------------------------------- building and checking
 
 
-def build_network(spec: NetworkSpec, settings: Settings) -> Network:
-    """Check the spec (``plan_network``, torch-free) and turn it into tensors: the input and
-    the parameters as given, or drawn like torch.randn after torch.manual_seed(seed) — x
-    first, then per layer W and b."""
-    plan = plan_network(spec)
+def build_network(
+    spec: NetworkSpec, settings: Settings, plan: NetworkPlan | None = None
+) -> Network:
+    """Check the spec (``plan_network``, torch-free; ``plan`` when the caller has checked it
+    already) and turn it into tensors: the input and the parameters as given, or drawn like
+    torch.randn after torch.manual_seed(seed) — x first, then per layer W and b."""
+    plan = plan_network(spec) if plan is None else plan
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(spec.seed)
     if spec.x_shape is not None:  # drawn in float32, as torch.randn does by default
@@ -310,13 +313,17 @@ def _kink_sides(layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]]) ->
 
 
 def perceptron_gradients(
-    spec: NetworkSpec, settings: Settings, expected: dict[str, Expected] | None = None
+    spec: NetworkSpec,
+    settings: Settings,
+    expected: dict[str, Expected] | None = None,
+    plan: NetworkPlan | None = None,
 ) -> PerceptronResult:
     """Build the network, differentiate it three ways and collect the result.
 
-    ``expected`` maps ``layerN.weight`` / ``layerN.bias`` to the user's answers.
+    ``expected`` maps ``layerN.weight`` / ``layerN.bias`` to the user's answers; ``plan`` is
+    the spec's checked plan when the caller has it.
     """
-    net = build_network(spec, settings)
+    net = build_network(spec, settings, plan)
     passes = forward(net.x, net.layers)
     _check_loss_input(net, passes[-1][1])
     worked = backprop(net, passes)

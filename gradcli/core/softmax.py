@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
 from gradcli.expect import Expected, Slip, check_answer
@@ -32,6 +32,13 @@ def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tenso
     return jacobian.div_(temperature)
 
 
+def _scaled_softmax(temperature: float) -> Callable[[torch.Tensor], torch.Tensor]:
+    """t ↦ softmax(t/T) (torch's); at T = 1 without the division, which changes nothing."""
+    if temperature == 1:
+        return lambda t: torch.softmax(t, dim=-1)
+    return lambda t: torch.softmax(t / temperature, dim=-1)
+
+
 def softmax_jacobian(
     a: Sequence[float], temperature: float, settings: Settings, expected: Expected | None = None
 ) -> SoftmaxJacobianResult:
@@ -42,7 +49,7 @@ def softmax_jacobian(
     check_temperature(temperature)
     inputs = as_tensor(list(a), settings.dtype, "input")
     check = check_jacobian(
-        lambda t: torch.softmax(t / temperature, dim=-1),
+        _scaled_softmax(temperature),
         lambda t: softmax_jacobian_formula(t, temperature),
         inputs,
         settings,
