@@ -1880,6 +1880,21 @@ def slice_cost(
     return max(forward // max(reach, 1), 1)
 
 
+def slice_elements(layer: Layer, shapes: Shapes, params: Params, out: Shape, name: str) -> int:
+    """Elements one finite-difference entry allocates when entries are evaluated by slices:
+    the +step and −step slice of every stacked input, of G and of y, and its share of the
+    layer's workspace (what a batch of entries may hold at once, rather than its work)."""
+    groups = [g for g in layer.groups(shapes, params) if name in g]
+    reach = max(_prod(out[g["y"]] for g in groups), 1)
+    pieces = sum(
+        _prod(shape) // max(_prod(shape[g[member]] for g in groups if member in g), 1)
+        for member, shape in ((m, shapes.get(m)) for m in groups[0] if m != "y")
+        if shape
+    )
+    y_slice = _prod(out) // reach
+    return 2 * (pieces + 2 * y_slice) + layer.workspace(shapes, params, out) // reach
+
+
 def _elementwise_mads(shapes: Shapes, params: Params, out: Shape) -> int:
     return 8 * (sum(_prod(s) for s in shapes.values() if s) + _prod(out))
 

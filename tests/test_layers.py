@@ -602,6 +602,36 @@ def test_large_inputs_are_sampled_and_say_so():
     assert result.agree
 
 
+def test_entries_sharing_an_input_share_forward_passes(monkeypatch):
+    """∂L/∂weight of a conv whose filter slices are cheap to hold but costly to evaluate (the
+    benchmark's shape): entries are batched by the memory they take, not one pass each, and
+    no pass holds more than the engine's chunk."""
+    import gradcli.core.layer as core_layer
+    from gradcli.core.engine import CHUNK_ELEMENTS
+
+    batches: list[int] = []
+    real = core_layer.pair_evaluation
+
+    def counted(layer, tensors, params, g, name, shapes):
+        evaluate, path = real(layer, tensors, params, g, name, shapes)
+
+        def count(index, step):
+            batches.append(index.numel())
+            return evaluate(index, step)
+
+        return (count if name == "weight" else evaluate), path
+
+    monkeypatch.setattr(core_layer, "pair_evaluation", counted)
+    shapes = {"x": (8, 16, 32, 32), "weight": (32, 16, 3, 3)}
+    result = run("conv2d", shapes)
+    weight = next(grad for grad in result.grads if grad.name == "weight")
+    assert weight.numeric_sampled and result.agree
+    output_slice = 8 * 30 * 30  # one filter's share of y (and of G), per sign
+    assert max(batches) * 2 * 2 * output_slice <= CHUNK_ELEMENTS
+    assert sum(batches) >= weight.numeric_checked
+    assert len(batches) < weight.numeric_checked / 4  # one pass per entry before
+
+
 def test_the_sample_is_seeded():
     one = run("conv2d", SAMPLED, seed=2)
     two = run("conv2d", SAMPLED, seed=2)

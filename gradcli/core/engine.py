@@ -230,7 +230,8 @@ def numeric_gradient(
         return _shifted_pairs(per_copy, flat, index, step)
 
     work = (cost if cost is not None else flat.numel()) + (0 if batched or vectorize else CALL_COST)
-    return numeric_entries(evaluate, x64, work, tolerance, seed, "the gradient", flat.numel())
+    row = max(flat.numel(), work)  # a copy of x, and the work bounds the intermediates
+    return numeric_entries(evaluate, x64, work, tolerance, seed, "the gradient", row)
 
 
 ONE_CALL_ELEMENTS = 1 << 14  # copies up to this size: x + step and x − step in one call
@@ -266,13 +267,13 @@ def numeric_entries(
     tolerance: Tolerance | None = None,
     seed: int = 0,
     what: str = "the gradient",
-    row_elements: int = 1,
+    row_elements: int | None = None,
 ) -> NumericEstimate:
     """∂L/∂x_i for every entry i of x (or a seeded sample), from ``evaluate(index, step)``,
     which returns the k values L(x ± step·e_index) — or any quantities whose differences are
     L's (a separable loss may return only the term that entry changes). ``cost`` is the
     element evaluations ``evaluate`` spends per entry and sign; ``row_elements`` the elements
-    it allocates per entry."""
+    it allocates per entry (its copies and the intermediates; None: taken to be ``cost``)."""
     flat = x.detach().double().reshape(-1)
     estimate = _estimate(evaluate, flat, (), cost, tolerance, seed, what, row_elements)
     return _reshape(estimate, tuple(x.shape))
@@ -311,16 +312,17 @@ def _estimate(
     tolerance: Tolerance | None,
     seed: int,
     what: str,
-    row_elements: int = 1,
+    row_elements: int | None = None,
     max_step: Tensor | None = None,
     outputs_first: bool = False,
 ) -> NumericEstimate:
     """Central differences for every input entry (or a seeded sample), refined where needed.
 
     ``cost`` is the element evaluations of one call for one entry; ``row_elements`` the
-    size of one perturbed copy of the input (for memory and batching). The value has one row
-    per input entry; with ``outputs_first`` it is stored transposed (a Jacobian's layout),
-    so that turning it around later costs no copy. Error estimates are kept in float32.
+    elements one entry allocates (for memory and batching; None: taken to be ``cost``). The
+    value has one row per input entry; with ``outputs_first`` it is stored transposed (a
+    Jacobian's layout), so that turning it around later costs no copy. Error estimates are
+    kept in float32.
     """
     tolerance = tolerance or DEFAULT_TOLERANCE[Dtype.float64]
     count = flat.numel()
@@ -368,7 +370,7 @@ def _estimate_tensors(
     cost: int,
     tolerance: Tolerance,
     what: str,
-    row_elements: int,
+    row_elements: int | None,
     max_step: Tensor | None,
     outputs_first: bool,
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -382,8 +384,9 @@ def _estimate_tensors(
     error = torch.full(value.shape, math.inf, dtype=torch.float32)
     step = torch.zeros(count, dtype=torch.float64)  # one step per input entry (row)
     if index.numel():
-        chunk = max(1, CHUNK_ELEMENTS // max(row_elements, cost, 1))
-        require_memory(4 * min(chunk, index.numel()) * max(row_elements, cost) * 8, what)
+        row = max(cost if row_elements is None else row_elements, 1)
+        chunk = max(1, CHUNK_ELEMENTS // row)
+        require_memory(4 * min(chunk, index.numel()) * row * 8, what)
         with one_thread():
             cap = None if max_step is None else max_step[index]
             everything = index.numel() == count
@@ -906,7 +909,7 @@ def raise_if_overflowed(check: GradientCheck, where: Callable[[int], str], dtype
 def overflow_note(values: Tensor | list[float], what: str, dtype: str) -> list[str]:
     """A note when a value shown (f(x), L…) is not finite although its inputs are."""
     flat = values if isinstance(values, list) else _flat_list(values.double())
-    count = sum(not math.isfinite(v) for v in flat)
+    count = len(flat) - sum(map(math.isfinite, flat))
     if not count:
         return []
     return [

@@ -27,7 +27,7 @@ from gradcli.core.engine import (
 )
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.layers import Given, Layer, Plan, Step, slice_cost
+from gradcli.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
@@ -135,7 +135,10 @@ def numeric_estimate(
     if path == "one by one":
         cost += CALL_COST
     base = tensors[name]
-    row = base.numel() + g.numel() if path != "slices" else max(1, cost)
+    if path == "slices":  # the slices' own sizes: entries sharing a big input batch well
+        row = slice_elements(layer, plan.shapes, plan.params, plan.output_shape, name)
+    else:  # whole copies, and the work as a bound on the forward's intermediates
+        row = max(base.numel() + g.numel(), cost)
     return numeric_entries(evaluate, base, cost, tolerance, seed, f"∂L/∂{name}", row)
 
 
