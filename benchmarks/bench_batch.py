@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import GRADCLI, PYTHON, run
+from bench import GRADCLI, PYTHON, compile_gradcli, run
 
 HAND_LOOP = r"""
 import json, shlex, sys
@@ -236,6 +236,7 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--kinds", action="store_true", help="add the in-process comparison")
     args = parser.parse_args()
+    compile_gradcli()
     rows = measure(args.repeat, [int(n) for n in args.sizes.split(",")])
     if args.kinds:
         rows += per_kind(max(5, args.repeat))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PYTHON, TORCH, Sample, gradcli, medians, run
+from bench import PYTHON, TORCH, Sample, compile_gradcli, gradcli, medians, run
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -117,6 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
+    compile_gradcli()
     rows = measure(args.repeat)
     print(f"# {args.repeat} interleaved runs each; medians; {os.cpu_count()} CPUs; target ≤ "
           f"{TARGET}× import torch + the user's import")  # fmt: skip

@@ -17,7 +17,7 @@ import argparse
 import os
 import sys
 
-from bench import PYTHON, TYPER, Sample, gradcli, medians, run
+from bench import PYTHON, TYPER, Sample, compile_gradcli, gradcli, medians, run
 
 TORCH_SYMPY = [PYTHON, "-W", "ignore", "-c", "import torch, sympy"]
 # the same imports as gradcli makes them (collector paused): the floor without GC work
@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
+    compile_gradcli()
     rows = measure(args.repeat)
     cpu = os.cpu_count()
     print(f"# {args.repeat} interleaved runs each; medians; {cpu} CPUs; {sys.version.split()[0]}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PYTHON, Sample, gradcli, medians, run
+from bench import PYTHON, Sample, compile_gradcli, gradcli, medians, run
 
 TARGET = 1.5
 
@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
+    compile_gradcli()
     rows = measure(args.repeat)
     cpu = os.cpu_count()
     print(f"# {args.repeat} interleaved runs each; medians; {cpu} CPUs; {sys.version.split()[0]}")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PYTHON, gradcli, medians, run
+from bench import PYTHON, compile_gradcli, gradcli, medians, run
 
 TORCH = [PYTHON, "-W", "ignore", "-c", "import torch"]
 TORCH_PLOT = [PYTHON, "-W", "ignore", "-c", "import torch, plotille"]
@@ -70,6 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9)
     args = parser.parse_args()
+    compile_gradcli()
     samples: dict[str, list] = {key: [] for key in CASES}
     for _ in range(args.repeat):  # interleaved, so load changes hit every case alike
         for key, argv in CASES.items():

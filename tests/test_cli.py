@@ -293,3 +293,21 @@ def test_computing_commands_never_pull_in_sympy():
          "--order", "2"],
     ]  # fmt: skip
     assert not loaded_after([[*argv, "--quiet"] for argv in argvs], "sympy")
+
+
+def test_every_table_renderer_is_found_from_its_result_type():
+    """render() imports only the renderer of the result at hand (TABLE_RENDERERS): each
+    registered result type's module must lead to the module that registers it."""
+    import importlib
+
+    from gradcli.render import TABLE_RENDERERS
+    from gradcli.render.table import as_renderable
+
+    for module in TABLE_RENDERERS.values():
+        importlib.import_module(module)
+    for kind, function in as_renderable.registry.items():
+        if kind is object:
+            continue
+        home = function.__module__
+        if home != "gradcli.render.table":
+            assert TABLE_RENDERERS.get(kind.__module__) == home, kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from enum import Enum
 from typing import Any, TextIO
@@ -16,6 +17,17 @@ class OutputFormat(str, Enum):
     latex = "latex"  # the derivative as LaTeX, for commands that register ``as_latex``
 
 
+# the module of a result type → the table renderer that registers it (the others' results are
+# registered by gradcli.render.table itself); only the one needed is imported
+TABLE_RENDERERS = {
+    "gradcli.results.check": "gradcli.render.check_table",
+    "gradcli.results.expr": "gradcli.render.expr_table",
+    "gradcli.results.layer": "gradcli.render.layer_table",
+    "gradcli.results.loss": "gradcli.render.loss_table",
+    "gradcli.results.perceptron": "gradcli.render.perceptron_table",
+}
+
+
 def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = None) -> None:
     """Print ``result`` on ``out`` (stdout by default) in the chosen format."""
     stream = sys.stdout if out is None else out
@@ -28,18 +40,15 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
 
         write_csv(result, stream)
     elif fmt is OutputFormat.latex:
-        from gradcli.render import expr_table
         from gradcli.render.latex import write_latex
+
+        importlib.import_module("gradcli.render.expr_table")  # registers as_latex
 
         write_latex(result, stream)
     else:
-        from gradcli.render import (  # noqa: F401  (register)
-            check_table,
-            expr_table,
-            layer_table,
-            loss_table,
-            perceptron_table,
-        )
         from gradcli.render.table import write_table
 
+        renderer = TABLE_RENDERERS.get(type(result).__module__)
+        if renderer is not None:  # registers its result types with the table renderer
+            importlib.import_module(renderer)
         write_table(result, stream, precision)
