@@ -95,3 +95,38 @@ def test_large_input_is_fast_enough_to_compute_and_complete():
 def test_temperature_must_be_positive(temperature):
     with pytest.raises(InputError, match="--temperature must be > 0"):
         softmax_jacobian([1, 2], temperature, Settings())
+
+
+@pytest.mark.parametrize("numeric", [True, False])
+@pytest.mark.parametrize("answer", [None, "0.2,-0.1,0;-0.1,0.2,-0.1;0,-0.1,0.1"])
+def test_csv_rows_carry_the_json_values(numeric, answer):
+    """CSV is written a matrix row at a time, column by column: every cell is the JSON value
+    (floats exactly, blanks where there is no numeric entry, the answer's numbers)."""
+    import csv
+    import io
+
+    from gradcli.expect import parse_expected
+    from gradcli.render.csvout import write_csv
+
+    settings = Settings(numeric=numeric)
+    expected = None if answer is None else parse_expected(answer)
+    result = softmax_jacobian([0.5, -1.25, 3.0], 1.0, settings, expected)
+    out = io.StringIO()
+    write_csv(result, out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    data = result.to_json()
+    assert len(rows) == 9
+    for row in rows:
+        i, j = int(row["i"]), int(row["j"])
+        assert float(row["a_j"]) == data["input"][j]
+        assert float(row["p_i"]) == data["probabilities"][i]
+        assert float(row["analytic"]) == data["analytic"][i][j]
+        assert float(row["autograd"]) == data["autograd"][i][j]
+        if numeric:
+            assert float(row["numeric"]) == data["numeric"][i][j]
+        else:
+            assert row["numeric"] == ""
+        assert row["ok"] == "true"
+        if answer is not None:
+            assert float(row["expected"]) == float(answer.split(";")[i].split(",")[j])
+            assert row["expected_ok"] in ("true", "false")

@@ -7,6 +7,7 @@ result knows its JSON object (the documented, stable schema) and its CSV rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,17 @@ class GradientCheck:
 def answer_json(answer: AnswerCheck | None) -> dict[str, Any]:
     """The ``check`` field: the user's --expect answer checked, or null."""
     return {"check": None if answer is None else answer.to_json()}
+
+
+@dataclass(frozen=True)
+class ColumnBlocks:
+    """CSV rows given a block at a time as columns (lists of equal length, one per header
+    cell), so that a renderer can format a whole column in one pass."""
+
+    blocks: Iterable[list[list[Any]]]
+
+    def __iter__(self) -> Iterator[list[list[Any]]]:
+        return iter(self.blocks)
 
 
 class NoColumns:

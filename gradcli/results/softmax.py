@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerCheck
-from gradcli.results import GradientCheck, answer_columns, answer_json
+from gradcli.results import ColumnBlocks, GradientCheck, answer_columns, answer_json
 
 
 @dataclass(frozen=True)
@@ -42,20 +42,21 @@ class SoftmaxJacobianResult:
             **answer_json(self.answer),
         }
 
-    def csv_rows(self) -> tuple[list[str], Iterator[list[Any]]]:
-        """One row per Jacobian entry (i, j), generated row of the matrix by row."""
+    def csv_rows(self) -> tuple[list[str], ColumnBlocks]:
+        """One row per Jacobian entry (i, j), given a row of the matrix at a time as columns."""
         header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "abs_diff", "ok"]
         extra_header, extra = answer_columns(self.answer, len(self.input) ** 2)
-        return header + extra_header, self._rows(extra)
+        return header + extra_header, ColumnBlocks(self._blocks(extra))
 
-    def _rows(self, extra: list[list[Any]]) -> Iterator[list[Any]]:
+    def _blocks(self, extra: Any) -> Iterator[list[list[Any]]]:
         check, n = self.check, len(self.input)
+        js, inputs, blank = list(range(n)), list(self.input), [None] * n
         for i, p_i in enumerate(self.probabilities):
-            numeric = check.numeric[i] if check.numeric is not None else [None] * n
-            analytic, autograd = check.analytic[i], check.autograd[i]
-            diffs, oks = check.abs_diff[i], check.ok[i]
-            for j, a_j in enumerate(self.input):
-                yield [
-                    i, j, a_j, p_i, analytic[j], autograd[j], numeric[j], diffs[j], oks[j],
-                    *extra[i * n + j],
-                ]  # fmt: skip
+            numeric = check.numeric[i] if check.numeric is not None else blank
+            columns = [
+                [i] * n, js, inputs, [p_i] * n, check.analytic[i], check.autograd[i], numeric,
+                check.abs_diff[i], check.ok[i],
+            ]  # fmt: skip
+            if isinstance(extra, list):  # the answer's columns, expected and expected_ok
+                columns += [list(c) for c in zip(*extra[i * n : (i + 1) * n], strict=True)]
+            yield columns
