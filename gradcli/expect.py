@@ -135,7 +135,10 @@ def parse_entry(token: str, what: str = "--expect") -> Entry:
     number = Decimal(text)
     if number.is_zero():
         if abs(number.as_tuple().exponent) > MAX_EXPONENT:  # type: ignore[arg-type]
-            raise InputError(f"{what}: {shown(token)} is out of float64's range")
+            raise InputError(
+                f"{what}: {shown(token)} writes an exponent beyond float64's range "
+                f"(at most ±{MAX_EXPONENT}, even for zero)"
+            )
         return Entry(text, Fraction(0), None, "zero")
     if abs(number.adjusted()) > MAX_EXPONENT:
         raise InputError(f"{what}: {shown(token)} is out of float64's range")
