@@ -34,6 +34,24 @@ TORCH = [PYTHON, "-W", "ignore", "-c", "import torch"]
 TYPER = [PYTHON, "-c", "import typer, typer.rich_utils"]
 
 
+Row = tuple[str, str, str, bool]  # what, figure, target ("" or "report": none), met
+
+
+def report(rows: list[Row], heading: str, markdown: bool) -> int:
+    """Print the rows (as a Markdown table with ``markdown``); 1 when a target is missed."""
+    print(f"# {heading}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    if markdown:
+        print("| measurement | figure | target | met |\n|---|---|---|---|")
+    width = max(len(what) for what, *_ in rows)
+    for what, figure, target, met in rows:
+        mark = ("✓" if met else "✗") if target and target != "report" else " "
+        if markdown:
+            print(f"| {what} | {figure} | {target} | {mark} |")
+        else:
+            print(f"{mark} {what:<{width}}  {figure}  {target}")
+    return 0 if all(met for *_, met in rows) else 1
+
+
 def compile_gradcli() -> None:
     """Write gradcli's bytecode first, as ``pip install`` does for an installed copy: an
     editable checkout run with PYTHONDONTWRITEBYTECODE=1 would compile every module on every
@@ -197,18 +215,7 @@ def main() -> int:
     args = parser.parse_args()
     compile_gradcli()
     rows = measure(args.repeat)
-    cpu = os.cpu_count()
-    print(f"# {args.repeat} interleaved runs each; medians; {cpu} CPUs; {sys.version.split()[0]}")
-    if args.markdown:
-        print("| measurement | figure | target | met |\n|---|---|---|---|")
-        for what, figure, target, met in rows:
-            print(f"| {what} | {figure} | {target} | {'✓' if met else '✗'} |")
-    else:
-        width = max(len(r[0]) for r in rows)
-        for what, figure, target, met in rows:
-            mark = ("✓" if met else "✗") if target else " "
-            print(f"{mark} {what:<{width}}  {figure:<28} {target}")
-    return 0 if all(met for *_, met in rows) else 1
+    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":

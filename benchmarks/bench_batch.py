@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import GRADCLI, PYTHON, compile_gradcli, run
+from bench import GRADCLI, PYTHON, compile_gradcli, report, run
 
 HAND_LOOP = r"""
 import json, shlex, sys
@@ -240,14 +240,7 @@ def main() -> int:
     rows = measure(args.repeat, [int(n) for n in args.sizes.split(",")])
     if args.kinds:
         rows += per_kind(max(5, args.repeat))
-    print(f"# {args.repeat} interleaved runs each; medians")
-    for what, figure, target, met in rows:
-        mark = "✓" if met else "✗"
-        if args.markdown:
-            print(f"| {what} | {figure} | {target} | {mark} |")
-        else:
-            print(f"{mark} {what:<40} {figure:<45} {target}")
-    return 0 if all(met for *_, met in rows) else 1
+    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ Usage: python benchmarks/bench_expr.py [--repeat N] [--markdown]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from bench import PYTHON, TYPER, Sample, compile_gradcli, gradcli, medians, run
+from bench import PYTHON, TYPER, Sample, compile_gradcli, gradcli, medians, report, run
 
 TORCH_SYMPY = [PYTHON, "-W", "ignore", "-c", "import torch, sympy"]
 # the same imports as gradcli makes them (collector paused): the floor without GC work
@@ -93,18 +92,7 @@ def main() -> int:
     args = parser.parse_args()
     compile_gradcli()
     rows = measure(args.repeat)
-    cpu = os.cpu_count()
-    print(f"# {args.repeat} interleaved runs each; medians; {cpu} CPUs; {sys.version.split()[0]}")
-    if args.markdown:
-        print("| measurement | figure | target | met |\n|---|---|---|---|")
-        for what, figure, target, met in rows:
-            print(f"| {what} | {figure} | {target} | {'✓' if met else '✗'} |")
-    else:
-        width = max(len(r[0]) for r in rows)
-        for what, figure, target, met in rows:
-            mark = ("✓" if met else "✗") if target else " "
-            print(f"{mark} {what:<{width}}  {figure:<34} {target}")
-    return 0 if all(met for *_, met in rows) else 1
+    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,12 @@ Usage: python benchmarks/bench_layer.py [--repeat N] [--markdown]
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PYTHON, Sample, compile_gradcli, gradcli, medians, run
+from bench import PYTHON, Sample, compile_gradcli, gradcli, medians, report, run
 
 TARGET = 1.5
 
@@ -93,17 +92,7 @@ def main() -> int:
     args = parser.parse_args()
     compile_gradcli()
     rows = measure(args.repeat)
-    cpu = os.cpu_count()
-    print(f"# {args.repeat} interleaved runs each; medians; {cpu} CPUs; {sys.version.split()[0]}")
-    if args.markdown:
-        print("| measurement | figure | target | met |\n|---|---|---|---|")
-        for what, figure, target, met in rows:
-            print(f"| {what} | {figure} | {target} | {'✓' if met else '✗'} |")
-    else:
-        for what, figure, target, met in rows:
-            mark = ("✓" if met else "✗") if target and target != "report" else " "
-            print(f"{mark} {what}\n      {figure}   {target}")
-    return 0 if all(met for *_, met in rows) else 1
+    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import PYTHON, Sample, compile_gradcli, gradcli, medians
+from bench import PYTHON, Sample, compile_gradcli, gradcli, medians, report
 
 MEMORY_TARGET = 1.5
 
@@ -103,16 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     compile_gradcli()
     rows = measure(args.repeat, [int(n) for n in args.sizes.split(",")])
-    print(f"# {args.repeat} interleaved runs each; medians; {os.cpu_count()} CPUs")
-    if args.markdown:
-        print("| measurement | figure | target | met |\n|---|---|---|---|")
-        for what, figure, target, met in rows:
-            print(f"| {what} | {figure} | {target} | {'✓' if met else '✗'} |")
-    else:
-        for what, figure, target, met in rows:
-            mark = ("✓" if met else "✗") if target else " "
-            print(f"{mark} {what:<46} {figure:<40} {target}")
-    return 0 if all(met for *_, met in rows) else 1
+    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":
