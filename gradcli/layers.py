@@ -1440,6 +1440,14 @@ def _conv(nd: int) -> Layer:
     )
 
 
+POOL_WINDOW = (  # the window parameters every pooling layer takes
+    LayerParam("kernel_size", "pair", None, "window size", minimum=1, required=True),
+    LayerParam(
+        "stride", "pair", None, "step between windows", minimum=1, default_text="kernel_size"
+    ),
+)
+
+
 def _layers() -> tuple[Layer, ...]:
     return (
         Layer(
@@ -1587,15 +1595,7 @@ def _layers() -> tuple[Layer, ...]:
             summary="2-D max pooling (F.max_pool2d)",
             inputs=(LayerInput("x", "N×C×H×W", "input", _names(("n", "c", "h", "w"))),),
             params=(
-                LayerParam("kernel_size", "pair", None, "window size", minimum=1, required=True),
-                LayerParam(
-                    "stride",
-                    "pair",
-                    None,
-                    "step between windows",
-                    minimum=1,
-                    default_text="kernel_size",
-                ),
+                *POOL_WINDOW,
                 LayerParam("padding", "pair", 0, "−∞ added on each side", minimum=0),
                 LayerParam("dilation", "pair", 1, "spacing inside a window", minimum=1),
             ),
@@ -1622,15 +1622,7 @@ def _layers() -> tuple[Layer, ...]:
             summary="2-D average pooling (F.avg_pool2d)",
             inputs=(LayerInput("x", "N×C×H×W", "input", _names(("n", "c", "h", "w"))),),
             params=(
-                LayerParam("kernel_size", "pair", None, "window size", minimum=1, required=True),
-                LayerParam(
-                    "stride",
-                    "pair",
-                    None,
-                    "step between windows",
-                    minimum=1,
-                    default_text="kernel_size",
-                ),
+                *POOL_WINDOW,
                 LayerParam("padding", "pair", 0, "zeros added on each side", minimum=0),
                 LayerParam(
                     "count_include_pad",
