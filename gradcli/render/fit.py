@@ -98,6 +98,7 @@ class FitTable:
         title = self.title
         if count > 1 and title is not None:
             shown = [self.columns[i].header for i in block if not self.columns[i].key]
+            shown = [header for header in shown if header.strip()] or shown  # not the ✓ column's
             suffix = f"  ({shown[0]} … {shown[-1]})" if len(shown) > 1 else f"  ({shown[0]})"
             title = Text.assemble(title, suffix) if isinstance(title, Text) else title + suffix
         table = Table(
