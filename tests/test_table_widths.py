@@ -81,3 +81,17 @@ def test_every_json_value_appears_whole_in_the_table(name, width, monkeypatch):
     ]
     assert not missing, f"{len(missing)} values not shown whole, e.g. {missing[:5]}"
     assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_a_split_table_names_its_columns_not_the_blank_tick_column():
+    from rich.console import Console
+
+    from gradcli.render.fit import Column, FitTable
+
+    columns = [Column("k", key=True), Column("numeric"), Column("|diff|"), Column("")]
+    table = FitTable(columns, [["0", "0.00877135", "3.1e-12", "✓"]], title="bias")
+    console = Console(width=24, record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert "bias  (numeric)" in text and "bias  (|diff|)" in text  # two blocks at 24 columns
+    assert "… )" not in text
