@@ -1,7 +1,8 @@
 """The bad-input corpus (tests/data/bad_inputs.txt): every hostile input gets one clear error.
 
 Each case must exit with its code, print exactly one ``Error:`` line (escaped, capped, no
-doubled prefix) and nothing on stdout, raise no traceback and finish within its time bound;
+doubled prefix) and nothing on stdout, raise no traceback, finish within its time bound and
+raise the peak memory of the process by at most MEMORY_BOUND_MIB;
 "early" cases must be refused before torch is imported — before anything is allocated —
 which one fresh process checks for all of them at once.
 """
@@ -12,6 +13,7 @@ import codecs
 import json
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
@@ -28,6 +30,7 @@ CORPUS = Path(__file__).parent / "data" / "bad_inputs.txt"
 REPEAT = re.compile(r"<<(.+?)\*(\d+)>>")
 ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
 TIME_BOUND = {"early": 1.0, "late": 15.0}  # seconds in-process (torch already imported)
+MEMORY_BOUND_MIB = 256  # growth of this process's peak RSS during one case (torch loaded first)
 DOUBLED_PREFIX = re.compile(r"(--?[\w-]+): \1:")
 
 
@@ -81,9 +84,13 @@ def test_the_corpus_is_large_and_well_formed():
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_every_bad_input_is_one_clean_error_line(case):
+    import torch  # noqa: F401  (loaded before the peak is read: its import is not the case's)
+
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     result = CliRunner().invoke(app, case.args, env=case.env)
     elapsed = time.perf_counter() - start
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     assert not (result.exception and not isinstance(result.exception, SystemExit)), repr(
         result.exception
     )
@@ -98,6 +105,7 @@ def test_every_bad_input_is_one_clean_error_line(case):
     assert not DOUBLED_PREFIX.search(line), line
     assert len(line) <= 1000
     assert elapsed <= TIME_BOUND[case.stage], f"{elapsed:.2f} s"
+    assert grown_mib <= MEMORY_BOUND_MIB, f"peak RSS grew by {grown_mib:.0f} MiB"
 
 
 EARLY_CHECK = """
