@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,14 +209,19 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+def simple_main(doc: str, measure: Callable[[int], list[Row]], repeat: int) -> int:
+    """The command line of a benchmark with no options of its own: --repeat and --markdown."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=repeat)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = parser.parse_args()
     compile_gradcli()
     rows = measure(args.repeat)
     return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
+
+
+def main() -> int:
+    return simple_main(__doc__, measure, repeat=7)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,9 @@ Usage: python benchmarks/bench_expr.py [--repeat N] [--markdown]
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from bench import PYTHON, TYPER, Sample, compile_gradcli, gradcli, medians, report, run
+from bench import PYTHON, TYPER, Sample, gradcli, medians, run, simple_main
 
 TORCH_SYMPY = [PYTHON, "-W", "ignore", "-c", "import torch, sympy"]
 # the same imports as gradcli makes them (collector paused): the floor without GC work
@@ -86,13 +85,7 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=9)
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    args = parser.parse_args()
-    compile_gradcli()
-    rows = measure(args.repeat)
-    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
+    return simple_main(__doc__, measure, repeat=9)
 
 
 if __name__ == "__main__":

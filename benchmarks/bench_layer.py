@@ -11,13 +11,12 @@ Usage: python benchmarks/bench_layer.py [--repeat N] [--markdown]
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import PYTHON, Sample, compile_gradcli, gradcli, medians, report, run
+from bench import PYTHON, Sample, gradcli, medians, run, simple_main
 
 TARGET = 1.5
 
@@ -86,13 +85,7 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    args = parser.parse_args()
-    compile_gradcli()
-    rows = measure(args.repeat)
-    return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
+    return simple_main(__doc__, measure, repeat=7)
 
 
 if __name__ == "__main__":
