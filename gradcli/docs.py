@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gradcli.activations import ACTIVATION_LIST
+from gradcli.ops.activations import ACTIVATION_LIST
 from gradcli.params import describe_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +57,12 @@ def generators() -> dict[str, Callable[[], str]]:
     """Generated README sections by name (registries added later join here)."""
     found: dict[str, Callable[[], str]] = {"activations": activation_table}
     try:
-        from gradcli.losses import markdown_table as loss_table
+        from gradcli.ops.losses import markdown_table as loss_table
     except ImportError:
         pass
     else:
         found["losses"] = loss_table
-    from gradcli.layers import markdown_table as layer_table
+    from gradcli.ops.layers import markdown_table as layer_table
 
     found["layers"] = layer_table
     return found

@@ -364,7 +364,7 @@ def test_docs_page_has_the_generated_registry_table():
     page's generated tables and console blocks)."""
     from pathlib import Path
 
-    from gradcli.layers import markdown_table
+    from gradcli.ops.layers import markdown_table
 
     page = Path(__file__).resolve().parent.parent / "docs" / "layer.md"
     text = page.read_text(encoding="utf-8")
@@ -407,7 +407,7 @@ def test_every_layer_and_rank_renders_in_every_format(name, args):
 
 
 def test_steps_cases_cover_the_registry():
-    from gradcli.layers import LAYERS
+    from gradcli.ops.layers import LAYERS
 
     assert set(STEPS_CASES) == set(LAYERS)
 

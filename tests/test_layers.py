@@ -20,7 +20,7 @@ from gradcli.core.layer import LayerRequest, _one_by_one, layer_gradients, pair_
 from gradcli.core.softmax import softmax_jacobian_formula, softmax_vjp
 from gradcli.errors import InputError
 from gradcli.expect import parse_expected
-from gradcli.layers import LAYERS, Given, get_layer, plan
+from gradcli.ops.layers import LAYERS, Given, get_layer, plan
 from gradcli.results.grid import nested
 from gradcli.settings import Dtype, Settings, tolerance_for
 

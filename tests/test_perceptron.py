@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gradcli.activations import ACTIVATIONS
 from gradcli.core.perceptron import (
     NetworkSpec,
     autograd_gradients,
@@ -22,7 +21,8 @@ from gradcli.core.perceptron import (
     perceptron_gradients,
 )
 from gradcli.errors import InputError
-from gradcli.losses import Reduction
+from gradcli.ops.activations import ACTIVATIONS
+from gradcli.ops.losses import Reduction
 from gradcli.settings import Dtype, Settings, tolerance_for
 
 FLOAT64 = Settings()

@@ -27,7 +27,7 @@ from gradcli.core.engine import (
 )
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
+from gradcli.ops.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance

@@ -18,7 +18,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gradcli.activations import Activation
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
     TORCH_DTYPES,
@@ -31,8 +30,9 @@ from gradcli.core.engine import (
 )
 from gradcli.errors import InputError
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.losses import Loss, Reduction, TargetKind
-from gradcli.network import (
+from gradcli.ops.activations import Activation
+from gradcli.ops.losses import Loss, Reduction, TargetKind
+from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
     NetworkPlan,
     NetworkSpec,
