@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from gradcli.commands.options import (
+    TEXT_FORMATS,
     Common,
     SeedOpt,
     choose,
@@ -30,6 +31,7 @@ from gradcli.ops.network import (
     unknown_key,
 )
 from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
+from gradcli.render import OutputFormat
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
 _SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
@@ -112,7 +114,32 @@ def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Exp
     return answers
 
 
-@computing_command
+def check_graph(graph: bool, plan: NetworkPlan, common: Common) -> None:
+    """--graph's formats and size, from the plan (before torch loads)."""
+    fmt = common.output.format
+    if fmt is OutputFormat.dot and not graph:
+        raise InputError("--format dot writes the computation graph: add --graph")
+    if not graph:
+        return
+    if fmt is OutputFormat.csv:
+        raise InputError("--graph has no CSV form; use --format table, json or dot")
+    from gradcli.results.graph import MAX_NODES, TERMINAL_NODES
+
+    count = plan.graph_nodes
+    if count > MAX_NODES:
+        raise InputError(
+            f"--graph: this network's graph has {count:,} nodes; the limit is {MAX_NODES:,} "
+            "(fewer samples or smaller layers)"
+        )
+    if count > TERMINAL_NODES and fmt is OutputFormat.table:
+        raise InputError(
+            f"--graph: this network's graph has {count:,} nodes, more than the terminal view "
+            f"draws ({TERMINAL_NODES}); use --format dot (Graphviz text, e.g. | dot -Tsvg > "
+            "graph.svg) or --json"
+        )
+
+
+@computing_command(formats=(*TEXT_FORMATS, OutputFormat.dot))
 def perceptron(
     weights: Annotated[
         list[str] | None,
@@ -217,6 +244,14 @@ def perceptron(
     steps: Annotated[
         bool, typer.Option("--steps", help="Show the worked backprop: X, O, f'(X), δ, δ·x.")
     ] = False,
+    graph: Annotated[
+        bool,
+        typer.Option(
+            "--graph",
+            help="The computation graph: every neuron's z and O, the loss, each node's adjoint"
+            " (δ is z's), checked against autograd; --format dot for Graphviz.",
+        ),
+    ] = False,
     lr: Annotated[
         str | None,
         typer.Option(
@@ -295,12 +330,14 @@ def perceptron(
         reduction=chosen_reduction,
         engine=engine_name,
         steps=steps,
+        graph=graph,
         lr=None if lr is None else parse_lr(lr),
         epochs=epoch_count,
         bias_update=not no_bias_update,
     )
     plan = plan_network(spec)
     check_expectations(expected, plan)  # every check before torch loads
+    check_graph(graph, plan, common)
 
     from gradcli.core.perceptron import perceptron_gradients
 

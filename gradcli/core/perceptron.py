@@ -252,6 +252,7 @@ def perceptron_gradients(
 
         training = descend(net, spec.epochs, lr, spec.bias_update, settings)
     layers = _layer_results(net, checks, lr, spec.bias_update, training)
+    graph = _graph(net, worked, settings) if spec.graph else None
     answer = None
     if expected:
         answer = check_layer_answers(net, layers, expected, settings, lr)
@@ -270,7 +271,8 @@ def perceptron_gradients(
         layers=layers,
         max_abs_diff=max(check.max_abs_diff for check in checks),
         agree=all(check.agree for check in checks)
-        and (training is None or training.last_step.agree),
+        and (training is None or training.last_step.agree)
+        and (graph is None or graph.agree),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,
         rtol=settings.tolerance.rtol,
@@ -278,6 +280,7 @@ def perceptron_gradients(
         lr=lr,
         numeric_skipped=skipped,
         steps=_steps(net, worked) if spec.steps else None,
+        graph=graph,
         notes=[
             *_notes(net, spec),
             *overflow_note(loss, "the loss E", settings.dtype.value),
@@ -287,6 +290,13 @@ def perceptron_gradients(
         bias_update=spec.bias_update,
         training=training,
     )
+
+
+def _graph(net: Network, worked: Backprop, settings: Settings):
+    """--graph: the network's computation graph from its own forward pass and backprop."""
+    from gradcli.core.graph import network_graph
+
+    return network_graph(net, worked, settings)
 
 
 def _parameter_names(net: Network) -> list[str]:

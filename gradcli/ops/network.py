@@ -61,6 +61,7 @@ class NetworkSpec:
     reduction: Reduction = Reduction.mean
     engine: str = "grad"
     steps: bool = False
+    graph: bool = False  # --graph: the computation graph, every node's adjoint
     lr: float | None = None
     epochs: int | None = None  # gradient descent: this many full-batch steps of lr
     bias_update: bool = True  # False: the steps leave the biases as they are
@@ -91,6 +92,16 @@ class NetworkPlan:
     @property
     def outputs(self) -> int:
         return self.layers[-1].out
+
+    @property
+    def graph_nodes(self) -> int:
+        """Nodes of --graph: the inputs, every weight and bias, z and O per neuron and
+        sample, the loss."""
+        count = self.samples * self.features + 1
+        for layer in self.layers:
+            count += layer.out * layer.fan_in + (layer.out if layer.bias else 0)
+            count += 2 * self.samples * layer.out
+        return count
 
     @property
     def parameter_count(self) -> int:

@@ -223,12 +223,21 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         from gradcli.render.plot import curve_renderable
 
         plot.append(curve_renderable(result.curve))
+    derivatives: list[RenderableType] = [FormulaLines(shown)]
+    if result.steps is not None:
+        from gradcli.render.steps import StepsView
+
+        derivatives = [StepsView(result.steps, _point(result, precision), precision)]
+    if result.graph is not None:
+        from gradcli.render.graph import GraphSection
+
+        derivatives += [Text(""), GraphSection(result.graph, precision)]
     return Group(
         *plot,
         FormulaLines(result.functions, style="bold"),
         _values(result, precision),
         Text(""),
-        FormulaLines(shown),
+        *derivatives,
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
         EntryTable(result, precision),
@@ -279,4 +288,10 @@ def _(result: ExprResult) -> str:
         )
         numbers = [[latex_number(v) for v in row] for row in analytic]
         lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(numbers))
-    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    text = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    if result.steps is not None:
+        from gradcli.render.steps import steps_latex
+
+        at = ", ".join(f"{name} = {latex_number(v)}" for name, v in result.at.items())
+        text += steps_latex(result.steps, latex_number, at)
+    return text

@@ -385,6 +385,10 @@ def _step_verdicts(result: PerceptronResult) -> list[Text]:
 @as_renderable.register
 def _(result: PerceptronResult, precision: int) -> RenderableType:
     parts: list[RenderableType] = _header_with(result, precision)
+    if result.graph is not None:
+        from gradcli.render.graph import GraphSection
+
+        parts.append(GraphSection(result.graph, precision))
     if result.training is not None:
         parts += _training(result, precision)
         if result.steps is not None:
@@ -393,6 +397,14 @@ def _(result: PerceptronResult, precision: int) -> RenderableType:
         parts += _step_verdicts(result)
         if result.answer is not None:
             parts.append(_columns(answer_matrices(result.answer, precision)))
+            parts += answer_lines(result.answer)
+        return Group(*parts)
+    if result.graph is not None:  # the graph is the view: its leaves hold every ∂E/∂W
+        if result.steps is not None:
+            parts += _steps_section(result, precision)
+        parts += [Text(note, style="yellow") for note in result.notes]
+        parts.append(_overall(result))
+        if result.answer is not None:
             parts += answer_lines(result.answer)
         return Group(*parts)
     parts.append(_data(result, precision))

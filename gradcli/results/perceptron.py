@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerSet, shape_of
 from gradcli.results import GradientCheck, answer_json, flatten
+from gradcli.results.graph import Graph
 
 Matrix = list[list[float]]
 Vector = list[float]
@@ -171,6 +172,7 @@ class PerceptronResult:
     bias_update: bool = True  # --no-bias-update: gradient-descent steps leave b as it is
     training: Training | None = None  # --epochs
     loss_plot: tuple[int | None, int | None] | None = None  # --plot: (width, height), not JSON
+    graph: Graph | None = None  # --graph: the computation graph with every node's adjoint
 
     @property
     def history(self) -> list[dict[str, Any]] | None:
@@ -204,6 +206,7 @@ class PerceptronResult:
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
             "training": None if self.training is None else self.training.to_json(),
             "history": self.history,
+            "graph": None if self.graph is None else self.graph.to_json(),
             "notes": self.notes,
             **answer_json(self.answer),
         }
