@@ -27,6 +27,7 @@ from typing import Any
 from gradcli._torch import load
 from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
 from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian, one_thread
+from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.results.check import (
@@ -265,9 +266,15 @@ class _TorchCode:
     numpy: bool = False
     recorded: list[Any] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
+    dout_changed: bool = False  # backward changed its grad_output in place
 
     def open(self, args: list[Tensor]) -> Session:
         return _TorchSession(self, args)
+
+    def record(self, args: list[Tensor]) -> list[Intermediate]:
+        """The forward's intermediate values at ``args`` (best effort)."""
+        with self.loader.running(f"the forward of {self.label}"):
+            return record_torch(self.call, [x.clone() for x in args], self.names)
 
     def forward64(self, args: list[Tensor]) -> Tensor:
         with torch.no_grad(), self.loader.running(f"the forward of {self.label}"):
@@ -283,8 +290,13 @@ def _recording_function(base: type, code: _TorchCode) -> type:
     """
 
     def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        before = [g.detach().clone() if isinstance(g, Tensor) else None for g in grad_outputs]
         with code.loader.running(f"the backward of {code.label}"):
             result = base.backward(ctx, *grad_outputs)
+        code.dout_changed = code.dout_changed or any(
+            b is not None and not torch.equal(b, g)
+            for b, g in zip(before, grad_outputs, strict=False)
+        )
         code.recorded.append(result)
         items = list(result) if isinstance(result, (tuple, list)) else [result]
         cleaned = []
@@ -327,10 +339,12 @@ class _PairSession(Session):
     def vjp(self, v: Tensor) -> Returned:
         code = self.code
         passed = [_user_form(x, code.numpy) for x in self.pristine]
-        dout = _user_form(v.reshape(self.out.shape).to(self.out.dtype), code.numpy)
+        upstream = v.reshape(self.out.shape).to(self.out.dtype)
+        dout = _user_form(upstream, code.numpy)
         with code.loader.running(f"the backward of {code.label}"):
             raw = code.backward(dout, *passed)
         self.changed = _changes(self.pristine, passed, "backward", self.changed)
+        code.dout_changed = code.dout_changed or _changed(upstream, dout)
         items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
         n_args, n_float = len(passed), sum(code.differentiable)
         if len(items) == n_args or len(items) != n_float:
@@ -356,9 +370,18 @@ class _PairCode:
     names: list[str]
     differentiable: list[bool]
     numpy: bool
+    dout_changed: bool = False  # backward changed its dout in place
 
     def open(self, args: list[Tensor]) -> Session:
         return _PairSession(self, args)
+
+    def record(self, args: list[Tensor]) -> list[Intermediate]:
+        """The forward's intermediate values at ``args`` (best effort)."""
+        with self.loader.running(f"the forward of {self.label}"):
+            if self.numpy:
+                passed = [_user_form(x, True) for x in args]
+                return record_numpy(self.forward, passed, self.names)
+            return record_torch(self.forward, [x.clone() for x in args], self.names)
 
     def forward64(self, args: list[Tensor]) -> Tensor:
         passed = [_user_form(x, self.numpy) for x in args]
@@ -761,6 +784,7 @@ def run_order(
             position, name, x, returned, columns, probes, tol,
             scaled, repeat_same, repeat_new, changed[position], subject.kind,
         )  # fmt: skip
+        arg.jacobian = _jacobian(columns, out_size, n)
         evidence_args.append(arg)
         block = _block(arg, labels, order, mode, out_shape)
         blocks.append(block)
@@ -784,8 +808,19 @@ def run_order(
         n_args=len(subject.names),
         n_float=len(float_args),
         names=subject.names,
+        inputs=[a.detach().double() if a.is_floating_point() else a for a in args],
+        forward_at=subject.forward64,
+        record=getattr(subject, "record", None),
+        dout_changed=bool(getattr(subject, "dout_changed", False)),
     )
     return Findings(blocks, evidence, notes, mode, n_probes, _dtype_name(out) or "")
+
+
+def _jacobian(columns: NumericColumns, out_size: int, n: int) -> Tensor:
+    """The finite-difference Jacobian (out_size × n), NaN in the columns not computed."""
+    jacobian = torch.full((out_size, n), math.nan, dtype=torch.float64)
+    jacobian[:, columns.entries] = columns.values
+    return jacobian
 
 
 def _require_finite(out: Tensor) -> None:
@@ -971,10 +1006,7 @@ def _problem(arg: ArgEvidence) -> str | None:
     raw = arg.raw[0]
     if raw is not None and tuple(raw.shape) != arg.shape and arg.reduced_from is None:
         return f"the gradient has shape {_shape(raw.shape)}, not {_shape(arg.shape)}"
-    dtype = arg.dtypes[0]
-    if dtype is not None and dtype != arg.input_dtype:
-        return f"the gradient is {dtype}, the input {arg.input_dtype}"
-    return None
+    return None  # another dtype is judged by its values (and diagnosed or noted apart)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -1049,6 +1081,10 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
     notes += first.notes
     notes += _dtype_notes(settings, first.out_dtype)
     notes += _reduced_notes(first.evidence.args)
+    notes += _cast_notes(first.evidence)
+    recognised = first.evidence.recognised
+    if recognised is not None:
+        notes.append(recognised.note())
     second: Findings | None = None
     if request.order == 2:
         blocked = [d for d in diagnoses if d.code in STRUCTURAL]
@@ -1103,6 +1139,7 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
         rtol=settings.tolerance.rtol,
         seed=request.seed,
         notes=notes,
+        recognised=None if recognised is None else recognised.name,
     )
 
 
@@ -1168,6 +1205,19 @@ def _dtype_notes(settings: Settings, out_dtype: str) -> list[str]:
             "alarm)"
         )
     return notes
+
+
+def _cast_notes(ev: Evidence) -> list[str]:
+    """An autograd.Function's gradient of another dtype: torch casts it, so only a note."""
+    if ev.kind != KIND_AUTOGRAD:
+        return []
+    return [
+        f"{arg.name}: backward returned a {arg.dtypes[0]} gradient for a {arg.input_dtype} "
+        f"input; torch casts it to {arg.input_dtype} (so do the values compared here), losing "
+        "precision if it is narrower"
+        for arg in ev.args
+        if arg.dtypes[0] is not None and arg.dtypes[0] != arg.input_dtype
+    ]
 
 
 def _reduced_notes(args: Sequence[ArgEvidence]) -> list[str]:
