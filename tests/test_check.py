@@ -33,6 +33,7 @@ ZOO: dict[str, str | None] = {
     "softmax_torch.py": None,
     "conv1d_numpy.py": None,
     "conv1d_torch.py": None,
+    "conv_naive_numpy.py": None,
     "cross_entropy_numpy.py": None,
     "bad_sigmoid.py": "constant-factor",
     "bad_square_factor2.py": "constant-factor",

@@ -27,7 +27,7 @@ torch = load()
 Tensor = torch.Tensor
 
 EXTRA_POINTS = 2  # random draws besides the checked inputs
-EXTRA_MAGNITUDE = (0.1, 3.0)  # their |x|, with a random sign
+EXTRA_MAGNITUDE = (0.1, 8.0)  # their |x|, with a random sign (past relu6's 6)
 SEED = 19_000  # the extra draws do not depend on --seed: the same function is always found
 
 SlipFn = Callable[[base.ArgEvidence, base.Evidence], list[tuple[str, Tensor]]]

@@ -167,59 +167,73 @@ DIAGNOSES: dict[str, tuple[str, str]] = {
     ),
     "transposed": (
         "yours is the transpose of the true gradient (or of its Jacobian; also when that "
-        "makes the shape wrong)",
+        "makes the shape wrong) — e.g. `x.T @ dout` where `dout.T @ x` is needed",
         "bad_linear_transposed.py",
     ),
     "upstream-ignored": (
-        "backward(2.5·dout) = backward(dout): dout (grad_output) is never multiplied in",
+        "backward(2.5·dout) = backward(dout): dout (grad_output) is never multiplied in — e.g. "
+        "`return 1 - y**2`",
         "bad_tanh_upstream.py, bad_scale_upstream_numpy.py",
     ),
     "not-linear": (
-        "backward(2.5·dout) is neither backward(dout) nor 2.5 × it (dout squared, added…)",
+        "backward(2.5·dout) is neither backward(dout) nor 2.5 × it (dout squared, added…) — "
+        "e.g. `return dout + 2 * x`",
         "bad_not_linear.py",
     ),
     "wrong-input": (
-        "the gradient returned for one input is the true gradient of another (wrong order)",
+        "the gradient returned for one input is the true gradient of another (wrong order) — "
+        "e.g. `return dy, dx`",
         "bad_mul_swapped.py",
     ),
     "region": (
         "wrong exactly in one region — where an input is < 0 or > 0 (a missing mask, a kink), "
-        "a row, column, channel or block — and right elsewhere",
+        "a row, column, channel or block — and right elsewhere — e.g. ReLU's `return dout`",
         "bad_relu.py, bad_relu_torch.py, bad_linear_row.py",
     ),
-    "zero": ("yours is 0 everywhere, the true gradient is not", "bad_zero_numpy.py"),
+    "zero": (
+        "yours is 0 everywhere, the true gradient is not — e.g. `dx = np.zeros_like(x)` never "
+        "filled",
+        "bad_zero_numpy.py",
+    ),
     "non-finite": (
-        "yours has NaN or ∞ where the true gradient is finite",
+        "yours has NaN or ∞ where the true gradient is finite — e.g. `np.exp(x) / (1 + "
+        "np.exp(x))` at x = 1000",
         "bad_softplus_nan.py",
     ),
     "wrong-shape": (
         "a returned gradient has another shape than its input (with the fix when one is "
-        "evident: sum over the batch, reshape)",
+        "evident: sum over the batch, drop keepdims, reshape) — e.g. `db = dout` for a batch",
         "bad_bias_shape.py",
     ),
     "wrong-dtype": (
-        "a returned gradient has another dtype than its input",
+        "a NumPy or torch pair returns a gradient of another dtype than its input (the values "
+        "are still judged; for an autograd.Function, which torch casts, only a note) — e.g. "
+        "`np.zeros(x.shape, dtype=int)`",
         "bad_dtype_numpy.py",
     ),
     "wrong-type": (
-        "backward returned something that is not a tensor / array",
+        "backward returned something that is not a tensor / array — e.g. `return dx.tolist()`",
         "bad_type_numpy.py",
     ),
     "none-gradient": (
-        "backward returned None for an input whose true gradient is not 0",
+        "backward returned None for an input whose true gradient is not 0 — e.g. "
+        "`return grad_input, None` for a weight",
         "bad_none.py",
     ),
     "wrong-count": (
-        "backward returned more or fewer values than forward has inputs",
+        "backward returned more or fewer values than forward has inputs — e.g. `return dx` "
+        "for forward(x, w)",
         "bad_count.py",
     ),
     "detached": (
         "an input gets no gradient through autograd (a .detach(), .item(), NumPy…) though the "
-        "output depends on it; at --order 2: the backward is not differentiable",
+        "output depends on it; at --order 2: the backward is not differentiable — e.g. "
+        "`x.detach()` inside the function",
         "bad_sigmoid_second.py",
     ),
     "non-deterministic": (
-        "two backward calls with the same inputs and dout differ (state kept between calls)",
+        "two backward calls with the same inputs and dout differ (state kept between calls) — "
+        "e.g. `self.grad += …` never reset",
         "bad_accumulate.py",
     ),
     "in-place": (
@@ -227,7 +241,12 @@ DIAGNOSES: dict[str, tuple[str, str]] = {
         "`dx = dout; dx[x <= 0] = 0`",
         "bad_inplace.py, bad_dout_inplace_numpy.py",
     ),
-    "unexplained": ("some entries are wrong and no pattern above explains all of them", ""),
+    "unexplained": (
+        "some entries are wrong and no pattern above explains all of them: which ones, and by "
+        "how much (relative to the true values, and the worst) — e.g. a batch norm forward "
+        "using `np.std(var + eps)`",
+        "",
+    ),
 }
 
 
