@@ -31,7 +31,9 @@ def test_table_shows_formula_gradients_and_verdict():
     assert "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))" in out
     assert "∂L/∂x" in out and "∂L/∂weight" in out and "∂L/∂bias" in out
     assert "✓ analytic, autograd and numeric agree on ∂L/∂x, ∂L/∂weight, ∂L/∂bias" in out
-    assert "torch.manual_seed(0): weight = torch.randn(3)" in out
+    assert "torch.manual_seed(0): weight = torch.randn(3, dtype=torch.float64)" in " ".join(
+        out.split()
+    )
 
 
 def test_steps_show_the_intermediate_quantities():

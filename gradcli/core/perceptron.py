@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gradcli.activations import Activation
+from gradcli.core import draws
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
     TORCH_DTYPES,
@@ -95,19 +96,19 @@ def build_network(
 ) -> Network:
     """Check the spec (``plan_network``, torch-free; ``plan`` when the caller has checked it
     already) and turn it into tensors: the input and the parameters as given, or drawn like
-    torch.randn after torch.manual_seed(seed) — x first, then per layer W and b."""
+    ``draws.normal`` after torch.manual_seed(seed) — x first, then per layer W and b."""
     plan = plan_network(spec) if plan is None else plan
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(spec.seed)
-    if spec.x_shape is not None:  # drawn in float32, as torch.randn does by default
-        x = torch.randn(*spec.x_shape, generator=generator).to(dtype)
+    if spec.x_shape is not None:
+        x = draws.normal(spec.x_shape, generator, dtype)
     else:
         x = _tensor(spec.x, dtype, "--x")
     layers = []
     for i, layer in enumerate(plan.layers, 1):
         if spec.layer_sizes:
-            weight = torch.randn(layer.out, layer.fan_in, generator=generator).to(dtype)
-            bias = torch.randn(layer.out, generator=generator).to(dtype) if layer.bias else None
+            weight = draws.normal((layer.out, layer.fan_in), generator, dtype)
+            bias = draws.normal((layer.out,), generator, dtype) if layer.bias else None
         else:
             weight = _tensor(as_matrix(spec.weights[i - 1]), dtype, f"layer {i} --weights")
             given = spec.biases[i - 1] if spec.biases else None
@@ -689,11 +690,12 @@ def _notes(net: Network, spec: NetworkSpec) -> list[str]:
     if net.drawn:
         drawn = []
         if spec.x_shape is not None:
-            drawn.append(f"x = torch.randn({spec.x_shape[0]}, {spec.x_shape[1]})")
+            drawn.append(draws.normal_text("x", spec.x_shape))
         if spec.layer_sizes:
             drawn.append(
-                "then per layer W = torch.randn(out, in)"
-                + ("" if spec.no_bias else ", b = torch.randn(out)")
+                "then per layer "
+                + draws.normal_text("W", ("out", "in"))
+                + ("" if spec.no_bias else ", " + draws.normal_text("b", ("out",)))
             )
         notes.append(
             f"random values as after torch.manual_seed({spec.seed}): "
