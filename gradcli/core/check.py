@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
+from gradcli.core.diagnose import diagnose
 from gradcli.core.engine import (
     BASE_STEP,
     EPS64,
@@ -33,6 +33,7 @@ from gradcli.core.engine import (
     numeric_jacobian,
     one_thread,
 )
+from gradcli.core.evidence import ArgEvidence, Evidence
 from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
