@@ -225,9 +225,8 @@ def check_views(parsed: list[Parsed], order: int, steps: bool, graph: bool, comm
     if not graph:
         return
     if fmt in (OutputFormat.csv, OutputFormat.latex):
-        raise InputError(
-            f"--graph has no {fmt.value.upper()} form; use --format table, json or dot"
-        )
+        form = "CSV" if fmt is OutputFormat.csv else "LaTeX"
+        raise InputError(f"--graph has no {form} form; use --format table, json or dot")
     if len(parsed) > 1:
         raise InputError(f"--graph draws the graph of one expression; got {len(parsed)}")
     if order == 2:

@@ -7,13 +7,12 @@ one-line form when the pretty one is wider than the terminal.
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.latex import as_latex
+from gradcli.render.plain import wants_ascii
 from gradcli.render.table import (
     ELLIPSIS,
     MATRIX_LIMIT,
@@ -30,19 +29,6 @@ from gradcli.render.table import (
 )
 from gradcli.results import flatten
 from gradcli.results.expr import ExprResult, Formula
-
-_UNICODE_PROBE = "∂²⋅─│⎛⎝⎧⎩√ℯ"
-
-
-def wants_ascii(console: Console) -> bool:
-    """ASCII formulas under NO_COLOR, or when the output cannot encode Unicode drawing."""
-    if os.environ.get("NO_COLOR"):
-        return True
-    try:
-        _UNICODE_PROBE.encode(console.encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return True
-    return False
 
 
 class FormulaLines:

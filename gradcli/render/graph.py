@@ -13,8 +13,8 @@ from typing import TextIO
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
-from gradcli.render.expr_table import wants_ascii
 from gradcli.render.fit import Column, FitTable
+from gradcli.render.plain import wants_ascii
 from gradcli.render.table import number, tick
 from gradcli.results.graph import Graph, GraphNode
 

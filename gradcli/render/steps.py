@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
-from gradcli.render.expr_table import wants_ascii
+from gradcli.render.plain import wants_ascii
 from gradcli.render.table import number
 from gradcli.results.steps import Derivation, Step, StepsReport
 
@@ -86,16 +86,12 @@ class StepsView:
 def checks_line(report: StepsReport) -> str:
     """How the steps were checked, said out loud."""
     counts = report.checks
-    total = sum(counts.values())
     ways = []
     if counts.get("symbolic"):
         ways.append(f"{counts['symbolic']} symbolically")
     if counts.get("numeric"):
         ways.append(f"{counts['numeric']} by value at the point and two random points")
-    line = (
-        f"Each step's result was checked against SymPy's derivative of its part: "
-        f"{', '.join(ways) or 'none'} ({total} steps)."
-    )
+    line = f"Each step checked against SymPy's derivative of its part: {', '.join(ways) or 'none'}."
     unchecked = counts.get("unchecked", 0)
     if unchecked:
         line += (
