@@ -165,9 +165,7 @@ class Printer:
             return top
         if self.notation == "latex":
             bottom = times.join(self.factor(d) for d in form.divisors)
-            return (
-                rf"\frac{{{self.form(Product(form.factors)) if form.factors else '1'}}}{{{bottom}}}"
-            )
+            return rf"\frac{{{self.form(_single_or_one(form.factors))}}}{{{bottom}}}"
         if len(form.divisors) == 1:  # a⋅b/c reads left to right as (a⋅b)/c
             bottom = self.wrapped(form.divisors[0], _POWER)
         else:
@@ -218,6 +216,12 @@ class Printer:
         if self.notation == "unicode":
             return "∂" + position.translate(SUBSCRIPTS) + self.call(form.name, args)
         return f"d{position}" + self.call(form.name, args)
+
+
+def _single_or_one(factors: tuple) -> Form:
+    if not factors:
+        return Num(1)
+    return factors[0] if len(factors) == 1 else Product(factors)
 
 
 def _latex_escape(name: str) -> str:
