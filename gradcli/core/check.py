@@ -26,7 +26,7 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
-from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian, one_thread
+from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian, one_thread, resolve
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.results.check import (
@@ -628,7 +628,7 @@ def numeric_columns(
 
     chosen = flat[entries]
     centre = call(chosen)
-    estimate = numeric_jacobian(batched, chosen, tolerance, seed)  # outputs × chosen entries
+    estimate = resolve(numeric_jacobian(batched, chosen, tolerance, seed))  # outputs × entries
     error = estimate.error.double()  # the engine stores errors in float32
     if coarsest["eps"] > EPS64:  # the engine assumes float64 rounding
         error += (
@@ -767,8 +767,9 @@ def run_order(
         untrusted = int((arg.computed.any(dim=0) & ~arg.entry_checked).sum())
         if untrusted and arg.analytic is not None:
             notes.append(
-                f"{name}: {untrusted} of {n} entries are not judged: the finite difference there "
-                "is unreliable (a kink inside the step, or rounding)"
+                f"{name}: {untrusted} of {n} entries are not judged (shown ~): the finite "
+                "difference there is unreliable (a kink inside the step, rounding, or a function "
+                "varying on a scale finer than the input's float64 spacing)"
             )
     evidence = Evidence(
         args=evidence_args,
