@@ -12,7 +12,7 @@ from gradcli.core.engine import (
     check_elementwise,
     elementwise_autograd,
     judge,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
@@ -48,8 +48,9 @@ def activation_gradients(
         kinks,
     )
     x_values = xs.double().tolist()
-    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     value = activation.forward(xs, params)
+    raise_if_not_finite(value, "f(x)", lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
+    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     values = value.double().tolist()
     answer = None
     if expected is not None:
@@ -73,7 +74,6 @@ def activation_gradients(
         dtype=settings.dtype.value,
         notes=[
             *_kink_notes(activation, xs, kinks, settings.numeric),
-            *overflow_note(values, "f(x)", settings.dtype.value),
             *check.notes,
         ],
         answer=answer,

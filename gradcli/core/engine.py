@@ -1074,33 +1074,83 @@ def _entries(count: int) -> str:
     return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
-def raise_if_overflowed(check: GradientCheck, where: Callable[[int], str], dtype: str) -> None:
-    """InputError when analytic and autograd are both NaN or ∞ at an entry: the derivative
-    overflows the dtype there and no verdict is possible. ``where(k)`` names flat entry k."""
-    flat_a, flat_g = check.analytic.data, check.autograd.data
-    if all(map(math.isfinite, flat_a)) or all(map(math.isfinite, flat_g)):
+# ---------------------------------------------------------------- overflow: one rule
+
+# Overflow is never a disagreement and never a verdict: a value computed from finite inputs
+# that is NaN or ∞ — in the forward (f(x), L, y, E) or in either gradient — means the inputs
+# leave the dtype's range, so there is nothing to compare. Every command reports it the same
+# way: an InputError (one ``Error:`` line, exit 2, as for any input outside the command's
+# domain) naming where, and what to change.
+
+SHOWN_PLACES = 3  # places named in an overflow message before "and N more"
+
+
+def overflow_hint(dtype: str, change: str = "smaller values") -> str:
+    """What to try: float64 first when computing in float32, else ``change``."""
+    return "try --dtype float64" if dtype == "float32" else f"try {change}"
+
+
+def raise_if_not_finite(
+    values: Tensor | float,
+    what: str,
+    where: Callable[[int], str] | None,
+    dtype: str,
+    change: str = "smaller values",
+    symbol: str | None = None,
+) -> None:
+    """InputError when ``values`` (computed from finite inputs) hold NaN or ∞: ``what``
+    overflows the dtype at the places ``where(k)`` names (flat index k; None for a scalar,
+    shown as ``symbol = inf``)."""
+    flat = torch.as_tensor(values).detach().reshape(-1)
+    bad = ~torch.isfinite(flat)
+    if not bool(bad.any()):
         return
-    for k, (a, g) in enumerate(zip(flat_a, flat_g, strict=True)):
-        if not (math.isfinite(a) or math.isfinite(g)):
-            raise InputError(
-                f"the derivative overflows {dtype} at {where(k)} (analytic {a:g}, autograd "
-                f"{g:g}), so there is nothing to compare"
-                + ("; try --dtype float64" if dtype == "float32" else "")
-            )
+    positions = bad.nonzero().reshape(-1).tolist()
+    first = float(flat[positions[0]])
+    if where is None:
+        found = f" ({symbol or what} = {first:g})"
+    elif flat.numel() == 1:
+        found = f" at {where(positions[0])} ({first:g})"
+    else:
+        named = ", ".join(where(k) for k in positions[:SHOWN_PLACES])
+        more = len(positions) - SHOWN_PLACES
+        found = (
+            f" at {named}{f' and {more:,} more' if more > 0 else ''} ({len(positions):,} of "
+            f"{flat.numel():,} values inf or nan; the first is {first:g})"
+        )
+    raise InputError(
+        f"{what} overflows {dtype}{found}, so there is nothing to compare; "
+        + overflow_hint(dtype, change)
+    )
 
 
-def overflow_note(values: Tensor | list[float], what: str, dtype: str) -> list[str]:
-    """A note when a value shown (f(x), L…) is not finite although its inputs are."""
-    flat = values if isinstance(values, list) else _flat_list(values.double())
-    count = len(flat) - sum(map(math.isfinite, flat))
-    if not count:
-        return []
-    return [
-        f"{what} overflows {dtype} ({count} value{'s' if count != 1 else ''} shown as inf or "
-        f"nan, null in JSON): torch's computation leaves the {dtype} range"
-        + (" (try --dtype float64)" if dtype == "float32" else "")
-        + "; the derivatives are compared all the same."
+def raise_if_overflowed(
+    check: GradientCheck, where: Callable[[int], str], dtype: str, change: str = "smaller values"
+) -> None:
+    """InputError when the analytic or the autograd gradient is NaN or ∞ at an entry (where
+    the derivative exists): the gradient overflows the dtype there — not a disagreement.
+    ``where(k)`` names flat entry k."""
+    flat_a, flat_g = check.analytic.data, check.autograd.data
+    if all(map(math.isfinite, flat_a)) and all(map(math.isfinite, flat_g)):
+        return
+    exists = [True] * len(flat_a) if check.defined is None else check.defined.flat()
+    bad = [
+        k
+        for k, (a, g) in enumerate(zip(flat_a, flat_g, strict=True))
+        if exists[k] and not (math.isfinite(a) and math.isfinite(g))
     ]
+    if not bad:
+        return
+    first = bad[0]
+    named = ", ".join(where(k) for k in bad[:SHOWN_PLACES])
+    more = len(bad) - SHOWN_PLACES
+    raise InputError(
+        f"the gradient overflows {dtype} at {named}{f' and {more:,} more' if more > 0 else ''} "
+        f"(analytic {flat_a[first]:g}, autograd {flat_g[first]:g}"
+        + (f"; {len(bad):,} of {len(flat_a):,} entries" if len(bad) > 1 else "")
+        + "), so there is nothing to compare; "
+        + overflow_hint(dtype, change)
+    )
 
 
 def _flat(values: list) -> list:

@@ -20,7 +20,7 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_entries,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     to_grid,
     torch,
@@ -33,6 +33,7 @@ from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorI
 from gradcli.settings import Settings, Tolerance
 
 Tensor = torch.Tensor
+OVERFLOW_CHANGE = "smaller values (inputs, parameters, --upstream)"
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,14 @@ def layer_gradients(
     tensors = {**inputs, **state}
     params = plan.params
     y = layer.forward(tensors, params)
+    shape = tuple(y.shape)
+    raise_if_not_finite(
+        y,
+        "the forward y",
+        lambda k: f"y[{_index_text(k, shape)}]",
+        settings.dtype.value,
+        "smaller inputs or parameters",
+    )
     analytic = layer.backward(tensors, params, g)
     names = [name for name in layer.gradient_names if inputs.get(name) is not None]
     autograd = autograd_gradients(layer, tensors, params, g, names)
@@ -308,7 +317,6 @@ def layer_gradients(
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
     notes = _notes(layer, plan, drawn, g_drawn, request.seed)
-    notes += overflow_note(y, "y", settings.dtype.value)
     return LayerResult(
         name=layer.name,
         summary=layer.summary,
@@ -393,6 +401,7 @@ def _gradient(
         check,
         lambda k: f"∂L/∂{name}[{_index_text(k, tuple(value.shape))}]",
         settings.dtype.value,
+        OVERFLOW_CHANGE,
     )
     return LayerGradient(
         name=name,

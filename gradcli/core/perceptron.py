@@ -25,7 +25,7 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_gradient,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
@@ -328,6 +328,7 @@ def perceptron_gradients(
     _check_loss_input(net, passes[-1][1])
     worked = backprop(net, passes)
     loss, autograd = autograd_gradients(net, spec.engine)
+    raise_if_forward_overflowed(net, passes, loss, settings.dtype.value)
     numeric, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
     analytic = [
         g
@@ -355,6 +356,7 @@ def perceptron_gradients(
                 else f"{name}[{k}]"
             ),
             settings.dtype.value,
+            OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
     training = None
@@ -391,13 +393,31 @@ def perceptron_gradients(
         steps=_steps(net, worked) if spec.steps else None,
         notes=[
             *_notes(net, spec),
-            *overflow_note(loss, "the loss E", settings.dtype.value),
             *_check_notes(layers),
         ],
         answer=answer,
         bias_update=spec.bias_update,
         training=training,
     )
+
+
+OVERFLOW_CHANGE = "smaller inputs or weights"
+
+
+def raise_if_forward_overflowed(
+    net: Network, passes: list[tuple[Tensor, Tensor]], loss: Tensor, dtype: str
+) -> None:
+    """InputError when a layer's output or the loss E leaves the dtype's range."""
+    for i, (_, out) in enumerate(passes, 1):
+        width = out.shape[-1]
+        raise_if_not_finite(
+            out,
+            f"O of layer {i}",
+            lambda k, width=width: f"O[{k // width}, {k % width}]",
+            dtype,
+            OVERFLOW_CHANGE,
+        )
+    raise_if_not_finite(loss, "the loss", None, dtype, OVERFLOW_CHANGE, symbol="E")
 
 
 def _parameter_names(net: Network) -> list[str]:
