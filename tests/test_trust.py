@@ -1,0 +1,291 @@
+"""Issue 18 §3, §5 and §6 (verdicts, defaults, huge inputs, overflow): every example is a test
+with the exact command.
+
+- §3 an entry left out of the verdict is marked ``~`` in every command's table, ``false`` in
+  JSON's ``numeric_trusted`` (``checked`` for check), and a note says why;
+- §6 a finite difference that cannot resolve the function (sin at 1e22) is left out, not a
+  false DISAGREE; overflow in the forward or the gradient is one rule: exit 2 naming where.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import pytest
+
+from gradcli.render.table import UNTRUSTED
+from tests.conftest import assert_bad_input, invoke
+
+PERCEPTRON_KINK = [
+    "perceptron", "--weights", "1,-1;0.5,0.5", "--weights", "1,1", "--x", "1,1",
+    "--target", "2", "--activation", "relu,identity", "--reduction", "half-sum",
+]  # fmt: skip
+
+
+def _notes(data: object) -> str:
+    """Every note in a JSON result (the top level's and those of each gradient), joined."""
+    if isinstance(data, dict):
+        own = data.get("notes") or []
+        return " ".join([*own, *(_notes(v) for k, v in data.items() if k != "notes")]).strip()
+    if isinstance(data, list):
+        return " ".join(_notes(v) for v in data).strip()
+    return ""
+
+
+# ---------------------------------------------------------------- §3: the verdict matches its table
+
+
+def test_the_perceptron_kink_is_marked_and_explained():
+    """Issue 18 §3: ReLU at X = 0 — numeric −0.5 where backprop and autograd say 0."""
+    table = invoke(*PERCEPTRON_KINK)
+    assert table.code == 0
+    # the numeric ∂E/∂W[0, :] is the average of the one-sided slopes 0 and −1: −0.5, marked
+    assert table.stdout.count(f"-0.499999 {UNTRUSTED}") == 2
+    note = "relu's kink at x = 0, where its one-sided slopes are 0 (left) and 1 (right)"
+    flat = " ".join(table.stdout.split())
+    assert note in flat and "W[0, 0] and W[0, 1] left out of the verdict (shown ~)" in flat
+    assert "X of layer 1 (sample 0, node k=0: X = 0)" in flat
+    data = invoke(*PERCEPTRON_KINK, "--json").json()
+    weight = data["layers"][0]["weight"]
+    assert weight["numeric_trusted"] == [[False, False], [True, True]]
+    assert weight["numeric"][0][0] == pytest.approx(-0.5, abs=1e-5)  # (0 + (−1))/2
+    assert note in _notes(data) and data["agree"]
+
+
+def test_no_marker_without_a_note_in_the_perceptron():
+    """Away from the kink (X = 0.5 instead of 0) nothing is marked and nothing is noted."""
+    run = invoke(*[a if a != "1,-1;0.5,0.5" else "1,-0.5;0.5,0.5" for a in PERCEPTRON_KINK])
+    assert UNTRUSTED not in run.stdout
+    data = invoke(*[a if a != "1,-1;0.5,0.5" else "1,-0.5;0.5,0.5" for a in PERCEPTRON_KINK],
+                  "--json").json()  # fmt: skip
+    assert all(all(row) for row in data["layers"][0]["weight"]["numeric_trusted"])
+    assert data["notes"] == []
+
+
+@pytest.fixture
+def kinked_code(tmp_path):
+    path = tmp_path / "kinked.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            def relu(x):
+                return torch.relu(x)
+
+            def sin(x):
+                return torch.sin(x)
+            """
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _command_cases(kinked_code):
+    """(table/JSON args, the marked cell in the table, a fragment of the note, how JSON marks
+    it) for every command, each at a kink or an otherwise untrusted entry."""
+    return {
+        "activation": (
+            ["activation", "relu", "0", "1"],
+            f"0.5 {UNTRUSTED}",
+            "a kink: its one-sided slopes are 0 and 1",
+            lambda d: d["numeric_trusted"] == [False, True],
+        ),
+        "loss": (
+            ["loss", "l1", "--pred", "1,2", "--target", "1,3"],
+            f"0 {UNTRUSTED}",
+            "l1 is not differentiable at y = t",
+            lambda d: d["numeric_trusted"] == [False, True],
+        ),
+        "softmax-jacobian": (
+            ["softmax-jacobian", "0", "0", "--temperature", "1e-12"],
+            f"100 {UNTRUSTED}",
+            "4 entries left out of the verdict (shown ~)",
+            lambda d: d["numeric_trusted"] == [[False, False], [False, False]],
+        ),
+        "perceptron": (
+            PERCEPTRON_KINK,
+            f"-0.499999 {UNTRUSTED}",
+            "relu's kink at x = 0",
+            lambda d: d["layers"][0]["weight"]["numeric_trusted"][0] == [False, False],
+        ),
+        "expr": (
+            ["expr", "relu(x)", "--at", "x=0"],
+            f"0.5 {UNTRUSTED}",
+            "relu is not differentiable where its argument is 0",
+            lambda d: d["numeric_trusted"] == [False],
+        ),
+        "layer": (  # four entries tie for the window's maximum
+            [
+                "layer",
+                "maxpool2d",
+                "--x",
+                "[[[[1,1],[1,1]]]]",
+                "--param",
+                "kernel_size=2",
+                "--upstream",
+                "ones",
+            ],
+            f"0.5 {UNTRUSTED}",
+            "ties inside a window",
+            lambda d: d["grads"]["x"]["numeric_trusted"] == [[[[False, False], [False, False]]]],
+        ),
+        "check": (
+            ["check", f"{kinked_code}:relu", "--input", "0,1,-1"],
+            f" x {UNTRUSTED} ✓ ✓",
+            "1 of 3 entries are not judged (shown ~)",
+            lambda d: d["inputs"][0]["checked"][0] == [False, True, True],
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["activation", "loss", "softmax-jacobian", "perceptron", "expr", "layer", "check"],
+)
+def test_every_command_marks_an_untrusted_entry_and_says_why(command, kinked_code):
+    args, cell, note, marked = _command_cases(kinked_code)[command]
+    table = invoke(*args)
+    assert table.code == 0, table.stdout + table.stderr
+    assert cell in table.stdout, table.stdout
+    assert note in " ".join(table.stdout.split())
+    data = invoke(*args, "--json").json()
+    assert marked(data), data
+    assert note in _notes(data)
+
+
+# ---------------------------------------------------------------- §6: huge |x|
+
+
+def _true_derivative(expression: str, x: float) -> float:
+    """The exact derivative at the float64 x (mpmath, 400 digits: exact argument reduction)."""
+    import mpmath
+
+    with mpmath.workdps(400):
+        p = mpmath.mpf(x)
+        return float(
+            {
+                "sin(x)": mpmath.cos(p),
+                "cos(x)": -mpmath.sin(p),
+                "exp(sin(x))": mpmath.exp(mpmath.sin(p)) * mpmath.cos(p),
+            }[expression]
+        )
+
+
+@pytest.mark.parametrize(
+    ("expression", "x"),
+    [("sin(x)", "1e22"), ("sin(x)", "1e300"), ("cos(x)", "1e16"), ("exp(sin(x))", "1e20")],
+)
+def test_no_false_disagree_at_huge_x(expression, x):
+    """Issue 18 §6: the difference is a chord over many periods (x ± 1e-5·x), tiny and
+    self-consistent; it was trusted and the verdict said DISAGREE."""
+    run = invoke("expr", expression, "--at", f"x={x}", "--json")
+    assert run.code == 0, run.stdout
+    data = run.json()
+    assert data["analytic"][0] == pytest.approx(_true_derivative(expression, float(x)), rel=1e-9)
+    assert data["numeric_trusted"] == [False] and data["agree"]
+    assert "the step it would need is below the input's spacing" in _notes(data)
+    table = invoke("expr", expression, "--at", f"x={x}")
+    assert table.code == 0 and f" {UNTRUSTED} " in table.stdout
+    assert "below the input's spacing" in " ".join(table.stdout.split())
+
+
+@pytest.mark.parametrize("x", ["1e22", "1e308"])
+def test_check_of_torch_sin_at_huge_x_is_not_called_wrong(x, kinked_code):
+    run = invoke("check", f"{kinked_code}:sin", "--input", x, "--json")
+    data = run.json()
+    block = data["inputs"][0]
+    assert block["mismatch_count"] == 0 and block["checked"] == [[False]]
+    assert "WRONG" not in invoke("check", f"{kinked_code}:sin", "--input", x).stdout
+    assert "scale finer than the input's float64 spacing" in _notes(data)
+
+
+@pytest.mark.parametrize("x", ["1e22", "1e308"])
+def test_check_still_judges_the_ordinary_entries_next_to_a_huge_one(x, kinked_code):
+    data = invoke("check", f"{kinked_code}:sin", "--input", f"{x},0.5,2", "--json").json()
+    assert data["inputs"][0]["checked"][1] == [False, True, True]  # row of ∂out[1]/∂x
+    assert data["agree"]
+
+
+# ---------------------------------------------------------------- §6: one overflow rule
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (  # was "DISAGREE: max |diff| inf", exit 1
+            ["layer", "attention", "--q-shape", "4x3", "--param", "scale=1e308"],
+            ["the forward y overflows float64 at y[0, 0], y[0, 1], y[0, 2]", "3 of 12 values"],
+        ),
+        (  # was exit 0 with a note
+            ["layer", "linear", "--x", "1e308,1e308", "--weight", "1,1"],
+            ["the forward y overflows float64 at y[0]"],
+        ),
+        (  # was already exit 2, as "the derivative overflows"
+            ["layer", "attention", "--q", "1e300,1;1,1", "--k", "1e300,1;1,1"],
+            ["the forward y overflows float64 at y[0, 0], y[0, 1]"],
+        ),
+        (  # was "step 100 gradient … DISAGREE (inf)"
+            [
+                "perceptron",
+                "--weights",
+                "1,2",
+                "--x",
+                "0.5,-1",
+                "--target",
+                "1",
+                "--activation",
+                "identity",
+                "--epochs",
+                "100",
+                "--lr",
+                "1e6",
+            ],
+            [
+                "gradient descent overflows float64 from step 25 of 100 (lr = 1e+06)",
+                "E = inf",
+                "try a smaller --lr",
+            ],
+        ),
+        (
+            [
+                "layer",
+                "linear",
+                "--x",
+                "1,1",
+                "--weight",
+                "1e200,1e200",
+                "--bias",
+                "none",
+                "--upstream",
+                "1e200",
+            ],
+            ["the gradient overflows float64 at ∂L/∂x[0], ∂L/∂x[1]"],
+        ),
+    ],
+)
+def test_overflow_is_one_rule_exit_two_naming_where(args, fragments):
+    for extra in ([], ["--json"], ["--quiet"]):
+        assert_bad_input(invoke(*args, *extra), *fragments)
+
+
+def test_the_divergence_step_is_where_the_loss_first_overflows():
+    """E after k steps of w ← w − lr·∂E/∂w for E = ½(w·x − 1)² with x = (0.5, −1), computed
+    here in plain floats: the first k where it leaves float64 is the step named."""
+    w, x, lr = [1.0, 2.0], [0.5, -1.0], 1e6
+    step = None
+    for k in range(101):
+        out = w[0] * x[0] + w[1] * x[1]
+        loss = 0.5 * (out - 1) * (out - 1)  # IEEE: inf past the range (** raises instead)
+        if not math.isfinite(loss):
+            step = k
+            break
+        grad = [(out - 1) * xi for xi in x]
+        w = [wi - lr * gi for wi, gi in zip(w, grad, strict=True)]
+    run = invoke(
+        "perceptron", "--weights", "1,2", "--x", "0.5,-1", "--target", "1",
+        "--activation", "identity", "--epochs", "100", "--lr", "1e6", "--reduction", "half-sum",
+    )  # fmt: skip
+    assert_bad_input(run, f"from step {step} of 100")
