@@ -191,6 +191,41 @@ class SpacingProbe:
     chunk: int  # entries per evaluation that fit in memory
 
 
+def resolve_columns(
+    call: Callable[[Tensor], Tensor],
+    chosen: Tensor,
+    value: Tensor,
+    error: Tensor,
+    suspect: Tensor,
+    tolerance: Tolerance,
+) -> Tensor:
+    """:func:`resolve` for a Jacobian (outputs × entries) whose differences were taken
+    elsewhere: ``call(v)`` is f with the entries set to ``v``. Returns ``error`` with ∞ where a
+    suspect difference the verdict would count does not resolve f at the input's spacing."""
+    chosen = chosen.detach().double()
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        plus, minus = [], []
+        for k, s in zip(index.tolist(), step.tolist(), strict=True):
+            moved = chosen.clone()
+            moved[k] += s
+            plus.append(call(moved).reshape(-1))
+            moved[k] = chosen[k] - s
+            minus.append(call(moved).reshape(-1))
+        return torch.stack(plus), torch.stack(minus)
+
+    estimate = NumericEstimate(
+        value,
+        error,
+        torch.ones(value.shape, dtype=torch.bool),
+        torch.zeros(value.shape, dtype=torch.float64),
+        suspect=suspect,
+        probe=SpacingProbe(evaluate, chosen, tolerance, max(1, chosen.numel())),
+        by_column=True,
+    )
+    return resolve(estimate).error
+
+
 def resolve(estimate: NumericEstimate, cells: Tensor | None = None) -> NumericEstimate:
     """The estimate with the differences that do not resolve f marked unresolved (error ∞).
 
