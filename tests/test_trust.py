@@ -289,3 +289,123 @@ def test_the_divergence_step_is_where_the_loss_first_overflows():
         "--activation", "identity", "--epochs", "100", "--lr", "1e6", "--reduction", "half-sum",
     )  # fmt: skip
     assert_bad_input(run, f"from step {step} of 100")
+
+
+# ---------------------------------------------------------------- §5: defaults compared with torch
+
+
+def _as_tensor(values, shape):
+    import torch
+
+    return torch.tensor(values, dtype=torch.float64).reshape(shape)
+
+
+@pytest.mark.parametrize(
+    ("layer", "x", "module"),
+    [
+        ("batchnorm", "1,2,3;4,5,6;7,8,10;2,0,1", "BatchNorm1d"),
+        ("layernorm", "1,2,3;4,5,6;7,8,10;2,0,1", "LayerNorm"),
+        ("rmsnorm", "1,2,3;4,5,6;7,8,10;2,0,1", "RMSNorm"),
+    ],
+)
+def test_a_norm_left_without_gamma_and_beta_is_the_torch_module_as_it_starts(layer, x, module):
+    """Issue 18 §5: `layer batchnorm --x …` drew γ and β at random; nn.BatchNorm1d starts with
+    γ = 1, β = 0, so a student comparing with torch got another ∂L/∂x."""
+    import torch
+
+    data = invoke("layer", layer, "--x", x, "--json").json()
+    inputs = data["inputs"]
+    assert inputs["weight"]["value"] == [1.0, 1.0, 1.0]
+    assert inputs["weight"]["source"] == "default"
+    if layer != "rmsnorm":
+        assert inputs["bias"]["value"] == [0.0, 0.0, 0.0]
+    # the student's side: the torch module, fresh, in float64, fed x and G from gradcli
+    made = {
+        "BatchNorm1d": lambda: torch.nn.BatchNorm1d(3),
+        "LayerNorm": lambda: torch.nn.LayerNorm(3),
+        "RMSNorm": lambda: torch.nn.RMSNorm(3, eps=torch.finfo(torch.float64).eps),
+    }[module]().double()
+    xs = _as_tensor(inputs["x"]["value"], (4, 3)).requires_grad_(True)
+    g = _as_tensor(data["upstream"], (4, 3))
+    made.train()
+    made(xs).backward(g)
+    grads = data["grads"]
+    ours = _as_tensor(grads["x"]["analytic"], (4, 3))
+    assert torch.allclose(ours, xs.grad, rtol=1e-9, atol=1e-12)
+    assert grads["weight"]["analytic"] == pytest.approx(made.weight.grad.tolist(), rel=1e-9)
+    owner = {"BatchNorm1d": "nn.BatchNorm", "LayerNorm": "nn.LayerNorm", "RMSNorm": "nn.RMSNorm"}
+    assert f"not given, so as {owner[module]} starts" in _notes(data)
+
+
+@pytest.mark.parametrize(
+    ("args", "fan_in", "owner"),
+    [
+        (["layer", "linear", "--x", "1,2,3;4,5,6", "--weight", "1,0,0;0,1,0"], 3, "nn.Linear"),
+        (
+            ["layer", "conv2d", "--x-shape", "1x2x4x4", "--weight-shape", "3x2x2x2"],
+            8,
+            "nn.Conv2d",
+        ),
+    ],
+)
+def test_a_bias_left_out_is_torch_s_bias_init_from_the_seed(args, fan_in, owner):
+    """nn.Linear and nn.Conv2d start their bias uniform on ±1/√fan_in; the note says how it
+    was drawn, so a torch script repeats it."""
+    import torch
+
+    data = invoke(*args, "--json").json()
+    inputs = data["inputs"]
+    bias = inputs["bias"]["value"]
+    bound = 1 / math.sqrt(fan_in)
+    assert all(abs(b) <= bound for b in bias) and len(set(bias)) == len(bias)
+    # repeat it as the note says: the inputs drawn before it, then the uniform draw
+    generator = torch.Generator().manual_seed(0)
+    for name in ("x", "weight"):
+        if inputs[name]["source"] == "drawn":
+            torch.randn(*inputs[name]["shape"], generator=generator, dtype=torch.float64)
+    expected = torch.empty(len(bias), dtype=torch.float64).uniform_(
+        -bound, bound, generator=generator
+    )
+    assert bias == expected.tolist()
+    note = f"uniform_(-1/√{fan_in}, 1/√{fan_in}) ({owner}'s bias init, fan_in = {fan_in})"
+    assert note in _notes(data)
+
+
+def test_the_upstream_stays_random_by_default_and_ones_is_there():
+    data = invoke("layer", "batchnorm", "--x", "1,2;3,4;5,7", "--json").json()
+    assert data["upstream_kind"] == "random"
+    ones = invoke("layer", "batchnorm", "--x", "1,2;3,4;5,7", "--upstream", "ones", "--json")
+    g = ones.json()["upstream"]
+    assert g == [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+    # why random is the default: with G = ones the true ∂L/∂x of a norm is 0 (Σx̂ = 0)
+    assert all(abs(v) < 1e-12 for row in ones.json()["grads"]["x"]["analytic"] for v in row)
+    assert "with ones a norm's ∂L/∂x is 0" in " ".join(invoke("layer", "--help").stdout.split())
+
+
+def test_softplus_plot_is_not_widened_by_a_jump_below_the_tolerance():
+    """Issue 18 §5: torch's switch to x at βx = 20 jumps by ~2e-9: no kink, so the plot stays
+    on −6 … 6 (it was −6 … 22, the switch drawn as a kink)."""
+    run = invoke("activation", "softplus", "--plot")
+    assert run.code == 0
+    assert "on [-6, 6]" in run.stdout
+    # a real kink still widens it and is drawn: relu6's at 6
+    assert "on [-6, 7]" in invoke("activation", "relu6", "--plot").stdout
+    # with a threshold of 5, f' jumps by 1 − σ(5) = 6.7e-3: a kink, and the range reaches it
+    jump = 1 - 1 / (1 + math.exp(-5))
+    assert jump > 1e-3
+    assert (
+        "on [-6, 6]" in invoke("activation", "softplus", "--plot", "--param", "threshold=5").stdout
+    )
+
+
+def test_a_new_weight_answer_has_the_weight_tables_labels():
+    """Issue 18 §5: `--expect layer1.new_weight=…` labelled its columns k=0, k=1 with blank
+    rows even for a 3×2 W; W's tables label rows k (nodes) and columns j (inputs)."""
+    run = invoke(
+        "perceptron", "--weights", "1,2;3,4;5,6", "--x", "1,1", "--target", "1,1,1",
+        "--activation", "identity", "--lr", "0.1", "--expect", "layer1.new_weight=1,2;3,4;5,6",
+    )  # fmt: skip
+    answer = run.stdout[run.stdout.index("your answer") :]
+    header = next(line for line in answer.splitlines() if "j=0" in line or "k=0" in line)
+    assert "j=0" in header and "j=1" in header and "k=0" not in header
+    assert "k=2" in answer
