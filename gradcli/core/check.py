@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
+from gradcli.core.diagnose import diagnose
 from gradcli.core.engine import (
     BASE_STEP,
     EPS64,
@@ -35,6 +35,7 @@ from gradcli.core.engine import (
     one_thread,
     resolve_columns,
 )
+from gradcli.core.evidence import ArgEvidence, Evidence
 from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
