@@ -409,3 +409,15 @@ def test_a_new_weight_answer_has_the_weight_tables_labels():
     header = next(line for line in answer.splitlines() if "j=0" in line or "k=0" in line)
     assert "j=0" in header and "j=1" in header and "k=0" not in header
     assert "k=2" in answer
+
+
+def test_a_loss_that_spoils_every_difference_is_marked_and_said():
+    """sigmoid(40) rounds to 1 in float64: bce's finite differences at the edge of its domain
+    mislead for every parameter; each is marked and one note says why."""
+    args = ["perceptron", "--weights", "40", "--x", "1", "--target", "1",
+            "--activation", "sigmoid", "--loss", "bce"]  # fmt: skip
+    run = invoke(*args)
+    assert run.code == 0 and f"0 {UNTRUSTED}" in run.stdout
+    data = invoke(*args, "--json").json()
+    assert data["layers"][0]["weight"]["numeric_trusted"] == [[False]]
+    assert "every finite difference is left out of the verdict (shown ~)" in _notes(data)

@@ -505,9 +505,10 @@ def _spoiled_notes(net: Network, trusted: Tensor | None) -> list[str]:
         return []
     return [
         f"numeric: every finite difference is left out of the verdict (shown ~): the network's "
-        f"output is where {net.loss.name}'s own finite differences mislead (a kink of the loss, "
-        "or the edge of its domain, as the loss command's notes explain), and every parameter "
-        "moves the output; backprop and autograd decide."
+        f"output sits where {net.loss.name}'s own finite differences mislead — a kink of the "
+        "loss (l1, smooth_l1 at O = t) or the edge of its domain (bce at O = 0 or 1, where "
+        "torch clamps the log) — and every parameter moves the output; backprop and autograd "
+        "decide."
     ]
 
 
