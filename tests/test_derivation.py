@@ -11,6 +11,8 @@ import math
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gradcli.expr import derivation as dv
 from gradcli.expr import symbolic as sym
@@ -288,3 +290,34 @@ def test_too_many_steps_is_an_input_error(monkeypatch):
     monkeypatch.setattr(dv, "MAX_STEPS", 3)
     run = invoke("expr", "sin(x)*cos(x)*exp(x)*log(x)", "--at", "x=1", "--steps")
     assert_bad_input(run, "--steps", "more than 3 steps")
+
+
+# --- random formulas ----------------------------------------------------------------------
+
+_UNARY = ("sin({})", "cos({})", "exp({})", "tanh({})", "sigmoid({})", "sqrt(1 + ({})^2)",
+          "log(2 + ({})^2)", "atan({})", "-({})")  # fmt: skip
+_BINARY = ("({}) + ({})", "({}) - ({})", "({})*({})", "({})/(3 + ({})^2)")
+
+formulas = st.recursive(
+    st.sampled_from(["x", "y", "2", "x", "0.5"]),
+    lambda inner: st.one_of(
+        st.tuples(st.sampled_from(_UNARY), inner).map(lambda t: t[0].format(t[1])),
+        st.tuples(st.sampled_from(_BINARY), inner, inner).map(lambda t: t[0].format(t[1], t[2])),
+        st.tuples(inner, st.integers(2, 4)).map(lambda t: f"({t[0]})^{t[1]}"),
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(formulas)
+def test_random_formulas_every_step_true(text):
+    parsed = parse(text)
+    point = {sym.symbol(v): POINT[v] for v in parsed.variables}
+    for variable in parsed.variables:
+        steps = _derive(text, variable)  # the checker raises on any false step
+        whole = sp.diff(sym.to_sympy(parsed.tree), sym.symbol(variable))
+        for shift in (0.0, 0.21):
+            at = {s: v + shift for s, v in point.items()}
+            a, b = _sympy_value(steps[0].result, at), _sympy_value(whole, at)
+            assert abs(a - b) <= 1e-12 * max(1.0, abs(b)), (text, variable)
