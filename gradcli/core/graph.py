@@ -288,7 +288,10 @@ class _ExprGraph:
     ) -> str:
         values = [float(self.tensors[i].detach()) for i in inputs]
         varying = [self.tensors[i].requires_grad for i in inputs]
-        local = [v if used else None for v, used in zip(locals_(values), varying, strict=True)]
+        local = [  # a local derivative that is not finite does not exist
+            v if used and v is not None and math.isfinite(v) else None
+            for v, used in zip(locals_(values), varying, strict=True)
+        ]
         draft = Draft(self.new_id(), op, label, label_ascii, 0.0, inputs, local)
         return self.add(node, draft, value)
 

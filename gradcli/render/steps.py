@@ -37,7 +37,7 @@ def step_line(step: Step, derivation: Derivation, notation: str) -> str:
 
 def value_line(derivation: Derivation, point: str, precision: int) -> str:
     if derivation.value is None:
-        return f"{INDENT}at {point}:  the derivative does not exist here (see the notes below)"
+        return f"{INDENT}at {point}:  does not exist (see the notes)"
     total = number(derivation.value, precision)
     if derivation.terms:
         parts = [number(t, precision) for t in derivation.terms]
@@ -78,7 +78,8 @@ class StepsView:
                 grid.add_row(Text(f"{INDENT}… {more} more steps; use --wrt/--json"), "")
         final = derivation.final.pick(notation)
         top = steps[0].result.pick(notation) if steps else None
-        grid.add_row(Text(f"{INDENT}= {final}"), Text("simplified" if final != top else ""))
+        if not (steps and steps[0].form is None and final == top):  # else it is said above
+            grid.add_row(Text(f"{INDENT}= {final}"), Text("simplified" if final != top else ""))
         grid.add_row(Text(value_line(derivation, self.point, self.precision)), "")
         return grid
 
