@@ -376,8 +376,6 @@ INFO = CommandInfo(
     usage="EXPRESSION... --at NAME=VALUE[,...]",
     examples=(
         Example("expr 'x^2*sin(y)' --at x=1,y=2"),
-        Example("expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6"),
-        Example("expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2"),
         Example("expr 'abs(x)*exp(-x^2/2)' --plot --range -3,3"),
         Example("expr 'x^2*sin(x*y)' --at x=1,y=2 --wrt x --steps"),
         Example("expr 'x*y + sin(x)' --at x=1,y=2 --graph"),

@@ -45,7 +45,7 @@ sp = sym.sp
 Expr = Any
 
 MAX_STEPS = 3000  # in one request, all derivatives together
-SYMBOLIC_SECONDS = 4.0  # simplification tried on the steps, in all; then numbers decide
+SYMBOLIC_SECONDS = 2.0  # simplification tried on the steps, in all; then numbers decide
 SIMPLIFY_EACH = 0.5
 SIMPLIFY_OPS = 150  # larger differences go straight to the numeric check
 RANDOM_POINTS = 2  # besides the point itself
