@@ -321,3 +321,14 @@ def test_random_formulas_every_step_true(text):
             at = {s: v + shift for s, v in point.items()}
             a, b = _sympy_value(steps[0].result, at), _sympy_value(whole, at)
             assert abs(a - b) <= 1e-12 * max(1.0, abs(b)), (text, variable)
+
+
+@pytest.mark.parametrize("text", FORMULAS)
+def test_printed_parts_parse_back_to_the_same_formula(text):
+    from gradcli.expr.forms import Printer
+
+    printer = Printer("ascii")
+    for step in _derive(text, parse(text).variables[0]):
+        printed = printer(step.expression)
+        again = sym.to_sympy(parse(printed).tree)
+        assert sp.simplify(again - sym.to_sympy(step.expression)) == 0, (printed, step.expression)

@@ -75,7 +75,7 @@ def variable_names(variables: Sequence[str]) -> dict[str, dict[str, str]]:
 class Steps:
     """Runs the derivations of one request, sharing the step budget and the checks."""
 
-    def __init__(self, variables: Sequence[str], point: dict[str, float]) -> None:
+    def __init__(self, point: dict[str, float]) -> None:
         self.names = variable_names(sorted(point))
         self.partial = len(point) > 1
         self.budget = [dv.MAX_STEPS]
@@ -202,7 +202,7 @@ def derivation_report(
     """The steps of every entry. ``formulas``, ``tidied`` and ``values`` are the table's
     entries (rows × columns); for order 2, ``gradient`` holds the first derivatives (their
     ``expr`` and ``value``)."""
-    steps = Steps(variables, point)
+    steps = Steps(point)
     if order == 1:
         rows = [
             [

@@ -199,7 +199,7 @@ class Printer:
                 else LATEX_NAMES.get(name, rf"\operatorname{{{_latex_escape(name)}}}")
             )
             return rf"{head}{mark}\left({joined}\right)"
-        if name == "abs" and not mark:
+        if name == "abs" and not mark and self.notation == "unicode":
             return f"|{joined}|"
         if name == "sqrt" and not mark and self.notation == "unicode":
             return f"√({joined})"
