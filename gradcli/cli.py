@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from gradcli import __version__
 from gradcli.commands import activation, batch, check, expr, layer, loss, perceptron, softmax
 from gradcli.commands.registry import HELP_OPTIONS, register
-from gradcli.errors import ExitCode, InputError, escape, shown, suggest
+from gradcli.errors import ExitCode, InputError, escape, no_such_option, shown, suggest
 from gradcli.limits import check_limits
 from gradcli.parsing import release_stdin
 from gradcli.streams import SafeStream, safe_streams
@@ -135,14 +135,10 @@ def _out_of_memory(error: Exception) -> bool:
 
 def _no_such_option(error: NoSuchOption) -> str:
     """``no such option '-x' (did you mean '--x'?)`` — also for a single-dash long name."""
-    name = error.option_name
-    options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
     if error.ctx is None:
-        options = []
-    doubled = f"-{name}" if name.startswith("-") and not name.startswith("--") else ""
-    if doubled in options:
-        return f"no such option {shown(name)} (did you mean '{doubled}'?)"
-    return f"no such option {shown(name)}{suggest(name, options)}"
+        return no_such_option(error.option_name, [])
+    options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
+    return no_such_option(error.option_name, options, error.ctx.command.name)
 
 
 ABOUT = (

@@ -11,7 +11,9 @@ import typer
 from gradcli.activations import ACTIVATIONS
 from gradcli.commands.options import (
     Common,
+    MinDigitsOpt,
     SeedOpt,
+    answers,
     choose,
     completer,
     computing_command,
@@ -250,12 +252,14 @@ def perceptron(
         typer.Option(
             "--expect",
             metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
-            help="Your own answer for one gradient (repeatable), checked to the significant"
-            " digits you wrote, rounded or truncated; layerN.new_weight= / new_bias= check the"
-            " parameters after one --lr step; exit 1 if any entry is off.",
+            help="Your own answer for one gradient (repeatable): whole numbers and fractions"
+            " are exact, decimals checked to the digits you wrote (rounded; truncated too from"
+            " 2 digits on); layerN.new_weight= / new_bias= check the parameters after one --lr"
+            " step; exit 1 if any entry is off.",
             show_default=False,
         ),
     ] = None,
+    min_digits: MinDigitsOpt = None,
     *,
     common: Common,
 ) -> int:
@@ -266,7 +270,7 @@ def perceptron(
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
     request = plot_request(plot, None, width, height, common.output)
-    expected = parse_expectations(expect or [], lr)
+    expected = answers(parse_expectations(expect or [], lr), min_digits)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):

@@ -16,6 +16,7 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
+from gradcli.core.kinks import elementwise_finder
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
@@ -60,7 +61,13 @@ def activation_gradients(
             tolerance=settings.tolerance,
             slips=_slips(activation, params, xs, value),
             noun="f'(x)",
-            labels=[f"x = {v:g}" for v in x_values],
+            labels=[f"x[{k}] = {v:g}" for k, v in enumerate(x_values)],
+            kinks=elementwise_finder(
+                lambda t: activation.derivative(t, params),
+                xs,
+                check.analytic.flat(),
+                settings.tolerance,
+            ),
         )
     return ActivationResult(
         name=activation.name,

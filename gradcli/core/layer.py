@@ -25,8 +25,9 @@ from gradcli.core.engine import (
     to_grid,
     torch,
 )
+from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError, unknown
-from gradcli.expect import AnswerSet, Expected, Slip, check_answer
+from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
 from gradcli.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
@@ -519,8 +520,29 @@ def _answers(
             tolerance=settings.tolerance,
             slips=slips,
             noun=f"∂L/∂{key}",
+            name=f"∂L/∂{key}",
+            kinks=_answer_kinks(layer, tensors, params, g, key, truth_tensor, settings),
         )
     return AnswerSet(parts)
+
+
+def _answer_kinks(
+    layer: Layer, tensors, params, g: Tensor, key: str, truth: Tensor, settings: Settings
+) -> KinkFinder | None:
+    """For a layer with kinks (max pooling's ties): ∂L/∂key probed with the entry moved just
+    left and just right, by the closed-form backward in float64."""
+    if not layer.kinks_text:
+        return None
+    base = {
+        name: (v.double() if v is not None and v.is_floating_point() else v)
+        for name, v in tensors.items()
+    }
+
+    def one_sided(k: int, direction: int) -> float:
+        moved = {**base, key: flat_nudged(base[key], k, direction)}
+        return float(layer.backward(moved, params, g.double())[key].reshape(-1)[k])
+
+    return probing_finder(one_sided, truth.reshape(-1).tolist(), settings.tolerance)
 
 
 def _slips(
