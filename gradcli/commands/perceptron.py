@@ -31,7 +31,7 @@ from gradcli.network import (
     plan_network,
     unknown_key,
 )
-from gradcli.parsing import Matrix, Vector, parse_array, parse_matrix, parse_number
+from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
 _SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
@@ -50,7 +50,7 @@ def parse_bias(text: str, layer: int) -> Vector | None:
 def parse_layer_sizes(text: str) -> list[int]:
     """``256,10`` → [256, 10]; every size a positive integer."""
     sizes = []
-    for piece in re.split(r"[,\s]+", text.strip()):
+    for piece in number_tokens(text, "--layers") or [""]:
         if not piece.isdigit() or int(piece) == 0:
             raise InputError(f"--layers '{text}': '{piece}' is not a positive whole number")
         sizes.append(int(piece))
