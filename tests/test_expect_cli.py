@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from gradcli.activations import ACTIVATION_LIST
 from gradcli.commands.batch import run_batch
+from gradcli.ops.activations import ACTIVATION_LIST
 from tests.conftest import invoke
 
 

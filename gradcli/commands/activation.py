@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from gradcli.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
@@ -23,6 +22,7 @@ from gradcli.commands.options import (
 from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
+from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.params import describe_all
 from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing, ListingTable

@@ -16,7 +16,7 @@ from gradcli.core.engine import (
 )
 from gradcli.core.kinks import elementwise_finder
 from gradcli.expect import Expected, Slip, check_answer
-from gradcli.losses import (
+from gradcli.ops.losses import (
     BCE_LOG_FLOOR,
     BCE_TRUST_MARGIN,
     Loss,
