@@ -4,14 +4,12 @@ forward function's one-sided slopes)."""
 
 from __future__ import annotations
 
-import io
 import json
 import math
 
 import numpy as np
 import pytest
 
-from gradcli.commands.batch import run_batch
 from gradcli.ops.activations import ACTIVATION_LIST
 from tests.conftest import invoke
 
@@ -255,9 +253,8 @@ def test_in_batch_a_long_integer_spoils_only_its_own_line():
     lines = "activation sigmoid 0 --expect 1/4\n"
     lines += f"activation sigmoid 1 --expect 1/{'1' * 5000}\n"
     lines += "activation sigmoid 0 --expect 0.25\n"
-    out = io.StringIO()
-    code = run_batch(io.BytesIO(lines.encode()), out)
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert code == 2
+    run = invoke("batch", "-", input_text=lines)
+    records = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.code == 2
     assert records[0]["check"]["passed"] and records[2]["check"]["passed"]
     assert records[1]["line"] == 2 and "too many digits" in records[1]["error"]

@@ -306,7 +306,7 @@ POOL = ["maxpool2d", "--x-shape", "1x1x4x4"]
         (["embedding", "--x", "0,1", "--weight-shape", "3x2"], ["--indices", "not --x"]),
         (["embedding", "--indices", "0,1"], ["embedding needs --weight"]),
         (["conv2d", "--x-shape", "2x3x5", "--weight-shape", "1x3x2x2"],
-         ["--x must have 4 dimensions", "x is 2×3×5"]),
+         ["--x 2×3×5 has 3 dimensions; give 4 (N×C×H×W)", "put your tensor inside one more"]),
         (["batchnorm", "--x", "1,2,3"], ["--x must have 2 to 4 dimensions"]),
         (["batchnorm", "--x", "1,2,3;", "--weight", "1,1,1"], ["more than 1 value"]),
         (["batchnorm", "--x", "1,2;3,4", "--weight", "1,2,3"],

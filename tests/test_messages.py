@@ -4,6 +4,7 @@ options other tools have said plainly, JSON lists wherever numbers are listed, n
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from gradcli.errors import closest, no_such_option, suggest
@@ -148,3 +149,58 @@ def test_entries_are_named_by_their_index():
     assert run.code == 1
     text = " ".join(run.stdout.split())
     assert "at x[1] = 1.7: you wrote 0.1296" in text and "entry 1" not in text
+
+
+# --- layer conv2d takes what a student writes: an H×W image, a kh×kw kernel ----------------
+
+
+def _correlate(x, w):
+    """Valid cross-correlation of two 2-D arrays, written out (no library convolution)."""
+    kh, kw = w.shape
+    out = np.zeros((x.shape[0] - kh + 1, x.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (x[i : i + kh, j : j + kw] * w).sum()
+    return out
+
+
+def test_conv2d_reads_a_2d_x_as_one_image_and_shows_everything_in_that_form():
+    x = np.arange(1.0, 10.0).reshape(3, 3)
+    w = np.array([[1.0, 0.0], [0.0, -1.0]])
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    run = invoke("layer", "conv2d", "--x", "1,2,3;4,5,6;7,8,9", "--weight", "1,0;0,-1",
+                 "--bias", "none", "--upstream", "1,2;3,4", "--json")  # fmt: skip
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["inputs"]["x"]["shape"] == [3, 3] and data["inputs"]["weight"]["shape"] == [2, 2]
+    assert data["output_shape"] == [2, 2]
+    assert np.allclose(data["output"], _correlate(x, w))
+    # L = Σ G ⊙ y: ∂L/∂x[a,b] = Σ_ij G[i,j] w[a−i, b−j]; ∂L/∂w = x correlated with G
+    dx = np.zeros_like(x)
+    for i in range(2):
+        for j in range(2):
+            dx[i : i + 2, j : j + 2] += g[i, j] * w
+    assert data["grads"]["x"]["shape"] == [3, 3]
+    assert np.allclose(data["grads"]["x"]["analytic"], dx)
+    assert np.allclose(data["grads"]["weight"]["analytic"], _correlate(x, g))
+    assert any("reads --x 3×3 as 1×1×3×3 (N×C×H×W)" in note for note in data["notes"])
+    table = invoke("layer", "conv2d", "--x", "1,2,3;4,5,6;7,8,9", "--weight", "1,0;0,-1",
+                   "--bias", "none", "--upstream", "ones")  # fmt: skip
+    assert "x  (3×3, given)" in table.stdout and "y  (2×2)" in table.stdout
+    assert "[n=0, c=0]" not in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--x", "[[[1,2],[3,4]],[[1,2],[3,4]]]", "--weight", "1,1;1,1"],
+         "--x 2×2×2 has 3 dimensions; give 4 (N×C×H×W), as JSON e.g. --x "
+         "'[[[[1,2,3],[4,5,6],[7,8,9]]]]' (1×1×3×3), or 2"),
+        (["--x", "1,2,3", "--weight", "1,1;1,1"], "--x 3 has 1 dimension; give 4 (N×C×H×W)"),
+        (["--x", "1,2;3,4", "--weight", "1,1"],
+         "--weight 2 has 1 dimension; give 4 (O×C×kh×kw), as JSON e.g. --weight "
+         "'[[[[1,0],[0,-1]]]]' (1×1×2×2), or 2, e.g. --weight '1,0;0,-1' (one 2×2 kernel)"),
+    ],
+)  # fmt: skip
+def test_conv2d_other_ranks_show_the_json_form(args, fragment):
+    assert_bad_input(invoke("layer", "conv2d", *args), fragment)

@@ -201,12 +201,21 @@ def parse_upstream(text: str, checked: Plan) -> str | Given:
         raise unknown("--upstream", text, ["ones", "random", "a tensor"])
     data = parse_tensor(text, "--upstream")
     want = checked.output_shape
+    if _without_leading_ones(data.shape) == _without_leading_ones(want):
+        return Given(values=tuple(data.values), shape=tuple(want))  # y's form as shown (2-D)
     if tuple(data.shape) != tuple(want):
         raise InputError(
             f"--upstream has shape {dims_text(data.shape)} but y = {checked.layer.name}(…) has "
             f"shape {dims_text(want)}; G must have y's shape"
         )
     return Given(values=tuple(data.values), shape=tuple(data.shape))
+
+
+def _without_leading_ones(shape) -> tuple[int, ...]:
+    dims = list(shape)
+    while len(dims) > 1 and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
 
 
 def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:

@@ -43,6 +43,7 @@ class Plan:
     bytes_needed: int
     multiply_adds: int  # one forward pass (finite differences have the engine's own budget)
     notes: list[str] = field(default_factory=list)
+    given_shapes: dict[str, Shape] = field(default_factory=dict)  # as written, before reshape
 
 
 def plan(
@@ -57,6 +58,7 @@ def plan(
     shapes: dict[str, Shape | None] = {}
     sources: dict[str, str] = {}
     values: dict[str, tuple[float, ...]] = {}
+    given_shapes: dict[str, Shape] = {}
     for item in layer.inputs:
         spec = given.get(item.name)
         if spec is not None and spec.none:
@@ -65,6 +67,7 @@ def plan(
             shapes[item.name], sources[item.name] = None, "none"
         elif spec is not None and spec.values is not None:
             shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
+            given_shapes[item.name] = tuple(spec.shape)
             sources[item.name] = "given"
             values[item.name] = tuple(spec.values)
         elif spec is not None and spec.shape is not None:
@@ -72,7 +75,9 @@ def plan(
                 raise InputError(
                     f"{layer.name}: give --{item.name} as integers; they are not drawn"
                 )
-            shapes[item.name], sources[item.name] = tuple(spec.shape), "drawn"
+            shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
+            given_shapes[item.name] = tuple(spec.shape)
+            sources[item.name] = "drawn"
         else:
             default = layer.default_shape(item.name, shapes, params)
             if default is None:
@@ -98,6 +103,7 @@ def plan(
         output_shape=out,
         bytes_needed=memory_estimate(layer, shapes, params, out),
         multiply_adds=forward,
+        given_shapes=given_shapes,
     )
 
 
