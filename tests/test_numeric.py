@@ -172,7 +172,7 @@ def test_valid_inputs_that_once_got_a_false_disagree_now_agree(args):
     [
         (
             ["activation", "gelu", "1e30", "--param", "approximate=tanh", "--dtype", "float32"],
-            "float32 at x = 1e+30",
+            "float32 at x[0] = 1e+30",
         ),
         (["softmax-jacobian", "1", "2", "-T", "1e-310"], "overflows float64"),
         (

@@ -49,7 +49,7 @@ def activation_gradients(
         kinks,
     )
     x_values = xs.double().tolist()
-    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
+    raise_if_overflowed(check, lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
     value = activation.forward(xs, params)
     values = value.double().tolist()
     answer = None
