@@ -104,6 +104,7 @@ def test_the_weights_before_the_step_do_not_pass_as_the_weights_after_it():
     changed = np.abs(new_w1 - w1) > 1e-6 + 1e-5 * np.abs(new_w1)
     assert changed.sum() >= 4
     assert np.array(part["ok"]).tolist() == (~changed).tolist()
+    assert "the parameters before the step" in part["hint"]
     right = ";".join(",".join(f"{v:.6f}" for v in row) for row in new_w1)
     assert invoke("perceptron", "--weights", "1,2;3,4;5,6", "--weights", "1,-1,1", "--x",
                   "0.5,-1", "--target", "1", "--no-bias", "--lr", "0.01",

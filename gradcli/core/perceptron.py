@@ -419,7 +419,8 @@ def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
 
 
 def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
-    """Slips in one gradient-descent step: a + instead of a −, or the gradient itself."""
+    """Slips in one gradient-descent step: a + instead of a −, the gradient itself, or the
+    parameters before the step."""
     value = torch.tensor(grad.value, dtype=torch.float64)
     step = torch.tensor(grad.check.analytic, dtype=torch.float64)
     rate = lr or 0.0
@@ -429,6 +430,7 @@ def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
             (value + rate * step).tolist(),
         ),
         Slip("the gradient ∂E/∂W itself, not the updated parameters", grad.check.analytic),
+        Slip("the parameters before the step (W, not W − lr·∂E/∂W)", value.tolist()),
     ]
 
 
