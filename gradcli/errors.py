@@ -55,8 +55,9 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice a typo most likely meant, or None when none is close.
 
     Compared case-insensitively and without leading dashes (``--`` would make every two
-    options look alike); close means a difflib ratio of at least :data:`SUGGEST_CUTOFF`, or
-    the word starting exactly one choice or being one part of its name."""
+    options look alike); close means a difflib ratio of at least :data:`SUGGEST_CUTOFF`, two
+    neighbouring letters swapped, or the word starting exactly one choice or being one part of
+    its name."""
     import difflib  # only errors pay for it
 
     def bare(text: str) -> str:
@@ -69,10 +70,26 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(key, list(names), n=1, cutoff=SUGGEST_CUTOFF)
     if close:
         return names[close[0]]
+    swapped = [name for name in names if _one_swap(key, name)]
+    if len(swapped) == 1:  # two neighbouring letters swapped: 'mes' → 'mse'
+        return names[swapped[0]]
     if len(key) < PREFIX_MIN:
         return None
     containing = [n for n in names if n.startswith(key) or key in re.split(r"[-_.]", n)]
     return names[containing[0]] if len(containing) == 1 else None
+
+
+def _one_swap(word: str, name: str) -> bool:
+    """``word`` is ``name`` with two neighbouring letters swapped."""
+    if len(word) != len(name) or word == name:
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and word[diff[0]] == name[diff[1]]
+        and (word[diff[1]] == name[diff[0]])
+    )
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

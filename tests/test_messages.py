@@ -21,6 +21,8 @@ from tests.conftest import assert_bad_input, invoke
         ("slope", ["negative_slope"], "negative_slope"),  # one part of the name
         ("softmax", ["softmax-jacobian", "activation"], "softmax-jacobian"),  # a prefix
         ("Tanh", ["tanh", "sigmoid"], "tanh"),
+        ("mes", ["mse", "l1", "huber"], "mse"),  # two letters swapped
+        ("mae", ["mse", "l1", "huber"], None),  # another loss, not a typo of mse
         # far-fetched: no suggestion at all
         ("--weight-decay", ["--weights", "--lr"], None),
         ("--l2", ["--lr", "--x"], None),
