@@ -37,13 +37,15 @@ class Plan:
     layer: Layer
     params: dict[str, Any]
     shapes: dict[str, Shape | None]  # None: the input is left out (`none`)
-    sources: dict[str, str]  # "given", "drawn" or "none"
+    sources: dict[str, str]  # "given", "drawn", "default" (torch's ones/zeros) or "none"
     values: dict[str, tuple[float, ...]]  # the given inputs' values
     output_shape: Shape
     bytes_needed: int
     multiply_adds: int  # one forward pass (finite differences have the engine's own budget)
     notes: list[str] = field(default_factory=list)
     given_shapes: dict[str, Shape] = field(default_factory=dict)  # as written, before reshape
+    # how each drawn or default input is made (LayerInput.init; "normal" for --x-shape & co.)
+    inits: dict[str, str] = field(default_factory=dict)
 
 
 def plan(
@@ -59,6 +61,7 @@ def plan(
     sources: dict[str, str] = {}
     values: dict[str, tuple[float, ...]] = {}
     given_shapes: dict[str, Shape] = {}
+    inits: dict[str, str] = {}
     for item in layer.inputs:
         spec = given.get(item.name)
         if spec is not None and spec.none:
@@ -78,11 +81,14 @@ def plan(
             shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
             given_shapes[item.name] = tuple(spec.shape)
             sources[item.name] = "drawn"
+            inits[item.name] = "normal"
         else:
             default = layer.default_shape(item.name, shapes, params)
             if default is None:
                 raise InputError(_missing(layer, item))
-            shapes[item.name], sources[item.name] = default, "drawn"
+            inits[item.name] = item.init
+            fixed = item.init in ("ones", "zeros")
+            shapes[item.name], sources[item.name] = default, "default" if fixed else "drawn"
         shape = shapes[item.name]
         if shape is not None and (len(shape) > MAX_DIMS or 0 in shape):
             raise InputError(
@@ -104,6 +110,7 @@ def plan(
         bytes_needed=memory_estimate(layer, shapes, params, out),
         multiply_adds=forward,
         given_shapes=given_shapes,
+        inits=inits,
     )
 
 
