@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
+from gradcli.commands.options import (
+    TEXT_FORMATS,
+    Common,
+    ExpectOpt,
+    MinDigitsOpt,
+    answer,
+    computing_command,
+)
 from gradcli.commands.pictures import (
     HeightOpt,
     PlotOpt,
@@ -19,8 +26,7 @@ from gradcli.commands.pictures import (
     plot_request,
 )
 from gradcli.commands.registry import CommandInfo, Example, GradcliCommand
-from gradcli.errors import InputError, shown, suggest
-from gradcli.expect import parse_expected
+from gradcli.errors import InputError, no_such_option, shown, suggest
 from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
 from gradcli.results.listing import Listing, ListingTable
@@ -181,7 +187,7 @@ def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
         if text in options:
             raise InputError(f"'{text}' comes after '--', where every argument is an expression")
         if _OPTION_LIKE.match(text) and text.startswith("--"):
-            raise InputError(f"unknown option '{text}'{suggest(text, options)}")
+            raise InputError(no_such_option(text, options, "expr"))
     if not texts:
         raise InputError("no expression given; for example: gradcli expr 'x^2*sin(y)' --at x=1,y=2")
     if len(texts) > MAX_EXPRESSIONS:
@@ -298,6 +304,7 @@ def expr(
             " (gradcli's reverse sweep, checked against autograd); --format dot for Graphviz.",
         ),
     ] = False,
+    min_digits: MinDigitsOpt = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List the functions and constants of the language.")
     ] = False,
@@ -334,7 +341,7 @@ def expr(
     if picture is not None:
         check_plot(parsed, chosen_order, chosen, common)
     check_point(variables, values, optional=chosen[0] if picture is not None else None)
-    expected = parse_expected(expect) if expect is not None else None
+    expected = answer(expect, min_digits)
     if expected is not None and len(values) < len(variables):
         raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
     if (steps or graph) and len(values) < len(variables):
