@@ -520,6 +520,23 @@ def test_padding_idx_out_of_range_is_refused(value):
         plan(get_layer("embedding"), given, [f"padding_idx={value}"])
 
 
+@HYPOTHESIS
+@given(
+    rows=st.integers(1, 5), dim=st.integers(1, 3),
+    positions=st.lists(st.integers(0, 99), min_size=1, max_size=6),
+    padding=st.integers(-5, 4), seed=st.integers(0, 99),
+)  # fmt: skip
+def test_padding_idx_over_shapes(rows, dim, positions, padding, seed):
+    assume(-rows <= padding < rows)
+    indices = [p % rows for p in positions]
+    result = run("embedding", {"weight": (rows, dim)}, {"indices": indices},
+                 params=(f"padding_idx={padding}",), seed=seed)  # fmt: skip
+    assert result.agree
+    weight, g = inputs_of(result)["weight"], tensor(result.upstream.value)
+    want = embedding_reference(indices, weight.tolist(), g.tolist(), padding % rows)
+    assert_matches(result, {"weight": want})
+
+
 # ================================================================ layernorm normalized_shape
 
 
@@ -685,6 +702,21 @@ def test_batchnorm_eval_mode_like_nn_batchnorm_eval(x_shape, mean, var):
     axes = (0, *range(2, len(x_shape)))
     assert_matches(result, {"x": gamma * gn / sigma, "weight": (gn * (x - mu) / sigma).sum(axes),
                             "bias": gn.sum(axes)})  # fmt: skip
+
+
+@HYPOTHESIS
+@given(
+    shape=st.lists(st.integers(1, 3), min_size=2, max_size=4),
+    seed=st.integers(0, 99), data=st.data(),
+)  # fmt: skip
+def test_batchnorm_eval_mode_over_shapes(shape, seed, data):
+    c = shape[1]
+    stats = st.lists(st.floats(0, 3, allow_nan=False), min_size=c, max_size=c)
+    mean, var = data.draw(stats), data.draw(stats)
+    params = ("training=false", "running_mean=" + ",".join(map(repr, mean)),
+              "running_var=" + ",".join(map(repr, var)))  # fmt: skip
+    result = run("batchnorm", {"x": tuple(shape)}, params=params, seed=seed)
+    assert_three_ways(result)
 
 
 def test_batchnorm_eval_mode_steps_notes_and_slips():
