@@ -59,14 +59,17 @@ def _cell(corners: tuple[tuple[float, float, float], ...], level: float) -> list
             points[k] = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
     if len(points) == 2:
         (p, q) = points.values()
-        return [(p[0], p[1], q[0], q[1])]
-    centre = sum(values) / 4 > level  # a saddle: cut off the corners on the other side
-    segments = []
-    for k in range(4):
-        if above[k] != centre:
-            p, q = points[(k - 1) % 4], points[k]
-            segments.append((p[0], p[1], q[0], q[1]))
-    return segments
+        pairs = [(p, q)]
+    else:
+        centre = sum(values) / 4 > level  # a saddle: cut off the corners on the other side
+        pairs = [(points[(k - 1) % 4], points[k]) for k in range(4) if above[k] != centre]
+    # a curve through a grid point meets it in two cells; the others give a point, no line
+    return [(p[0], p[1], q[0], q[1]) for p, q in pairs if _key(*p) != _key(*q)]
+
+
+def _key(x: float, y: float) -> tuple[float, float]:
+    """A point as neighbouring cells compute it (their last bits may differ)."""
+    return (round(x, 9), round(y, 9))
 
 
 def plot_box(
@@ -88,10 +91,7 @@ def linspace(low: float, high: float, count: int) -> list[float]:
 def polylines(segments: Sequence[Segment]) -> list[list[tuple[float, float]]]:
     """The segments joined end to end into curves (neighbouring cells share their edge
     points), so that a curve is drawn as one line rather than as pieces."""
-
-    def key(x: float, y: float) -> tuple[float, float]:
-        return (round(x, 9), round(y, 9))
-
+    key = _key
     ends: dict[tuple[float, float], list[int]] = {}
     for index, (x0, y0, x1, y1) in enumerate(segments):
         ends.setdefault(key(x0, y0), []).append(index)

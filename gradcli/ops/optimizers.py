@@ -319,7 +319,9 @@ SIGN_FLIP = SlipRule(
     "sign_flipped",
     "the step taken uphill: the update added instead of subtracted (a sign flipped)",
 )
-NO_DECAY = SlipRule("no_decay", "weight decay left out (λ = 0)")
+NO_DECAY = SlipRule(
+    "no_decay", "weight decay left out (λ = 0)", when=lambda o: o.get("weight_decay", 0) > 0
+)
 
 
 # ---------------------------------------------------------------- SGD: sgd, momentum, nesterov
@@ -449,7 +451,9 @@ NESTEROV_OLD = SlipRule(
     "heavy-ball momentum's step w − lr·b)",
     when=lambda o: bool(o.get("nesterov")),
 )
-NO_DAMPENING = SlipRule("no_dampening", "dampening left out: b ← μ·b + g")
+NO_DAMPENING = SlipRule(
+    "no_dampening", "dampening left out: b ← μ·b + g", when=lambda o: o.get("dampening", 0) > 0
+)
 MOMENTUM_SLIPS = (SIGN_FLIP, OLD_VELOCITY, NO_DAMPENING, NO_DECAY)
 
 SGD = Optimizer(
@@ -560,7 +564,7 @@ ADAGRAD = Optimizer(
     slips=(
         SlipRule("eps_inside_sqrt", "ε inside the square root: √(G + ε)"),
         SlipRule("old_sum", "G from before this step's g² was added"),
-        SlipRule("no_lr_decay", "lr_decay left out (lr_t = lr)"),
+        SlipRule("no_lr_decay", "lr_decay left out (lr_t = lr)", when=lambda o: o["lr_decay"] > 0),
         SIGN_FLIP,
         NO_DECAY,
     ),
@@ -648,7 +652,11 @@ RMSPROP = Optimizer(
     slips=(
         SlipRule("eps_inside_sqrt", "ε inside the square root: √(v + ε)"),
         SlipRule("alpha_swapped", "α and 1 − α swapped: v ← (1 − α)·v + α·g²"),
-        SlipRule("not_centered", "the plain √v where centered=true divides by √(v − ḡ²)"),
+        SlipRule(
+            "not_centered",
+            "the plain √v where centered=true divides by √(v − ḡ²)",
+            when=lambda o: o["centered"],
+        ),
         SIGN_FLIP,
         NO_DECAY,
     ),
@@ -739,6 +747,10 @@ ADAM_SLIPS = (
 )
 
 
+def _decays(o: Options) -> bool:
+    return o.get("weight_decay", 0) > 0
+
+
 def _betas(help_text: str) -> HyperParam:
     return HyperParam("betas", (0.9, 0.999), "pair", below=1.0, help=help_text)
 
@@ -763,6 +775,7 @@ ADAM = Optimizer(
             "decay_flipped",
             "decoupled weight decay w·(1 − lr·λ) (AdamW's) where Adam adds λ·w to the "
             "gradient (L2)",
+            when=_decays,
         ),
         NO_DECAY,
     ),
@@ -788,11 +801,13 @@ ADAMW = Optimizer(
             "decay_flipped",
             "L2 weight decay (λ·w added to the gradient, Adam's weight_decay) where AdamW "
             "decays decoupled",
+            when=_decays,
         ),
         SlipRule(
             "decay_without_lr",
             "the decay λ·w not scaled by lr (the paper's η_t·λ with η_t = 1; torch "
             "multiplies λ by lr)",
+            when=_decays,
         ),
         NO_DECAY,
     ),
@@ -867,3 +882,32 @@ def fresh_state(
         entry.name: fresh_value(entry, like, options)
         for entry in optimizer.state_for(options, convention)
     }
+
+
+@dataclass(frozen=True)
+class TrainingChoice:
+    """``perceptron --optimizer NAME``: the record and its options; ``weight_decay`` in the
+    options is the weights' λ — biases are never decayed."""
+
+    optimizer: Optimizer
+    options: Options
+
+    @property
+    def lr(self) -> float:
+        return self.options["lr"]
+
+    @property
+    def weight_decay(self) -> float:
+        return self.options.get("weight_decay", 0.0)
+
+    @property
+    def decoupled(self) -> bool:
+        return self.optimizer.decay == "decoupled"
+
+    @property
+    def penalised(self) -> bool:
+        """Whether the loss trained on is E + ½λ‖W‖² (L2 decay) rather than E itself."""
+        return self.weight_decay > 0 and not self.decoupled
+
+    def options_for(self, is_weight: bool) -> Options:
+        return self.options if is_weight else {**self.options, "weight_decay": 0.0}
