@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from gradcli.activations import ACTIVATIONS
+from gradcli.ops.activations import ACTIVATIONS
 from tests.conftest import invoke
 
 # every registry activation with its default parameters, written out in NumPy

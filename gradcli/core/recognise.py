@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import gradcli.core.diagnose as base
+import gradcli.core.evidence as base
 from gradcli._torch import load
 from gradcli.errors import InputError
 from gradcli.results.check import Diagnosis
@@ -99,12 +99,12 @@ def known_slip(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
         for text, values in made:
             if values.shape != arg.analytic.shape:
                 continue
-            if base._close(values, arg.numeric, arg.checked, ev.tolerance):
+            if base.close(values, arg.numeric, arg.checked, ev.tolerance):
                 continue  # this slip gives the right answer here
-            if base._close(arg.analytic, values, arg.checked, ev.tolerance):
-                return base._d(
+            if base.close(arg.analytic, values, arg.checked, ev.tolerance):
+                return base.finding(
                     "known-slip",
-                    f"your forward is {recognition.name}, and {base._grad(arg, ev.order)} is "
+                    f"your forward is {recognition.name}, and {base.partial(arg, ev.order)} is "
                     f"{text} (a slip `{recognition.command} --expect` names too)",
                     arg,
                     ev.order,
@@ -167,7 +167,7 @@ def _candidates(ev: base.Evidence) -> list[Candidate]:
 
 
 def _activations() -> list[Candidate]:
-    from gradcli.activations import ACTIVATIONS
+    from gradcli.ops.activations import ACTIVATIONS
 
     found = []
     for activation in ACTIVATIONS.values():
@@ -235,7 +235,7 @@ def _softmax_slips(arg: base.ArgEvidence, ev: base.Evidence) -> list[tuple[str, 
 
 
 def _losses(ev: base.Evidence) -> list[Candidate]:
-    from gradcli.losses import LOSSES, TargetKind
+    from gradcli.ops.losses import LOSSES, TargetKind
 
     pred, target = ev.inputs
     found = []
@@ -264,7 +264,7 @@ def _target(t: Tensor) -> Tensor:
 
 
 def _layers(ev: base.Evidence) -> list[Candidate]:
-    from gradcli.layers import LAYERS
+    from gradcli.ops.layers import LAYERS
 
     found = []
     for layer in LAYERS.values():
