@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gradcli.core.backprop import Layer, Network, autograd_gradients, backprop, forward
-from gradcli.core.descent import _Recorder
+from gradcli.core.descent import _raise_if_diverged, _Recorder
 from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
 from gradcli.core.optim import torch_optimizer
 from gradcli.ops.optimizers import TrainingChoice, fresh_state
@@ -91,6 +91,7 @@ def train(
             record(final)
             record.flush()
             penalties.append(_penalty(trained, choice))
+    _raise_if_diverged(record, epochs, choice.lr, settings.dtype.value, final.shape[-1])
     history = record.losses
     if choice.penalised:
         history = [e + float(p) for e, p in zip(history, penalties, strict=True)]
