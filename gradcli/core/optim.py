@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gradcli._torch import load
 from gradcli.core.engine import TORCH_DTYPES, judge, torch
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.ops.optimizers import (
@@ -49,7 +50,14 @@ class StepRequest:
 
 
 def torch_optimizer(optimizer: Optimizer, params: Any, options: Options) -> Any:
-    """The torch.optim class of ``optimizer`` over ``params`` (tensors or parameter groups)."""
+    """The torch.optim class of ``optimizer`` over ``params`` (tensors or parameter groups).
+
+    Building one imports ``torch._dynamo`` (its ``add_param_group`` and ``step`` are wrapped
+    for torch.compile): about 2 s and 90 MB here, torch's own cost of torch.optim. It is
+    imported first through :func:`gradcli._torch.load`, with the garbage collector paused,
+    which saves some of it; the optimizer itself is used untouched.
+    """
+    load("torch._dynamo")
     cls = getattr(torch.optim, optimizer.torch_class)
     return cls(params, **optimizer.torch_arguments(options))
 

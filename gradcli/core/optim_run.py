@@ -58,7 +58,9 @@ def optim_minimise(
     tolerance = settings.tolerance
     bound = tolerance.atol + tolerance.rtol * compared[1].abs()
     ok = (compared[0] - compared[1]).abs() <= bound
-    agree = bool(ok.all()) and bool(torch.isfinite(compared[1]).all())
+    steps_ok = ok.all(dim=1) & torch.isfinite(compared[1]).all(dim=1)
+    agree = bool(steps_ok.all())
+    first = None if agree else int((~steps_ok).nonzero()[0])
     checked = diffs[: hand.finite_steps + 1]
     worst = int(torch.argmax(torch.nan_to_num(checked, nan=math.inf)))
     params = points.double().tolist()
@@ -95,6 +97,7 @@ def optim_minimise(
         notes=_notes(request, hand),
         answer=answer,
         stopped=hand.stopped,
+        first_disagreement=first,
         plot=request.plot,
         contours=contours,
     )

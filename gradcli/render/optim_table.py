@@ -99,7 +99,8 @@ def _quantities(result: OptimStepResult, precision: int) -> FitTable:
         part = parts.get(row.key)
         written = flatten(part.written) if part is not None else []
         marks = flatten(part.ok) if part is not None else []
-        names = labels if len(hand) == len(labels) else [""] * len(hand)
+        scalar = isinstance(row.by_hand, (int, float))
+        names = labels if len(hand) == len(labels) and not scalar else [""] * len(hand)
         title = f"{row.key} ({row.symbol})" if row.symbol != row.key else row.key
         for n, i in enumerate(pick(len(hand), VECTOR_LIMIT)):
             if i is None:
@@ -191,13 +192,18 @@ def _run_rows(result: OptimRunResult, precision: int) -> FitTable:
 
 def _run_verdict(result: OptimRunResult) -> Text:
     tol = f"(atol {result.atol:g}, rtol {result.rtol:g})"
-    diff = f"max |diff| {result.max_abs_diff:.1e} (step {result.worst_step:,})"
+    diff = f"max |diff| {result.max_abs_diff:.1e}"
     if result.agree:
         return Text(
             f"✓ by hand and torch.optim agree at every step: {diff} within tolerance {tol}",
             style="bold green",
         )
-    return Text(f"✗ by hand and torch.optim DISAGREE: {diff} {tol}", style="bold red")
+    first = result.first_disagreement
+    where = f" from step {first:,}" if first is not None else ""
+    return Text(
+        f"✗ by hand and torch.optim DISAGREE{where}: {diff} (step {result.worst_step:,}) {tol}",
+        style="bold red",
+    )
 
 
 def _point_text(result: OptimRunResult, k: int, precision: int) -> str:

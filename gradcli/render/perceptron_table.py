@@ -410,7 +410,8 @@ def _step_verdicts(result: PerceptronResult) -> list[Text]:
             Text(
                 f"{'✓' if run.check.agree else '✗'} every epoch's update: by hand and "
                 f"torch.optim.{run.torch_class} {'agree' if run.check.agree else 'DISAGREE'} "
-                f"(max |diff| {run.check.max_abs_diff:.1e}, epoch {run.worst_epoch:,})",
+                f"(max |diff| {run.check.max_abs_diff:.1e}"
+                + (")" if run.check.agree else f", epoch {run.worst_epoch:,})"),
                 style="bold green" if run.check.agree else "bold red",
             )
         )

@@ -190,6 +190,7 @@ class OptimRunResult:
     notes: list[str] = field(default_factory=list)
     answer: AnswerSet | None = None
     stopped: str | None = None  # why the run ended before K steps
+    first_disagreement: int | None = None  # the first step where the two runs differ
     plot: tuple[int | None, int | None] | None = None  # --plot: (width, height), not JSON
     contours: Contours | None = None  # two variables with --plot
     command: str = "optim"
@@ -229,6 +230,7 @@ class OptimRunResult:
                 "final_param": self.torch_final,
                 "max_abs_diff": self.max_abs_diff,
                 "worst_step": self.worst_step,
+                "first_disagreement": self.first_disagreement,
             },
             "max_abs_diff": self.max_abs_diff,
             "agree": self.agree,
