@@ -170,9 +170,9 @@ def _compare(net: Network, entries: list[_Entry], settings: Settings) -> tuple[T
     worst, beyond = [], []
     for entry in entries:
         ours = getattr(net.layers[entry.layer], entry.attribute)
-        gap = (ours - entry.mirror).abs()
+        gap = (ours - entry.mirror).abs_()
         worst.append(gap.max())
-        beyond.append((gap - rtol * entry.mirror.abs()).max())
+        beyond.append(gap.sub_(entry.mirror.abs(), alpha=rtol).max())
     return torch.stack(worst).max(), torch.stack(beyond).max()
 
 

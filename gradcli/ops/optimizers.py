@@ -281,7 +281,7 @@ def _gradient(w: Tensor, grad: Tensor, o: Options, twist: frozenset, decoupled: 
     g = -grad if o.get("maximize") else grad
     l2 = not decoupled if "decay_flipped" not in twist else decoupled
     if o.get("weight_decay", 0) and l2 and "no_decay" not in twist:
-        g = g + o["weight_decay"] * w
+        g = g + w * o["weight_decay"]
     return g
 
 
@@ -291,7 +291,7 @@ def _decayed(w: Tensor, o: Options, twist: frozenset, decoupled: bool) -> Tensor
     if not (o.get("weight_decay", 0) and apart) or "no_decay" in twist:
         return w
     if "decay_without_lr" in twist:
-        return w - o["weight_decay"] * w
+        return w - w * o["weight_decay"]
     return w * (1 - o["lr"] * o["weight_decay"])
 
 
@@ -336,18 +336,18 @@ def _sgd_update(w: Tensor, grad: Tensor, state: State, o: Options, twist: frozen
     sign = -1 if "sign_flipped" in twist else 1
     values: Values = {}
     if mu == 0:
-        return _with_gradient({"new_param": w - sign * lr * g}, g, o, False)
+        return _with_gradient({"new_param": w - g * (sign * lr)}, g, o, False)
     old = state.get("momentum_buffer")
-    damped = g if "no_dampening" in twist else (1 - tau) * g
-    b = g.clone() if old is None else mu * old + damped
+    damped = g if "no_dampening" in twist else g * (1 - tau)
+    b = g.clone() if old is None else old * mu + damped
     values["momentum_buffer"] = b
     nesterov = o.get("nesterov", False) != ("nesterov_flipped" in twist)
     if nesterov:
         look = old if "old_velocity" in twist and old is not None else b
-        step = g + mu * look
+        step = g + look * mu
     else:
         step = old if "old_velocity" in twist and old is not None else b
-    values["new_param"] = w - sign * lr * step
+    values["new_param"] = w - step * (sign * lr)
     return _with_gradient(values, g, o, False)
 
 
@@ -373,11 +373,11 @@ def _cs231n_update(w: Tensor, grad: Tensor, state: State, o: Options, twist: fro
     mu, lr = o["momentum"], o["lr"]
     old = state.get("velocity")
     old = torch.zeros_like(w) if old is None else old
-    v = mu * old - lr * g
+    v = old * mu - g * lr
     sign = -1 if "sign_flipped" in twist else 1
     nesterov = o.get("nesterov", False) != ("nesterov_flipped" in twist)
     if nesterov:  # the old velocity in the look-ahead leaves w + v (as torch's form does)
-        step = v if "old_velocity" in twist else -mu * old + (1 + mu) * v
+        step = v if "old_velocity" in twist else v * (1 + mu) - old * mu
     else:
         step = old if "old_velocity" in twist else v
     return _with_gradient({"velocity": v, "new_param": w + sign * step}, g, o, False)
@@ -525,7 +525,7 @@ def _adagrad_update(w: Tensor, grad: Tensor, state: State, o: Options, twist: fr
     values: Values = {"step": t, "sum": total}
     if o["lr_decay"]:
         values["clr"] = clr
-    values["new_param"] = w - sign * clr * g / denominator
+    values["new_param"] = w - g * (sign * clr) / denominator
     return _with_gradient(values, g, o, False)
 
 
@@ -581,11 +581,11 @@ def _rmsprop_update(w: Tensor, grad: Tensor, state: State, o: Options, twist: fr
     t = state["step"] + 1
     g = _gradient(w, grad, o, twist, decoupled=False)
     alpha = 1 - o["alpha"] if "alpha_swapped" in twist else o["alpha"]
-    v = alpha * state["square_avg"] + (1 - alpha) * g * g
+    v = state["square_avg"] * alpha + g * g * (1 - alpha)
     values: Values = {"step": t, "square_avg": v}
     variance = v
     if o["centered"]:
-        mean = alpha * state["grad_avg"] + (1 - alpha) * g
+        mean = state["grad_avg"] * alpha + g * (1 - alpha)
         values["grad_avg"] = mean
         if "not_centered" not in twist:
             variance = v - mean * mean
@@ -595,11 +595,11 @@ def _rmsprop_update(w: Tensor, grad: Tensor, state: State, o: Options, twist: fr
         denominator = torch.sqrt(variance) + o["eps"]
     sign = -1 if "sign_flipped" in twist else 1
     if o["momentum"] > 0:
-        b = o["momentum"] * state["momentum_buffer"] + g / denominator
+        b = state["momentum_buffer"] * o["momentum"] + g / denominator
         values["momentum_buffer"] = b
-        values["new_param"] = w - sign * o["lr"] * b
+        values["new_param"] = w - b * (sign * o["lr"])
     else:
-        values["new_param"] = w - sign * o["lr"] * g / denominator
+        values["new_param"] = w - g * (sign * o["lr"]) / denominator
     return _with_gradient(values, g, o, False)
 
 
@@ -677,8 +677,8 @@ def _adam_update(decoupled: bool) -> Update:
         beta1, beta2 = o["betas"]
         if "betas_swapped" in twist:
             beta1, beta2 = beta2, beta1
-        m = beta1 * state["exp_avg"] + (1 - beta1) * g
-        v = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+        m = state["exp_avg"] * beta1 + g * (1 - beta1)
+        v = state["exp_avg_sq"] * beta2 + g * g * (1 - beta2)
         values: Values = {"step": t}
         if _decay_quantity(o, decoupled):
             values["decayed"] = decayed
@@ -698,7 +698,7 @@ def _adam_update(decoupled: bool) -> Update:
         else:
             denominator = torch.sqrt(v_hat) + o["eps"]
         sign = -1 if "sign_flipped" in twist else 1
-        values["new_param"] = decayed - sign * o["lr"] * m_hat / denominator
+        values["new_param"] = decayed - m_hat * (sign * o["lr"]) / denominator
         return _with_gradient(values, g, o, decoupled)
 
     return update
