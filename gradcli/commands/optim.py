@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gradcli.commands.options import Common, completer, computing_command
+from gradcli.commands.options import Common, MinDigitsOpt, answers, completer, computing_command
 from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, suggest, unknown
@@ -358,6 +358,7 @@ def optim(
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
+    min_digits: MinDigitsOpt = None,
     *,
     common: Common,
 ) -> int:
@@ -375,7 +376,7 @@ def optim(
     chosen = parse_convention(convention, optimizer, options)
     if expr is not None:
         return _minimise(optimizer, options, chosen, expr, at, iterations, state, param, grad,
-                         expect, steps, plot, width, height, common)  # fmt: skip
+                         expect, steps, plot, width, height, min_digits, common)  # fmt: skip
     for option, value in (("--at", at), ("--iterations", iterations)):
         if value is not None:
             raise InputError(f"{option} goes with --expr (minimising a formula)")
@@ -397,7 +398,9 @@ def optim(
         )
     require_entries(w.shape, "--param", STATE_COPIES)
     given = parse_state(state or [], optimizer, options, chosen, w.shape)
-    expected = _step_expectations(expect or [], optimizer, options, chosen, w.shape)
+    expected = answers(
+        _step_expectations(expect or [], optimizer, options, chosen, w.shape), min_digits
+    )
 
     from gradcli.core.optim import StepRequest, optim_step
 
@@ -430,6 +433,7 @@ def _minimise(
     plot: bool,
     width: str | None,
     height: str | None,
+    min_digits: int | None,
     common: Common,
 ) -> int:
     """``--expr F --at … --iterations K``: checked before torch loads, then run."""
@@ -460,7 +464,7 @@ def _minimise(
     keys = [*RUN_KEYS, *(e.name for e in optimizer.state_for(options, convention))]
     shapes = {key: (len(variables),) for key in keys}
     shapes |= {"f": (1,), "step": (1,)}
-    expected = parse_expectations(expect or [], keys, shapes, "final")
+    expected = answers(parse_expectations(expect or [], keys, shapes, "final"), min_digits)
 
     from gradcli.core.optim_run import RunRequest, optim_minimise
 
