@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.core.engine import TORCH_DTYPES, judge, torch
+from gradcli.core.engine import TORCH_DTYPES, judge, raise_if_not_finite, torch
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
 from gradcli.ops.optimizers import (
     Optimizer,
@@ -25,7 +25,6 @@ from gradcli.ops.optimizers import (
     State,
     Values,
     fresh_value,
-    show_value,
 )
 from gradcli.parsing import TensorData
 from gradcli.results.optim import OptimStepResult, QuantityRow
@@ -136,6 +135,7 @@ def optim_step(
     quantities = form.quantities(options)
     values = form.update(w, g, state, options, frozenset())
     _check_keys(quantities, values, optimizer.name)
+    _raise_if_overflowed(quantities, values, shape, settings.dtype.value)
     torch_given = form.to_torch(state, options) if request.state else None
     new_param, new_torch = torch_step(optimizer, options, w, g, torch_given)
     reference = {"new_param": new_param, **form.from_torch(new_torch, options)}
@@ -174,6 +174,29 @@ def _check_keys(quantities: Sequence[Quantity], values: Values, name: str) -> No
     if [q.key for q in quantities] != list(values):
         raise AssertionError(f"{name}: the update gives {list(values)}, the record lists "
                              f"{[q.key for q in quantities]}")  # fmt: skip
+
+
+def _raise_if_overflowed(
+    quantities: Sequence[Quantity], values: Values, shape: tuple[int, ...], dtype: str
+) -> None:
+    """InputError at the first quantity the step takes out of the dtype's range (from finite
+    inputs): overflow, said as such, never a disagreement between inf and inf."""
+    width = shape[-1] if len(shape) == 2 else 1
+    for quantity in quantities:
+        value = values[quantity.key]
+        if isinstance(value, int):
+            continue
+
+        def where(k: int, key: str = quantity.key) -> str:
+            return f"{key}[{k // width}, {k % width}]" if len(shape) == 2 else f"{key}[{k}]"
+
+        raise_if_not_finite(
+            value,
+            f"the step's {quantity.key} ({quantity.symbol})",
+            where,
+            dtype,
+            "smaller values or a smaller --lr",
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -296,11 +319,6 @@ def _listed(value: Any) -> list:
     return [float(plain)] if isinstance(plain, (int, float)) else plain
 
 
-def valid_keys(optimizer: Optimizer, options: Options, convention: str) -> list[str]:
-    """The ``--expect`` keys of a step with these options (torch-free)."""
-    return [q.key for q in optimizer.form_for(convention).quantities(options)]
-
-
 # ---------------------------------------------------------------- notes
 
 
@@ -379,8 +397,3 @@ def step_details(key: str, options: Options, values: Mapping[str, Any]) -> str:
         factor = 1 - options["lr"] * options["weight_decay"]
         return f"1 − lr·λ = 1 − {options['lr']:g}·{options['weight_decay']:g} = {factor:.6g}"
     return ""
-
-
-def options_text(options: Options) -> str:
-    """``lr=0.001, betas=0.9,0.999, …``"""
-    return ", ".join(f"{name}={show_value(value)}" for name, value in options.items())

@@ -199,10 +199,6 @@ class Optimizer:
             )
         return self.forms[convention]
 
-    @property
-    def default_lr(self) -> float:
-        return self.params[0].default
-
     def resolve(self, items: Sequence[str], lr: float | None = None) -> Options:
         """torch's defaults overridden by ``--param-option NAME=VALUE`` items and ``lr``."""
         by_name = {param.name: param for param in self.params}
