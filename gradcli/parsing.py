@@ -158,6 +158,19 @@ def parse_tensor(text: str, what: str, *, max_dims: int = 4) -> TensorData:
     return TensorData(values, (len(values),))
 
 
+def tensor_arg(value: str | TensorData, what: str, *, max_dims: int = 4) -> TensorData:
+    """An option's tensor: its text, parsed (:func:`parse_tensor`), or a tensor already
+    read from Python values (``import gradcli``), whose dimensions are checked the same way."""
+    if isinstance(value, str):
+        return parse_tensor(value, what, max_dims=max_dims)
+    if value.dims > max_dims:
+        raise InputError(
+            f"{what} is nested {value.dims} lists deep; at most {max_dims} "
+            f"dimension{'s' if max_dims != 1 else ''} are allowed here"
+        )
+    return value
+
+
 def _read_source(text: str, what: str) -> str:
     """The option's text, or the contents of ``@FILE`` / stdin for ``-``."""
     from gradcli.limits import human_bytes, max_memory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -12,20 +13,27 @@ from gradcli.commands.options import (
     ExpectOpt,
     MinDigitsOpt,
     ParamOpt,
+    Stray,
     answer,
-    check_answer_shape,
     completer,
     computing_command,
-    positional_numbers,
-    reject_stray_option,
 )
-from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, plot_request
+from gradcli.commands.pictures import (
+    HeightOpt,
+    PlotOpt,
+    PlotRequest,
+    RangeOpt,
+    WidthOpt,
+    plot_request,
+)
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.params import describe_all
+from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing, ListingTable
+from gradcli.settings import Settings
 
 
 def activation_listing() -> Listing:
@@ -92,34 +100,60 @@ def activation(
     """f(x) and f'(x) of an activation: analytic formula vs autograd vs finite differences."""
     if list_:
         return common.output.show(activation_listing())
+    request = plot_request(plot, x_range, width, height, common.output)
+    result = activation_result(
+        name,
+        x or [],
+        param or [],
+        expect,
+        min_digits,
+        common.settings,
+        request,
+        Stray(ctx),
+    )
+    return common.output.show(result)
+
+
+def activation_result(
+    name: str | None,
+    x: Sequence[str] | Sequence[float],
+    param: list[str],
+    expect: str | None,
+    min_digits: int | None,
+    settings: Settings,
+    request: PlotRequest | None = None,
+    stray: Stray | None = None,
+) -> ActivationResult | PlotOnly:
+    """The check behind ``gradcli activation`` and ``gradcli.activation``: ``x`` as the
+    command line's tokens or as numbers, every check made before torch loads."""
+    stray = stray or Stray()
     if name is None:
         raise InputError("no activation name given; run 'gradcli activation --list' to see them")
-    reject_stray_option(ctx, name)
+    stray.reject(name)
     act = get_activation(name)
-    request = plot_request(plot, x_range, width, height, common.output)
     if not x and request is None:
         raise InputError(
             f"no x values given: write them after the name, e.g. 'gradcli activation "
             f"{act.name} 0.5 -1 2', or draw it with --plot"
         )
-    values = positional_numbers(ctx, x, "x values") if x else []
-    params = act.resolve_params(param or [])
+    values = stray.numbers(x, "x values") if x else []
+    params = act.resolve_params(param)
     expected = answer(expect, min_digits)
     if expected is not None:
         if not values:
             raise InputError("--expect checks f'(x) at the x values: give them after the name")
-        check_answer_shape(ctx, expected, (len(values),), "f'(x)", "x value")
+        stray.check_answer_shape(expected, (len(values),), "f'(x)", "x value")
 
     from gradcli.core.activation import activation_curve, activation_gradients
 
     curve = None
     if request is not None:
         size = (request.width, request.height)
-        curve = activation_curve(act, params, values, common.settings, request.x_range, size)
+        curve = activation_curve(act, params, values, settings, request.x_range, size)
         if not values:
-            return common.output.show(PlotOnly(curve, "activation"))
-    result = activation_gradients(act, values, params, common.settings, expected)
-    return common.output.show(dataclasses.replace(result, curve=curve))
+            return PlotOnly(curve, "activation")
+    result = activation_gradients(act, values, params, settings, expected)
+    return dataclasses.replace(result, curve=curve)
 
 
 INFO = CommandInfo(

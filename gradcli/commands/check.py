@@ -13,8 +13,9 @@ from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.parsing import parse_dims, parse_tensor
-from gradcli.results.check import InputSpec
-from gradcli.usercode import Target, UserCodeError, UserInterrupt, parse_target
+from gradcli.results.check import CheckResult, InputSpec
+from gradcli.settings import Settings
+from gradcli.usercode import GivenCode, Target, UserCodeError, UserInterrupt, parse_target
 
 MAX_DIMS = 4
 _SHAPE = re.compile(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", re.IGNORECASE)
@@ -117,12 +118,38 @@ def check(
     request_backward = None if backward is None else parse_target(backward, "--backward ")
     specs = tuple(parse_input_spec(text, i) for i, text in enumerate(input_ or [], 1))
     chosen_order = parse_order(order)
-    if not common.settings.numeric:
+    try:
+        result = check_result(
+            request_target, request_backward, specs, seed, numpy, chosen_order, common.settings
+        )
+    except UserCodeError as error:
+        if show_traceback:
+            files = [request_target.path] + ([request_backward.path] if request_backward else [])
+            sys.stderr.write(error.traceback_text(files))
+        raise
+    except UserInterrupt as interrupt:
+        sys.stderr.write(f"Error: {interrupt}\n")
+        return ExitCode.INTERRUPTED
+    return common.output.show(result)
+
+
+def check_result(
+    target: Target | GivenCode,
+    backward: Target | GivenCode | None,
+    specs: tuple[InputSpec, ...],
+    seed: int,
+    numpy: bool,
+    order: int,
+    settings: Settings,
+) -> CheckResult:
+    """The check behind ``gradcli check`` and ``gradcli.check``: the user's code named by
+    ``FILE.py:NAME`` or handed over as an object; every option checked before torch loads."""
+    if not settings.numeric:
         raise InputError(
             "--no-numeric: check compares your backward with finite differences of your "
             "forward; it cannot run without them"
         )
-    if chosen_order == 2 and numpy:
+    if order == 2 and numpy:
         raise InputError(
             "--order 2 differentiates your backward with autograd, which NumPy code does not "
             "have; drop --numpy and write the pair with torch"
@@ -131,36 +158,11 @@ def check(
     require_memory(total * FLOAT64 * 8, f"holding the inputs ({total:,} entries) and their copies")
     if numpy:
         numpy_available()
-    return _run(request_target, request_backward, specs, seed, numpy, chosen_order, common,
-                show_traceback)  # fmt: skip
 
-
-def _run(
-    target: Target,
-    backward: Target | None,
-    specs: tuple[InputSpec, ...],
-    seed: int,
-    numpy: bool,
-    order: int,
-    common: Common,
-    show_traceback: bool,
-) -> int:
-    """Import torch and the user's code now that every option is valid; run; render."""
     from gradcli.core.check import CheckRequest
     from gradcli.core.check import check as run_check
 
-    request = CheckRequest(target, backward, specs, seed, numpy, order)
-    try:
-        result = run_check(request, common.settings)
-    except UserCodeError as error:
-        if show_traceback:
-            files = [target.path] + ([backward.path] if backward else [])
-            sys.stderr.write(error.traceback_text(files))
-        raise
-    except UserInterrupt as interrupt:
-        sys.stderr.write(f"Error: {interrupt}\n")
-        return ExitCode.INTERRUPTED
-    return common.output.show(result)
+    return run_check(CheckRequest(target, backward, specs, seed, numpy, order), settings)
 
 
 INFO = CommandInfo(

@@ -31,8 +31,9 @@ from gradcli.ops.layers import (
     listing_entries,
     plan,
 )
-from gradcli.parsing import parse_dims, parse_tensor
-from gradcli.results.layer import LayerListing
+from gradcli.parsing import TensorData, parse_dims, tensor_arg
+from gradcli.results.layer import LayerListing, LayerResult
+from gradcli.settings import Settings
 
 TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
 FORWARD_PASSES = 8
@@ -150,26 +151,46 @@ def layer(
     differences, for L = Σ G ⊙ y (G = --upstream)."""
     if list_:
         return common.output.show(layer_listing())
+    texts = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
+    shapes = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
+    result = layer_result(
+        name, texts, shapes, param or [], upstream, seed, steps, expect or [], min_digits,
+        common.settings,
+    )  # fmt: skip
+    return common.output.show(result)
+
+
+def layer_result(
+    name: str | None,
+    texts: dict[str, str | TensorData | None],
+    shapes: dict[str, str | None],
+    param: list[str],
+    upstream: str | TensorData,
+    seed: int,
+    steps: bool,
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+) -> LayerResult:
+    """The check behind ``gradcli layer`` and ``gradcli.layer``: the inputs as the options'
+    text or already parsed, by name (x, weight, bias, q, k, v, indices), shapes to draw by
+    name; every check made before torch loads."""
     if name is None:
         raise InputError("no layer name given; run 'gradcli layer --list' to see them")
     chosen = get_layer(name)
-    texts = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
-    shapes = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
     given = gather_inputs(chosen, texts, shapes)
-    checked = plan(chosen, given, param or [], common.settings.dtype.value)
+    checked = plan(chosen, given, param, settings.dtype.value)
     g = parse_upstream(upstream, checked)
-    expected = answers(parse_expectations(expect or [], checked), min_digits)
+    expected = answers(parse_expectations(expect, checked), min_digits)
     require_limits(checked)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
 
-    request = LayerRequest(checked, g, seed, steps)
-    result = layer_gradients(request, common.settings, expected)
-    return common.output.show(result)
+    return layer_gradients(LayerRequest(checked, g, seed, steps), settings, expected)
 
 
 def gather_inputs(
-    layer: Layer, texts: dict[str, str | None], shapes: dict[str, str | None]
+    layer: Layer, texts: dict[str, str | TensorData | None], shapes: dict[str, str | None]
 ) -> dict[str, Given]:
     """Each input the user gave: values, a shape to draw, or ``none``."""
     given: dict[str, Given] = {}
@@ -181,10 +202,10 @@ def gather_inputs(
             raise InputError(f"give either --{key} or --{key}-shape, not both")
         if shape is not None:
             given[key] = Given(shape=parse_dims(shape, f"--{key}-shape"))
-        elif text.strip().lower() in NO_INPUT_WORDS:
+        elif isinstance(text, str) and text.strip().lower() in NO_INPUT_WORDS:
             given[key] = Given(none=True)
         else:
-            data = parse_tensor(text, f"--{key}")
+            data = tensor_arg(text, f"--{key}")
             given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
     if "x" in given and layer.name == "embedding" and "indices" not in given:
         raise InputError(
@@ -193,16 +214,17 @@ def gather_inputs(
     return given
 
 
-def parse_upstream(text: str, checked: Plan) -> str | Given:
+def parse_upstream(text: str | TensorData, checked: Plan) -> str | Given:
     """``random``, ``ones`` or a tensor of the output's shape."""
-    word = text.strip().lower()
-    if word in ("random", "ones"):
-        return word
-    if not word:
-        raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
-    if word[0].isalpha():
-        raise unknown("--upstream", text, ["ones", "random", "a tensor"])
-    data = parse_tensor(text, "--upstream")
+    if isinstance(text, str):
+        word = text.strip().lower()
+        if word in ("random", "ones"):
+            return word
+        if not word:
+            raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
+        if word[0].isalpha():
+            raise unknown("--upstream", text, ["ones", "random", "a tensor"])
+    data = tensor_arg(text, "--upstream")
     want = checked.output_shape
     if _without_leading_ones(data.shape) == _without_leading_ones(want):
         return Given(values=tuple(data.values), shape=tuple(want))  # y's form as shown (2-D)

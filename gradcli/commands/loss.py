@@ -22,8 +22,10 @@ from gradcli.expect import check_shape
 from gradcli.limits import require_entries
 from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, get_loss
 from gradcli.params import describe_all
-from gradcli.parsing import parse_tensor
+from gradcli.parsing import TensorData, tensor_arg
 from gradcli.results.listing import Listing, ListingTable
+from gradcli.results.loss import LossResult
+from gradcli.settings import Settings
 
 LOSS_COPIES = 40  # float64 copies of pred a loss command holds at once (tensors, grids, lists)
 
@@ -111,6 +113,24 @@ def loss(
     """A loss and ∂L/∂pred: analytic formula vs autograd vs finite differences."""
     if list_:
         return common.output.show(loss_listing())
+    result = loss_result(
+        name, pred, target, reduction, param or [], expect, min_digits, common.settings
+    )
+    return common.output.show(result)
+
+
+def loss_result(
+    name: str | None,
+    pred: str | TensorData | None,
+    target: str | TensorData | None,
+    reduction: str,
+    param: list[str],
+    expect: str | None,
+    min_digits: int | None,
+    settings: Settings,
+) -> LossResult:
+    """The check behind ``gradcli loss`` and ``gradcli.loss``: ``pred`` and ``target`` as
+    the options' text or already parsed; every check made before torch loads."""
     if name is None:
         raise InputError("no loss name given; run 'gradcli loss --list' to see them")
     chosen = get_loss(name)
@@ -120,9 +140,9 @@ def loss(
         raise InputError(f"--target is required: {ARRAY_HELP}")
     reduced = choose(Reduction, reduction, "reduction")
     chosen.check_reduction(reduced)
-    pred_values = parse_tensor(pred, "--pred", max_dims=2)
-    target_values = parse_tensor(target, "--target", max_dims=2)
-    params = chosen.resolve_params(param or [])
+    pred_values = tensor_arg(pred, "--pred", max_dims=2)
+    target_values = tensor_arg(target, "--target", max_dims=2)
+    params = chosen.resolve_params(param)
     chosen.prepare_target(pred_values, target_values, params)  # every check before torch loads
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
@@ -133,10 +153,7 @@ def loss(
 
     from gradcli.core.loss import loss_gradients
 
-    result = loss_gradients(
-        chosen, pred_values, target_values, reduced, params, common.settings, expected
-    )
-    return common.output.show(result)
+    return loss_gradients(chosen, pred_values, target_values, reduced, params, settings, expected)
 
 
 INFO = CommandInfo(

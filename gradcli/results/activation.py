@@ -8,10 +8,11 @@ from typing import Any
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json
 from gradcli.results.curve import Curve
+from gradcli.results.outcome import Outcome
 
 
 @dataclass(frozen=True)
-class ActivationResult:
+class ActivationResult(Outcome):
     """f(x) and f'(x) three ways for each x."""
 
     name: str

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.results import flatten
+from gradcli.results.outcome import Outcome
 
 MISMATCH_LIMIT = 20  # mismatching indices listed in JSON
 DETAIL_LIMIT = 5  # mismatches shown with their values
@@ -273,7 +274,7 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Outcome):
     """Everything `gradcli check` found."""
 
     target: str

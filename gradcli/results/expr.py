@@ -9,6 +9,7 @@ from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
 from gradcli.results.curve import Curve
 from gradcli.results.graph import Graph
+from gradcli.results.outcome import Outcome
 from gradcli.results.steps import StepsReport
 
 
@@ -30,7 +31,7 @@ class Formula:
 
 
 @dataclass(frozen=True)
-class ExprResult:
+class ExprResult(Outcome):
     """f at the point and its derivative entries: symbolic, autograd and numeric.
 
     ``kind`` is ``gradient`` (entries: a list of n), ``jacobian`` (m × n: rows are the

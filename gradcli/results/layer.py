@@ -11,6 +11,7 @@ from gradcli.expect import AnswerSet
 from gradcli.results import GradientCheck, answer_json
 from gradcli.results.grid import Grid
 from gradcli.results.listing import Listing
+from gradcli.results.outcome import Outcome
 
 Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 
@@ -134,7 +135,7 @@ class LayerStep:
 
 
 @dataclass(frozen=True)
-class LayerResult:
+class LayerResult(Outcome):
     """The layer, its inputs and output, G, and ∂L/∂input for every input with a gradient."""
 
     name: str

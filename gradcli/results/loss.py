@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+from gradcli.results.outcome import Outcome
 
 
 def _is_matrix(values: list) -> bool:
@@ -14,7 +15,7 @@ def _is_matrix(values: list) -> bool:
 
 
 @dataclass(frozen=True)
-class LossResult:
+class LossResult(Outcome):
     """A loss value and ∂L/∂pred three ways, one entry per element of pred."""
 
     name: str

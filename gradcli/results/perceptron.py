@@ -8,6 +8,7 @@ from typing import Any
 from gradcli.expect import AnswerSet, shape_of
 from gradcli.results import GradientCheck, answer_json, flatten
 from gradcli.results.graph import Graph
+from gradcli.results.outcome import Outcome
 
 Matrix = list[list[float]]
 Vector = list[float]
@@ -182,7 +183,7 @@ class LayerSteps:
 
 
 @dataclass(frozen=True)
-class PerceptronResult:
+class PerceptronResult(Outcome):
     """Loss, outputs and every layer's ∂E/∂W, ∂E/∂b: backprop vs autograd (vs numeric)."""
 
     x: Matrix

@@ -8,10 +8,11 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck
 from gradcli.results import ColumnBlocks, GradientCheck, answer_columns, answer_json
+from gradcli.results.outcome import Outcome
 
 
 @dataclass(frozen=True)
-class SoftmaxJacobianResult:
+class SoftmaxJacobianResult(Outcome):
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j three ways."""
 
     input: list[float]
