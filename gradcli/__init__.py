@@ -15,7 +15,7 @@ import types as _types
 
 __version__ = "0.1.0"
 
-from gradcli.api import (  # noqa: E402
+from gradcli.api import (
     GradientMismatch,
     InputError,
     activation,

@@ -18,7 +18,7 @@ from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.style import Style
 from rich.table import Table
-from rich.text import Text
+from rich.text import Span, Text
 
 from gradcli.render.fit import FitTable
 
@@ -74,6 +74,8 @@ def _text(text: Text | str, console: Console) -> str:
     """A Text's characters with their styles as inline ``<span>``s."""
     if isinstance(text, str):
         return html.escape(text)
+    if text.style:  # the whole text's own style, under its spans' (Text.render leaves it out)
+        text = Text(text.plain, spans=[Span(0, len(text.plain), text.style), *text.spans])
     pieces = []
     for segment in text.render(console, end=""):
         escaped = html.escape(segment.text)
