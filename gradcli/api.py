@@ -56,6 +56,11 @@ class _Presenter:
 
         return summary(result)
 
+    def renderable(self, result: Any, precision: int) -> Any:
+        from gradcli.render.display import renderable
+
+        return renderable(result, precision)
+
 
 set_presenter(_Presenter())
 

@@ -6,7 +6,8 @@
   output; the outputs are re-run (from the repository's folder, at 80 columns, without
   colour) and compared.
 
-``python -m gradcli.docs`` rewrites every page; ``--check`` only reports drift (exit 1).
+``python -m gradcli.docs`` rewrites every page and runs examples/notebook.ipynb again
+(``--no-notebook`` leaves it); ``--check`` only reports drift (exit 1).
 
 Figures at noise level differ from CPU to CPU: torch dispatches other kernels (AVX2, AVX-512,
 none, ARM), whose last bits differ, and finite differences and |diff| columns show those bits.
@@ -29,6 +30,7 @@ from gradcli.params import describe_all
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+NOTEBOOK = ROOT / "examples" / "notebook.ipynb"
 
 
 def pages() -> list[Path]:
@@ -157,6 +159,29 @@ def refresh(text: str) -> str:
     )
 
 
+def run_notebook(path: Path = NOTEBOOK, timeout: int = 600):  # -> nbformat.NotebookNode
+    """The notebook executed in a real Jupyter kernel (this Python's, from the repository's
+    folder): its cells' outputs as Jupyter shows them. Needs nbclient and ipykernel (the
+    ``test`` extra)."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+    )
+    client.execute()
+    return notebook
+
+
+def refresh_notebook(path: Path = NOTEBOOK) -> None:
+    """Store the notebook with fresh outputs (what GitHub's viewer shows); not compared by
+    ``--check``: its figures at noise level differ from CPU to CPU."""
+    import nbformat
+
+    nbformat.write(run_notebook(path), path)
+
+
 def main(argv: list[str]) -> int:
     import difflib
     import os
@@ -177,6 +202,8 @@ def main(argv: list[str]) -> int:
             drift = 1
         else:
             path.write_text(updated, encoding="utf-8")
+    if "--check" not in argv and "--no-notebook" not in argv:
+        refresh_notebook()
     if Kept.count:
         print(
             f"kept {Kept.count} example output(s) as the pages show them: they differ from this "

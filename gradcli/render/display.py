@@ -21,15 +21,21 @@ def text(result: Any, precision: int) -> str:
     return buffer.getvalue()
 
 
-def html(result: Any, precision: int) -> str:
-    """The same table as plain HTML with inline styles (see :mod:`gradcli.render.html`)."""
-    from gradcli.render.html import to_html
+def renderable(result: Any, precision: int) -> Any:
+    """The Rich renderable the terminal prints for ``result``."""
     from gradcli.render.table import as_renderable
 
     renderer = TABLE_RENDERERS.get(type(result).__module__)
     if renderer is not None:  # registers its result types with the table renderer
         importlib.import_module(renderer)
-    return to_html(as_renderable(result, precision))
+    return as_renderable(result, precision)
+
+
+def html(result: Any, precision: int) -> str:
+    """The same table as plain HTML with inline styles (see :mod:`gradcli.render.html`)."""
+    from gradcli.render.html import to_html
+
+    return to_html(renderable(result, precision))
 
 
 def summary(result: Any) -> str:

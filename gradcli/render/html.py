@@ -46,7 +46,9 @@ TABLE = "border-collapse: collapse; margin: 4px 0 8px 0"
 
 def to_html(renderable: RenderableType) -> str:
     """One ``<div>`` holding the renderable as HTML."""
-    console = Console(file=io.StringIO(), width=WIDTH, color_system="truecolor")
+    console = Console(
+        file=io.StringIO(), width=WIDTH, color_system="truecolor", force_jupyter=False
+    )
     body = _part(renderable, console)
     return f'<div class="gradcli" style="{FONT}; line-height: 1.4">{body}</div>'
 
@@ -173,7 +175,12 @@ def _rich_table(table: Table, console: Console) -> str:
 def _drawn(item: Any) -> str:
     """What Rich draws for ``item``, kept as it is: a ``<pre>`` with inline colours."""
     console = Console(
-        file=io.StringIO(), record=True, width=WIDTH, color_system="truecolor", force_terminal=True
+        file=io.StringIO(),
+        record=True,
+        width=WIDTH,
+        color_system="truecolor",
+        force_terminal=True,
+        force_jupyter=False,
     )
     console.print(item)
     text = console.export_text(clear=False, styles=False).rstrip("\n")

@@ -24,13 +24,16 @@ class GradientMismatch(AssertionError):
 
 
 class Presenter(Protocol):
-    """Turns a result into text (the CLI's table), HTML, and a one-line summary."""
+    """Turns a result into text (the CLI's table), HTML, a one-line summary, and the Rich
+    renderable the terminal prints."""
 
     def text(self, result: Any, precision: int) -> str: ...
 
     def html(self, result: Any, precision: int) -> str: ...
 
     def summary(self, result: Any) -> str: ...
+
+    def renderable(self, result: Any, precision: int) -> Any: ...
 
 
 _presenter: list[Presenter] = []
@@ -81,6 +84,14 @@ class Outcome:
 
     def _repr_html_(self) -> str:
         return _present().html(self, self.precision)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython's plain-text form (a terminal, a notebook's text/plain): the table."""
+        printer.text(str(self))
+
+    def __rich__(self) -> Any:
+        """``rich.print(result)``: the table in colour."""
+        return _present().renderable(self, self.precision)
 
     def raise_for_status(self) -> None:
         """Raise :class:`GradientMismatch` (an AssertionError) unless ``bool(result)``; its
