@@ -4,6 +4,9 @@ numbers of SymPy expressions at a point (computed with torch ops, never by evalu
 Variables are real SymPy symbols. Three SymPy functions are replaced by real-only versions
 whose derivatives stay readable (SymPy's own ``Abs`` differentiates into ``re``/``im`` terms
 when it cannot prove its argument real): ``abs``, ``sign`` and the real cube root ``cbrt``.
+Four functions SymPy lacks (or has only for complex arguments) are defined here with their
+derivatives: ``lgamma`` (ln|Γ|), ``logsumexp``, ``owens_t``, and ``log1p``/``expm1`` come
+from :mod:`sympy.codegen.cfunctions`.
 Every activation of the registry has a SymPy function whose derivative is written with the
 same stable pieces torch uses (σ, softplus…) and follows torch's convention at its kinks;
 :data:`ACTIVATION_FORMS` also holds each one's elementary formula, which the tests compare
@@ -25,10 +28,11 @@ from typing import Any
 from gradcli._torch import load
 from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import Call, Const, Neg, Node, Num, Power, Product, Sum, Var
-from gradcli.expr.torchfn import activation_forwards, defaults, gamma, real_cbrt
+from gradcli.expr.torchfn import activation_forwards, beta, defaults, gamma, real_cbrt
 
 sp = load("sympy")
 torch = load("torch")
+from sympy.codegen.cfunctions import expm1, log1p  # noqa: E402  (after SymPy's own import)
 
 Expr = Any  # sympy.Expr (SymPy ships no type stubs)
 Tensor = Any
@@ -95,6 +99,47 @@ class cbrt(sp.Function):
 
     def fdiff(self, argindex: int = 1) -> Expr:
         return 1 / (3 * cbrt(self.args[0]) ** 2)
+
+
+class lgamma(sp.Function):  # named as users call it
+    """ln|Γ(u)| for real u (torch's lgamma); SymPy's loggamma is complex for u < 0."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        return sp.polygamma(0, self.args[0])
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return self.args[0].is_extended_real
+
+
+class logsumexp(sp.Function):
+    """ln(e^a + e^b + …); ∂/∂a = e^(a − logsumexp), the softmax weight of a."""
+
+    @classmethod
+    def eval(cls, *args: Expr) -> Expr | None:
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        return sp.exp(self.args[argindex - 1] - self)
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return all(arg.is_extended_real for arg in self.args) or None
+
+
+class owens_t(sp.Function):
+    """Owen's T(h, a) = ∫₀ᵃ exp(−h²(1+t²)/2) / (2π(1+t²)) dt (not in SymPy)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        h, a = self.args
+        if argindex == 1:
+            return -sp.exp(-(h**2) / 2) * sp.erf(a * h / sp.sqrt(2)) / (2 * sp.sqrt(2 * sp.pi))
+        return sp.exp(-(h**2) * (1 + a**2) / 2) / (2 * sp.pi * (1 + a**2))
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return all(arg.is_extended_real for arg in self.args) or None
 
 
 def real_forms(expr: Expr) -> Expr:
@@ -245,28 +290,58 @@ _SYMPY_FUNCTIONS: dict[str, Callable[..., Expr]] = {
     "sin": sp.sin,
     "cos": sp.cos,
     "tan": sp.tan,
+    "sec": sp.sec,
+    "csc": sp.csc,
+    "cot": sp.cot,
     "asin": sp.asin,
     "acos": sp.acos,
     "atan": sp.atan,
+    "asec": sp.asec,
+    "acsc": sp.acsc,
+    "acot": sp.acot,
+    "atan2": sp.atan2,
     "sinh": sp.sinh,
     "cosh": sp.cosh,
     "tanh": sp.tanh,
+    "sech": sp.sech,
+    "csch": sp.csch,
+    "coth": sp.coth,
     "asinh": sp.asinh,
     "acosh": sp.acosh,
     "atanh": sp.atanh,
+    "asech": sp.asech,
+    "acsch": sp.acsch,
+    "acoth": sp.acoth,
     "exp": sp.exp,
+    "expm1": expm1,
     "log": lambda u, base=None: sp.log(u) if base is None else sp.log(u, base),
     "log2": lambda u: sp.log(u, 2),
     "log10": lambda u: sp.log(u, 10),
+    "log1p": log1p,
+    "logsumexp": logsumexp,
     "sqrt": sp.sqrt,
     "cbrt": cbrt,
     "abs": Abs,
     "sign": sign,
-    "erf": sp.erf,
-    "erfc": sp.erfc,
-    "gamma": sp.gamma,
     "min": sp.Min,
     "max": sp.Max,
+    "sinc": sp.sinc,
+    "erf": sp.erf,
+    "erfc": sp.erfc,
+    "erfinv": sp.erfinv,
+    "gamma": sp.gamma,
+    "lgamma": lgamma,
+    "digamma": lambda u: sp.polygamma(0, u),
+    "polygamma": sp.polygamma,
+    "beta": sp.beta,
+    "LambertW": sp.LambertW,
+    "erfi": sp.erfi,
+    "Ei": sp.Ei,
+    "Si": sp.Si,
+    "li": sp.li,
+    "fresnels": sp.fresnels,
+    "lowergamma": sp.lowergamma,
+    "owens_t": owens_t,
 }
 
 
@@ -320,6 +395,9 @@ TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.asin: torch.asin,
     sp.acos: torch.acos,
     sp.atan: torch.atan,
+    sp.asec: lambda x: torch.acos(1 / x),
+    sp.acsc: lambda x: torch.asin(1 / x),
+    sp.acot: lambda x: torch.atan(1 / x),
     sp.sinh: torch.sinh,
     sp.cosh: torch.cosh,
     sp.tanh: torch.tanh,
@@ -329,12 +407,20 @@ TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.asinh: torch.asinh,
     sp.acosh: torch.acosh,
     sp.atanh: torch.atanh,
+    sp.asech: lambda x: torch.acosh(1 / x),
+    sp.acsch: lambda x: torch.asinh(1 / x),
+    sp.acoth: lambda x: torch.atanh(1 / x),
     sp.exp: torch.exp,
+    expm1: torch.expm1,
+    log1p: torch.log1p,
+    sp.sinc: lambda x: torch.sinc(x / math.pi),
+    sp.erfinv: torch.erfinv,
+    lgamma: torch.lgamma,
     sp.log: torch.log,
     sp.erf: torch.erf,
     sp.erfc: torch.erfc,
     sp.gamma: gamma,
-    sp.loggamma: torch.lgamma,
+    sp.loggamma: lambda x: torch.where(x > 0, torch.lgamma(x), math.nan),
     sp.Abs: torch.abs,
     Abs: torch.abs,
     cbrt: real_cbrt,
@@ -346,6 +432,11 @@ _COMPARE: dict[Any, Callable[[Tensor, Tensor], Tensor]] = {
     sp.LessThan: torch.le,
     sp.Equality: torch.eq,
     sp.Unequality: torch.ne,
+}
+TORCH_MANY: dict[Any, Callable[..., Tensor]] = {
+    sp.atan2: torch.atan2,
+    sp.beta: beta,
+    logsumexp: lambda *values: torch.logsumexp(torch.stack(torch.broadcast_tensors(*values)), 0),
 }
 CORNERS = (sign, sp.sign, sp.Heaviside, sp.DiracDelta)  # functions with a jump at 0
 
@@ -433,9 +524,33 @@ class Evaluator:
         if head is sp.polygamma:
             (order, arg), hit = self._all(e.args)
             return torch.special.polygamma(int(order), arg), hit
+        if head in TORCH_MANY:
+            values, hit = self._all(e.args)
+            return TORCH_MANY[head](*values), hit
         if head in CORNERS:
             return self._corner(e)
-        raise NotImplementedError(f"gradcli cannot evaluate SymPy's {head.__name__}")
+        return self._without_torch(e)
+
+    def _without_torch(self, e: Expr) -> tuple[Tensor, bool]:
+        """A function torch has no form of (LambertW, Ei…, meijerg): each value computed by
+        mpmath from the float arguments and rounded to the dtype."""
+        from gradcli.expr.precise import DIGITS, MpEvaluator, NotAvailable
+
+        symbols = sorted(e.free_symbols, key=str)
+        columns = [self.values[s] for s in symbols]
+        shape = torch.broadcast_shapes(*(c.shape for c in columns)) if columns else ()
+        flat = [c.expand(shape).reshape(-1).tolist() for c in columns]
+        count = len(flat[0]) if flat else 1
+        results = []
+        for k in range(count):
+            point = {s: column[k] for s, column in zip(symbols, flat, strict=True)}
+            try:
+                value = MpEvaluator(point, DIGITS // 2).value(e)
+            except NotAvailable:
+                raise NotImplementedError(f"gradcli cannot evaluate SymPy's {e.func}") from None
+            results.append(value.as_float())
+        tensor = torch.tensor(results, dtype=self.dtype).reshape(shape)
+        return tensor, False
 
     def _truth(self, condition: Expr) -> tuple[bool, bool]:
         if condition is sp.true or condition is sp.false:
