@@ -298,7 +298,7 @@ def _bound_constants(request: ExprRequest, exprs: list[Expr]) -> None:
                 if digits > MAX_PRINTED_DIGITS:
                     text = ", ".join(shown(p.text) for p in request.expressions)
                     raise InputError(
-                        f"{text}: its derivative holds an exact constant of about "
+                        f"{text}: the formula or its derivative holds an exact constant of about "
                         f"{digits:,.0f} digits; the limit is {MAX_PRINTED_DIGITS:,} (write the "
                         "constant as a decimal, e.g. 1e300, or make it smaller)"
                     )

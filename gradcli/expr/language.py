@@ -531,6 +531,9 @@ class _Walker:
             return Power(base, exponent), None
         exact = base_fold.exact and exp_fold.exact
         digits = base_fold.digits * size if exact else 0.0
+        whole_base = base_fold.value is not None and base_fold.value == int(base_fold.value)
+        if exact and whole_base and abs(base_fold.value) >= 1:  # type: ignore[arg-type]
+            digits = size * math.log10(abs(base_fold.value)) + 1  # type: ignore[arg-type]
         if digits > MAX_DIGITS:
             raise self.problem(
                 f"the constant {shown(self.segment(node))} has about {digits:,.0f} "

@@ -222,11 +222,21 @@ def _build_functions() -> dict[Any, Callable[..., Any]]:
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}
 
 
+def _explosive() -> set[Any]:
+    from gradcli.expr import symbolic as sym
+
+    return {sp.exp, sp.sinh, sp.cosh, sp.erfi, sp.Ei, sp.gamma, sym.expm1, sp.LambertW}
+
+
 def functions() -> dict[Any, Callable[..., Any]]:
     """SymPy function classes → their mpmath forms (built on first use)."""
     if not _FUNCTIONS:
         _FUNCTIONS.update(_build_functions())
+        _EXPLOSIVE.update(_explosive())
     return _FUNCTIONS
+
+
+_EXPLOSIVE: set[Any] = set()
 
 
 def has_form(head: Any) -> bool:
@@ -234,6 +244,19 @@ def has_form(head: Any) -> bool:
 
 
 # --- evaluation -------------------------------------------------------------------------------
+
+
+HUGE = mpmath.mpf(10) ** 15  # an exponent beyond this is treated as overflow, even here
+
+
+def _explosion(head: Any, args: list[Any]) -> Any:
+    """exp-like functions of a huge argument: ±∞, or 0 where they decay."""
+    x = args[-1]
+    if head in (sp.exp, sp.erfi, sp.Ei) and x < 0:
+        return mpmath.mpf(0)
+    if head is sp.sinh and x < 0:
+        return -mpmath.inf
+    return mpmath.inf
 
 
 class _Delta:
@@ -346,6 +369,11 @@ class MpEvaluator:
             return mpmath.nan  # (−8)^(1/3): SymPy's principal value is complex
         if written == sp.S.Half:
             return mpmath.sqrt(base)
+        size = abs(exponent) * abs(mpmath.log(abs(base))) if base != 1 else 0
+        if size > HUGE:  # (1e10)^(1e20): its exponent alone would not fit in memory
+            grows = (abs(base) > 1) == (exponent > 0)
+            sign = -1 if base < 0 and whole and int(exponent) % 2 else 1
+            return sign * mpmath.inf if grows else mpmath.mpf(0)
         return mpmath.power(base, exponent)
 
     def _truth(self, condition: Expr) -> bool:
@@ -383,6 +411,8 @@ class MpEvaluator:
         args = [self._eval(arg) for arg in e.args]
         if any(a is DELTA or mpmath.isnan(a) for a in args):
             return mpmath.nan
+        if head in _EXPLOSIVE and any(abs(a) > HUGE for a in args):
+            return _explosion(head, args)  # e^(1e20): beyond any precision worth computing
         if head in (sp.Max, sp.Min):
             chosen = max(args) if head is sp.Max else min(args)
             self.branches.append((e, tuple(a == chosen for a in args)))
