@@ -71,6 +71,8 @@ PRECISE_SECONDS = 3.0  # the precise column; beyond it the column is left out (a
 SIMPLIFY_SECONDS = 5.0  # a safety net for tidying all shown derivatives (never reached in use)
 SIMPLIFY_EACH = 2.0
 PRINT_SECONDS = 2.0  # pretty-printing all formulas; beyond it they are shown on one line
+PRETTY_OPS = 500  # a formula larger than this is shown on one line (the layout grows ~n³)
+PRETTY_TOWER = 12  # nor one with powers nested deeper than this (x^x^…^x: each level re-lays)
 TIDY_TOTAL_OPS = 1500  # beyond this size in all, derivatives are shown as differentiated
 MAX_ENTRIES = 256  # m·n or n·n
 MAX_PRINTED_DIGITS = 4000  # an exact constant longer than this is not printed (Python: 4,300)
@@ -878,7 +880,7 @@ class _Printer:
 
     def pretty(self, label: str, label_ascii: str, expr: Expr) -> tuple[str, str] | None:
         remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or _tower(expr) > PRETTY_TOWER or sym.sp.count_ops(expr) > PRETTY_OPS:
             return None
         try:
             with sym.time_limit(remaining):
@@ -896,6 +898,15 @@ class _Printer:
             except sym.TimeUp:
                 self.deadline = 0.0
         return rf"\text{{{text}}}"
+
+
+def _tower(expr: Expr) -> int:
+    """How deeply powers nest in ``expr`` (x^x^x: 2)."""
+    depth: dict[Expr, int] = {}
+    for node in sym.sp.postorder_traversal(expr):
+        below = max((depth.get(arg, 0) for arg in node.args), default=0)
+        depth[node] = below + (1 if node.is_Pow and not node.exp.is_Number else 0)
+    return depth.get(expr, 0)
 
 
 def _display(

@@ -138,6 +138,6 @@ def _confirmation(
         agrees = same(sides.right, precise.value) and same(sides.left, precise.value)
         return agrees, sides.right
     scale = abs(mpmath.mpf(at[variable])) or mpmath.mpf(1)
-    check = difference(of, at, variable, precise.value)
+    check = difference(of, at, variable, precise.value, of_precise.value)
     result = confirms(precise, check, abs(of_precise.value) / scale)
     return result, None if check is None else check.value

@@ -276,11 +276,17 @@ class MpEvaluator:
     (:meth:`node`).
     """
 
-    def __init__(self, point: dict[Expr, Any], dps: int, mode: str = HIT) -> None:
+    def __init__(
+        self,
+        point: dict[Expr, Any],
+        dps: int,
+        mode: str = HIT,
+        memo: dict[Expr, tuple[Any, bool]] | None = None,
+    ) -> None:
         self.point = point
         self.dps = dps
         self.mode = mode
-        self.memo: dict[Expr, tuple[Any, bool]] = {}
+        self.memo: dict[Expr, tuple[Any, bool]] = dict(memo or {})
         self.hit = False
         self.count = 0
         self.elementary: dict[str, tuple[Expr, Expr]] = {}
@@ -369,6 +375,8 @@ class MpEvaluator:
             return mpmath.nan  # (−8)^(1/3): SymPy's principal value is complex
         if written == sp.S.Half:
             return mpmath.sqrt(base)
+        if written.is_Integer and abs(int(written)) <= 10_000:
+            return base ** int(written)  # exact repeated squaring, far faster than exp∘log
         size = abs(exponent) * abs(mpmath.log(abs(base))) if base != 1 else 0
         if size > HUGE:  # (1e10)^(1e20): its exponent alone would not fit in memory
             grows = (abs(base) > 1) == (exponent > 0)
@@ -655,33 +663,66 @@ class Difference:
     error: Any
 
 
+def depends_on(expr: Expr, variable: Expr) -> set[Expr]:
+    """The sub-expressions of ``expr`` whose value changes with ``variable``."""
+    found: set[Expr] = set()
+
+    def visit(e: Expr) -> bool:
+        if e.is_Symbol:
+            hit = e == variable
+        else:
+            hit = False
+            for arg in e.args:
+                hit = visit(arg) or hit
+        if hit:
+            found.add(e)
+        return hit
+
+    visit(expr)
+    return found
+
+
 def difference(
-    expr: Expr, point: dict[Expr, Any], variable: Expr, hint: Any = None
+    expr: Expr,
+    point: dict[Expr, Any],
+    variable: Expr,
+    hint: Any = None,
+    size: Any = None,
 ) -> Difference | None:
     """(e(x + h) − e(x − h)) / 2h along ``variable`` for h = 10⁻²⁰ and 10⁻²⁵ (relative to
     |x|), at a precision high enough that rounding stays below the derivative's size
-    ``hint`` when one is given; None where a sample has no real value or meets a corner."""
+    ``hint`` when one is given; None where a sample has no real value, meets a corner, or
+    the stencil crosses a piece boundary (relu at 0). ``size`` is |e| at the point, if known.
+
+    Only the sub-expressions that depend on ``variable`` are evaluated at x ± h; the others
+    keep their values at x (they cancel exactly in the difference)."""
     at = mpmath.mpf(point[variable])
     scale = abs(at) if at != 0 else mpmath.mpf(1)
-    middle = MpEvaluator(point, DIGITS + GUARD)
-    center = middle.value(expr)
-    if not center.finite:
-        return None
-    size = max(abs(center.value), mpmath.mpf(10) ** -300)
+    if size is None:
+        center = MpEvaluator(point, DIGITS + GUARD).value(expr)
+        if not center.finite:
+            return None
+        size = abs(center.value)
+    size = max(abs(size), mpmath.mpf(10) ** -300)
     need = 0
     if hint is not None and mpmath.isfinite(hint) and hint != 0:
         need = max(0, int(mpmath.log10(size / abs(hint))))
     dps = min(MAX_DPS, DIGITS + GUARD + 30 + need)
+    base = MpEvaluator(point, dps)
+    if not base.value(expr).finite:
+        return None
+    changing = depends_on(expr, variable)
+    kept = {e: found for e, found in base.memo.items() if e not in changing}
     estimates = []
     for exponent in (20, 25):
         with mpmath.workdps(dps):
             h = scale * mpmath.mpf(10) ** -exponent
-            right = MpEvaluator({**point, variable: at + h}, dps)
-            left = MpEvaluator({**point, variable: at - h}, dps)
+            right = MpEvaluator({**point, variable: at + h}, dps, memo=kept)
+            left = MpEvaluator({**point, variable: at - h}, dps, memo=kept)
             plus, minus = right.value(expr), left.value(expr)
             if not (plus.finite and minus.finite) or plus.hit or minus.hit:
                 return None
-            if not right.signature() == left.signature() == middle.signature():
+            if right.signature() != left.signature():
                 return None  # the stencil crosses a piece boundary (a kink: relu at 0)
             estimates.append((plus.value - minus.value) / (2 * h))
     with mpmath.workdps(dps):

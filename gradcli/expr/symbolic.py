@@ -447,6 +447,10 @@ class Evaluator:
     ``hit`` reports whether an evaluation met a corner function (sign, Heaviside, δ) exactly
     at its jump; there the plain value means nothing. With ``side = (v, ±1)`` those jumps are
     resolved as the one-sided limit along the variable ``v`` from that side.
+
+    Values may also be whole vectors (:meth:`at_samples`): then every operation runs on the
+    vector, piecewise parts choose per sample, and ``hit_mask`` marks the samples where a
+    corner function met its jump (NaN there).
     """
 
     def __init__(
@@ -462,6 +466,23 @@ class Evaluator:
         self.side = side
         self.activations = activations or activation_forwards()
         self.memo: dict[Expr, tuple[Tensor, bool]] = {}
+        self.vector = False
+        self.hit_mask: Tensor | None = None
+
+    @classmethod
+    def at_samples(
+        cls, fixed: dict[Expr, float], variable: Expr, samples: Tensor, dtype: Any
+    ) -> Evaluator:
+        """An evaluator over a vector of values of ``variable`` (the others fixed)."""
+        evaluator = cls({**fixed, variable: 0.0}, dtype)
+        evaluator.values[variable] = samples
+        evaluator.vector = True
+        return evaluator
+
+    def tensor(self, expr: Expr) -> Tensor:
+        """The value of ``expr`` (a vector evaluator: one per sample)."""
+        value, _ = self._eval(expr)
+        return value
 
     def value(self, expr: Expr) -> tuple[float, bool]:
         """The value of ``expr`` and whether it met a jump exactly."""
@@ -552,6 +573,24 @@ class Evaluator:
         tensor = torch.tensor(results, dtype=self.dtype).reshape(shape)
         return tensor, False
 
+    def _truth_vector(self, condition: Expr) -> Tensor:
+        """A condition per sample (vector mode)."""
+        if condition is sp.true or condition is sp.false:
+            return torch.tensor(bool(condition))
+        if isinstance(condition, sp.And | sp.Or):
+            parts = [self._truth_vector(arg) for arg in condition.args]
+            result = parts[0]
+            for part in parts[1:]:
+                result = result & part if isinstance(condition, sp.And) else result | part
+            return result
+        if isinstance(condition, sp.Not):
+            return ~self._truth_vector(condition.args[0])
+        compare = _COMPARE.get(type(condition))
+        if compare is None:
+            raise NotImplementedError(f"gradcli cannot evaluate the condition {condition}")
+        (lhs, rhs), _ = self._all(condition.args)
+        return compare(lhs, rhs)
+
     def _truth(self, condition: Expr) -> tuple[bool, bool]:
         if condition is sp.true or condition is sp.false:
             return bool(condition), False
@@ -569,6 +608,13 @@ class Evaluator:
         return bool(compare(lhs, rhs)), hit
 
     def _piecewise(self, e: Expr) -> tuple[Tensor, bool]:
+        if self.vector:  # each sample takes the first piece whose condition holds there
+            result, hit = self._const(math.nan), False
+            for piece, condition in reversed(e.args):
+                value, piece_hit = self._eval(piece)
+                result = torch.where(self._truth_vector(condition), value, result)
+                hit = hit or piece_hit
+            return result, hit
         for piece, condition in e.args:
             truth, hit = self._truth(condition)
             if truth:
@@ -579,6 +625,8 @@ class Evaluator:
     def _corner(self, e: Expr) -> tuple[Tensor, bool]:
         """sign, Heaviside and δ: their jump at 0 is a "hit"; with ``side``, a limit."""
         arg, hit = self._eval(e.args[0])
+        if self.vector:
+            return self._corner_vector(e, arg, hit)
         u = float(arg)
         if u != u:
             return self._const(math.nan), hit
@@ -592,6 +640,20 @@ class Evaluator:
         if e.func is sp.Heaviside:
             return self._const(1.0 if direction > 0 else 0.0), hit
         return self._const(float(direction)), hit
+
+    def _corner_vector(self, e: Expr, arg: Tensor, hit: bool) -> tuple[Tensor, bool]:
+        zero = arg == 0
+        if e.func is sp.DiracDelta:
+            value = torch.zeros_like(arg)
+        elif e.func is sp.Heaviside:
+            value = (arg > 0).to(arg.dtype)
+        else:
+            value = torch.sign(arg)
+        value = torch.where(zero | (arg != arg), math.nan, value)
+        if bool(zero.any()):
+            self.hit_mask = zero if self.hit_mask is None else self.hit_mask | zero
+            hit = True
+        return value, hit
 
     def _side_of(self, u: Expr) -> int:
         """The sign of ``u`` just beside the point, on ``side``: from its first non-zero
