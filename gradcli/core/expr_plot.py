@@ -206,7 +206,14 @@ def _either_side(derivative: Any, function: Any, symbol: Any, point: dict, at: T
     continuous = (f_right - f_left).abs() <= SIDE_AGREEMENT * size
     scale = torch.maximum(d_right.abs(), d_left.abs()).clamp(min=1.0)
     agree = continuous & ((d_right - d_left).abs() <= SIDE_AGREEMENT * scale)
-    return torch.where(agree, (d_right + d_left) / 2, math.nan)
+    middle = (d_right + d_left) / 2
+    # where the sides agree, the value at the sample itself (sign(0) = 0, H(0) = ½) is the
+    # limit they approach: 2·max(x, 0) is exactly 0 at 0, not the sides' mean 1e-9
+    exact = sym.Evaluator.at_samples(point, symbol, at, torch.float64)
+    exact.convention = True
+    at_sample = exact.tensor(derivative).expand(at.shape)
+    close = torch.isfinite(at_sample) & ((at_sample - middle).abs() <= SIDE_AGREEMENT * scale)
+    return torch.where(agree, torch.where(close, at_sample, middle), math.nan)
 
 
 def _one_by_one(derivative: Any, function: Any, symbol: Any, point: dict, xs: Tensor) -> Tensor:

@@ -468,6 +468,7 @@ class Evaluator:
         self.memo: dict[Expr, tuple[Tensor, bool]] = {}
         self.vector = False
         self.hit_mask: Tensor | None = None
+        self.convention = False  # vector mode: sign(0) = 0, H(0) = 1/2, δ(0)·0 = 0, no NaN
 
     @classmethod
     def at_samples(
@@ -649,6 +650,10 @@ class Evaluator:
             value = (arg > 0).to(arg.dtype)
         else:
             value = torch.sign(arg)
+        if self.convention:
+            if e.func is sp.Heaviside:
+                value = torch.where(zero, 0.5, value)
+            return torch.where(arg != arg, math.nan, value), hit
         value = torch.where(zero | (arg != arg), math.nan, value)
         if bool(zero.any()):
             self.hit_mask = zero if self.hit_mask is None else self.hit_mask | zero
