@@ -1076,7 +1076,7 @@ def _precise_notes(
             )
     for i, row in enumerate(reviews):
         for j, entry in enumerate(row):
-            notes += _entry_notes(names[i][j], entry, dtype_digits)
+            notes += _entry_notes(names[i][j], entry, dtype, dtype_digits)
     if any(r.off for row in reviews for r in row) or any(column.value_off):
         forms = [line for p in request.expressions for line in suggestions(p.tree)]
         if forms:
@@ -1089,7 +1089,7 @@ def _because(causes: list[Cause]) -> str:
     return f" — {'; then '.join(c.sentence() for c in causes)}" if causes else ""
 
 
-def _entry_notes(label: str, entry: Review, dtype_digits: str) -> list[str]:
+def _entry_notes(label: str, entry: Review, dtype: str, dtype_digits: str) -> list[str]:
     notes = []
     if entry.confirmed is False:
         notes.append(
@@ -1117,6 +1117,12 @@ def _entry_notes(label: str, entry: Review, dtype_digits: str) -> list[str]:
                 f"{'s' if len(columns) == 1 else ''} from the precise value "
                 f"{entry.precise.text(12)} and gradcli finds no rounding to explain it."  # type: ignore[union-attr]
             )
+    if "within" in entry.causes and entry.digits_lost is not None:
+        kept = int(dtype_digits) - entry.digits_lost
+        notes.append(
+            f"{label}: {dtype} keeps only {kept} of {dtype_digits} digits here"
+            f"{_because(entry.causes['within'])}; the tolerance still holds."
+        )
     if "numeric" in entry.off:
         notes.append(
             f"{label}: the finite difference is off from the precise value "

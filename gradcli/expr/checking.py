@@ -55,6 +55,8 @@ class Review:
         return bool(self.verdict) and any(c in self.off for c in ("symbolic", "autograd"))
 
 
+HALF = {"float64": 8, "float32": 4}  # digits lost worth a note even within the tolerance
+
 AUTOGRAD_SINGULAR = Cause(
     "autograd meets ∞·0",
     "the chain rule",
@@ -108,6 +110,8 @@ def review(
     verdict = confirmed is not False and witnessed and explained
     lost = [digits_lost(v, precise, dtype) for v in (analytic, autograd) if v is not None]
     worst = max((d for d in lost if d is not None), default=None)
+    if worst is not None and worst >= HALF[dtype] and not off:
+        causes["within"] = explain_analytic()  # said, though the tolerance still holds
     return Review(precise, confirmed, tuple(off), worst, causes, verdict, witness)
 
 
