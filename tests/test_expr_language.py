@@ -127,7 +127,7 @@ BAD_INPUT = [
     (["√x²", "--at", "x=1"], ["ambiguous", "√(x^2)", "(√x)^2"]),
     (["√2x", "--at", "x=1"], ["'√2x' is ambiguous"]),
     (["√ x", "--at", "x=1"], ["'√' must be followed"]),
-    (["σ(x)", "--at", "σ=1"], ["σ is a variable here", "σ*("]),
+    (["σ(x)", "--at", "σ=1"], ["could be the sigmoid", "σ*("]),
     (["x ²", "--at", "x=1"], ["must follow what it raises"]),
     (["x(y+1)", "--at", "x=1,y=2"], ["unknown function 'x'", "for a product write x*(y+1)"]),
     # forbidden constructs, named

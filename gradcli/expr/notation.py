@@ -36,6 +36,18 @@ from gradcli.errors import shown
 from gradcli.expr.functions import FUNCTIONS, canonical
 
 CONSTANTS = ("pi", "e")
+# Greek letters that papers also use as functions: before "(" they could mean either
+FUNCTION_LETTERS = {
+    "σ": "the sigmoid σ(x) (write sigmoid(x))",
+    "φ": "a density φ(x)",
+    "ϕ": "a density ϕ(x)",
+    "Φ": "the normal CDF Φ(x)",
+    "ψ": "the digamma ψ(x) (write digamma(x))",
+    "Γ": "the gamma function Γ(x) (write gamma(x))",
+    "ζ": "the zeta function ζ(x)",
+    "θ": "the step θ(x)",
+    "δ": "the delta δ(x)",
+}
 LAMBDA = "_lambda"  # the code name of the variable `lambda` (users cannot type a leading _)
 LOG_BASE = re.compile(r"^log_(\d+|[A-Za-z][A-Za-z0-9]*)$")
 
@@ -596,12 +608,16 @@ def _juxtaposed(text: str, tokens: list[Token], i: int) -> bool:
             b.start + 1,
         )
     if a_kind == "name" and b_kind == "open":
-        if a.greek and a.code != "pi":
+        if a.greek and a.text in FUNCTION_LETTERS:
+            meaning = FUNCTION_LETTERS[a.text]
             raise Problem(
-                f"{shown(a.text + '(')}: {a.text} is a variable here; write {a.text}*( for a "
-                "product (functions are called by name, e.g. sigmoid(x))",
+                f"{shown(a.text + '(')} could be {meaning} or a product: {a.text} is a variable "
+                f"here, so write {a.text}*( for a product (functions are called by name)",
                 a.start + 1,
             )
+        if a.greek or b.space:
+            _check_left_factor(text, tokens, i)
+            return True  # 4ε(…), x (y+1): a variable, then a parenthesised factor
         if a.code not in CONSTANTS:
             return False  # x(y+1): a call, reported by the walk (unknown function 'x')
     separate = b.space or a.synthetic or b.synthetic or a.greek or b.greek  # πr is π·r
