@@ -118,7 +118,8 @@ class Entry:
 REASONS = {
     "infinite": "it is infinite or undefined (a division by zero, or the edge of a domain)",
     "corner": "the one-sided derivatives differ (a corner or tie of abs, min or max)",
-    "jump": "the function jumps here (sign, or a derivative with a jump)",
+    "jump": "the function jumps here (sign, acot at 0, atan2 across its cut, or a derivative with"
+    " a jump)",
     "undecided": "its one-sided limits do not settle, so gradcli cannot decide",
     "first": "the first derivative it differentiates does not exist here",
 }
@@ -368,13 +369,19 @@ def _symbolic(
 ) -> Symbolic:
     symbols = [sym.symbol(v) for v in request.variables]
     plain = sym.Evaluator(at, dtype)
-    settle = Settler(at, dtype, plain, tolerance, precise)
+    settlers = [
+        Settler(at, dtype, plain, tolerance, precise, _jumps_here(p.tree, at) if precise else ())
+        for p in request.expressions
+    ]
     if request.order == 1:
         rows = [
             [settle(_diff(f, s), f, s, value, exact) for s in symbols]
-            for f, value, exact in zip(functions, values, value_precise, strict=True)
+            for f, value, exact, settle in zip(
+                functions, values, value_precise, settlers, strict=True
+            )
         ]
         return Symbolic(functions, rows, [], plain, value_precise)
+    settle = settlers[0]
     f = functions[0]
     gradient = [settle(_diff(f, s), f, s, values[0], value_precise[0]) for s in symbols]
     rows = []
@@ -388,6 +395,24 @@ def _symbolic(
              for s in symbols]
         )  # fmt: skip
     return Symbolic(functions, rows, gradient, plain, value_precise)
+
+
+def _jumps_here(tree: Node, at: dict) -> list[Expr]:
+    """The arguments of functions whose value jumps (acot at 0…) that sit exactly on the
+    jump at the point: there the derivative's existence is decided by one-sided limits."""
+    found = []
+    for node in walk(tree):
+        if not isinstance(node, Call):
+            continue
+        for index, value in FUNCTIONS[node.name].jumps:
+            u = sym.to_sympy(_minus(node.args[index], value))
+            try:
+                exact = mp.MpEvaluator(at, mp.DIGITS).value(u)
+            except mp.NotAvailable:
+                continue
+            if exact.value is not None and exact.value == 0:
+                found.append(u)
+    return found
 
 
 def _diff(expr: Expr, variable: Expr) -> Expr:
@@ -411,9 +436,11 @@ class Settler:
         plain: sym.Evaluator,
         tolerance: Tolerance,
         precise: bool = False,
+        jumps: Sequence[Expr] = (),
     ) -> None:
         self.at, self.dtype, self.plain, self.tolerance = at, dtype, plain, tolerance
         self.precise = precise
+        self.jumps = jumps  # sub-expressions exactly at a jump of acot/atan2 here
 
     def __call__(
         self,
@@ -441,7 +468,8 @@ class Settler:
         of_precise: mp.Precise | None,
     ) -> Entry:
         exact = mp.certified(derivative, self.at)
-        if not exact.hit and exact.finite:
+        on_jump = any(variable in u.free_symbols for u in self.jumps)
+        if not exact.hit and exact.finite and not on_jump:
             return Entry(derivative, value, precise=exact)
         if of_precise is None or not of_precise.finite:
             of_precise = mp.certified(of, self.at)

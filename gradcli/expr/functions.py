@@ -42,6 +42,7 @@ class Function:
     inverse: str | None = None  # what f^-1(x) reads as (sin^-1(x) is asin(x))
     breaks: tuple[tuple[int, float], ...] = ()  # (argument, value): a kink, pole, jump or edge
     variable: bool = False  # also a variable's name where it is not called (gamma, beta)
+    jumps: tuple[tuple[int, float], ...] = ()  # (argument, value) where the value itself jumps
 
     @property
     def signature(self) -> str:
@@ -82,10 +83,10 @@ MATHS_FUNCTIONS: tuple[Function, ...] = (
     _F("asec", (1,), "inverse secant, acos(1/x)", "|x| ≥ 1", breaks=UNIT),
     _F("acsc", (1,), "inverse cosecant, asin(1/x)", "|x| ≥ 1", breaks=UNIT),
     _F("acot", (1,), "inverse cotangent, atan(1/x); acot(0) = π/2",
-       "all real x; jumps at 0", breaks=ZERO),
+       "all real x; jumps at 0", breaks=ZERO, jumps=ZERO),
     _F("atan2", (2,), "angle of the point (x, y), atan(y/x) in the right quadrant",
        "(x, y) ≠ (0, 0); jumps across y = 0 where x < 0", args="y, x",
-       breaks=((0, 0.0), (1, 0.0))),
+       breaks=((0, 0.0), (1, 0.0)), jumps=((0, 0.0),)),
     # hyperbolic
     _F("sinh", (1,), "hyperbolic sine", inverse="asinh"),
     _F("cosh", (1,), "hyperbolic cosine", inverse="acosh"),
