@@ -510,7 +510,16 @@ class _Walker:
             term, fold = self.walk(piece, depth + 1)
             (divisors if divide else factors).append(term)
             folds.append((divide, fold))
-        return Product(tuple(factors), tuple(divisors)), _fold_product(folds)
+        fold = _fold_product(folds)
+        # SymPy multiplies the exact constant factors into one number, variables or not
+        digits = sum(f.digits for _, f in folds if f is not None and f.exact)
+        if digits > MAX_DIGITS:
+            raise self.problem(
+                f"the constants of {shown(self.segment(node))} multiply to about {digits:,.0f} "
+                f"digits; the limit is {MAX_DIGITS:,}",
+                node,
+            )
+        return Product(tuple(factors), tuple(divisors)), fold
 
     def power(self, node: ast.BinOp, depth: int) -> tuple[Node, _Fold | None]:
         base, base_fold = self.walk(node.left, depth + 1)
