@@ -12,7 +12,8 @@ from gradcli.commands.options import Common, SeedOpt, completer, computing_comma
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
-from gradcli.layers import (
+from gradcli.limits import require_memory, require_work
+from gradcli.ops.layers import (
     LAYERS,
     Given,
     Layer,
@@ -23,7 +24,6 @@ from gradcli.layers import (
     listing_entries,
     plan,
 )
-from gradcli.limits import require_memory, require_work
 from gradcli.parsing import parse_dims, parse_tensor
 from gradcli.results.layer import LayerListing
 
@@ -109,8 +109,10 @@ def layer(
             "--upstream",
             "-g",
             metavar="TENSOR|ones|random",
-            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random: standard normal from --seed, "
-            "drawn after the inputs.",
+            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random (the default): standard "
+            "normal from --seed, drawn after the inputs, so that every term of the backward "
+            "counts (with ones a norm's ∂L/∂x is 0 and terms of its formula vanish); "
+            "ones: y.sum().",
         ),
     ] = "random",
     seed: SeedOpt = 0,

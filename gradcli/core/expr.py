@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import ACTIVATIONS
 from gradcli.core.engine import (
     TORCH_DTYPES,
     NumericEstimate,
@@ -58,6 +57,7 @@ from gradcli.expr.language import (
 from gradcli.expr.stable import suggestions
 from gradcli.expr.torchfn import SECOND_ORDER_STAND_INS, TorchFunction, has_torch_form, stacked
 from gradcli.limits import require_entries
+from gradcli.ops.activations import ACTIVATIONS
 from gradcli.results.expr import ExprResult, Formula, PreciseColumn
 from gradcli.results.grid import Grid, nested
 from gradcli.settings import Settings, Tolerance

@@ -9,30 +9,39 @@ notes' W_jk). The analytic side is the delta rule, written out layer by layer:
 - gradients:     ∂E/∂W_kj = Σ_batch δ_k x_j,   ∂E/∂b_k = Σ_batch δ_k
 
 with ∂E/∂O from the loss registry's analytic gradient and f'(X) from the
-activation registry's analytic derivative; autograd never enters it.
+activation registry's analytic derivative; autograd never enters it. The network's
+tensors, its forward pass and both gradients live in :mod:`gradcli.core.backprop`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from gradcli.activations import Activation
+from gradcli.core import draws
+from gradcli.core.backprop import (
+    Backprop,
+    Layer,
+    Network,
+    _batched_terms,
+    autograd_gradients,
+    backprop,
+    forward,
+)
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
     TORCH_DTYPES,
     NumericEstimate,
     judge,
     numeric_gradient,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
 from gradcli.errors import InputError
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.losses import Loss, Reduction, TargetKind
-from gradcli.network import (
+from gradcli.ops.losses import Reduction
+from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
     NetworkPlan,
     NetworkSpec,
@@ -40,7 +49,6 @@ from gradcli.network import (
     plan_network,
     unknown_key,
 )
-from gradcli.params import ParamValues
 from gradcli.parsing import TensorData
 from gradcli.results.perceptron import (
     LayerGradients,
@@ -58,35 +66,6 @@ DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
-@dataclass
-class Layer:
-    """One layer's parameters (in the compute dtype) and its activation."""
-
-    weight: Tensor
-    bias: Tensor | None
-    activation: Activation
-    params: ParamValues
-
-    def parameters(self) -> list[Tensor]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
-
-
-@dataclass
-class Network:
-    """A checked network, its input and its target, ready to differentiate."""
-
-    x: Tensor
-    layers: list[Layer]
-    target: Tensor
-    loss: Loss
-    loss_params: ParamValues
-    reduction: Reduction
-    drawn: bool  # something came from the seed
-
-    def parameters(self) -> list[Tensor]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-
 # ---------------------------------------------------------------- building and checking
 
 
@@ -95,19 +74,19 @@ def build_network(
 ) -> Network:
     """Check the spec (``plan_network``, torch-free; ``plan`` when the caller has checked it
     already) and turn it into tensors: the input and the parameters as given, or drawn like
-    torch.randn after torch.manual_seed(seed) — x first, then per layer W and b."""
+    ``draws.normal`` after torch.manual_seed(seed) — x first, then per layer W and b."""
     plan = plan_network(spec) if plan is None else plan
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(spec.seed)
-    if spec.x_shape is not None:  # drawn in float32, as torch.randn does by default
-        x = torch.randn(*spec.x_shape, generator=generator).to(dtype)
+    if spec.x_shape is not None:
+        x = draws.normal(spec.x_shape, generator, dtype)
     else:
         x = _tensor(spec.x, dtype, "--x")
     layers = []
     for i, layer in enumerate(plan.layers, 1):
         if spec.layer_sizes:
-            weight = torch.randn(layer.out, layer.fan_in, generator=generator).to(dtype)
-            bias = torch.randn(layer.out, generator=generator).to(dtype) if layer.bias else None
+            weight = draws.normal((layer.out, layer.fan_in), generator, dtype)
+            bias = draws.normal((layer.out,), generator, dtype) if layer.bias else None
         else:
             weight = _tensor(as_matrix(spec.weights[i - 1]), dtype, f"layer {i} --weights")
             given = spec.biases[i - 1] if spec.biases else None
@@ -135,92 +114,24 @@ def _tensor(values: Sequence, dtype, what: str) -> Tensor:
     return tensor
 
 
-# ---------------------------------------------------------------- the three computations
+# ---------------------------------------------------------------- finite differences
 
 
-def forward(
-    x: Tensor, layers: Sequence[Layer], params: Sequence[Tensor] | None = None
-) -> list[tuple[Tensor, Tensor]]:
-    """(X, O) of every layer; ``params`` (weights and biases in order) replace the layers'."""
-    tensors = (
-        list(params) if params is not None else [p for layer in layers for p in layer.parameters()]
-    )
-    results = []
-    inputs = x
-    for layer in layers:
-        weight = tensors.pop(0)
-        bias = tensors.pop(0) if layer.bias is not None else None
-        pre = inputs @ weight.transpose(-1, -2)  # a batch of weight copies broadcasts
-        if bias is not None:
-            pre = pre + (bias.unsqueeze(-2) if bias.dim() > 1 else bias)
-        out = layer.activation.forward(pre, layer.params)
-        results.append((pre, out))
-        inputs = out
-    return results
+@dataclasses.dataclass(frozen=True)
+class KinkCrossing:
+    """Pre-activations X of one layer that some finite difference moved across a kink of its
+    activation: (sample, node, X) each."""
+
+    layer: int  # numbered from 1
+    kink: float
+    nodes: list[tuple[int, int, float]]
 
 
-def loss_value(net: Network, output: Tensor) -> Tensor:
-    return net.loss.forward(output, net.target, net.reduction, net.loss_params)
-
-
-@dataclass
-class Backprop:
-    """Everything the delta rule produced, per layer (index 0 = layer 1)."""
-
-    inputs: list[Tensor]
-    pre: list[Tensor]
-    out: list[Tensor]
-    derivative: list[Tensor]
-    upstream: list[Tensor]
-    delta: list[Tensor]
-    weight_grads: list[Tensor]
-    bias_grads: list[Tensor | None]
-
-
-def backprop(net: Network, passes: list[tuple[Tensor, Tensor]] | None = None) -> Backprop:
-    """The delta rule, from the output layer down; analytic derivatives only.
-
-    ``passes`` is the forward pass when the caller already has it.
-    """
-    passes = forward(net.x, net.layers) if passes is None else passes
-    pre = [p for p, _ in passes]
-    out = [o for _, o in passes]
-    inputs = [net.x, *out[:-1]]
-    derivative = [
-        layer.activation.derivative(p, layer.params)
-        for layer, p in zip(net.layers, pre, strict=True)
-    ]
-    count = len(net.layers)
-    upstream: list[Tensor] = [None] * count  # type: ignore[list-item]
-    delta: list[Tensor] = [None] * count  # type: ignore[list-item]
-    # output layer: ∂E/∂O_k from the loss registry, δ_k = ∂E/∂O_k · f'(X_k)
-    upstream[-1] = net.loss.gradient(out[-1], net.target, net.reduction, net.loss_params)
-    delta[-1] = upstream[-1] * derivative[-1]
-    # hidden layers: δ_j = f'(X_j) · Σ_k δ_k W_kj  (δ, W of the layer above)
-    for i in range(count - 2, -1, -1):
-        upstream[i] = delta[i + 1] @ net.layers[i + 1].weight
-        delta[i] = upstream[i] * derivative[i]
-    # ∂E/∂W_kj = Σ_batch δ_k x_j ;  ∂E/∂b_k = Σ_batch δ_k
-    weight_grads = [d.T @ x for d, x in zip(delta, inputs, strict=True)]
-    bias_grads = [
-        None if layer.bias is None else d.sum(dim=0)
-        for layer, d in zip(net.layers, delta, strict=True)
-    ]
-    return Backprop(inputs, pre, out, derivative, upstream, delta, weight_grads, bias_grads)
-
-
-def autograd_gradients(net: Network, engine: str) -> tuple[Tensor, list[Tensor]]:
-    """The loss and ∂E/∂params through torch: ``autograd.grad`` or ``backward()`` + ``.grad``."""
-    leaves = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
-    loss = loss_value(net, forward(net.x, net.layers, leaves)[-1][1])
-    if engine == "backward":
-        loss.backward()
-        return loss.detach(), [leaf.grad for leaf in leaves]
-    return loss.detach(), list(torch.autograd.grad(loss, leaves))
-
-
-def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[NumericEstimate]:
-    """Central differences in float64 for every parameter tensor (sampled above the budget).
+def numeric_gradients(
+    net: Network, settings: Settings, seed: int
+) -> tuple[list[NumericEstimate], list[list[KinkCrossing]]]:
+    """Central differences in float64 for every parameter tensor (sampled above the budget),
+    and for each, the kinks its left-out differences crossed.
 
     Perturbed copies of one parameter tensor are evaluated together: the forward pass takes
     a leading batch of that tensor (matmul broadcasts) and the loss is the registry's
@@ -232,10 +143,11 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
     base = [p.double() for p in net.parameters()]
     target = net.target if net.target.dtype == torch.long else net.target.double()
     kinked = any(layer.activation.kinks(layer.params) for layer in net.layers)
-    reference = _kink_sides(net.layers, forward(x64, net.layers, base)) if kinked else []
+    passes0 = forward(x64, net.layers, base) if kinked else []
+    reference = _kink_sides(net.layers, passes0) if kinked else []
     output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
     scale = net.loss.reduction_scale(net.reduction, output_shape)
-    estimates = []
+    estimates, crossings = [], []
     for index, value in enumerate(base):
 
         def passes_at(copies: Tensor, index: int = index) -> list[tuple[Tensor, Tensor]]:
@@ -253,19 +165,34 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
             cost=forward_cost(net),
             batched=losses,
         )
+        crossed: list[KinkCrossing] = []
         if reference:
-            estimate = _watch_kinks(estimate, value, net.layers, passes_at, reference)
+            estimate, flipped = _watch_kinks(estimate, value, net.layers, passes_at, reference)
+            crossed = _crossings(net.layers, passes0, flipped)
         estimates.append(estimate)
-    return estimates
+        crossings.append(crossed)
+    return estimates, crossings
 
 
-def _batched_terms(net: Network, output: Tensor, target: Tensor) -> Tensor:
-    """The loss's unreduced terms for k copies of the output, flattened per copy: (k, terms)."""
-    copies = output.shape[0]
-    if net.loss.target_kind is TargetKind.values:
-        return net.loss.terms(output, target.expand_as(output), net.loss_params).reshape(copies, -1)
-    flat = output.reshape(-1, output.shape[-1])  # class targets: one term per sample
-    return net.loss.terms(flat, target.repeat(copies), net.loss_params).reshape(copies, -1)
+def _kink_list(layers: Sequence[Layer]) -> list[tuple[int, float]]:
+    """(layer number, kink) in the order of :func:`_kink_sides`."""
+    return [
+        (i, kink)
+        for i, layer in enumerate(layers, 1)
+        for kink in layer.activation.kinks(layer.params)
+    ]
+
+
+def _crossings(
+    layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]], flipped: list[Tensor]
+) -> list[KinkCrossing]:
+    found = []
+    for (number, kink), mask in zip(_kink_list(layers), flipped, strict=True):
+        if bool(mask.any()):
+            pre = passes[number - 1][0]
+            nodes = [(s, k, float(pre[s, k])) for s, k in mask.nonzero().tolist()]
+            found.append(KinkCrossing(number, kink, nodes))
+    return found
 
 
 def _watch_kinks(
@@ -274,12 +201,14 @@ def _watch_kinks(
     layers: Sequence[Layer],
     passes_at: Callable[[Tensor], list[tuple[Tensor, Tensor]]],
     reference: list[Tensor],
-) -> NumericEstimate:
-    """Mark entries whose stencil (value ± step) moves a pre-activation across a kink."""
+) -> tuple[NumericEstimate, list[Tensor]]:
+    """Mark entries whose stencil (value ± step) moves a pre-activation across a kink; also
+    return, per kink (in :func:`_kink_sides` order), the pre-activations that crossed it."""
     flat = value.reshape(-1)
     index = estimate.checked.reshape(-1).nonzero().reshape(-1)
     steps = estimate.step.reshape(-1)
     smooth = torch.ones(flat.numel(), dtype=torch.bool)
+    flipped = [torch.zeros(then.shape, dtype=torch.bool) for then in reference]
     chunk = max(1, CHUNK_ELEMENTS // max(flat.numel(), 1))
     for start in range(0, index.numel(), chunk):
         part = index[start : start + chunk]
@@ -288,10 +217,11 @@ def _watch_kinks(
             copies = flat.expand(part.numel(), flat.numel()).clone()
             copies[rows, part] += sign * steps[part]
             sides = _kink_sides(layers, passes_at(copies.reshape(-1, *value.shape)))
-            for now, then in zip(sides, reference, strict=True):
-                same = (now == then).expand(part.numel(), *then.shape)
-                smooth[part] &= same.reshape(part.numel(), -1).all(dim=1)
-    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape))
+            for crossed, now, then in zip(flipped, sides, reference, strict=True):
+                changed = (now != then).expand(part.numel(), *then.shape)
+                smooth[part] &= ~changed.reshape(part.numel(), -1).any(dim=1)
+                crossed |= changed.any(dim=0)
+    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape)), flipped
 
 
 def forward_cost(net: Network) -> int:
@@ -328,7 +258,8 @@ def perceptron_gradients(
     _check_loss_input(net, passes[-1][1])
     worked = backprop(net, passes)
     loss, autograd = autograd_gradients(net, spec.engine)
-    numeric, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
+    raise_if_forward_overflowed(net, passes, loss, settings.dtype.value)
+    numeric, crossings, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
     analytic = [
         g
         for w, b in zip(worked.weight_grads, worked.bias_grads, strict=True)
@@ -355,6 +286,7 @@ def perceptron_gradients(
                 else f"{name}[{k}]"
             ),
             settings.dtype.value,
+            OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
     training = None
@@ -391,13 +323,33 @@ def perceptron_gradients(
         steps=_steps(net, worked) if spec.steps else None,
         notes=[
             *_notes(net, spec),
-            *overflow_note(loss, "the loss E", settings.dtype.value),
+            *_spoiled_notes(net, trusted),
+            *_crossing_notes(net, numeric, crossings, settings),
             *_check_notes(layers),
         ],
         answer=answer,
         bias_update=spec.bias_update,
         training=training,
     )
+
+
+OVERFLOW_CHANGE = "smaller inputs or weights"
+
+
+def raise_if_forward_overflowed(
+    net: Network, passes: list[tuple[Tensor, Tensor]], loss: Tensor, dtype: str
+) -> None:
+    """InputError when a layer's output or the loss E leaves the dtype's range."""
+    for i, (_, out) in enumerate(passes, 1):
+        width = out.shape[-1]
+        raise_if_not_finite(
+            out,
+            f"O of layer {i}",
+            lambda k, width=width: f"O[{k // width}, {k % width}]",
+            dtype,
+            OVERFLOW_CHANGE,
+        )
+    raise_if_not_finite(loss, "the loss", None, dtype, OVERFLOW_CHANGE, symbol="E")
 
 
 def _parameter_names(net: Network) -> list[str]:
@@ -530,10 +482,11 @@ def _check_loss_input(net: Network, output: Tensor) -> None:
 
 def _maybe_numeric(
     net: Network, settings: Settings, seed: int
-) -> tuple[list[NumericEstimate] | None, Tensor | None, str | None]:
-    """The numeric gradients, whether the loss spoils them all, or why there are none."""
+) -> tuple[list[NumericEstimate] | None, list[list[KinkCrossing]], Tensor | None, str | None]:
+    """The numeric gradients and the kinks they crossed, whether the loss spoils them all, or
+    why there are none."""
     if not settings.numeric:
-        return None, None, "finite differences off (--no-numeric)"
+        return None, [], None, "finite differences off (--no-numeric)"
     trusted = None
     if net.loss.can_distrust:
         # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
@@ -542,7 +495,83 @@ def _maybe_numeric(
         target = net.target if net.target.dtype == torch.long else net.target.double()
         spoiled = net.loss.untrusted(output, target, net.loss_params)
         trusted = ~torch.tensor(spoiled is not None and bool(spoiled.any()))
-    return numeric_gradients(net, settings, seed), trusted, None
+    numeric, crossings = numeric_gradients(net, settings, seed)
+    return numeric, crossings, trusted, None
+
+
+def _spoiled_notes(net: Network, trusted: Tensor | None) -> list[str]:
+    """Why every finite difference is left out when the loss spoils them (bce at 0 or 1)."""
+    if trusted is None or bool(trusted.all()):
+        return []
+    return [
+        f"numeric: every finite difference is left out of the verdict (shown ~): the network's "
+        f"output sits where {net.loss.name}'s own finite differences mislead — a kink of the "
+        "loss (l1, smooth_l1 at O = t) or the edge of its domain (bce at O = 0 or 1, where "
+        "torch clamps the log) — and every parameter moves the output; backprop and autograd "
+        "decide."
+    ]
+
+
+def _crossing_notes(
+    net: Network,
+    numeric: list[NumericEstimate] | None,
+    crossings: list[list[KinkCrossing]],
+    settings: Settings,
+) -> list[str]:
+    """Per parameter tensor: which entries a kink left out of the verdict, and which
+    pre-activations X sit at which kink (with the activation's one-sided slopes there)."""
+    if numeric is None:
+        return []
+    notes = []
+    names = _parameter_names(net)
+    for name, estimate, crossed in zip(names, numeric, crossings, strict=True):
+        if estimate.smooth is None or not crossed:
+            continue
+        left_out = (~estimate.smooth & estimate.checked).reshape(estimate.smooth.shape)
+        entries = _entry_names(name, left_out)
+        if not entries:
+            continue
+        reasons = [_crossing_text(net, crossing, settings) for crossing in crossed]
+        notes.append(
+            f"{name}: {entries} left out of the verdict (shown ~): "
+            f"{'its' if entries.count('[') == 1 else 'their'} finite differences move "
+            + "; also ".join(reasons)
+            + "."
+        )
+    return notes
+
+
+def _entry_names(name: str, mask: Tensor, limit: int = 4) -> str:
+    """``W[0, 0] and W[0, 1]`` (``b[1]``…) for the True entries of ``mask``."""
+    symbol = "W" if name.endswith("W") else "b"
+    places = mask.nonzero().tolist()
+    named = [f"{symbol}[{', '.join(map(str, p))}]" for p in places[:limit]]
+    if len(places) > limit:
+        return f"{', '.join(named)} and {len(places) - limit:,} more"
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _crossing_text(net: Network, crossing: KinkCrossing, settings: Settings) -> str:
+    """``X of layer 1 (sample 0, node k=0: X = 0) across relu's kink at x = 0, where …``."""
+    from gradcli.core.activation import kink_text, one_sided_slopes, real_kinks
+
+    layer = net.layers[crossing.layer - 1]
+    nodes = ", ".join(f"sample {s}, node k={k}: X = {x:g}" for s, k, x in crossing.nodes[:3])
+    more = len(crossing.nodes) - 3
+    nodes += f" and {more:,} more" if more > 0 else ""
+    where = f"X of layer {crossing.layer} ({nodes})"
+    act, params = layer.activation, layer.params
+    if crossing.kink in real_kinks(act, params, settings.tolerance):
+        return (
+            f"{where} across {kink_text(act, params, crossing.kink)}; backprop and autograd "
+            f"use torch's convention there, {act.convention}"
+        )
+    left, right = one_sided_slopes(act, params, crossing.kink)
+    return (
+        f"{where} across x = {crossing.kink:g}, where {act.convention} (f' jumps by only "
+        f"{abs(right - left):.2g}, no kink, but a difference straddling it is off by f's jump "
+        "over the step)"
+    )
 
 
 def _layer_results(
@@ -689,11 +718,12 @@ def _notes(net: Network, spec: NetworkSpec) -> list[str]:
     if net.drawn:
         drawn = []
         if spec.x_shape is not None:
-            drawn.append(f"x = torch.randn({spec.x_shape[0]}, {spec.x_shape[1]})")
+            drawn.append(draws.normal_text("x", spec.x_shape))
         if spec.layer_sizes:
             drawn.append(
-                "then per layer W = torch.randn(out, in)"
-                + ("" if spec.no_bias else ", b = torch.randn(out)")
+                "then per layer "
+                + draws.normal_text("W", ("out", "in"))
+                + ("" if spec.no_bias else ", " + draws.normal_text("b", ("out",)))
             )
         notes.append(
             f"random values as after torch.manual_seed({spec.seed}): "

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradcli.activations import ACTIVATION_LIST
+from gradcli.ops.activations import ACTIVATION_LIST
 from gradcli.params import describe_all
 
 MAX_ARGUMENTS = 32  # of max, min and logsumexp

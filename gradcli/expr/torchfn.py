@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import (
     CONSTANTS,
     FUNCTIONS,
@@ -27,6 +26,7 @@ from gradcli.expr.language import (
     Var,
     walk,
 )
+from gradcli.ops.activations import ACTIVATIONS
 
 torch = load("torch")
 Tensor = Any
