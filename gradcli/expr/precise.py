@@ -155,8 +155,6 @@ def _lambertw(x: Any) -> Any:
 
 
 def _build_functions() -> dict[Any, Callable[..., Any]]:
-    from gradcli.expr import symbolic as sym
-
     inside = lambda x: -1 <= x <= 1  # noqa: E731
     outside = lambda x: abs(x) >= 1  # noqa: E731
     table: dict[Any, Callable[..., Any]] = {
@@ -206,13 +204,6 @@ def _build_functions() -> dict[Any, Callable[..., Any]]:
         sp.fresnelc: mpmath.fresnelc,
         sp.sinc: mpmath.sinc,
         sp.Abs: abs,
-        sym.Abs: abs,
-        sym.cbrt: lambda x: mpmath.sign(x) * mpmath.cbrt(abs(x)),
-        sym.lgamma: _pole_at_non_positive_integers(lambda x: mpmath.log(abs(mpmath.gamma(x)))),
-        sym.logsumexp: _logsumexp,
-        sym.owens_t: _owens_t,
-        sym.log1p: _domain(lambda x: x >= -1, lambda x: mpmath.log1p(x) if x > -1 else -mpmath.inf),
-        sym.expm1: mpmath.expm1,
         sp.Max: lambda *a: max(a),
         sp.Min: lambda *a: min(a),
     }
@@ -220,23 +211,57 @@ def _build_functions() -> dict[Any, Callable[..., Any]]:
 
 
 _FUNCTIONS: dict[Any, Callable[..., Any]] = {}
+_EXPLOSIVE: set[Any] = {sp.exp, sp.sinh, sp.cosh, sp.erfi, sp.Ei, sp.gamma, sp.LambertW}
+_CORNERS: set[Any] = {sp.sign, sp.Heaviside, sp.DiracDelta}  # a jump at 0
+_ABSOLUTE: set[Any] = {sp.Abs}
+_ELEMENTARY: dict[Any, Callable[[Expr], Expr]] = {}  # activations: head → elementary form
 
 
-def _explosive() -> set[Any]:
-    from gradcli.expr import symbolic as sym
-
-    return {sp.exp, sp.sinh, sp.cosh, sp.erfi, sp.Ei, sp.gamma, sym.expm1, sp.LambertW}
+def register(
+    head: Any,
+    form: Callable[..., Any] | None = None,
+    *,
+    explosive: bool = False,
+    corner: bool = False,
+    absolute: bool = False,
+    elementary: Callable[[Expr], Expr] | None = None,
+) -> None:
+    """Teach the evaluator a SymPy function gradcli defines (gradcli.expr.symbolic calls
+    this for its real-only abs, sign and cbrt, lgamma, logsumexp, owens_t and the
+    activations): its mpmath ``form``, or its ``elementary`` SymPy form to evaluate."""
+    if form is not None:
+        functions()[head] = form
+    if explosive:
+        _EXPLOSIVE.add(head)
+    if corner:
+        _CORNERS.add(head)
+    if absolute:
+        _ABSOLUTE.add(head)
+    if elementary is not None:
+        _ELEMENTARY[head] = elementary
 
 
 def functions() -> dict[Any, Callable[..., Any]]:
     """SymPy function classes → their mpmath forms (built on first use)."""
     if not _FUNCTIONS:
         _FUNCTIONS.update(_build_functions())
-        _EXPLOSIVE.update(_explosive())
     return _FUNCTIONS
 
 
-_EXPLOSIVE: set[Any] = set()
+# mpmath forms of the functions gradcli.expr.symbolic defines (it registers them)
+
+
+def log1p(x: Any) -> Any:
+    return mpmath.log1p(x) if x > -1 else (-mpmath.inf if x == -1 else mpmath.nan)
+
+
+def cbrt(x: Any) -> Any:
+    return mpmath.sign(x) * mpmath.cbrt(abs(x))
+
+
+lgamma = _pole_at_non_positive_integers(lambda x: mpmath.log(abs(mpmath.gamma(x))))
+logsumexp = _logsumexp
+owens_t = _owens_t
 
 
 def has_form(head: Any) -> bool:
@@ -289,7 +314,7 @@ class MpEvaluator:
         self.memo: dict[Expr, tuple[Any, bool]] = dict(memo or {})
         self.hit = False
         self.count = 0
-        self.elementary: dict[str, tuple[Expr, Expr]] = {}
+        self.elementary: dict[Any, tuple[Expr, Expr]] = {}
         self.branches: list[tuple[Any, ...]] = []  # the piece, tie or sign each choice took
 
     def signature(self) -> frozenset[tuple[Any, ...]]:
@@ -406,14 +431,12 @@ class MpEvaluator:
         return bool(compare(lhs, rhs))
 
     def _function(self, e: Expr) -> Any:
-        from gradcli.expr import symbolic as sym
-
         head = e.func
-        if head in (sym.sign, sp.sign, sp.Heaviside, sp.DiracDelta):
+        if head in _CORNERS:
             return self._corner(e)
         form = functions().get(head)
-        if form is None and head in sym.ACTIVATION_CLASSES:
-            return self._activation(sym.ACTIVATION_CLASSES[head], e.args[0])
+        if form is None and head in _ELEMENTARY:
+            return self._activation(head, e.args[0])
         if form is None:
             return self._fallback(e)
         args = [self._eval(arg) for arg in e.args]
@@ -424,7 +447,7 @@ class MpEvaluator:
         if head in (sp.Max, sp.Min):
             chosen = max(args) if head is sp.Max else min(args)
             self.branches.append((e, tuple(a == chosen for a in args)))
-        elif head in (sp.Abs, sym.Abs):
+        elif head in _ABSOLUTE:
             self.branches.append((e, mpmath.sign(args[0])))
         try:
             return _real(form(*args))
@@ -432,8 +455,6 @@ class MpEvaluator:
             return mpmath.nan
 
     def _corner(self, e: Expr) -> Any:
-        from gradcli.expr import symbolic as sym
-
         u = self._eval(e.args[0])
         if u is DELTA or mpmath.isnan(u):
             return mpmath.nan
@@ -449,17 +470,14 @@ class MpEvaluator:
             return DELTA
         if e.func is sp.Heaviside:
             return _number(e.args[1]) if len(e.args) > 1 else mpmath.mpf(0.5)
-        assert e.func in (sym.sign, sp.sign)
-        return mpmath.mpf(0)
+        return mpmath.mpf(0)  # sign
 
-    def _activation(self, name: str, arg: Expr) -> Any:
+    def _activation(self, head: Any, arg: Expr) -> Any:
         """An activation by its elementary SymPy form (torch's definition, kinks included)."""
-        from gradcli.expr import symbolic as sym
-
-        if name not in self.elementary:
+        if head not in self.elementary:
             u = sp.Dummy("u", real=True)
-            self.elementary[name] = (u, sym.ACTIVATION_FORMS[name].elementary(u))
-        u, form = self.elementary[name]
+            self.elementary[head] = (u, _ELEMENTARY[head](u))
+        u, form = self.elementary[head]
         value = self._eval(arg)
         if value is DELTA or mpmath.isnan(value):
             return mpmath.nan
@@ -553,7 +571,19 @@ def _rounded(value: Any, digits: int) -> Any:
 
 # --- one-sided limits ---------------------------------------------------------------------
 
-LIMIT_STEPS = tuple(10.0 ** (-5 * k) for k in range(1, 13))  # 1e-5 … 1e-60 (× max(1, |x|))
+LIMIT_STEPS = tuple(10.0 ** (-5 * k) for k in range(1, 13))  # 1e-5 … 1e-60 (× min(1, |x|))
+
+
+def _step_scale(at: Any) -> Any:
+    """What sample distances are relative to: |x| below 1, else 1 (absolute). A step
+    relative to a huge |x| (10⁻²⁰·10³⁰⁰) would straddle many periods of sin(x); an absolute
+    one is exact at the precision these evaluations carry."""
+    return min(mpmath.mpf(1), abs(at)) if at != 0 else mpmath.mpf(1)
+
+
+def _magnitude_digits(at: Any) -> int:
+    """Digits a sample x ± t needs beyond the step's own: log₁₀|x| for |x| > 1."""
+    return int(mpmath.log10(abs(at))) + 2 if abs(at) > 1 else 0
 
 
 @dataclass(frozen=True)
@@ -573,8 +603,8 @@ def one_sided(expr: Expr, point: dict[Expr, Any], variable: Expr) -> Limits:
     distances 10⁻⁵ … 10⁻⁶⁰ (relative) evaluated at high precision; a side that does not
     settle (or diverges) is None, except that a side growing without bound is ±∞."""
     at = mpmath.mpf(point[variable])
-    scale = max(mpmath.mpf(1), abs(at))
-    dps = DIGITS + GUARD + 60 + max(0, int(mpmath.log10(scale)) + 1 if scale > 1 else 0)
+    scale = _step_scale(at)
+    dps = DIGITS + GUARD + 60 + _magnitude_digits(at)
     sides = []
     for direction in (1, -1):
         samples = []
@@ -592,8 +622,8 @@ def quotient_limits(expr: Expr, point: dict[Expr, Any], variable: Expr) -> Limit
     """The one-sided limits of the difference quotient (e(x ± t) − e(x)) / (±t): the
     one-sided derivatives of ``expr`` itself, found without differentiating it."""
     at = mpmath.mpf(point[variable])
-    scale = max(mpmath.mpf(1), abs(at))
-    dps = DIGITS + GUARD + 120 + (int(mpmath.log10(scale)) + 1 if scale > 1 else 0)
+    scale = _step_scale(at)
+    dps = DIGITS + GUARD + 120 + _magnitude_digits(at)
     center = MpEvaluator(point, dps, CONVENTION).value(expr)
     if not center.finite:
         return Limits(None, None)
@@ -689,7 +719,7 @@ def difference(
     hint: Any = None,
     size: Any = None,
 ) -> Difference | None:
-    """(e(x + h) − e(x − h)) / 2h along ``variable`` for h = 10⁻²⁰ and 10⁻²⁵ (relative to
+    """(e(x + h) − e(x − h)) / 2h along ``variable`` for h = 10⁻²⁰ and 10⁻²⁵ (times min(1,
     |x|), at a precision high enough that rounding stays below the derivative's size
     ``hint`` when one is given; None where a sample has no real value, meets a corner, or
     the stencil crosses a piece boundary (relu at 0). ``size`` is |e| at the point, if known.
@@ -697,7 +727,7 @@ def difference(
     Only the sub-expressions that depend on ``variable`` are evaluated at x ± h; the others
     keep their values at x (they cancel exactly in the difference)."""
     at = mpmath.mpf(point[variable])
-    scale = abs(at) if at != 0 else mpmath.mpf(1)
+    scale = _step_scale(at)
     if size is None:
         center = MpEvaluator(point, DIGITS + GUARD).value(expr)
         if not center.finite:
@@ -707,7 +737,7 @@ def difference(
     need = 0
     if hint is not None and mpmath.isfinite(hint) and hint != 0:
         need = max(0, int(mpmath.log10(size / abs(hint))))
-    dps = min(MAX_DPS, DIGITS + GUARD + 30 + need)
+    dps = min(MAX_DPS, DIGITS + GUARD + 30 + need + _magnitude_digits(at))
     base = MpEvaluator(point, dps)
     if not base.value(expr).finite:
         return None

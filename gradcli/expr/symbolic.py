@@ -284,6 +284,25 @@ ACTIVATION_CLASSES: dict[type, str] = {
 }
 
 
+def _register_precise_forms() -> None:
+    """The mpmath forms of the functions defined here, for the precise column."""
+    from gradcli.expr import precise
+
+    precise.register(Abs, abs, absolute=True)
+    precise.register(sign, corner=True)
+    precise.register(cbrt, precise.cbrt)
+    precise.register(lgamma, precise.lgamma)
+    precise.register(logsumexp, precise.logsumexp)
+    precise.register(owens_t, precise.owens_t)
+    precise.register(log1p, precise.log1p)
+    precise.register(expm1, precise.mpmath.expm1, explosive=True)
+    for head, name in ACTIVATION_CLASSES.items():
+        precise.register(head, elementary=ACTIVATION_FORMS[name].elementary)
+
+
+_register_precise_forms()
+
+
 # --- the tree → SymPy ------------------------------------------------------------------------
 
 _SYMPY_FUNCTIONS: dict[str, Callable[..., Expr]] = {
