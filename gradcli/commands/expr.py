@@ -237,6 +237,19 @@ def check_plot(parsed: list[Parsed], order: int, chosen: list[str], common: Comm
         raise InputError(f"--plot draws one expression and its derivative; got {len(parsed)}")
     if order == 2:
         raise InputError("--plot draws f and its first derivative; drop --order 2 or --plot")
+    from gradcli.expr.functions import FUNCTIONS
+    from gradcli.expr.language import Call, walk
+
+    torchless = sorted(
+        {n.name for n in walk(parsed[0].tree) if isinstance(n, Call)}
+        - {name for name, f in FUNCTIONS.items() if f.has_torch_form}
+    )
+    if torchless:
+        raise InputError(
+            f"--plot checks the plotted f' against torch's autograd, and torch has no form of "
+            f"{', '.join(torchless)}: drop --plot (the table checks it against the finite "
+            "differences and the precise value)"
+        )
     if len(chosen) > 1:
         raise InputError(
             f"--plot draws f along one variable, and {shown(parsed[0].text)} has "

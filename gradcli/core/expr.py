@@ -477,10 +477,16 @@ class Settler:
         # a side with no real values is the edge of the domain (sqrt at 0), not a jump
         if not all(side is None or mp.same(side, of_precise.value) for side in of_sides):
             return Entry(derivative, None, "jump")
-        sides = mp.one_sided(derivative, self.at, variable)
-        right, left = sides.right, sides.left
-        if right is None and left is None:
-            return Entry(derivative, None, "undecided")
+        right, left = mp.one_sided(derivative, self.at, variable)
+        if not all(side is not None and mp.mpmath.isfinite(side) for side in (right, left)):
+            # no finite limits of the formula: the difference quotients of f itself decide
+            # (the definition; lowergamma(s, x) at x = 0 is 0 for every s, though SymPy's
+            # ∂/∂s holds log(x))
+            quotients = mp.quotient_limits(of, self.at, variable)
+            if any(side is not None for side in quotients):
+                right, left = quotients
+            elif right is None and left is None:
+                return Entry(derivative, None, "undecided")
         if right is None or left is None or not all(map(mp.mpmath.isfinite, (right, left))):
             return Entry(derivative, None, "infinite")
         if not mp.same(right, left):

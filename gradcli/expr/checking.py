@@ -143,5 +143,11 @@ def _confirmation(
         return agrees, sides.right
     scale = abs(mpmath.mpf(at[variable])) or mpmath.mpf(1)
     check = difference(of, at, variable, precise.value, of_precise.value)
+    if check is None:  # a domain edge (lowergamma at x = 0): the one-sided quotients
+        sides = quotient_limits(of, at, variable)
+        found = [side for side in sides if side is not None]
+        if not found or any(not mpmath.isfinite(side) for side in found):
+            return None, None
+        return all(same(side, precise.value) for side in found), found[0]
     result = confirms(precise, check, abs(of_precise.value) / scale)
-    return result, None if check is None else check.value
+    return result, check.value
