@@ -330,20 +330,48 @@ def _matrix(rows: list[list[str]]) -> str:
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 
 
+def _latex_values(result: ExprResult) -> list:
+    """The derivative's values for LaTeX: the precise ones where known (float64's may be
+    off or overflow), shaped like the check's columns."""
+    analytic = result.check.analytic
+    precise = result.precise
+    if precise is None:
+        return (
+            [latex_number(v) for v in analytic]
+            if not result.is_matrix
+            else [[latex_number(v) for v in row] for row in analytic]
+        )
+
+    def one(value: float | None, text: str | None) -> str:
+        if text is None:
+            return latex_number(value)
+        shown = precise_text(text, LATEX_DIGITS)
+        if "e" in shown:
+            mantissa, exponent = shown.split("e")
+            return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        return shown
+
+    if not result.is_matrix:
+        return [one(v, t) for v, t in zip(analytic, precise.derivative_text, strict=True)]
+    return [
+        [one(v, t) for v, t in zip(row, texts, strict=True)]
+        for row, texts in zip(analytic, precise.derivative_text, strict=True)
+    ]
+
+
 @as_latex.register
 def _(result: ExprResult) -> str:
     lines = [rf"{f.label_latex} &= {f.latex}" for f in result.functions]
     point = ", ".join(latex_number(v) for v in result.at.values())
-    analytic = result.check.analytic
+    values = _latex_values(result)
     if result.kind == "gradient":
         lines += [rf"{f.label_latex} &= {f.latex}" for f in result.derivatives]
-        values = r",\ ".join(latex_number(v) for v in analytic)
-        lines.append(rf"\nabla f\left({point}\right) &= \left({values}\right)")
+        joined = r",\ ".join(values)
+        lines.append(rf"\nabla f\left({point}\right) &= \left({joined}\right)")
     else:
         symbol = "J" if result.kind == "jacobian" else "H"
         lines.append(
             rf"{symbol} &= " + _matrix([[f.latex for f in row] for row in result.derivatives])
         )
-        numbers = [[latex_number(v) for v in row] for row in analytic]
-        lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(numbers))
+        lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(values))
     return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
