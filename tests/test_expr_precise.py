@@ -252,3 +252,18 @@ def test_a_wrong_sympy_form_is_still_a_disagreement(monkeypatch):
 def test_precise_values_past_any_range_are_bad_input():
     run = invoke("expr", "exp(exp(x))", "--at", "x=1000")
     assert run.code == 2 and "is inf" in run.stderr
+
+
+def test_the_difference_quotients_of_f_decide_where_the_formula_has_no_limits():
+    """γ(s, 0) = 0 for every s, so ∂γ/∂s = 0 at x = 0 although SymPy's ∂/∂s holds log(x);
+    ∂γ/∂x = x^(s−1)e^(−x) = 0 at the edge of the domain, confirmed from the one side."""
+    code, data = json_run("lowergamma(s, x)", "--at", "s=2,x=0")
+    assert code == 0 and data["agree"] is True
+    assert data["defined"] == [True, True] and data["analytic"] == [0.0, 0.0]
+
+
+def test_latex_gives_the_precise_values():
+    run = invoke("expr", "atan(e^(3x))", "--at", "x=300", "--format", "latex")
+    assert run.code == 0 and r"4.09343 \times 10^{-391}" in run.stdout
+    run = invoke("expr", "log(exp(x) + 1)", "--at", "x=800", "--format", "latex")
+    assert r"\nabla f\left(800\right) &= \left(1\right)" in run.stdout

@@ -143,11 +143,10 @@ def _confirmation(
         return agrees, sides.right
     scale = abs(mpmath.mpf(at[variable])) or mpmath.mpf(1)
     check = difference(of, at, variable, precise.value, of_precise.value)
-    if check is None:  # a domain edge (lowergamma at x = 0): the one-sided quotients
-        sides = quotient_limits(of, at, variable)
-        found = [side for side in sides if side is not None]
-        if not found or any(not mpmath.isfinite(side) for side in found):
-            return None, None
-        return all(same(side, precise.value) for side in found), found[0]
+    if check is None:  # a domain edge (lowergamma at x = 0): the one side there is
+        sides = [side for side in quotient_limits(of, at, variable) if side is not None]
+        if len(sides) != 1 or not mpmath.isfinite(sides[0]):
+            return None, None  # both sides: a kink, where the value is a convention
+        return same(sides[0], precise.value), sides[0]
     result = confirms(precise, check, abs(of_precise.value) / scale)
     return result, check.value
