@@ -108,7 +108,8 @@ class Reading:
 
 OPERATOR_CHARACTERS = {"−": "-", "–": "-", "×": "*", "·": "*", "⋅": "*", "∗": "*", "÷": "/"}
 LETTERS = {"π": "pi", "ℯ": "e"}
-SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+SUPERSCRIPTS_CHARS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
+SUPERSCRIPTS = str.maketrans(SUPERSCRIPTS_CHARS, "0123456789-+")
 ROOTS = {"√": "sqrt", "∛": "cbrt"}
 _NUMBER = re.compile(
     r"0[xXoObB][0-9A-Za-z_]*|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?"
@@ -207,9 +208,6 @@ def _token_at(text: str, pos: int, space: bool, lambda_is_keyword: bool) -> Toke
                 return Token("op", op, op, pos, pos + len(op), space)
         return Token("op", char, char, pos, pos + 1, space)
     raise _character_problem(char, pos + 1)
-
-
-SUPERSCRIPTS_CHARS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺"
 
 
 # --- token classes ----------------------------------------------------------------------------

@@ -264,10 +264,6 @@ logsumexp = _logsumexp
 owens_t = _owens_t
 
 
-def has_form(head: Any) -> bool:
-    return head in functions()
-
-
 # --- evaluation -------------------------------------------------------------------------------
 
 
