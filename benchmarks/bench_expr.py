@@ -9,8 +9,9 @@ gradcli imports torch and SymPy with the garbage collector paused (``gradcli._to
 the bare baseline does not, which is why a ratio below 1 is possible.
 
 The precise column (mpmath at 50 digits: f and every derivative entry, each confirmed by a
-high-precision difference quotient) is measured in-process, as the time ``expr_derivatives``
-takes with it minus the time without it, for the formulas of PRECISE_CASES; the target is at
+high-precision difference quotient) is measured as the time one ``expr_derivatives`` call
+takes with it minus the time without it, each call in a fresh process after the imports (as
+a command runs: SymPy's caches cold), for the formulas of PRECISE_CASES; the target is at
 most PRECISE_TARGET seconds for a 20-variable gradient.
 
 Usage: python benchmarks/bench_expr.py [--repeat N] [--markdown]
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 
 from bench import PYTHON, TYPER, Sample, gradcli, medians, run, simple_main
 
@@ -60,36 +60,56 @@ PRECISE_CASES = {
 PRECISE_TARGET = 0.3  # seconds for a 20-variable gradient
 
 
-def precise_cost(repeat: int) -> list[tuple[str, str, str, bool]]:
-    """The precise column's share of ``expr_derivatives`` (in-process, torch and SymPy loaded
-    once, shown formulas not tidied), interleaved with and without it."""
-    from gradcli.core.expr import ExprRequest, expr_derivatives
-    from gradcli.errors import InputError
-    from gradcli.expr.language import natural_key, parse
-    from gradcli.settings import Settings
+ONE_CALL = """
+import json, sys, time
+from gradcli.core.expr import ExprRequest, expr_derivatives
+from gradcli.errors import InputError
+from gradcli.expr.language import natural_key, parse
+from gradcli.settings import Settings
+text, at, order, precise = json.loads(sys.argv[1])
+parsed = parse(text)
+variables = tuple(sorted(parsed.variables, key=natural_key))
+request = ExprRequest((parsed,), variables, at, {k: str(v) for k, v in at.items()}, order)
+start = time.perf_counter()
+try:
+    expr_derivatives(request, Settings(), simplify_seconds=0, precise=precise)
+except InputError:
+    print("null")
+else:
+    print(time.perf_counter() - start)
+"""
 
+
+def _one_call(text: str, at: dict, order: int, precise: bool) -> float | None:
+    """One expr_derivatives call in a fresh process (SymPy's caches cold, as for a command),
+    timed after the imports."""
+    import json
+    import subprocess
+
+    argv = [PYTHON, "-W", "ignore", "-c", ONE_CALL, json.dumps([text, at, order, precise])]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    return None if out == "null" else float(out)
+
+
+def precise_cost(repeat: int) -> list[tuple[str, str, str, bool]]:
+    """The precise column's share of ``expr_derivatives``: each call in a fresh process (as a
+    command runs), with and without the column, interleaved; medians."""
     rows = []
     for name, (text, at, order) in PRECISE_CASES.items():
-        parsed = parse(text)
-        variables = tuple(sorted(parsed.variables, key=natural_key))
-        request = ExprRequest((parsed,), variables, at, {k: str(v) for k, v in at.items()}, order)
         timings: dict[bool, list[float]] = {True: [], False: []}
-        for _ in range(repeat + 1):  # the first round warms SymPy's caches up
+        for _ in range(repeat):
             for precise in (False, True):
-                start = time.perf_counter()
-                try:
-                    expr_derivatives(request, Settings(), simplify_seconds=0, precise=precise)
-                except InputError:  # without the precise column, an overflow is bad input
-                    continue
-                timings[precise].append(time.perf_counter() - start)
-        with_ = statistics.median(timings[True][1:])
+                elapsed = _one_call(text, at, order, precise)
+                if elapsed is not None:  # without the column an overflow is bad input
+                    timings[precise].append(elapsed)
+        with_ = statistics.median(timings[True])
         twenty = "20 variables" in name
         target = f"≤ {PRECISE_TARGET} s" if twenty else ""
         if not timings[False]:
             rows.append((f"precise column: {name}", f"{with_:.3f} s in all (without it: exit 2)",
                          "", True))  # fmt: skip
             continue
-        without = statistics.median(timings[False][1:])
+        without = statistics.median(timings[False])
         cost = max(0.0, with_ - without)
         rows.append(
             (f"precise column: {name}", f"+{cost:.3f} s ({with_:.3f} s vs {without:.3f} s, "
