@@ -34,8 +34,9 @@ from gradcli.core.engine import (
     judge,
     numeric_jacobian,
 )
+from gradcli.core.kinks import nudge, probing_finder
 from gradcli.errors import InputError
-from gradcli.expect import Expected, Slip, check_answer
+from gradcli.expect import Expected, Kink, KinkFinder, Slip, check_answer
 from gradcli.expr import precise as mp
 from gradcli.expr import symbolic as sym
 from gradcli.expr.accuracy import Cause, explain
@@ -87,6 +88,8 @@ class ExprRequest:
     point: dict[str, float]  # a value for every variable of every expression
     written: dict[str, str]  # the values as the user wrote them
     order: int = 1
+    steps: bool = False  # --steps: each derivative worked out rule by rule
+    graph: bool = False  # --graph: the computation graph with every node's adjoint
 
     @property
     def kind(self) -> str:
@@ -109,6 +112,7 @@ class Entry:
     reason: str | None = None
     precise: mp.Precise | None = None
     by_limits: bool = False
+    sides: tuple[float, float] | None = None  # a corner's (left, right) one-sided derivatives
 
     @property
     def exists(self) -> bool:
@@ -198,10 +202,18 @@ def expr_derivatives(
     precise_time = time.monotonic() - started
     budget = SIMPLIFY_SECONDS if simplify_seconds is None else simplify_seconds
     display = _display(request, symbolic.functions, grid, budget)
+    steps = _steps(request, symbolic, display, point) if request.steps else None
+    graph = None
+    if request.graph:
+        from gradcli.core.graph import expr_graph
+
+        graph = expr_graph(request.expressions[0], variables, point, settings)
     flat = request.kind == "gradient"
     answer = None
     if expected is not None:
-        answer = _check_answer(request, expected, symbolic, point, values, dtype, settings)
+        answer = _check_answer(
+            request, expected, symbolic, point, values, dtype, settings, autograd
+        )
     column = _precise_column(request, symbolic, reviews, values, value_precise, settings)
     notes, notes_ascii = (
         _notes(
@@ -243,6 +255,8 @@ def expr_derivatives(
         readings=[reading for p in request.expressions for reading in p.readings],
         flagged=_shaped([[r.flagged for r in row] for row in reviews], flat),
         precise_seconds=precise_time if precise else 0.0,
+        steps=steps,
+        graph=graph,
     )
 
 
@@ -490,7 +504,8 @@ class Settler:
         if right is None or left is None or not all(map(mp.mpmath.isfinite, (right, left))):
             return Entry(derivative, None, "infinite")
         if not mp.same(right, left):
-            return Entry(derivative, None, "corner")
+            sides = (float(left), float(right))
+            return Entry(derivative, None, "corner", sides=sides)
         with mp.mpmath.workdps(mp.DIGITS + mp.GUARD):
             limit = mp.Precise((right + left) / 2)
         return Entry(derivative, limit.as_float() + 0.0, precise=limit, by_limits=True)
@@ -517,11 +532,27 @@ class Settler:
         if not (math.isfinite(right) and math.isfinite(left)):
             return Entry(derivative, None, "infinite")
         if not self.close(right, left):
-            return Entry(derivative, None, "corner")
+            return Entry(derivative, None, "corner", sides=(left, right))
         return Entry(derivative, (right + left) / 2)
 
     def close(self, a: float, b: float) -> bool:
         return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= self.tolerance.bound(b)
+
+
+def _steps(request: ExprRequest, symbolic: Symbolic, display: Display, point: dict[str, float]):
+    """--steps: every entry worked out rule by rule, each step checked against SymPy."""
+    from gradcli.core.steps import derivation_report
+
+    return derivation_report(
+        request.expressions,
+        request.variables,
+        request.order,
+        point,
+        display.entries,
+        display.tidied,
+        [[entry.value for entry in row] for row in symbolic.entries],
+        symbolic.gradient,
+    )
 
 
 # --- autograd and numeric -----------------------------------------------------------------
@@ -874,6 +905,7 @@ def _flatten_check(check):
 class Display:
     functions: list[Formula]
     entries: list[list[Formula]]
+    tidied: list[list[Expr]]  # the entries' expressions as shown
 
 
 def _names(variables: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
@@ -972,17 +1004,19 @@ def _display(
     deadline = time.monotonic() + budget
     if sum(sym.sp.count_ops(entry.expr) for row in grid for entry in row) > TIDY_TOTAL_OPS:
         deadline = 0.0  # deterministic: big requests are not tidied at all
-    rows = []
+    rows, tidied = [], []
     for i, row in enumerate(grid):
-        formulas = []
+        formulas, exprs = [], []
         for j, entry in enumerate(row):
             labels = _entry_labels(
                 request.order, f_labels[i if several else 0], uni, asc, tex, i, j
             )
             remaining = min(SIMPLIFY_EACH, deadline - time.monotonic())
-            formulas.append(printer.formula(labels, sym.tidy(entry.expr, remaining)))
+            exprs.append(sym.tidy(entry.expr, remaining))
+            formulas.append(printer.formula(labels, exprs[-1]))
         rows.append(formulas)
-    return Display(shown_functions, rows)
+        tidied.append(exprs)
+    return Display(shown_functions, rows, tidied)
 
 
 def _entry_labels(
@@ -1203,15 +1237,20 @@ def _check_answer(
     values: list[float],
     dtype: Any,
     settings: Settings,
+    autograd: Tensor,
 ):
     grid = symbolic.entries
-    missing = [e for row in grid for e in row if not e.exists]
+    missing = [e for row in grid for e in row if not e.exists and e.sides is None]
     if missing:
         raise InputError(
             "--expect: some derivative entries do not exist at this point, so there is no "
             "answer to check them against"
         )
-    truth = [[_truth(e) for e in row] for row in grid]
+    torch_values = autograd.detach().double().reshape(len(grid), -1).tolist()
+    truth = [
+        [_truth(e) if e.sides is None else t for e, t in zip(row, trow, strict=True)]
+        for row, trow in zip(grid, torch_values, strict=True)
+    ]
     flat = request.kind == "gradient"
     noun = f"the {request.kind if request.kind != 'jacobian' else 'Jacobian'}"
     noun = noun.replace("hessian", "Hessian")
@@ -1228,6 +1267,8 @@ def _check_answer(
         slips=slips,
         noun=noun,
         labels=labels,
+        name="H" if request.order == 2 else "J",
+        kinks=_kinks(request, grid, truth, point, dtype, settings.tolerance),
     )
 
 
@@ -1237,6 +1278,40 @@ def _truth(entry: Entry) -> float:
     if entry.precise is not None and entry.precise.finite:
         return entry.precise.as_float() + 0.0
     return math.nan if entry.value is None else entry.value
+
+
+def _kinks(
+    request: ExprRequest,
+    grid: list[list[Entry]],
+    truth: list[list[float]],
+    point: dict[str, float],
+    dtype: Any,
+    tolerance: Tolerance,
+) -> KinkFinder:
+    """Entries at a corner (abs, min, max: their one-sided derivatives are known) or at a kink
+    of an activation (relu, hardtanh…: probed just left and right along the entry's variable,
+    where torch's convention gives the value at the point)."""
+    width = len(grid[0])
+    flat = [v for row in truth for v in row]
+
+    def one_sided(k: int, direction: int) -> float | None:
+        entry, name = grid[k // width][k % width], request.variables[k % width]
+        at = {sym.symbol(v): value for v, value in point.items()}
+        at[sym.symbol(name)] = nudge(point[name], direction)
+        value, hit = sym.Evaluator(at, dtype).value(entry.expr)
+        return value if math.isfinite(value) and not hit else None
+
+    probe = probing_finder(one_sided, flat, tolerance)
+
+    def find(indices: list[int]) -> dict[int, Kink]:
+        corners = {
+            k: Kink(*grid[k // width][k % width].sides, flat[k])
+            for k in indices
+            if grid[k // width][k % width].sides is not None
+        }
+        return {**probe([k for k in indices if k not in corners]), **corners}
+
+    return find
 
 
 def _slips(

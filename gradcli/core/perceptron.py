@@ -38,11 +38,13 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
+from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError
-from gradcli.expect import AnswerSet, Expected, Slip, check_answer
+from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
+    DEFAULT_LR,
     NetworkPlan,
     NetworkSpec,
     as_matrix,
@@ -50,6 +52,7 @@ from gradcli.ops.network import (
     unknown_key,
 )
 from gradcli.parsing import TensorData
+from gradcli.results import flatten
 from gradcli.results.perceptron import (
     LayerGradients,
     LayerSteps,
@@ -62,7 +65,6 @@ from gradcli.settings import Settings
 Tensor = torch.Tensor
 Matrix = list[list[float]]
 
-DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
@@ -289,12 +291,20 @@ def perceptron_gradients(
             OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
+    choice = spec.optimizer
     training = None
-    if spec.epochs is not None:
+    if spec.epochs is not None and choice is not None:
+        from gradcli.core.optim_train import train  # each step asks the optimizer registry
+
+        lr = choice.lr
+        training = train(net, spec.epochs, choice, spec.bias_update, settings)
+    elif spec.epochs is not None:
         from gradcli.core.descent import descend
 
         training = descend(net, spec.epochs, lr, spec.bias_update, settings)
-    layers = _layer_results(net, checks, lr, spec.bias_update, training)
+    step_lr = lr if choice is None else None  # W − lr·∂E/∂W is plain descent's step only
+    layers = _layer_results(net, checks, step_lr, spec.bias_update, training)
+    graph = _graph(net, worked, settings) if spec.graph else None
     answer = None
     if expected:
         answer = check_layer_answers(net, layers, expected, settings, lr)
@@ -313,7 +323,8 @@ def perceptron_gradients(
         layers=layers,
         max_abs_diff=max(check.max_abs_diff for check in checks),
         agree=all(check.agree for check in checks)
-        and (training is None or training.last_step.agree),
+        and (training is None or training.agree)
+        and (graph is None or graph.agree),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,
         rtol=settings.tolerance.rtol,
@@ -321,6 +332,7 @@ def perceptron_gradients(
         lr=lr,
         numeric_skipped=skipped,
         steps=_steps(net, worked) if spec.steps else None,
+        graph=graph,
         notes=[
             *_notes(net, spec),
             *_spoiled_notes(net, trusted),
@@ -331,6 +343,13 @@ def perceptron_gradients(
         bias_update=spec.bias_update,
         training=training,
     )
+
+
+def _graph(net: Network, worked: Backprop, settings: Settings):
+    """--graph: the network's computation graph from its own forward pass and backprop."""
+    from gradcli.core.graph import network_graph
+
+    return network_graph(net, worked, settings)
 
 
 OVERFLOW_CHANGE = "smaller inputs or weights"
@@ -406,6 +425,7 @@ def check_layer_answers(
                 tolerance=settings.tolerance,
                 slips=_update_slips(grad, lr),
                 noun=f"{'W' if is_weight else 'b'} − lr·{'∂E/∂W' if is_weight else '∂E/∂b'}",
+                kinks=_answer_kinks(net, key, flatten(grad.updated), settings.tolerance, lr),
             )
             continue
         truth = grad.check.analytic
@@ -416,8 +436,52 @@ def check_layer_answers(
             tolerance=settings.tolerance,
             slips=[*_reduction_slips(net, truth), *_stepped_slips(grad, lr)],
             noun="∂E/∂W" if is_weight else "∂E/∂b",
+            name="∂E/∂W" if is_weight else "∂E/∂b",
+            kinks=_answer_kinks(net, key, flatten(truth), settings.tolerance, lr),
         )
     return AnswerSet(parts)
+
+
+def _answer_kinks(
+    net: Network, key: str, computed: list[float], tolerance, lr: float | None
+) -> KinkFinder | None:
+    """Entries of ``layerN.weight`` (or bias, or their values after a step) where a
+    pre-activation sits on a kink of its activation: the gradient there is probed with that
+    parameter moved just left and just right, in float64 (None when no pre-activation sits
+    on a kink)."""
+    base = _float64(net)
+    sides = _kink_sides(base.layers, forward(base.x, base.layers))
+    if not any(bool((side == 0).any()) for side in sides):
+        return None
+    index = int(key[len("layer") : key.index(".")]) - 1
+    tensor = "weight" if key.endswith("weight") else "bias"
+    stepped = ".new_" in key
+    start = getattr(base.layers[index], tensor).reshape(-1).tolist()
+
+    def one_sided(k: int, direction: int) -> float:
+        layers = list(base.layers)
+        moved = flat_nudged(getattr(layers[index], tensor), k, direction)
+        layers[index] = dataclasses.replace(layers[index], **{tensor: moved})
+        worked = backprop(dataclasses.replace(base, layers=layers))
+        grads = worked.weight_grads if tensor == "weight" else worked.bias_grads
+        gradient = float(grads[index].reshape(-1)[k])
+        return start[k] - (lr or 0.0) * gradient if stepped else gradient
+
+    return probing_finder(one_sided, computed, tolerance)
+
+
+def _float64(net: Network) -> Network:
+    """The network in float64 (probing a kink needs steps float32 cannot hold)."""
+    layers = [
+        dataclasses.replace(
+            layer,
+            weight=layer.weight.double(),
+            bias=None if layer.bias is None else layer.bias.double(),
+        )
+        for layer in net.layers
+    ]
+    target = net.target if net.target.dtype == torch.long else net.target.double()
+    return dataclasses.replace(net, x=net.x.double(), layers=layers, target=target)
 
 
 def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
@@ -435,7 +499,8 @@ def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
 
 
 def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
-    """Slips in one gradient-descent step: a + instead of a −, or the gradient itself."""
+    """Slips in one gradient-descent step: a + instead of a −, the gradient itself, or the
+    parameters before the step."""
     value = torch.tensor(grad.value, dtype=torch.float64)
     step = torch.tensor(grad.check.analytic, dtype=torch.float64)
     rate = lr or 0.0
@@ -445,6 +510,7 @@ def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
             (value + rate * step).tolist(),
         ),
         Slip("the gradient ∂E/∂W itself, not the updated parameters", grad.check.analytic),
+        Slip("the parameters before the step (W, not W − lr·∂E/∂W)", value.tolist()),
     ]
 
 

@@ -7,7 +7,6 @@ one-line form when the pretty one is wider than the terminal.
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal, InvalidOperation
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -15,6 +14,7 @@ from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.latex import as_latex
+from gradcli.render.plain import wants_ascii
 from gradcli.render.table import (
     ELLIPSIS,
     MATRIX_LIMIT,
@@ -31,19 +31,6 @@ from gradcli.render.table import (
 )
 from gradcli.results import flatten
 from gradcli.results.expr import ExprResult, Formula
-
-_UNICODE_PROBE = "∂²⋅─│⎛⎝⎧⎩√ℯ"
-
-
-def wants_ascii(console: Console) -> bool:
-    """ASCII formulas under NO_COLOR, or when the output cannot encode Unicode drawing."""
-    if os.environ.get("NO_COLOR"):
-        return True
-    try:
-        _UNICODE_PROBE.encode(console.encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return True
-    return False
 
 
 class FormulaLines:
@@ -289,13 +276,22 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         from gradcli.render.plot import curve_renderable
 
         plot.append(curve_renderable(result.curve))
+    derivatives: list[RenderableType] = [FormulaLines(shown)]
+    if result.steps is not None:
+        from gradcli.render.steps import StepsView
+
+        derivatives = [StepsView(result.steps, _point(result, precision), precision)]
+    if result.graph is not None:
+        from gradcli.render.graph import GraphSection
+
+        derivatives += [Text(""), GraphSection(result.graph, precision)]
     return Group(
         *plot,
         FormulaLines(result.functions, style="bold"),
         *[Text(f"({reading})", style="dim") for reading in result.readings],
         _values(result, precision),
         Text(""),
-        FormulaLines(shown),
+        *derivatives,
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
         EntryTable(result, precision),
@@ -318,7 +314,7 @@ def latex_number(value: float | None) -> str:
     """A number as LaTeX: 1.5, -0.416147, 2.5 \\times 10^{-7}; None → does not exist."""
     if value is None:
         return r"\text{does not exist}"
-    text = f"{value:.{LATEX_DIGITS}g}"
+    text = f"{value + 0.0:.{LATEX_DIGITS}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"
@@ -374,4 +370,10 @@ def _(result: ExprResult) -> str:
             rf"{symbol} &= " + _matrix([[f.latex for f in row] for row in result.derivatives])
         )
         lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(values))
-    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    text = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    if result.steps is not None:
+        from gradcli.render.steps import steps_latex
+
+        at = ", ".join(f"{name} = {latex_number(v)}" for name, v in result.at.items())
+        text += steps_latex(result.steps, latex_number, at)
+    return text

@@ -8,6 +8,8 @@ from typing import Any
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
 from gradcli.results.curve import Curve
+from gradcli.results.graph import Graph
+from gradcli.results.steps import StepsReport
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,13 @@ class ExprResult:
     readings: list[str] = field(default_factory=list)  # how textbook notation was read
     flagged: list = field(default_factory=list)  # settled by the precise value, a float off
     precise_seconds: float = 0.0  # what the precise column cost (for the benchmark)
+    steps: StepsReport | None = None  # --steps
+    graph: Graph | None = None  # --graph
     command: str = "expr"
 
     @property
     def agree(self) -> bool:
-        return self.check.agree
+        return self.check.agree and (self.graph is None or self.graph.agree)
 
     @property
     def is_matrix(self) -> bool:
@@ -133,6 +137,9 @@ class ExprResult:
             "precise": None if self.precise is None else self.precise.to_json(),
             "digits_lost": None if self.precise is None else self.precise.digits_lost,
             **answer_json(self.answer),
+            "steps": None if self.steps is None else self.steps.to_json(),
+            **({"first_steps": self.steps.first_json()} if self.steps and self.steps.first else {}),
+            "graph": None if self.graph is None else self.graph.to_json(),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
