@@ -244,13 +244,7 @@ def check_plot(parsed: list[Parsed], order: int, chosen: list[str], common: Comm
         raise InputError(f"--plot draws one expression and its derivative; got {len(parsed)}")
     if order == 2:
         raise InputError("--plot draws f and its first derivative; drop --order 2 or --plot")
-    from gradcli.expr.functions import FUNCTIONS
-    from gradcli.expr.language import Call, walk
-
-    torchless = sorted(
-        {n.name for n in walk(parsed[0].tree) if isinstance(n, Call)}
-        - {name for name, f in FUNCTIONS.items() if f.has_torch_form}
-    )
+    torchless = _torchless(parsed[0])
     if torchless:
         raise InputError(
             f"--plot checks the plotted f' against torch's autograd, and torch has no form of "
@@ -287,6 +281,23 @@ def check_views(parsed: list[Parsed], order: int, steps: bool, graph: bool, comm
         raise InputError(f"--graph draws the graph of one expression; got {len(parsed)}")
     if order == 2:
         raise InputError("--graph shows the first derivative's backward pass; drop --order 2")
+    torchless = _torchless(parsed[0])
+    if torchless:
+        raise InputError(
+            f"--graph checks every node against torch's autograd, and torch has no form of "
+            f"{', '.join(torchless)}: drop --graph"
+        )
+
+
+def _torchless(parsed: Parsed) -> list[str]:
+    """The functions of a formula torch has no form of (LambertW, Ei…)."""
+    from gradcli.expr.functions import FUNCTIONS
+    from gradcli.expr.language import Call, walk
+
+    return sorted(
+        {n.name for n in walk(parsed.tree) if isinstance(n, Call)}
+        - {name for name, f in FUNCTIONS.items() if f.has_torch_form}
+    )
 
 
 def check_graph_size(result: ExprResult, common: Common) -> None:

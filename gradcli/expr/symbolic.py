@@ -570,7 +570,17 @@ class Evaluator:
             return TORCH_MANY[head](*values), hit
         if head in CORNERS:
             return self._corner(e)
+        if isinstance(e, sp.Derivative | sp.Subs):
+            return self._unevaluated(e)
         return self._without_torch(e)
+
+    def _unevaluated(self, e: Expr) -> tuple[Tensor, bool]:
+        """A derivative SymPy leaves unevaluated: by a discrete argument (polygamma's order
+        n) it has no value (NaN); otherwise SymPy works it out and it is evaluated."""
+        done = e.doit()
+        if done.has(sp.Derivative, sp.Subs):
+            return self._const(math.nan), False
+        return self._eval(done)
 
     def _without_torch(self, e: Expr) -> tuple[Tensor, bool]:
         """A function torch has no form of (LambertW, Ei…, meijerg): each value computed by
