@@ -1298,6 +1298,13 @@ def _kinks(
         entry, name = grid[k // width][k % width], request.variables[k % width]
         at = {sym.symbol(v): value for v, value in point.items()}
         at[sym.symbol(name)] = nudge(point[name], direction)
+        if entry.precise is not None:  # float64 beside y/(1 − eʸ) at 1e-6 is noise, not a kink
+            try:
+                exact = mp.certified(entry.expr, at)
+            except mp.NotAvailable:
+                pass
+            else:
+                return exact.as_float() if exact.finite and not exact.hit else None
         value, hit = sym.Evaluator(at, dtype).value(entry.expr)
         return value if math.isfinite(value) and not hit else None
 
