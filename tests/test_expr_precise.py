@@ -267,3 +267,16 @@ def test_latex_gives_the_precise_values():
     assert run.code == 0 and r"4.09343 \times 10^{-391}" in run.stdout
     run = invoke("expr", "log(exp(x) + 1)", "--at", "x=800", "--format", "latex")
     assert r"\nabla f\left(800\right) &= \left(1\right)" in run.stdout
+
+
+def test_a_finite_difference_the_precise_column_rejects_leaves_max_diff_too():
+    # x + sin(x) at 1e22: float64 computes exactly x there, so the difference quotient is 1;
+    # the derivative is 1 + cos(1e22). Once the precise column leaves the difference out, the
+    # verdict's max |diff| is symbolic vs autograd alone — not the rejected 0.52.
+    data = invoke("expr", "x+sin(x)", "--at", "x=1e22", "--json").json()
+    mpmath.mp.dps = 50
+    truth = float(1 + mpmath.cos(mpmath.mpf(10) ** 22))
+    assert data["analytic"][0] == pytest.approx(truth, rel=1e-12)
+    assert data["numeric_trusted"] == [False]
+    assert data["agree"] is True
+    assert data["max_abs_diff"] < 1e-12

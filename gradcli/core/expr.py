@@ -813,6 +813,11 @@ def _with_reviews(check: Any, reviews: list[list[Review]]) -> Any:
     """The verdict with the precise column's: an entry it settles is judged by it; a
     finite difference it shows to be off is left out (shown ~)."""
     ok, trusted = nested(check.ok), nested(check.trusted) if check.trusted is not None else None
+    diff, analytic, autograd = (
+        nested(check.abs_diff),
+        nested(check.analytic),
+        nested(check.autograd),
+    )
     changed = False
     for i, row in enumerate(reviews):
         for j, entry_review in enumerate(row):
@@ -822,13 +827,18 @@ def _with_reviews(check: Any, reviews: list[list[Review]]) -> Any:
                 ok[i][j], changed = entry_review.verdict, True
             if trusted is not None and "numeric" in entry_review.off and trusted[i][j]:
                 trusted[i][j], changed = False, True
+                # the |diff| the verdict looks at no longer includes the finite difference
+                diff[i][j] = abs(analytic[i][j] - autograd[i][j])
     if not changed:
         return check
     flat_ok = [v for row in ok for v in row if v is not None]
+    flat_diff = [v for row in diff for v in row if v is not None and not math.isnan(v)]
     return replace(
         check,
         ok=Grid.of(ok, check.ok.data.typecode),
         trusted=None if trusted is None else Grid.of(trusted, check.trusted.data.typecode),
+        abs_diff=Grid.of(diff, check.abs_diff.data.typecode),
+        max_abs_diff=max(flat_diff, default=0.0),
         agree=all(flat_ok),
     )
 
