@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from gradcli.errors import InputError
-from gradcli.results.outcome import GradientMismatch, set_presenter, with_precision
+from gradcli.outcome import GradientMismatch, set_presenter, with_precision
 
 if TYPE_CHECKING:
     from gradcli.results.activation import ActivationResult
@@ -70,6 +70,22 @@ set_presenter(_Presenter())
 
 def _settings(dtype: str, atol: float | None, rtol: float | None, no_numeric: bool) -> Settings:
     """The core's Settings, from the options every command shares (the CLI's defaults)."""
+    key = (dtype, atol, rtol, no_numeric)
+    try:
+        return _SETTINGS[key]
+    except (KeyError, TypeError):  # new, or not hashable (then it is refused below)
+        pass
+    settings = _new_settings(dtype, atol, rtol, no_numeric)
+    if len(_SETTINGS) < 64:
+        _SETTINGS[key] = settings
+    return settings
+
+
+_SETTINGS: dict[tuple[Any, ...], Settings] = {}  # the settings of calls seen (each call builds
+# the same immutable Settings from the same options: a dict lookup instead of four parsers)
+
+
+def _new_settings(dtype: Any, atol: Any, rtol: Any, no_numeric: Any) -> Settings:
     from gradcli.commands.options import non_negative, settings_from
 
     tolerances = [
@@ -94,6 +110,8 @@ def _option(parser: Callable[[Any], R], value: Any, option: str) -> R:
 
 
 def _digits(precision: int) -> int:
+    if type(precision) is int and 1 <= precision <= 17:
+        return precision  # what precision_digits accepts, checked without it
     from gradcli.commands.options import precision_digits
 
     return _option(precision_digits, precision, "--precision")

@@ -126,8 +126,33 @@ def tensor_data(value: Any, what: str, max_dims: int = 4) -> TensorData:
     return TensorData(values, shape)
 
 
+_PLAIN = (int, float)  # exactly these types (not bool): a flat list of them needs no walk
+
+
+def _plain_rows(value: Sequence[Any]) -> tuple[list[float], tuple[int, ...]] | None:
+    """A list of Python numbers, or of equally long lists of them — the usual input — read
+    without the general walk; None for anything else (or a NaN/∞: the walk names it)."""
+    if all(type(item) in _PLAIN for item in value):
+        values = [float(item) for item in value]
+        shape: tuple[int, ...] = (len(values),)
+    elif all(type(row) is list for row in value) and value and value[0]:
+        width = len(value[0])
+        if not all(len(row) == width and all(type(v) in _PLAIN for v in row) for row in value):
+            return None
+        values = [float(v) for row in value for v in row]
+        shape = (len(value), width)
+    else:
+        return None
+    if not all(map(math.isfinite, values)):
+        return None
+    return values, shape
+
+
 def _nested(value: Sequence[Any], what: str) -> tuple[list[float], tuple[int, ...]]:
     """Entries and shape of nested lists (arrays and tensors may sit inside them)."""
+    plain = _plain_rows(value) if value else None
+    if plain is not None:
+        return plain
     shape: list[int] = []
     node: Any = value
     while isinstance(node, (list, tuple)) or (is_array(node) and getattr(node, "ndim", 0) > 0):

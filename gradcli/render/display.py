@@ -1,6 +1,6 @@
 """Results shown in Python: the CLI's table as text, as HTML, and a one-line summary.
 
-Registered with :mod:`gradcli.results.outcome` by :mod:`gradcli.api`, so that ``str(result)``,
+Registered with :mod:`gradcli.outcome` by :mod:`gradcli.api`, so that ``str(result)``,
 ``result._repr_html_()`` and ``result.raise_for_status()`` use the same renderers as the
 command line; Rich is imported when a result is first shown, never by ``import gradcli``.
 """

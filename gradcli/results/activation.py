@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_columns, answer_json
 from gradcli.results.curve import Curve
-from gradcli.results.outcome import Outcome
 
 
 @dataclass(frozen=True)

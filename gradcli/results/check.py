@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcli.outcome import Outcome
 from gradcli.results import flatten
-from gradcli.results.outcome import Outcome
 
 MISMATCH_LIMIT = 20  # mismatching indices listed in JSON
 DETAIL_LIMIT = 5  # mismatches shown with their values

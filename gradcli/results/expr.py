@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
 from gradcli.results.curve import Curve
 from gradcli.results.graph import Graph
-from gradcli.results.outcome import Outcome
 from gradcli.results.steps import StepsReport
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerSet
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_json
 from gradcli.results.grid import Grid
 from gradcli.results.listing import Listing
-from gradcli.results.outcome import Outcome
 
 Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 

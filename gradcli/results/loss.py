@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
-from gradcli.results.outcome import Outcome
 
 
 def _is_matrix(values: list) -> bool:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerSet
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, flatten
-from gradcli.results.outcome import Outcome
 
 
 def json_options(options: dict[str, Any]) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerSet, shape_of
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_json, flatten
 from gradcli.results.graph import Graph
-from gradcli.results.outcome import Outcome
 
 Matrix = list[list[float]]
 Vector = list[float]

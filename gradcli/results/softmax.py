@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerCheck
+from gradcli.outcome import Outcome
 from gradcli.results import ColumnBlocks, GradientCheck, answer_columns, answer_json
-from gradcli.results.outcome import Outcome
 
 
 @dataclass(frozen=True)
