@@ -79,8 +79,8 @@ def perceptron(weights, bias, x, target):
     b = torch.tensor(bias, dtype=D)
     x = torch.tensor([x], dtype=D)
     t = torch.tensor([target], dtype=D)
-    O = torch.sigmoid(x @ W.T + b)
-    delta = 2 * (O - t) / O.numel() * O * (1 - O)
+    out = torch.sigmoid(x @ W.T + b)
+    delta = 2 * (out - t) / out.numel() * out * (1 - out)
     analytic_w, analytic_b = delta.T @ x, delta.sum(0)
     w_leaf, b_leaf = W.clone().requires_grad_(True), b.clone().requires_grad_(True)
     loss = F.mse_loss(torch.sigmoid(x @ w_leaf.T + b_leaf), t)
@@ -109,8 +109,8 @@ def line(words):
         return tanh([float(v) for v in rest[1:]])
     if kind == "softmax-jacobian":
         return softmax_jacobian([float(v) for v in rest])
-    options = dict(zip(rest[1::2], rest[2::2])) if kind == "loss" else dict(
-        zip(rest[0::2], rest[1::2]))  # fmt: skip
+    pairs = rest[1:] if kind == "loss" else rest
+    options = dict(zip(pairs[0::2], pairs[1::2], strict=False))
     if kind == "loss":
         return cross_entropy(numbers(options["--pred"]), options["--target"])
     return perceptron(

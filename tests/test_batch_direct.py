@@ -123,7 +123,7 @@ def test_usual_lines_never_reach_click(line, monkeypatch):
 )
 def test_unusual_lines_go_through_click(line):
     command = COMMANDS[line.split()[0]]
-    args = batch.split_line(line)[1:] + ["--json"]
+    args = [*batch.split_line(line)[1:], "--json"]
     direct = command.direct_call(args) if isinstance(command, GradcliCommand) else None
     assert direct is None
 
