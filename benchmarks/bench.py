@@ -70,6 +70,7 @@ class Sample:
     wall: float
     rss_mib: float
     code: int
+    cpu: float = 0.0  # user + system seconds: barely moved by other processes on the machine
 
 
 def run(argv: list[str], stdin: str | None = None) -> Sample:
@@ -87,7 +88,8 @@ def run(argv: list[str], stdin: str | None = None) -> Sample:
             proc.stdin.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    return Sample(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+    cpu = usage.ru_utime + usage.ru_stime
+    return Sample(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), cpu)
 
 
 def medians(samples: list[Sample]) -> tuple[float, float]:

@@ -43,44 +43,58 @@ def lines(count: int) -> list[str]:
 
 
 def measure(repeat: int, sizes: list[int]) -> list[tuple[str, str, str, bool]]:
+    """Per-line wall time (as a user waits) and CPU time (user + system: what the machine's
+    other work moves least, so the ratio the target is judged on), per size."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        hand = HAND_LOOP
         files = {n: root / f"lines{n}.txt" for n in [BASELINE, *sizes]}
         for n, path in files.items():
             path.write_text("\n".join(lines(n)) + "\n", encoding="utf-8")
-        samples: dict[tuple[str, int], list[float]] = {}
+        samples: dict[tuple[str, str, int], list[float]] = {}
         for _ in range(repeat):
             for n, path in files.items():
                 for who, argv in (
                     ("gradcli", [GRADCLI, "batch", str(path)]),
-                    ("hand", [PYTHON, "-W", "ignore", str(hand), str(path)]),
+                    ("hand", [PYTHON, "-W", "ignore", str(HAND_LOOP), str(path)]),
                 ):
                     sample = run(argv)
                     if sample.code not in (0, 1):
                         raise SystemExit(f"{who} on {n} lines exited {sample.code}")
-                    samples.setdefault((who, n), []).append(sample.wall)
+                    samples.setdefault((who, "wall", n), []).append(sample.wall)
+                    samples.setdefault((who, "cpu", n), []).append(sample.cpu)
     median = {key: statistics.median(values) for key, values in samples.items()}
+
+    def per_line(who: str, clock: str, n: int) -> float:
+        extra = median[(who, clock, n)] - median[(who, clock, BASELINE)]
+        return extra / (n - BASELINE) * 1000
+
     rows = []
-    per_line = {}
     for n in sizes:
-        ours = (median[("gradcli", n)] - median[("gradcli", BASELINE)]) / (n - BASELINE) * 1000
-        theirs = (median[("hand", n)] - median[("hand", BASELINE)]) / (n - BASELINE) * 1000
-        per_line[n] = ours
+        ours, theirs = per_line("gradcli", "cpu", n), per_line("hand", "cpu", n)
+        wall_ours, wall_theirs = per_line("gradcli", "wall", n), per_line("hand", "wall", n)
         ratio = ours / theirs
         rows.append(
             (
-                f"batch, {n:,} lines: per line",
+                f"batch, {n:,} lines: per line (CPU time)",
                 f"{ours:.2f} ms vs hand loop {theirs:.2f} ms = {ratio:.2f}×",
                 "≤ 2×",
                 ratio <= 2.0,
             )
         )
-    if len(sizes) > 1:
-        growth = per_line[sizes[-1]] / per_line[sizes[0]]
         rows.append(
             (
-                f"per-line cost, {sizes[-1]:,} vs {sizes[0]:,} lines",
+                f"batch, {n:,} lines: per line (wall time)",
+                f"{wall_ours:.2f} ms vs hand loop {wall_theirs:.2f} ms = "
+                f"{wall_ours / wall_theirs:.2f}×",
+                "report",
+                True,
+            )
+        )
+    if len(sizes) > 1:
+        growth = per_line("gradcli", "cpu", sizes[-1]) / per_line("gradcli", "cpu", sizes[0])
+        rows.append(
+            (
+                f"per-line cost, {sizes[-1]:,} vs {sizes[0]:,} lines (CPU time)",
                 f"{growth:.2f}×",
                 "≤ 1.2× (linear)",
                 growth <= 1.2,
@@ -89,8 +103,8 @@ def measure(repeat: int, sizes: list[int]) -> list[tuple[str, str, str, bool]]:
     rows.append(
         (
             f"start-up ({BASELINE}-line file, one line of each kind)",
-            f"gradcli {median[('gradcli', BASELINE)]:.2f} s, "
-            f"hand loop {median[('hand', BASELINE)]:.2f} s",
+            f"gradcli {median[('gradcli', 'wall', BASELINE)]:.2f} s, "
+            f"hand loop {median[('hand', 'wall', BASELINE)]:.2f} s",
             "report",
             True,
         )

@@ -451,7 +451,7 @@ def check(
     from gradcli.commands.check import check_result, parse_input_spec, parse_order
     from gradcli.pyvalues import number_text
     from gradcli.results.check import InputSpec
-    from gradcli.usercode import GivenCode, parse_target
+    from gradcli.usercode import GivenCode, UserCodeError, UserInterrupt, parse_target
 
     settings = _settings(dtype, atol, rtol, False)
 
@@ -472,15 +472,20 @@ def check(
             data = _tensor(value, f"--input {number}", 4)
             text = "given " + "×".join(str(n) for n in data.shape)
             specs.append(InputSpec(text, "literal", tuple(data.shape), tuple(data.values)))
-    result = check_result(
-        code(target, ""),
-        None if backward is None else code(backward, "--backward "),
-        tuple(specs),
-        _seed(seed),
-        bool(numpy),
-        parse_order(number_text(order, "--order")),
-        settings,
-    )
+    try:
+        result = check_result(
+            code(target, ""),
+            None if backward is None else code(backward, "--backward "),
+            tuple(specs),
+            _seed(seed),
+            bool(numpy),
+            parse_order(number_text(order, "--order")),
+            settings,
+        )
+    except UserCodeError as error:  # your exception, with its traceback, is the cause
+        raise error from error.exc
+    except UserInterrupt:
+        raise KeyboardInterrupt from None
     return _shown(result, precision)
 
 

@@ -544,6 +544,7 @@ def test_check_errors_in_user_objects_name_their_line():
     with pytest.raises(gradcli.InputError) as info:
         gradcli.check(broken, [1.0, 2.0])
     assert "test_api.py line" in str(info.value) and "AttributeError" in str(info.value)
+    assert isinstance(info.value.__cause__, AttributeError)  # their traceback, chained
 
 
 # ---------------------------------------------------------------- bad input
