@@ -72,8 +72,8 @@ class Sample:
     code: int
 
 
-def run(argv: list[str], stdin: str | None = None) -> Sample:
-    """Wall time and peak RSS of one process (output discarded)."""
+def run(argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None) -> Sample:
+    """Wall time and peak RSS of one process (output discarded); ``env`` adds variables."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -81,6 +81,7 @@ def run(argv: list[str], stdin: str | None = None) -> Sample:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=out,
+            env=None if env is None else {**os.environ, **env},
         )
         if stdin is not None:
             proc.stdin.write(stdin.encode())

@@ -49,7 +49,6 @@ T = TypeVar("T")
 
 GRACE = 2.0  # seconds a timed-out child gets to write its stack before it is killed
 POLL = 0.25  # seconds between looks at the clock while the child runs
-FINISHING = 0.002  # …and once it has sent its result (it is flushing its output, leaving)
 CHUNK = 65536
 SEPARATOR = "\x1f"
 
@@ -187,12 +186,25 @@ def _raise(outcome: _Outcome) -> Any:
 # ------------------------------------------------------------------ the entry point
 
 
+_unreaped: list[int] = []  # children that sent their result and were left to finish leaving
+
+
 def contain(work: Callable[[], T], timeout: float | None = None) -> T:
     """``work()``, run in a child process; its value, or what stopped it raised here as
     InputError, UserCodeFailure (exit 1), UserInterrupt (exit 130) or another exception."""
     if not available():
         return in_process(work)
+    _reap()
     return _Child(timeout).run(work)
+
+
+def _reap() -> None:
+    """Collect the children that have finished leaving since."""
+    for pid in list(_unreaped):
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                continue
+        _unreaped.remove(pid)
 
 
 def in_process(work: Callable[[], T]) -> T:
@@ -264,11 +276,11 @@ class _Child:
                 data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as error:  # (an unpicklable exception)
                 data = pickle.dumps(_Outcome("raise", RuntimeError(f"{outcome.tag}: {error}")))
-            _write_all(result_w, data)
-            del keep
-            for stream in (sys.stdout, sys.stderr):
+            for stream in (sys.stdout, sys.stderr):  # all output out before the result
                 with contextlib.suppress(Exception):
                     stream.flush()
+            _write_all(result_w, data)
+            del keep
         except BaseException:  # (nothing may escape into the parent's code)
             code = 70
         finally:
@@ -277,20 +289,20 @@ class _Child:
     # -------------------------------------------------------------- in the parent
 
     def _parent(self, result_r: int, relay_r: int) -> Any:
+        """Copy the child's output while it runs; watch the clock; take its result.
+
+        Once the result is complete the child has nothing left to say: it is not waited
+        for (leaving a process of torch's size takes milliseconds), only reaped later."""
         data = bytearray()
         relay = _Relay()
         open_fds = {result_r, relay_r}
         status: int | None = None
         try:
-            while status is None:
+            while result_r in open_fds and status is None:
                 wait = self._wait_time()
                 if wait is not None and wait <= 0:
                     return self._timed_out(relay, relay_r)
-                if not open_fds:  # both pipes closed: the child is leaving
-                    status = os.waitpid(self.pid, 0)[1]
-                    break
-                poll = POLL if result_r in open_fds else FINISHING
-                ready = _select(open_fds, poll if wait is None else min(poll, wait))
+                ready = _select(open_fds, POLL if wait is None else min(POLL, wait))
                 for fd in ready:
                     chunk = os.read(fd, CHUNK)
                     if not chunk:
@@ -300,16 +312,15 @@ class _Child:
                         data += chunk
                     else:
                         relay.write(chunk)
-                status = self._reaped()
-            for fd in list(open_fds):  # the child has gone: take what is left, then stop
-                data_left = _drain(fd)
-                if fd == result_r:
-                    data += data_left
-                else:
-                    relay.write(data_left)
-                os.close(fd)
-                open_fds.discard(fd)
+                if result_r in open_fds:
+                    status = self._reaped()  # gone, though a grandchild holds the pipe open
+            if relay_r in open_fds:
+                relay.write(_drain(relay_r))
             relay.close()
+            if status is None and not data:  # it ended without a result: how?
+                status = os.waitpid(self.pid, 0)[1]
+            elif status is None:
+                _unreaped.append(self.pid)
         except KeyboardInterrupt:
             self._kill()
             raise UserInterrupt(f"interrupted in {self._stage_words()}") from None
@@ -321,8 +332,9 @@ class _Child:
             try:
                 outcome = pickle.loads(bytes(data))
             except Exception as error:
-                raise RuntimeError(f"the check's child process sent an unreadable result: "
-                                   f"{error}") from None  # fmt: skip
+                raise RuntimeError(
+                    f"the check's child process sent an unreadable result: {error}"
+                ) from None
             return _raise(outcome)
         return self._ended_without_result(status)
 

@@ -1,6 +1,6 @@
 """`gradcli check` contains the user's code (issue 19, §3).
 
-Every hostile behaviour has a fixture file in tests/data/hostile/. Whatever the user's code
+Every hostile behaviour has a fixture file in examples/hostile/. Whatever the user's code
 does — raise a BaseException, exit the process, crash it, hang, write to file descriptor 1,
 switch autograd off, return tensors that are not tensors in the usual sense — gradcli reports
 it as a finding about their code (exit 1; 130 for Ctrl-C), never a traceback, never exit 3,
@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import invoke, run_process
 
-HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
+HOSTILE = Path(__file__).resolve().parent.parent / "examples" / "hostile"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 

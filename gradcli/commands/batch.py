@@ -151,8 +151,16 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
         return code, stdout.getvalue().strip()
     if code == ExitCode.INTERRUPTED:
         return code, ""
-    message = stderr.getvalue().strip().removeprefix("Error: ")
-    return max(code, ExitCode.BAD_INPUT), _error(number, message or f"exit code {code}")
+    return max(code, ExitCode.BAD_INPUT), _error(number, _message(stderr.getvalue(), code))
+
+
+def _message(stderr: str, code: int) -> str:
+    """The line's ``Error:`` message (the last one: the user's code may have printed before)."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    if errors:
+        return errors[-1].removeprefix("Error: ")
+    return "\n".join(lines) or f"exit code {code}"
 
 
 def _arguments(text: str) -> tuple[str, list[str]]:
