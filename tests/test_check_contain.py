@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import invoke, run_process
@@ -200,11 +201,18 @@ def test_gradients_that_are_not_plain_tensors_are_diagnosed(name, what):
     assert data["inputs"][0]["compared"] is False
 
 
-def test_an_integer_gradient_is_diagnosed_by_dtype():
+def test_an_integer_gradient_is_judged_by_its_values_and_its_dtype_named():
+    """torch casts an autograd.Function's integer gradient to the input's dtype; what the
+    integers lost (1.999 → 1) shows in the values, and the dtype is said."""
     run = invoke("check", hostile("strange_results.py:IntegerGrad"), "-i", "3", "--json")
     assert run.code == 1
-    codes = [d["code"] for d in run.json()["diagnoses"]]
-    assert "wrong-dtype" in codes
+    data = run.json()
+    x = data["inputs"][0]
+    assert np.allclose(np.array(x["analytic"]), np.eye(3))  # int(1.999 · 1) = 1
+    assert np.allclose(np.array(x["numeric"]), 2 * np.eye(3), atol=1e-8)  # d(2x)/dx
+    assert x["mismatch_count"] == 3
+    texts = [d["message"] for d in data["diagnoses"]] + data["notes"]
+    assert any("int64" in text for text in texts)
 
 
 @pytest.mark.parametrize(

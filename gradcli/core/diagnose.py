@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from gradcli._torch import load
+from gradcli.core.evidence import (
+    ArgEvidence,
+    Evidence,
+    all_close,
+    close,
+    finding,
+    nonzero,
+    partial,
+)
 from gradcli.results.check import Diagnosis
 from gradcli.settings import Tolerance
 
@@ -28,74 +36,31 @@ DIM_NAMES = {
 }
 
 
-@dataclass
-class ArgEvidence:
-    """What is known about one argument's gradient. Tensors are float64, ``P × n``
-    (P upstream vectors, n entries of the argument, flattened), unless said otherwise."""
-
-    position: int
-    name: str
-    shape: tuple[int, ...]
-    values: Tensor  # the argument itself, flat
-    input_dtype: str
-    analytic: Tensor | None  # the user's gradients (None when they cannot be compared)
-    raw: list[Tensor | None]  # per upstream vector, as returned (any shape)
-    states: list[str]  # per upstream vector: "ok", "none", "missing", "type:<name>"
-    dtypes: list[str | None]
-    numeric: Tensor  # NaN where not computed
-    error: Tensor
-    computed: Tensor  # bool
-    checked: Tensor  # bool: counted by the verdict
-    ok: Tensor  # bool: True where right or not checked
-    scaled: Tensor | None  # the gradient for UPSTREAM_SCALE × the first upstream vector
-    repeat_same: Tensor | None  # the first upstream vector again, same forward
-    repeat_new: Tensor | None  # the first upstream vector again, after a new forward
-    changed: str | None  # "forward" or "backward" changed this argument in place
-    reduced_from: tuple[int, ...] | None = None  # torch summed a broadcast gradient of this shape
-
-    @property
-    def n(self) -> int:
-        return self.values.numel()
-
-    @property
-    def entry_bad(self) -> Tensor:
-        return (~self.ok).any(dim=0)
-
-    @property
-    def entry_checked(self) -> Tensor:
-        return self.checked.any(dim=0)
-
-
-@dataclass
-class Evidence:
-    """Every argument's evidence and what is shared."""
-
-    args: list[ArgEvidence]
-    order: int
-    mode: str
-    kind: str
-    numpy: bool
-    probes: Tensor  # P × out_size
-    out_shape: list[int]
-    output: Tensor  # flat
-    tolerance: Tolerance
-    counts: list[int | None]  # how many values each backward call returned
-    n_args: int
-    n_float: int
-    names: list[str]
-    scale: float = 2.5
-
-
 def diagnose(evidence: Evidence) -> list[Diagnosis]:
     """Every diagnosis the evidence supports, most fundamental first."""
+    from gradcli.core.recognise import recognise
+
     found: list[Diagnosis] = []
     order = evidence.order
+    if evidence.recognised is None:
+        evidence.recognised = recognise(evidence)
     found += _count(evidence)
     unstable = _non_deterministic(evidence)
     found += unstable
     for arg in evidence.args:
         if arg.changed:
-            found.append(_d("in-place", _in_place(arg), arg, order))
+            found.append(finding("in-place", _in_place(arg), arg, order))
+    if evidence.dout_changed:
+        found.append(
+            finding(
+                "in-place",
+                "backward changed its upstream gradient dout (grad_output) in place (dx = dout; "
+                "dx[x <= 0] = 0 writes into dout): the caller's dout, which other layers still "
+                "use, is modified; work on a copy (dx = dout.copy())",
+                None,
+                order,
+            )
+        )
     for arg in evidence.args:
         structural = _structural(arg, evidence)
         found += structural
@@ -110,15 +75,6 @@ def _named_by_a_swap(arg: ArgEvidence, found: list[Diagnosis]) -> bool:
     return any(
         d.code == "wrong-input" and f" and {arg.name} are swapped" in d.message for d in found
     )
-
-
-def _d(code: str, message: str, arg: ArgEvidence | None, order: int) -> Diagnosis:
-    prefix = "second order: " if order == 2 else ""
-    return Diagnosis(code, prefix + message, None if arg is None else arg.name, order)
-
-
-def _grad(arg: ArgEvidence, order: int) -> str:
-    return f"∂/∂{arg.name}" if order == 1 else f"∂(backward)/∂{arg.name}"
 
 
 # ------------------------------------------------------------------ structure
@@ -139,7 +95,7 @@ def _count(ev: Evidence) -> list[Diagnosis]:
     )
     plural = "value" if count == 1 else "values"
     return [
-        _d(
+        finding(
             "wrong-count",
             f"backward returned {count} {plural} for {ev.n_args} input"
             f"{'s' if ev.n_args != 1 else ''} ({names}): return {rule}",
@@ -154,7 +110,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
     order = ev.order
     state = arg.states[0]
     if state in ("none", "missing"):
-        if not _nonzero(arg.numeric, arg.checked, ev.tolerance):
+        if not nonzero(arg.numeric, arg.checked, ev.tolerance):
             return []
         if ev.kind == "function" or order == 2:
             what = (
@@ -164,7 +120,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
                 f"its derivative ∂(backward)/∂{arg.name} is missing"
             )
             return [
-                _d(
+                finding(
                     "detached",
                     f"{what}, yet the numbers do depend on {arg.name} (a .detach(), .item(), "
                     ".numpy(), .data or torch.no_grad() in the way?)",
@@ -174,7 +130,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
             ]
         what = "returned None" if state == "none" else "returned no value"
         return [
-            _d(
+            finding(
                 "none-gradient",
                 f"backward {what} for {arg.name}, whose true gradient is not zero",
                 arg,
@@ -185,7 +141,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
         kind = state.removeprefix("type:")
         noun = "a NumPy array" if ev.numpy else "a dense float tensor on the CPU"
         return [
-            _d(
+            finding(
                 "wrong-type",
                 f"backward returned a {kind} for {arg.name}, not {noun}",
                 arg,
@@ -197,12 +153,13 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
     if raw is not None and tuple(raw.shape) != arg.shape and arg.reduced_from is None:
         found.append(_wrong_shape(arg, raw, ev))
     dtype = arg.dtypes[0]
-    if dtype is not None and dtype != arg.input_dtype:
+    if dtype is not None and dtype != arg.input_dtype and ev.kind != "autograd.Function":
         found.append(
-            _d(
+            finding(
                 "wrong-dtype",
                 f"the gradient for {arg.name} is {dtype}, but {arg.name} is {arg.input_dtype}: "
-                "return it in the input's dtype"
+                "return it in the input's dtype (the caller gets what you return; torch would "
+                "cast it only for an autograd.Function)"
                 + (" (an integer array drops the fractions)" if "int" in dtype else ""),
                 arg,
                 order,
@@ -219,8 +176,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
     same_shape = all(r is not None and r.shape == raw.shape for r in raws)
     if same_shape and len(arg.shape) == 2 and tuple(raw.shape) == arg.shape[::-1]:
         flipped = torch.stack([r.T.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(flipped, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(flipped, arg.numeric, arg.checked, tol):
+            return finding(
                 "transposed",
                 f"{base}: it is the transpose of the true gradient (e.g. x.T @ dout where "
                 "dout.T @ x is needed)",
@@ -231,8 +188,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
         if other is arg or tuple(raw.shape) != other.shape or not same_shape:
             continue
         stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(stacked, other.numeric, other.checked, tol):
-            return _d(
+        if close(stacked, other.numeric, other.checked, tol):
+            return finding(
                 "wrong-input",
                 f"{base}: it is the true gradient of {other.name} — the gradients are returned "
                 "in the wrong order",
@@ -241,9 +198,20 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
             )
     extra = raw.dim() - len(arg.shape)
     if same_shape and extra > 0 and tuple(raw.shape[extra:]) == arg.shape:
+        if all(n == 1 for n in raw.shape[:extra]):
+            stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
+            if close(stacked, arg.numeric, arg.checked, tol):
+                return finding(
+                    "wrong-shape",
+                    f"{base}; its values are right, with an extra leading dimension of size 1 "
+                    "(a sum with keepdims=True?): drop keepdims, or reshape it to "
+                    f"{want}",
+                    arg,
+                    ev.order,
+                )
         summed = torch.stack([r.sum(dim=tuple(range(extra))).reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(summed, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(summed, arg.numeric, arg.checked, tol):
+            return finding(
                 "wrong-shape",
                 f"{base}; summed over its first {_dims(extra)} it is right: sum it over the "
                 "batch (e.g. dout.sum(axis=0))",
@@ -252,14 +220,14 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
             )
     if same_shape and raw.numel() == arg.n:
         stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(stacked, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(stacked, arg.numeric, arg.checked, tol):
+            return finding(
                 "wrong-shape",
                 f"{base}; its values are right in row-major order: reshape it to {want}",
                 arg,
                 ev.order,
             )
-    return _d("wrong-shape", base, arg, ev.order)
+    return finding("wrong-shape", base, arg, ev.order)
 
 
 def _in_place(arg: ArgEvidence) -> str:
@@ -284,7 +252,7 @@ def _non_deterministic(ev: Evidence) -> list[Diagnosis]:
             bound = tol.atol + tol.rtol * first.abs()
             if bool((diff > bound).any()) or not bool(torch.equal(first.isnan(), again.isnan())):
                 return [
-                    _d(
+                    finding(
                         "non-deterministic",
                         f"the same inputs and dout gave different gradients for {arg.name} "
                         f"({how}; max difference {float(diff.nan_to_num(math.inf).max()):.3g}): "
@@ -309,9 +277,9 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
     if bool(nonfinite.any()):
         wrong = nonfinite.any(dim=0)
         return [
-            _d(
+            finding(
                 "non-finite",
-                f"{_grad(arg, order)} has NaN or ∞ at {int(wrong.sum())} of {arg.n} entries "
+                f"{partial(arg, order)} has NaN or ∞ at {int(wrong.sum())} of {arg.n} entries "
                 f"(first at {_index(int(wrong.nonzero()[0]), arg.shape)}) where the true "
                 "gradient is finite",
                 arg,
@@ -326,7 +294,14 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
         return []
     if structural and arg.states[0] in ("none", "missing"):
         return []
-    for check in (_zero, _factor, _transposed, _swapped, _region):
+    from gradcli.core import patterns
+    from gradcli.core.recognise import known_slip
+
+    checks = (
+        patterns.by_design, known_slip, _zero, _factor, _transposed, _swapped, _region,
+        patterns.generic,
+    )  # fmt: skip
+    for check in checks:
         diagnosis = check(arg, ev)
         if diagnosis is not None:
             return [diagnosis]
@@ -335,15 +310,45 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
         _index(k, arg.shape) for k in bad.nonzero().reshape(-1)[:SHOWN_ENTRIES].tolist()
     )
     more = ", …" if count > SHOWN_ENTRIES else ""
+    total = int(arg.entry_checked.sum())
+    where = f"all {total} checked entries" if count == total else f"{count} of {total} entries"
     return [
-        _d(
+        finding(
             "unexplained",
             f"no known pattern explains the {count} wrong entr{'y' if count == 1 else 'ies'} "
-            f"of {_grad(arg, order)} (at {first}{more}); compare the values above",
+            f"of {partial(arg, order)} ({where}: {first}{more}){_how_far(arg)}",
             arg,
             order,
         )
     ]
+
+
+def _how_far(arg: ArgEvidence) -> str:
+    """By how much the wrong entries are off: relative to the true values, and the worst."""
+    a = arg.analytic
+    assert a is not None
+    wrong = ~arg.ok
+    diff = (a - torch.nan_to_num(arg.numeric)).abs()
+    true = arg.numeric.abs()
+    relative = (diff / true)[wrong & (true > 0)]
+    worst = int(torch.where(wrong, diff, torch.zeros_like(diff)).reshape(-1).argmax())
+    probe, entry = divmod(worst, arg.n)
+    mine, theirs = float(a[probe, entry]), float(arg.numeric[probe, entry])
+    text = f"; the worst at {_index(entry, arg.shape)}: yours {mine:.4g}, true {theirs:.4g}"
+    if relative.numel():
+        low, high = float(relative.min()), float(relative.max())
+        median = float(relative.median())
+        text = (
+            f"; off by {_percent(low)} to {_percent(high)} of the true value (median "
+            f"{_percent(median)})" + text
+        )
+    return text
+
+
+def _percent(value: float) -> str:
+    if not math.isfinite(value):
+        return "∞"
+    return f"{100 * value:.2g}%" if value < 10 else f"{value:.3g}×"
 
 
 def _upstream(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
@@ -351,23 +356,23 @@ def _upstream(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     first, scaled, tol = arg.raw[0], arg.scaled, ev.tolerance
     if first is None or scaled is None or first.shape != scaled.shape:
         return None
-    if not _nonzero(arg.numeric[:1], arg.checked[:1], tol):
+    if not nonzero(arg.numeric[:1], arg.checked[:1], tol):
         return None  # a zero gradient is linear in anything
-    linear = _all_close(scaled, ev.scale * first, tol)
+    linear = all_close(scaled, ev.scale * first, tol)
     if linear:
         return None
-    if _all_close(scaled, first, tol):
+    if all_close(scaled, first, tol):
         ones = _ones_hint(arg, ev)
-        return _d(
+        return finding(
             "upstream-ignored",
-            f"{_grad(arg, ev.order)} is the same for dout and {ev.scale:g}·dout: backward "
+            f"{partial(arg, ev.order)} is the same for dout and {ev.scale:g}·dout: backward "
             f"ignores the upstream gradient{ones} — multiply by dout (grad_output)",
             arg,
             ev.order,
         )
-    return _d(
+    return finding(
         "not-linear",
-        f"{_grad(arg, ev.order)} for {ev.scale:g}·dout is not {ev.scale:g} × the one for dout: "
+        f"{partial(arg, ev.order)} for {ev.scale:g}·dout is not {ev.scale:g} × the one for dout: "
         "a backward must be linear in dout (is dout squared, or added instead of multiplied?)",
         arg,
         ev.order,
@@ -379,7 +384,7 @@ def _ones_hint(arg: ArgEvidence, ev: Evidence) -> str:
         return ""
     column_sums = torch.nansum(arg.numeric, dim=0)
     checked = arg.checked.all(dim=0)
-    if bool(checked.any()) and _close(
+    if bool(checked.any()) and close(
         arg.analytic[:1], column_sums[None], checked[None], ev.tolerance
     ):
         return " (it returns the gradient for dout = ones, e.g. of out.sum())"
@@ -389,10 +394,10 @@ def _ones_hint(arg: ArgEvidence, ev: Evidence) -> str:
 def _zero(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     a, checked, tol = arg.analytic, arg.checked, ev.tolerance
     assert a is not None
-    if bool((a[checked].abs() <= tol.atol).all()) and _nonzero(arg.numeric, checked, tol):
-        return _d(
+    if bool((a[checked].abs() <= tol.atol).all()) and nonzero(arg.numeric, checked, tol):
+        return finding(
             "zero",
-            f"{_grad(arg, ev.order)} is 0 everywhere, the true one is not (never computed, or "
+            f"{partial(arg, ev.order)} is 0 everywhere, the true one is not (never computed, or "
             "cut from the graph with .detach(), .data or NumPy?)",
             arg,
             ev.order,
@@ -405,8 +410,8 @@ def _factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> Diag
     c = fitted_factor(arg, ev, where)
     if c is None:
         return None
-    noun = _grad(arg, ev.order)
-    return _d("constant-factor", f"{noun} is {_factor_text(c, arg, ev)}", arg, ev.order)
+    code, text = _factor_text(c, arg, ev)
+    return finding(code, f"{partial(arg, ev.order)} is {text}", arg, ev.order)
 
 
 def fitted_factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> float | None:
@@ -418,7 +423,7 @@ def fitted_factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -
         return None
     av, nv = a[mask], n[mask]
     norm = float((nv * nv).sum())
-    if norm == 0 or not _nonzero(n, mask, tol):
+    if norm == 0 or not nonzero(n, mask, tol):
         return None
     fitted = float((av * nv).sum()) / norm
     for c in _candidates(ev):
@@ -443,13 +448,23 @@ def _candidates(ev: Evidence) -> list[float]:
 
 
 def _batch_sizes(ev: Evidence) -> dict[int, str]:
-    """Sizes N that a mean/sum mix-up multiplies a gradient by, and where N comes from."""
+    """Sizes N that a mean/sum mix-up multiplies a gradient by, and where N comes from: the
+    batch first, then every named dimension of the output and the inputs, then the counts."""
     found: dict[int, str] = {}
     for arg in ev.args:
         if len(arg.shape) >= 2 and arg.shape[0] > 2:
             found.setdefault(arg.shape[0], f"{arg.name}'s first dimension, the batch size")
     if len(ev.out_shape) >= 2 and ev.out_shape[0] > 2:
         found.setdefault(ev.out_shape[0], "the output's first dimension, the batch size")
+    named = [("the output", ev.out_shape)] + [(arg.name, list(arg.shape)) for arg in ev.args]
+    for owner, shape in named:
+        if len(shape) < 2:
+            continue
+        names = DIM_NAMES.get(len(shape), tuple(f"dimension {d}" for d in range(len(shape))))
+        for d, size in enumerate(shape):
+            if size > 2:
+                whose = "the output's" if owner == "the output" else f"{owner}'s"
+                found.setdefault(size, f"{whose} {names[d]}s, dimension {d}")
     size = math.prod(ev.out_shape)
     if size > 2:
         found.setdefault(size, "the number of output entries")
@@ -459,28 +474,35 @@ def _batch_sizes(ev: Evidence) -> dict[int, str]:
     return found
 
 
-def _factor_text(c: float, arg: ArgEvidence, ev: Evidence) -> str:
+def _factor_text(c: float, arg: ArgEvidence, ev: Evidence) -> tuple[str, str]:
+    """The diagnosis code and its words for yours = c × the true gradient."""
     sizes = _batch_sizes(ev)
     if c == -1.0:
-        return "the true gradient with its sign flipped (−1 ×): check the sign in backward"
+        return "constant-factor", (
+            "the true gradient with its sign flipped (−1 ×): check the sign in backward"
+        )
     if c == 2.0:
-        return "2 × the true gradient: a factor 2 too many (a ½ dropped, or added twice?)"
+        return "constant-factor", (
+            "2 × the true gradient: a factor 2 too many (a ½ dropped, or added twice?)"
+        )
     if c == 0.5:
-        return "½ × the true gradient: a factor 2 missing (d(x²)/dx = 2x?)"
+        return "constant-factor", "½ × the true gradient: a factor 2 missing (d(x²)/dx = 2x?)"
     for size, where in sizes.items():
         if c == float(size):
-            return (
+            return "mean-vs-sum", (
                 f"N × the true gradient with N = {size} ({where}): a sum where the forward "
-                "takes a mean — divide by N"
+                "takes a mean along it — divide by N"
             )
         if c == 1.0 / size:
-            return (
-                f"1/N × the true gradient with N = {size} ({where}): divided by N where the "
+            return "mean-vs-sum", (
+                f"1/N × the true gradient with N = {size} ({where}): a mean along it where the "
                 "forward sums, or divided twice"
             )
         if c in (-float(size), -1.0 / size):
-            return f"{_number(c)} × the true gradient (N = {size}, {where}, and the sign flipped)"
-    return f"{_number(c)} × the true gradient at every entry: a constant factor"
+            return "mean-vs-sum", (
+                f"{_number(c)} × the true gradient (N = {size}, {where}, and the sign flipped)"
+            )
+    return "constant-factor", f"{_number(c)} × the true gradient at every entry: a constant factor"
 
 
 def _transposed(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
@@ -490,19 +512,19 @@ def _transposed(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     if len(arg.shape) == 2 and arg.shape[0] == arg.shape[1]:
         m = arg.shape[0]
         flipped = a.reshape(p, m, m).transpose(1, 2).reshape(p, -1)
-        if _close(flipped, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(flipped, arg.numeric, arg.checked, tol):
+            return finding(
                 "transposed",
-                f"{_grad(arg, ev.order)} is the transpose of the true gradient (e.g. x.T @ dout "
+                f"{partial(arg, ev.order)} is the transpose of the true gradient (e.g. x.T @ dout "
                 "where dout.T @ x is needed)",
                 arg,
                 ev.order,
             )
     square = ev.mode == "full" and p == arg.n and p > 1 and bool(arg.checked.all())
-    if square and _close(a.T, arg.numeric, arg.checked, tol):
-        return _d(
+    if square and close(a.T, arg.numeric, arg.checked, tol):
+        return finding(
             "transposed",
-            f"the Jacobian behind {_grad(arg, ev.order)} is transposed: backward computes "
+            f"the Jacobian behind {partial(arg, ev.order)} is transposed: backward computes "
             "J·dout instead of Jᵀ·dout (e.g. W @ dout where W.T @ dout is needed)",
             arg,
             ev.order,
@@ -516,8 +538,8 @@ def _swapped(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     for other in ev.args:
         if other is arg or other.shape != arg.shape:
             continue
-        if _close(a, other.numeric, other.checked, tol):
-            both = other.analytic is not None and _close(
+        if close(a, other.numeric, other.checked, tol):
+            both = other.analytic is not None and close(
                 other.analytic, arg.numeric, arg.checked, tol
             )
             message = (
@@ -527,7 +549,7 @@ def _swapped(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
                 else f"the gradient returned for {arg.name} is the true gradient of {other.name} "
                 "(the returned values are in the wrong order?)"
             )
-            return _d("wrong-input", message, arg, ev.order)
+            return finding("wrong-input", message, arg, ev.order)
     return None
 
 
@@ -540,9 +562,9 @@ def _region(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
         if bool(((mask & checked) == bad).all()):
             count, total = int(bad.sum()), int(checked.sum())
             detail = _inside(arg, ev, mask)
-            return _d(
+            return finding(
                 "region",
-                f"{_grad(arg, ev.order)} is wrong exactly {text} ({count} of {total} entries) "
+                f"{partial(arg, ev.order)} is wrong exactly {text} ({count} of {total} entries) "
                 f"and right elsewhere{detail}",
                 arg,
                 ev.order,
@@ -555,7 +577,7 @@ def _inside(arg: ArgEvidence, ev: Evidence, mask: Tensor) -> str:
     n = arg.numeric
     where = arg.checked & mask[None, :]
     tol = ev.tolerance
-    if not _nonzero(n, where, tol):
+    if not nonzero(n, where, tol):
         return (
             "; there the true gradient is 0 and yours is not: a missing mask "
             "(as in ReLU's backward, dout · (x > 0))?"
@@ -609,26 +631,6 @@ def _regions(arg: ArgEvidence, ev: Evidence) -> list[tuple[str, Tensor]]:
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _close(a: Tensor, b: Tensor, mask: Tensor, tol: Tolerance) -> bool:
-    """a ≈ b at every masked entry (and at least one is masked)."""
-    if a.shape != b.shape or not bool(mask.any()):
-        return False
-    diff = (a - b).abs()[mask]
-    return bool((diff <= tol.atol + tol.rtol * b[mask].abs()).all())
-
-
-def _all_close(a: Tensor, b: Tensor, tol: Tolerance) -> bool:
-    if a.shape != b.shape:
-        return False
-    return bool(((a - b).abs() <= tol.atol + tol.rtol * b.abs()).all())
-
-
-def _nonzero(values: Tensor, mask: Tensor, tol: Tolerance) -> bool:
-    """Some masked entry is clearly not zero."""
-    picked = values[mask]
-    return bool((picked.abs() > 10 * tol.atol).any()) if picked.numel() else False
 
 
 def _index(flat: int, shape: Sequence[int]) -> str:
