@@ -246,9 +246,17 @@ class _Child:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()  # nothing buffered may be written twice
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # 3.12: "multi-threaded"
-            self.pid = os.fork()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # 3.12: "multi-threaded"
+                self.pid = os.fork()
+        except OSError as error:  # no memory or no process left for a child
+            for fd in (result_r, result_w, relay_r, relay_w):
+                os.close(fd)
+            raise InputError(
+                f"cannot start a child process for your code ({error.strerror}); "
+                "GRADCLI_NO_SANDBOX=1 runs it inside gradcli's own process"
+            ) from None
         if self.pid == 0:  # pragma: no cover  (runs in the child; its coverage is not seen)
             os.close(result_r)
             os.close(relay_r)

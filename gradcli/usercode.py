@@ -145,6 +145,7 @@ class Loader:
         module = importlib.util.module_from_spec(spec)
         folder = str(path.resolve().parent)
         _TARGET_FILES.add(_key(path))
+        is_user_file.cache_clear()
         sys.path.insert(0, folder)
         sys.modules[name] = module  # dataclasses and typing look their module up while it runs
         try:

@@ -293,6 +293,15 @@ def test_global_torch_state_changed_by_their_code_is_undone_and_said():
     assert torch.get_default_dtype() is torch.float32
 
 
+def test_an_import_that_switches_autograd_off_cannot_stop_the_check():
+    data = invoke("check", hostile("import_state.py:forward"), "-i", "3", "--json").json()
+    assert data["agree"] is True
+    x = data["inputs"][0]
+    assert np.allclose(np.array(x["analytic"]), np.diag(2 * np.array(x["values"])))  # d(x²)
+    assert any("importing your file turned autograd off" in n for n in data["notes"])
+    assert any("thread count to 4; the check runs on one" in n for n in data["notes"])
+
+
 def test_every_call_starts_from_the_same_random_state():
     """A forward that draws from torch's generator is one function to the finite
     differences only if every call starts from the same random state."""
@@ -349,3 +358,38 @@ def test_in_batch_every_following_line_still_runs_real_process(tmp_path):
     assert records[4]["agree"] is True  # the line after a forward that disabled autograd
     assert records[6]["agree"] is True and records[9]["agree"] is True
     assert "Traceback" not in run.stderr
+
+
+def test_no_child_process_left_is_one_clear_line(monkeypatch):
+    """When the system refuses a new process (EAGAIN, ENOMEM), check says so and how to run
+    without one — exit 2, nothing on stdout."""
+    import errno
+
+    def refuse() -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refuse)
+    run = invoke("check", f"{EXAMPLES}/sigmoid.py:Sigmoid", "-i", "3")
+    assert run.code == 2 and run.stdout == ""
+    assert run.stderr.strip() == (
+        "Error: cannot start a child process for your code (Resource temporarily unavailable); "
+        "GRADCLI_NO_SANDBOX=1 runs it inside gradcli's own process"
+    )
+
+
+def test_a_finding_in_csv_is_one_row():
+    import csv
+    import io
+
+    run = invoke("check", hostile("generator_exit.py:forward"), "-i", "3", "--format", "csv")
+    assert run.code == 1
+    (row,) = list(csv.DictReader(io.StringIO(run.stdout)))
+    assert row == {
+        "kind": "exception",
+        "stage": "the forward of generator_exit.py:forward",
+        "exception": "GeneratorExit",
+        "message": "closed",
+        "file": "generator_exit.py",
+        "line": "5",
+        "function": "forward",
+    }

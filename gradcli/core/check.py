@@ -1279,6 +1279,7 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
     kind = loaded.kind
     label = request.target.label
     binding, specs, notes = _binding(request, loaded, label)
+    notes += _after_import()
     names = binding.names
     differentiable = [spec.kind != "int" for spec in specs]
     if not any(differentiable):
@@ -1394,6 +1395,24 @@ def _second_order(
     dout = away_from_zero(out_shape, generator).to(floats[0].dtype).reshape(-1)
     second = _SecondCode(code, fixed, out_shape, code.loader, names, [True] * len(names))
     return run_order(second, [*floats, dout], settings, generator, 2, seed + 1)
+
+
+def _after_import() -> list[str]:
+    """What the import of the user's files may keep (a default dtype, a seed) and what it may
+    not: autograd switched off for everyone, or more threads than the check's one."""
+    notes = []
+    if not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)
+        notes.append(
+            "importing your file turned autograd off (torch.set_grad_enabled(False)); the "
+            "check turned it back on"
+        )
+    if (threads := torch.get_num_threads()) != 1:
+        torch.set_num_threads(1)
+        notes.append(
+            f"importing your file set torch's thread count to {threads}; the check runs on one"
+        )
+    return notes
 
 
 def _convention_notes(code: _TorchCode | _PairCode, asked: str) -> list[str]:
