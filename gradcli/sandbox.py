@@ -468,14 +468,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _select(fds: set[int], wait: float) -> list[int]:
+    """The descriptors ready to read (or closed) within ``wait`` seconds (poll: any fd number,
+    where select stops at 1024)."""
     if not fds:
         time.sleep(wait)
         return []
-    try:
-        ready, _, _ = select.select(sorted(fds), [], [], max(wait, 0.0))
-    except InterruptedError:  # pragma: no cover  (PEP 475 retries; kept for safety)
-        return []
-    return ready
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    return [fd for fd, _ in poller.poll(max(wait, 0.0) * 1000)]
 
 
 def _drain(fd: int) -> bytes:

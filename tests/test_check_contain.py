@@ -393,3 +393,18 @@ def test_a_finding_in_csv_is_one_row():
         "line": "5",
         "function": "forward",
     }
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd (Linux)")
+def test_no_file_descriptor_is_left_open():
+    """Pipes, the stack-dump file and shared memory are closed after each check, whatever
+    the child did (a long `batch` must not run out of descriptors)."""
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for target, extra in (
+        (f"{EXAMPLES}/sigmoid.py:Sigmoid", []),
+        (hostile("generator_exit.py:forward"), []),
+        (hostile("exit_in_backward.py:Double"), []),
+        (hostile("loops.py:spin"), ["--timeout", "0.3"]),
+    ):
+        invoke("check", target, "-i", "3", *extra)
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
