@@ -31,9 +31,9 @@ def test_table_shows_formula_gradients_and_verdict():
     assert "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))" in out
     assert "∂L/∂x" in out and "∂L/∂weight" in out and "∂L/∂bias" in out
     assert "✓ analytic, autograd and numeric agree on ∂L/∂x, ∂L/∂weight, ∂L/∂bias" in out
-    assert "torch.manual_seed(0): weight = torch.randn(3, dtype=torch.float64)" in " ".join(
-        out.split()
-    )
+    flat = " ".join(out.split())
+    assert "weight (γ) = torch.ones(3) and bias (β) = torch.zeros(3)" in flat  # nn.BatchNorm's
+    assert "torch.manual_seed(0): G = torch.randn(4, 3, dtype=torch.float64)" in flat
 
 
 def test_steps_show_the_intermediate_quantities():
@@ -301,12 +301,12 @@ POOL = ["maxpool2d", "--x-shape", "1x1x4x4"]
         (["dropout", "--x-shape", "2x2", "--param", "p=1"], ["p=", "in [0, 1)"]),
         (["dropout", "--x-shape", "2x2", "--param", "p=-0.1"], ["p=", "in [0, 1)"]),
         (["embedding", "--indices", "0,5", "--weight-shape", "3x2"],
-         ["index 5", "out of range", "0 to 2"]),
-        (["embedding", "--indices", "0,1.5", "--weight-shape", "3x2"], ["1.5", "not an integer"]),
+         ["--indices[1] = 5", "out of range", "0 to 2"]),
+        (["embedding", "--indices", "0,1.5", "--weight-shape", "3x2"], ["--indices[1] = 1.5"]),
         (["embedding", "--x", "0,1", "--weight-shape", "3x2"], ["--indices", "not --x"]),
         (["embedding", "--indices", "0,1"], ["embedding needs --weight"]),
         (["conv2d", "--x-shape", "2x3x5", "--weight-shape", "1x3x2x2"],
-         ["--x must have 4 dimensions", "x is 2×3×5"]),
+         ["--x 2×3×5 has 3 dimensions; give 4 (N×C×H×W)", "put your tensor inside one more"]),
         (["batchnorm", "--x", "1,2,3"], ["--x must have 2 to 4 dimensions"]),
         (["batchnorm", "--x", "1,2,3;", "--weight", "1,1,1"], ["more than 1 value"]),
         (["batchnorm", "--x", "1,2;3,4", "--weight", "1,2,3"],

@@ -46,8 +46,10 @@ from gradcli.core.engine import (
     BASE_STEP,
     EPS64,
     ROUNDING_SAFETY,
+    SUSPECT_SPREAD,
     numeric_jacobian,
     one_thread,
+    resolve_columns,
 )
 from gradcli.core.evidence import ArgEvidence, Evidence
 from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
@@ -853,6 +855,8 @@ def numeric_columns(
         value[:, picked], error[:, picked] = _refined_columns(
             call, chosen, picked, centre, tolerance, seed, coarsest
         )
+    suspect = jump > SUSPECT_SPREAD * value.abs()  # sin at 1e22: no step resolves it
+    error = resolve_columns(call, chosen, value, error, suspect & ~kinks[None, :], tolerance)
     error[:, kinks] = math.inf
     return NumericColumns(entries, value, error)
 
@@ -1007,8 +1011,9 @@ def run_order(
         untrusted = int((arg.computed.any(dim=0) & ~arg.entry_checked).sum())
         if untrusted and arg.analytic is not None:
             notes.append(
-                f"{name}: {untrusted} of {n} entries are not judged: the finite difference there "
-                "is unreliable (a kink inside the step, or rounding)"
+                f"{name}: {untrusted} of {n} entries are not judged (shown ~): the finite "
+                "difference there is unreliable (a kink inside the step, rounding, or a function "
+                "varying on a scale finer than the input's float64 spacing)"
             )
     evidence = Evidence(
         args=evidence_args,

@@ -11,6 +11,7 @@ input with a gradient, ∂L/∂input is computed three ways:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -21,19 +22,21 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_entries,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     to_grid,
     torch,
 )
+from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError, unknown
-from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.ops.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
+from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
+from gradcli.ops.layers import Given, Layer, Plan, Step, dims_text, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
 
 Tensor = torch.Tensor
+OVERFLOW_CHANGE = "smaller values (inputs, parameters, --upstream)"
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,18 @@ def _tensor(given: Given, shape: tuple[int, ...], dtype, what: str) -> Tensor:
     return tensor
 
 
-def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None], list[str]]:
-    """The inputs in registry order: given, drawn (``draws.normal`` from the generator) or None.
+def build_inputs(
+    plan: Plan, dtype, generator
+) -> tuple[dict[str, Tensor | None], list[str], list[str]]:
+    """The inputs in registry order: given, drawn from the generator (standard normal, or
+    torch's bias init), torch's starting value (a norm's γ = 1, β = 0) or None.
 
-    Also returns how each drawn tensor was made, for the note that lets users repeat it.
+    Also returns how each drawn tensor was made and which were set to torch's starting
+    values, for the notes that let users repeat it.
     """
     tensors: dict[str, Tensor | None] = {}
     drawn: list[str] = []
+    defaults: list[str] = []
     for item in plan.layer.inputs:
         source, shape = plan.sources[item.name], plan.shapes[item.name]
         if source == "none":
@@ -74,9 +82,27 @@ def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None]
             else:
                 tensors[item.name] = _tensor(values, shape, dtype, f"--{item.name}")
         else:
-            tensors[item.name] = draws.normal(shape, generator, dtype)
-            drawn.append(draws.normal_text(item.name, shape))
-    return tensors, drawn
+            tensors[item.name], text = _initial(plan, item, shape, dtype, generator)
+            (defaults if source == "default" else drawn).append(text)
+    return tensors, drawn, defaults
+
+
+def _initial(plan: Plan, item, shape, dtype, generator) -> tuple[Tensor, str]:
+    """An input left out (or given only as a shape), made as its LayerInput.init says, and
+    how it was made."""
+    init = plan.inits.get(item.name, "normal")
+    symbol = f" ({item.symbol})" if item.symbol and item.symbol != item.name else ""
+    size = ", ".join(map(str, shape))
+    if init in ("ones", "zeros"):
+        tensor = (torch.ones if init == "ones" else torch.zeros)(shape, dtype=dtype)
+        return tensor, f"{item.name}{symbol} = torch.{init}({size})"
+    if init == "fan_in_uniform":
+        weight = plan.shapes["weight"] or (1,)
+        fan_in = math.prod(weight[1:]) if len(weight) > 1 else weight[0]
+        tensor = draws.uniform(shape, 1 / math.sqrt(fan_in), generator, dtype)
+        text = draws.uniform_text(item.name, shape, fan_in)
+        return tensor, f"{text} ({item.init_owner}'s bias init, fan_in = {fan_in})"
+    return draws.normal(shape, generator, dtype), draws.normal_text(item.name, shape)
 
 
 def build_upstream(request: LayerRequest, dtype, generator) -> tuple[Tensor, str, str | None]:
@@ -285,7 +311,7 @@ def layer_gradients(
     plan, layer = request.plan, request.plan.layer
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(request.seed)
-    inputs, drawn = build_inputs(plan, dtype, generator)
+    inputs, drawn, defaults = build_inputs(plan, dtype, generator)
     state: dict[str, Tensor] = {}
     if layer.draw_state is not None:
         raw = layer.draw_state(plan.shapes, plan.params, generator)
@@ -295,6 +321,14 @@ def layer_gradients(
     tensors = {**inputs, **state}
     params = plan.params
     y = layer.forward(tensors, params)
+    shape = tuple(y.shape)
+    raise_if_not_finite(
+        y,
+        "the forward y",
+        lambda k: f"y[{_index_text(k, shape)}]",
+        settings.dtype.value,
+        "smaller inputs or parameters",
+    )
     analytic = layer.backward(tensors, params, g)
     names = [name for name in layer.gradient_names if inputs.get(name) is not None]
     autograd = autograd_gradients(layer, tensors, params, g, names)
@@ -306,9 +340,8 @@ def layer_gradients(
     ]
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
-    notes = _notes(layer, plan, drawn, g_drawn, request.seed)
-    notes += overflow_note(y, "y", settings.dtype.value)
-    return LayerResult(
+    notes = _notes(layer, plan, drawn, g_drawn, request.seed, defaults)
+    result = LayerResult(
         name=layer.name,
         summary=layer.summary,
         params={key: _json_param(value) for key, value in params.items()},
@@ -339,6 +372,76 @@ def layer_gradients(
         notes=notes,
         answer=answer,
     )
+    return _as_given(result, plan)
+
+
+# ---------------------------------------------------------------- shown as given
+
+
+def _as_given(result: LayerResult, plan: Plan) -> LayerResult:
+    """Inputs given in a shorter form than the layer reads (conv2d's H×W image: 1×1×H×W)
+    shown in that form, with their gradients; y and G too when x was, if their leading
+    dimensions are 1 as well."""
+    drop = {
+        name: len(plan.shapes[name]) - len(shape)
+        for name, shape in plan.given_shapes.items()
+        if name in plan.layer.shown_as_given and len(shape) < len(plan.shapes[name] or ())
+    }
+    if not drop:
+        return result
+    output, upstream = result.output, result.upstream
+    shown = [f"∂L/∂{name}" for name in drop]
+    if "x" in drop and all(size == 1 for size in output.shape[: drop["x"]]):
+        output, upstream = _info_as(output, drop["x"]), _info_as(upstream, drop["x"])
+        shown = ["y", "G", *shown]
+    read = [
+        f"--{name} {dims_text(plan.given_shapes[name])} as {dims_text(plan.shapes[name])} "
+        f"({plan.layer.input(name).shape})"
+        for name in drop
+    ]
+    note = (
+        f"{plan.layer.name} reads {' and '.join(read)}: one channel, one sample; "
+        f"{', '.join(shown)} are shown in the form given."
+    )
+    return replace(
+        result,
+        notes=[note, *result.notes],
+        inputs=[_info_as(info, drop.get(info.name, 0)) for info in result.inputs],
+        output=output,
+        upstream=upstream,
+        grads=[_gradient_as(grad, drop.get(grad.name, 0)) for grad in result.grads],
+    )
+
+
+def _info_as(info: TensorInfo, drop: int) -> TensorInfo:
+    if not drop:
+        return info
+    shape = info.shape[drop:]
+    return replace(
+        info, shape=shape, dim_names=info.dim_names[drop:], value=_regrid(info.value, shape)
+    )
+
+
+def _gradient_as(grad: LayerGradient, drop: int) -> LayerGradient:
+    if not drop:
+        return grad
+    shape = grad.shape[drop:]
+    check = grad.check
+    fields = ("analytic", "autograd", "numeric", "trusted", "abs_diff", "ok", "defined")
+    return replace(
+        grad,
+        shape=shape,
+        dim_names=grad.dim_names[drop:],
+        value=_regrid(grad.value, shape),
+        check=replace(check, **{f: _regrid(getattr(check, f), shape) for f in fields}),
+    )
+
+
+def _regrid(value, shape: list[int]):
+    """A Grid with the same entries in ``shape`` (leading 1s dropped); anything else as is."""
+    if isinstance(value, Grid) and value.size == math.prod(shape):
+        return Grid(value.data, tuple(shape), value.present)
+    return value
 
 
 class _Numeric:
@@ -392,6 +495,7 @@ def _gradient(
         check,
         lambda k: f"∂L/∂{name}[{_index_text(k, tuple(value.shape))}]",
         settings.dtype.value,
+        OVERFLOW_CHANGE,
     )
     return LayerGradient(
         name=name,
@@ -468,8 +572,22 @@ def _step_value(tensor: Tensor | None) -> Grid | list | float | None:
     return _list(tensor)
 
 
-def _notes(layer: Layer, plan: Plan, drawn: list[str], g_drawn: str | None, seed: int) -> list[str]:
+def _notes(
+    layer: Layer,
+    plan: Plan,
+    drawn: list[str],
+    g_drawn: str | None,
+    seed: int,
+    defaults: list[str] = (),
+) -> list[str]:
     notes = list(layer.notes(plan.params, plan.shapes))
+    if defaults:
+        owner = next(i.init_owner for i in layer.inputs if i.init in ("ones", "zeros"))
+        options = "/".join(f"--{text.split(' ')[0]}" for text in defaults)
+        notes.append(
+            f"{' and '.join(defaults)}: not given, so as {owner} starts "
+            f"{'them' if len(defaults) > 1 else 'it'}; {options} TENSOR (or none) sets others."
+        )
     made = [*drawn, *([g_drawn] if g_drawn else [])]
     if made:
         notes.append(
@@ -518,8 +636,29 @@ def _answers(
             tolerance=settings.tolerance,
             slips=slips,
             noun=f"∂L/∂{key}",
+            name=f"∂L/∂{key}",
+            kinks=_answer_kinks(layer, tensors, params, g, key, truth_tensor, settings),
         )
     return AnswerSet(parts)
+
+
+def _answer_kinks(
+    layer: Layer, tensors, params, g: Tensor, key: str, truth: Tensor, settings: Settings
+) -> KinkFinder | None:
+    """For a layer with kinks (max pooling's ties): ∂L/∂key probed with the entry moved just
+    left and just right, by the closed-form backward in float64."""
+    if not layer.kinks_text:
+        return None
+    base = {
+        name: (v.double() if v is not None and v.is_floating_point() else v)
+        for name, v in tensors.items()
+    }
+
+    def one_sided(k: int, direction: int) -> float:
+        moved = {**base, key: flat_nudged(base[key], k, direction)}
+        return float(layer.backward(moved, params, g.double())[key].reshape(-1)[k])
+
+    return probing_finder(one_sided, truth.reshape(-1).tolist(), settings.tolerance)
 
 
 def _slips(

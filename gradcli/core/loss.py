@@ -10,10 +10,11 @@ from gradcli.core.engine import (
     gradient_autograd,
     judge,
     numeric_entries,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
+from gradcli.core.kinks import elementwise_finder
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.ops.losses import (
     BCE_LOG_FLOOR,
@@ -62,8 +63,9 @@ def loss_gradients(
         return loss.forward(x, _like(t, x), reduction, params)
 
     check = _check(loss, y, t, reduction, params, forward, settings)
-    raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     loss_value = forward(y).detach()
+    raise_if_not_finite(loss_value, "the loss", None, settings.dtype.value, symbol="L")
+    raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     value = float(loss_value)
     classes = loss.target_kind is not TargetKind.values and not is_probability_target(y, t)
     answer = None
@@ -75,6 +77,12 @@ def loss_gradients(
             tolerance=settings.tolerance,
             slips=_reduction_slips(loss, y, t, reduction, params),
             noun="∂L/∂pred",
+            kinks=elementwise_finder(
+                lambda pred: loss.gradient(pred, _like(t, pred), reduction, params),
+                y,
+                check.analytic.flat(),
+                settings.tolerance,
+            ),
         )
     return LossResult(
         name=loss.name,
@@ -94,7 +102,6 @@ def loss_gradients(
         dtype=settings.dtype.value,
         notes=[
             *_notes(loss, y, t, reduction, params, settings, value),
-            *overflow_note(loss_value, "the loss L", settings.dtype.value),
             *check.notes,
         ],
         answer=answer,

@@ -58,7 +58,10 @@ def softmax_jacobian(
     )
     n = len(a)
     raise_if_overflowed(
-        check, lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})", settings.dtype.value
+        check,
+        lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})",
+        settings.dtype.value,
+        "a larger --temperature",
     )
     probabilities = stable_softmax(inputs, temperature)
     answer = None
@@ -70,6 +73,7 @@ def softmax_jacobian(
             tolerance=settings.tolerance,
             slips=_slips(probabilities, temperature),
             noun="∂p_i/∂a_j",
+            name="J",
         )
     return SoftmaxJacobianResult(
         input=inputs.double().tolist(),

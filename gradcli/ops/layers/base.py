@@ -49,6 +49,12 @@ class LayerInput:
     kind: str = "float"  # "float" (differentiable) or "index" (integers, no gradient)
     none_allowed: bool = False  # `--bias none`: the layer runs without it
     symbol: str = ""  # its name in the formulas (W, b, γ, β, Q, K, V), when not its own
+    # what it is when left out, as torch's module starts it (a student compares with torch):
+    # "normal" (standard normal from --seed), "ones", "zeros" (a norm's γ and β), or
+    # "fan_in_uniform" (uniform on ±1/√fan_in from --seed, fan_in = weight[0].numel(): the
+    # bias of nn.Linear and nn.Conv*); ``init_owner`` names that module
+    init: str = "normal"
+    init_owner: str = ""
 
     @property
     def has_gradient(self) -> bool:
@@ -186,6 +192,9 @@ class Layer:
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
     # a given tensor's shape as the layer reads it (linear: a weight vector is one row)
     reshape: Callable[[str, Shape], Shape] = lambda name, shape: shape
+    # inputs that, given in a shorter form than the layer reads (conv2d: an H×W image), are
+    # shown in that form, with their gradients (and y and G with x)
+    shown_as_given: tuple[str, ...] = ()
     check_values: Callable[[Shapes, Mapping[str, Sequence[float]]], None] | None = None
     draw_state: Callable[[Shapes, Params, Any], dict[str, Tensor]] | None = None
     state_text: Callable[[Params, Shape], str] | None = None  # how the state was drawn
