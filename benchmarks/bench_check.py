@@ -11,7 +11,10 @@ The user's code runs in a child process (forked once torch is imported; gradcli/
 What that costs is measured side by side too: every case also runs with
 ``GRADCLI_NO_SANDBOX=1`` (the user's code in gradcli's own process), and the difference of
 the medians is the child's price, at start-up and per `batch` line (a batch of check lines
-against the same batch in-process, the per-line figure from two batch sizes).
+against the same batch in-process, the per-line figure from two batch sizes). Whole
+processes vary by more than the child costs on a busy machine, so the child is also timed
+inside one process (``--child-only``): forked before torch is imported (one `check`) and
+after (a `batch` line), against the same check run in that process.
 
 Every case runs REPEAT times, interleaved with the baselines, and medians are compared
 (reusing run/medians from benchmarks/bench.py).
@@ -21,7 +24,7 @@ A second measure is the check's own work on slow user code: `check` on a naive N
 check (one backward, two forwards per input entry), in one process after the imports; the
 target is ≤ 1.5 × the classic check's time.
 
-Usage: python benchmarks/bench_check.py [--repeat N] [--markdown] [--conv-only]
+Usage: python benchmarks/bench_check.py [--repeat N] [--markdown] [--conv-only | --child-only]
 """
 
 from __future__ import annotations
@@ -147,6 +150,94 @@ def measure(repeat: int) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- the child, in one process
+
+CHILD_ROUNDS = 8  # × --repeat calls of each, interleaved
+
+
+def measure_child(repeat: int) -> list[Row]:
+    """What the child process adds to one check, timed inside one process: an empty child
+    forked without torch (one `check`) and with it; sandbox.contain(check) against check with
+    torch loaded, as a `batch` line runs, interleaved, medians — free of the ±20 % noise of
+    whole-process start-ups, which is larger than the child."""
+    import statistics
+    import time
+
+    from gradcli import sandbox
+    from gradcli.core.check import CheckRequest, check
+    from gradcli.results.check import InputSpec
+    from gradcli.settings import Settings
+    from gradcli.usercode import parse_target
+
+    def spec(shape: tuple[int, ...]) -> InputSpec:
+        return InputSpec("x".join(map(str, shape)), "random", shape)
+
+    requests = {
+        "sigmoid (autograd.Function, 5 inputs)": CheckRequest(
+            parse_target(f"{EXAMPLES}/sigmoid.py:Sigmoid"), inputs=(spec((5,)),)
+        ),
+        "linear (NumPy pair, 3 inputs)": CheckRequest(
+            parse_target(f"{EXAMPLES}/linear_numpy.py:forward"),
+            parse_target(f"{EXAMPLES}/linear_numpy.py:backward"),
+            (spec((4, 3)), spec((2, 3)), spec((2,))),
+            numpy=True,
+        ),
+    }
+    settings = Settings()
+    times: dict[str, list[float]] = {}
+
+    def timed(key: str, work) -> None:  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        work()
+        times.setdefault(key, []).append(time.perf_counter() - start)
+
+    for request in requests.values():  # warm: first calls load modules
+        check(request, settings)
+        sandbox.contain(lambda request=request: check(request, settings))
+    for _ in range(CHILD_ROUNDS * repeat):
+        timed("empty", lambda: sandbox.contain(lambda: None))
+        for name, request in requests.items():
+            timed(f"direct:{name}", lambda request=request: check(request, settings))
+            timed(f"child:{name}", lambda request=request: sandbox.contain(
+                lambda: check(request, settings)))  # fmt: skip
+    median = {key: 1000 * statistics.median(values) for key, values in times.items()}
+    rows: list[Row] = [
+        ("one `check`: a child forked before torch is imported (does nothing)",
+         f"{_empty_child_without_torch(CHILD_ROUNDS * repeat):.1f} ms", "report", True),
+        ("batch: a child forked with torch loaded (does nothing)", f"{median['empty']:.1f} ms",
+         "report", True),
+    ]  # fmt: skip
+    for name in requests:
+        direct, child = median[f"direct:{name}"], median[f"child:{name}"]
+        rows.append((f"batch: check {name}, in-process → in a child",
+                     f"{direct:.1f} ms → {child:.1f} ms (+{child - direct:.1f} ms)", "report",
+                     True))  # fmt: skip
+    return rows
+
+
+EMPTY_CHILD = """
+import statistics, sys, time
+import gradcli.cli  # what a `check` process holds when it forks: Typer, Rich, gradcli
+from gradcli import sandbox
+assert "torch" not in sys.modules
+times = []
+for _ in range({count}):
+    start = time.perf_counter()
+    sandbox.contain(lambda: None)
+    times.append(time.perf_counter() - start)
+print(1000 * statistics.median(times))
+"""
+
+
+def _empty_child_without_torch(count: int) -> float:
+    """Milliseconds for a child that does nothing, forked by a process without torch."""
+    import subprocess
+
+    code = EMPTY_CHILD.format(count=count)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 # ---------------------------------------------------------------- the check's own work
 
 CONV_TARGET = 1.5  # check's time ≤ 1.5 × a classic two-sided check's on the same naive pair
@@ -225,13 +316,17 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--conv-only", action="store_true", help="only the naive conv case")
+    parser.add_argument("--child-only", action="store_true", help="only the in-process timings")
     args = parser.parse_args()
+    if args.child_only:
+        return report(measure_child(args.repeat), f"{args.repeat} × {CHILD_ROUNDS} calls each; "
+                      "medians", args.markdown)  # fmt: skip
     what, figure, met = measure_conv(args.repeat)
     conv: Row = (what, figure, f"≤ {CONV_TARGET}× classic", met)
     if args.conv_only:
         return report([conv], f"{args.repeat} runs each; medians", args.markdown)
     compile_gradcli()
-    rows = [*measure(args.repeat), conv]
+    rows = [*measure(args.repeat), *measure_child(args.repeat), conv]
     return report(rows, f"{args.repeat} interleaved runs each; medians", args.markdown)
 
 

@@ -1,8 +1,10 @@
 """Run the user's code in a child process, so that whatever it does, gradcli reports it.
 
-``contain(work, timeout)`` forks — torch is already imported, so the child starts at once
-(about 20 ms; docs/performance.md) — runs ``work()`` in the child and returns its value in
-the parent. What cannot be caught inside a process is then seen from outside:
+``contain(work, timeout)`` forks, runs ``work()`` in the child and returns its value in the
+parent. One `check` forks before torch is imported (the child imports it; the fork of a
+small process is almost free); `batch` keeps torch loaded in its own process and forks after
+(tens of milliseconds; docs/performance.md). What cannot be caught inside a process is then
+seen from outside:
 
 * the child ends without a result: ``os._exit(n)`` (where it was called is recorded) or a
   signal (a segfault in an extension; faulthandler writes the stack);
@@ -21,6 +23,7 @@ hang is not contained.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import contextlib
 import io
@@ -187,6 +190,24 @@ def _raise(outcome: _Outcome) -> Any:
 
 
 _unreaped: list[int] = []  # children that sent their result and were left to finish leaving
+_keep_torch = False  # set by batch: torch is loaded in this process, before the fork
+
+
+@contextlib.contextmanager
+def torch_in_parent() -> Iterator[None]:
+    """Meanwhile (a `batch`), torch is imported in this process before a child is forked, so
+    every child starts with it (a fork then costs tens of milliseconds, an import seconds).
+    Otherwise (one `check`) the child imports torch itself and the fork is almost free."""
+    global _keep_torch
+    before, _keep_torch = _keep_torch, True
+    try:
+        yield
+    finally:
+        _keep_torch = before
+
+
+def keep_torch() -> bool:
+    return _keep_torch
 
 
 def contain(work: Callable[[], T], timeout: float | None = None) -> T:
@@ -195,16 +216,23 @@ def contain(work: Callable[[], T], timeout: float | None = None) -> T:
     if not available():
         return in_process(work)
     _reap()
+    if _keep_torch:
+        from gradcli._torch import load
+
+        load()
     return _Child(timeout).run(work)
 
 
-def _reap() -> None:
-    """Collect the children that have finished leaving since."""
+def _reap(wait: bool = False) -> None:
+    """Collect the children that have finished leaving since (all of them, with ``wait``)."""
     for pid in list(_unreaped):
         with contextlib.suppress(ChildProcessError):
-            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+            if os.waitpid(pid, 0 if wait else os.WNOHANG)[0] == 0:
                 continue
         _unreaped.remove(pid)
+
+
+atexit.register(_reap, wait=True)  # no child outlives gradcli (its output is out already)
 
 
 def in_process(work: Callable[[], T]) -> T:
@@ -425,6 +453,7 @@ def _redirect_streams(relay_w: int) -> list[Any]:
 
     Returns the replaced stream objects: kept alive, they are never flushed (again)."""
     keep = [sys.stdout, sys.stderr, sys.stdin]
+    terminal_out = _is_terminal(sys.stdout) and _is_terminal(sys.stderr)
     os.dup2(relay_w, 1)
     os.dup2(relay_w, 2)
     os.close(relay_w)
@@ -436,13 +465,31 @@ def _redirect_streams(relay_w: int) -> list[Any]:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-    err = io.TextIOWrapper(
+    err = _RelayText(
         io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="replace",
         line_buffering=True, write_through=True,
     )  # fmt: skip
+    err.terminal = terminal_out
     sys.stdout = sys.stderr = sys.__stdout__ = sys.__stderr__ = err
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
     return keep
+
+
+class _RelayText(io.TextIOWrapper):
+    """The child's stdout and stderr: a pipe to the parent, which copies it to a terminal
+    when its own stdout and stderr are one (so a progress bar or gradcli's spinner shows)."""
+
+    terminal = False
+
+    def isatty(self) -> bool:
+        return self.terminal
+
+
+def _is_terminal(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _install_handlers(faults: Any, shared: SharedMonitor, real_exit: Callable[[int], Any]) -> None:

@@ -408,3 +408,19 @@ def test_no_file_descriptor_is_left_open():
     ):
         invoke("check", target, "-i", "3", *extra)
     assert len(list(Path("/proc/self/fd").iterdir())) == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc (Linux)")
+def test_one_check_forks_before_torch_and_batch_after_real_process(tmp_path):
+    """One `check`: the child imports torch (its fork is almost free); `batch`: torch stays in
+    the parent, so each line's child starts with it."""
+    probe = Path(__file__).resolve().parent / "data" / "calling" / "parent_probe.py"
+    run = run_process("check", f"{probe}:forward", "-i", "2", "--json")
+    assert run.code == 0 and json.loads(run.stdout)["agree"] is True
+    assert "parent holds torch: False" in run.stderr
+    commands = tmp_path / "lines.txt"
+    commands.write_text(f"check {probe}:forward -i 2\n" * 2, encoding="utf-8")
+    answers = tmp_path / "answers.txt"
+    run = run_process("batch", str(commands), env={"PARENT_PROBE_FILE": str(answers)})
+    assert run.code == 0 and len(run.stdout.splitlines()) == 2
+    assert set(answers.read_text(encoding="utf-8").split()) == {"True"}

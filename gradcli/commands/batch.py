@@ -101,11 +101,13 @@ def run_batch(handle: BinaryIO, out: TextIO, commands: dict[str, Any]) -> int:
     ``commands`` are the application's commands by name (batch is handed them by the running
     app, so it never imports the app). Ctrl-C stops the whole batch at once (exit 130).
     """
+    from gradcli import sandbox
     from gradcli._torch import torch_threads
 
     # every line is small work: one torch thread (measured with benchmarks/bench_batch.py:
-    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine)
-    with torch_threads(1):
+    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine); torch stays
+    # loaded here, so that each check line's child process starts with it
+    with torch_threads(1), sandbox.torch_in_parent():
         return _run_lines(handle, out, commands)
 
 

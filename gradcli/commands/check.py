@@ -289,25 +289,23 @@ def parse_timeout(text: str) -> float:
 
 
 def _run(fields: dict[str, Any], seconds: float, common: Common, show_traceback: bool) -> int:
-    """Import torch, then run the check — the user's code in a child process — and render."""
+    """Run the check — torch and the user's code in a child process — and render here."""
     from gradcli import sandbox
-    from gradcli.core.check import CheckRequest
-    from gradcli.core.check import check as run_check
     from gradcli.results.failure import CheckFailure
 
-    request = CheckRequest(**fields)
     settings = common.settings
     try:
-        result = sandbox.contain(lambda: run_check(request, settings), seconds or None)
+        result = sandbox.contain(lambda: _check_in_child(fields, settings), seconds or None)
     except UserCodeFailure as failure:
         if show_traceback and failure.failure.traceback:
             sys.stderr.write(failure.failure.traceback.rstrip("\n") + "\n")
         notes = [] if sandbox.available() else [NOT_CONTAINED]
         if not show_traceback and failure.failure.traceback:
             notes.append("--traceback shows the whole traceback")
+        backward = fields["backward"]
         result = CheckFailure(
-            request.target.text,
-            None if request.backward is None else request.backward.text,
+            fields["target"].text,
+            None if backward is None else backward.text,
             failure.failure,
             notes,
         )
@@ -318,6 +316,13 @@ def _run(fields: dict[str, Any], seconds: float, common: Common, show_traceback:
         if not sandbox.available():
             result.notes.append(NOT_CONTAINED)
     return common.output.show(result)
+
+
+def _check_in_child(fields: dict[str, Any], settings: Any) -> Any:
+    """In the child process: import torch and the core, run the check."""
+    from gradcli.core.check import CheckRequest, check
+
+    return check(CheckRequest(**fields), settings)
 
 
 NOT_CONTAINED = (
