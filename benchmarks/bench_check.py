@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 TARGET = 1.15
 IN_PROCESS = {"GRADCLI_NO_SANDBOX": "1"}
-BATCH_SIZES = (5, 45)  # check lines per batch: the per-line cost is the slope between them
+BATCH_SIZES = (5, 105)  # check lines per batch: the per-line cost is the slope between them
 
 CASES = {  # name → (gradcli arguments, the example module the user's file is)
     "check sigmoid (autograd.Function, 5 inputs)": (
