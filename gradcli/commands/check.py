@@ -96,7 +96,8 @@ def check(
             "-i",
             metavar="SPEC",
             help="One per input, in order: a shape 3x4 (random values, |x| in [0.1, 1]), "
-            "values '1,2;3,4' / JSON / @FILE, or int:SHAPE:HIGH (integers, no gradient).",
+            "values '1,2;3,4' / JSON / @FILE, int:SHAPE:HIGH (integers, no gradient), or "
+            "scalar / scalar:0.5 (a 0-d tensor).",
             show_default=False,
         ),
     ] = None,
@@ -345,5 +346,10 @@ INFO = CommandInfo(
             code=1,
         ),
         Example("check examples/linear_torch.py:Linear --input 4x3 --input 2x3 --input 2"),
+        Example(
+            "check examples/cs231n_affine.py:affine_forward --backward "
+            "examples/cs231n_affine.py:affine_backward --numpy --input 2x4x3 --input 12x5 "
+            "--input 5"
+        ),
     ),
 )
