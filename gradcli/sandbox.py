@@ -159,9 +159,8 @@ def _outcome(work: Callable[[], Any], shared: SharedMonitor | None) -> _Outcome:
         return _Outcome("raise", error)
     except KeyboardInterrupt:
         return _Outcome("interrupt", "interrupted")
-    except BaseException as error:  # (a bug of gradcli's, or theirs)
-        place = usercode.innermost_place(error.__traceback__)
-        if place is not None and _innermost_is_theirs(error):
+    except BaseException as error:  # (a bug of gradcli's, or raised by an object of theirs)
+        if _innermost_is_theirs(error):
             phase, label = (shared.stage() if shared else None) or ("check", "your code")
             return _Outcome("failure", usercode.exception_failure(error, phase, label))
         if os.environ.get("GRADCLI_DEBUG") == "1":
@@ -204,10 +203,6 @@ def torch_in_parent() -> Iterator[None]:
         yield
     finally:
         _keep_torch = before
-
-
-def keep_torch() -> bool:
-    return _keep_torch
 
 
 def contain(work: Callable[[], T], timeout: float | None = None) -> T:
