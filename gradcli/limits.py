@@ -95,6 +95,24 @@ def entries(shape: Iterable[int]) -> int:
     return math.prod(int(n) for n in shape)
 
 
+PARSED_ENTRY_BYTES = 160  # peak bytes per number while a tensor's text is parsed (45–110 measured)
+TEXT_PER_ENTRY = 32  # characters a number may take on average in @FILE / stdin text
+
+
+def max_entries(copies: float = 0.0) -> int:
+    """How many numbers a tensor given as text may hold: what the memory limit allows for
+    ``copies`` float64 copies of it (the command's own need), and never more than parsing
+    the text can hold (``PARSED_ENTRY_BYTES`` each)."""
+    return int(max_memory() // max(FLOAT64 * copies, PARSED_ENTRY_BYTES))
+
+
+def max_text(entries_allowed: int) -> int:
+    """Characters of @FILE / stdin text read for at most ``entries_allowed`` numbers: room for
+    ``TEXT_PER_ENTRY`` each (a float64 written in full takes 24), within an eighth of the
+    memory limit (the text is held twice while it is joined), and at least 1 MB."""
+    return max(min(entries_allowed * TEXT_PER_ENTRY, max_memory() // 8), 10**6)
+
+
 def require_entries(shape: Iterable[int], what: str, copies: float = 1.0) -> None:
     """InputError when ``copies`` float64 tensors of ``shape`` exceed the memory limit."""
     require_memory(entries(shape) * FLOAT64 * copies, what)
