@@ -17,6 +17,8 @@ from typer.core import TyperGroup
 from gradcli import __version__
 from gradcli.commands import activation, batch, check, expr, layer, loss, perceptron, softmax
 from gradcli.commands.registry import HELP_OPTIONS, register
+from gradcli.completion import HELP as COMPLETION_HELP
+from gradcli.completion import completion_request, run_completion
 from gradcli.errors import ExitCode, InputError, escape, shown, suggest
 from gradcli.limits import check_limits
 from gradcli.parsing import release_stdin
@@ -72,7 +74,16 @@ class GradcliGroup(TyperGroup):
 
     def _checked_main(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> Any:
         check_limits()  # a bad GRADCLI_MAX_MEMORY / GRADCLI_MAX_WORK is reported up front
+        request = completion_request(sys.argv[1:] if args is None else args)
+        if request is not None:  # before Click, whose flags would ignore the shell's name
+            return run_completion(*request, prog_name=prog_name or "gradcli")
         return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:  # Typer's completion options, with the shell name they take here
+            param.help = COMPLETION_HELP.get(param.name or "", param.help)
+        return params
 
 
 def _stream_problems(out: SafeStream, code: int) -> int:

@@ -20,8 +20,11 @@ DEFAULT_MAX_MEMORY = 2 * 10**9
 MAX_WORK_ENV = "GRADCLI_MAX_WORK"
 DEFAULT_MAX_WORK = 5e10  # element operations (multiply-adds, activations): about a minute here
 FLOAT64 = 8  # bytes per float64 entry: every comparison is made in float64
+_OPERATIONS = re.compile(r"\d+(?:\.\d*)?(?:e[+-]?\d+)?", re.IGNORECASE | re.ASCII)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE | re.ASCII
+)
 
 
 def max_memory() -> int:
@@ -65,10 +68,7 @@ def max_work() -> float:
     raw = os.environ.get(MAX_WORK_ENV, "").strip()
     if not raw:
         return DEFAULT_MAX_WORK
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = float(raw) if _OPERATIONS.fullmatch(raw) else math.nan  # ASCII digits only
     if not (math.isfinite(value) and value >= 1):
         raise InputError(f"{MAX_WORK_ENV}={shown(raw)} is not a number of operations, e.g. 1e11")
     return value

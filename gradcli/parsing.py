@@ -407,6 +407,20 @@ def parse_matrix(text: str, what: str) -> Matrix:
 
 
 _DIM_SEPARATORS = re.compile(r"\s*[x×,]\s*", re.IGNORECASE)
+MAX_WHOLE_DIGITS = 100  # far beyond any size that fits; int() itself stops at 4,300 digits
+
+
+def whole_number(text: str, what: str) -> int | None:
+    """A whole number ≥ 0 written in ASCII digits, or None when ``text`` is not one; an
+    InputError when it has more than ``MAX_WHOLE_DIGITS`` digits (no size is that large)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > MAX_WHOLE_DIGITS:
+        raise InputError(
+            f"{what}: {shown(text)} has {len(text.lstrip('0')):,} digits; no size or count "
+            f"that large can fit (at most {MAX_WHOLE_DIGITS} digits are read)"
+        )
+    return int(text)
 
 
 def parse_dims(text: str, what: str, *, max_dims: int = 4, min_dims: int = 1) -> tuple[int, ...]:
@@ -414,7 +428,7 @@ def parse_dims(text: str, what: str, *, max_dims: int = 4, min_dims: int = 1) ->
     pieces = _DIM_SEPARATORS.split(text.strip())
     example = "x".join(["2", "3", "4", "5"][: max(min_dims, 2)])
     for piece in pieces:
-        if not piece.isascii() or not piece.isdigit() or int(piece) == 0:
+        if not whole_number(piece, what):  # None or 0
             raise InputError(
                 f"{what} {shown(text)}: {shown(piece)} is not a positive whole number "
                 f"(write a shape such as {example})"
