@@ -44,8 +44,8 @@ def epochs_seconds(repeat: int) -> list[float]:
     """Compute time of 10,000 epochs of the 2-2-2 network (biases fixed), in-process."""
     from gradcli.core.descent import descend
     from gradcli.core.perceptron import build_network
-    from gradcli.losses import Reduction
-    from gradcli.network import NetworkSpec
+    from gradcli.ops.losses import Reduction
+    from gradcli.ops.network import NetworkSpec
     from gradcli.settings import Dtype, Settings, tolerance_for
 
     spec = NetworkSpec(

@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcli.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.core.activation import activation_gradients
 from gradcli.errors import InputError
+from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.settings import DEFAULT_TOLERANCE, Dtype, Settings
 
 GRID = [-1000.0, -50.0, -7.5, -3.0, -2.0, -1.0, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0, 2.0, 3.0]

@@ -33,11 +33,12 @@ ZOO: dict[str, str | None] = {
     "softmax_torch.py": None,
     "conv1d_numpy.py": None,
     "conv1d_torch.py": None,
+    "conv_naive_numpy.py": None,
     "cross_entropy_numpy.py": None,
     "bad_sigmoid.py": "constant-factor",
     "bad_square_factor2.py": "constant-factor",
     "bad_half_numpy.py": "constant-factor",
-    "bad_mean_torch.py": "constant-factor",
+    "bad_mean_torch.py": "mean-vs-sum",
     "bad_linear_transposed.py": "transposed",
     "bad_tanh_upstream.py": "upstream-ignored",
     "bad_scale_upstream_numpy.py": "upstream-ignored",
@@ -56,6 +57,19 @@ ZOO: dict[str, str | None] = {
     "bad_dtype_numpy.py": "wrong-dtype",
     "bad_not_linear.py": "not-linear",
     "bad_type_numpy.py": "wrong-type",
+    "bad_sigmoid_output.py": "known-slip",
+    "bad_sigmoid_input_form_numpy.py": "known-slip",
+    "bad_softmax_diagonal_numpy.py": "known-slip",
+    "ste_sign.py": "straight-through",
+    "gradient_reversal.py": "gradient-reversal",
+    "bad_mean_columns_numpy.py": "mean-vs-sum",
+    "bad_output_as_gradient.py": "output-as-gradient",
+    "bad_identity_numpy.py": "identity-upstream",
+    "bad_normalise_diagonal_numpy.py": "diagonal-only",
+    "bad_gradient_at_output.py": "gradient-at-output",
+    "bad_mish.py": "missing-factor",
+    "bad_missing_factor_numpy.py": "missing-factor",
+    "bad_dout_inplace_numpy.py": "in-place",
 }
 
 
@@ -184,6 +198,7 @@ def test_one_row_wrong_names_the_row_and_only_it():
         ("bad_square_factor2.py", 2.0, "2 ×"),
         ("bad_half_numpy.py", 0.5, "½ ×"),
         ("bad_mean_torch.py", 8.0, "N = 8"),  # the batch of --input 8x3
+        ("bad_mean_columns_numpy.py", 0.2, "N = 5 (x's columns, dimension 1)"),  # --input 3x5
     ],
 )
 def test_constant_factor_is_named(name, factor, fragment):
@@ -193,7 +208,7 @@ def test_constant_factor_is_named(name, factor, fragment):
     assert any(n != 0 for _, n in pairs)
     for a, n in pairs:  # the planted factor, entry by entry
         assert a == pytest.approx(factor * n, abs=1e-6)
-    message = next(d["message"] for d in data["diagnoses"] if d["code"] == "constant-factor")
+    message = next(d["message"] for d in data["diagnoses"] if d["code"] == ZOO[name])
     assert fragment in message
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcli.activations import ACTIVATION_LIST
+from gradcli.ops.activations import ACTIVATION_LIST
 from tests.conftest import assert_bad_input, invoke, run_process
 
 ACTIVATION_JSON_FIELDS = {
@@ -239,11 +239,12 @@ def test_core_and_registries_never_import_terminal_libraries():
     code = (
         "import sys\n"
         "import gradcli.core.activation, gradcli.core.softmax, gradcli.core.loss\n"
-        "import gradcli.core.perceptron, gradcli.activations, gradcli.losses, gradcli.expect\n"
+        "import gradcli.core.perceptron, gradcli.ops.activations, gradcli.ops.losses\n"
+        "import gradcli.expect\n"
         "import gradcli.core.check, gradcli.core.diagnose, gradcli.usercode\n"
         "import gradcli.core.expr, gradcli.expr.language, gradcli.expr.symbolic\n"
         "import gradcli.expr.torchfn, gradcli.results.expr\n"
-        "import gradcli.core.layer, gradcli.layers, gradcli.results.layer\n"
+        "import gradcli.core.layer, gradcli.ops.layers, gradcli.results.layer\n"
         "print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))\n"
     )
     proc = subprocess.run(

@@ -74,7 +74,7 @@ def test_a_relative_path_from_a_deleted_directory_is_not_found(tmp_path):
 
 
 def test_any_other_getcwd_failure_is_one_clean_error_line(tmp_path):
-    code = "import os, sys\nfrom gradcli.cli import guarded\nsys.exit(guarded(os.getcwd))"
+    code = "import os, sys\nfrom gradcli.commands import guard\nsys.exit(guard.guarded(os.getcwd))"
     proc = run_in_deleted_directory(tmp_path, "-c", code)
     assert proc.returncode == 2
     assert proc.stderr == (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gradcli.core.engine import check_elementwise, check_gradient, judge
-from gradcli.losses import Reduction, get_loss
+from gradcli.ops.losses import Reduction, get_loss
 from gradcli.settings import Settings, Tolerance
 
 

@@ -88,7 +88,7 @@ def test_activations_of_constants_are_bounded_not_refused():
 
 
 def test_every_registry_activation_is_a_function_of_the_language():
-    from gradcli.activations import ACTIVATIONS
+    from gradcli.ops.activations import ACTIVATIONS
 
     for name in ACTIVATIONS:
         assert parse(f"{name}(x)").tree == Call(name, (Var("x"),))

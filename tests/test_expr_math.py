@@ -12,10 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcli.activations import ACTIVATION_LIST, ACTIVATIONS
 from gradcli.core.expr import ExprRequest, expr_derivatives
 from gradcli.expr import symbolic as sym
 from gradcli.expr.language import FUNCTIONS, natural_key, parse
+from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS
 from gradcli.results.expr import ExprResult
 from gradcli.settings import Dtype, Settings, tolerance_for
 

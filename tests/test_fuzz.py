@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from gradcli.activations import ACTIVATIONS
 from gradcli.cli import app
-from gradcli.losses import LOSSES
+from gradcli.ops.activations import ACTIVATIONS
+from gradcli.ops.losses import LOSSES
 
 NUMBERS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),

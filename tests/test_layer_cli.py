@@ -31,7 +31,9 @@ def test_table_shows_formula_gradients_and_verdict():
     assert "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))" in out
     assert "∂L/∂x" in out and "∂L/∂weight" in out and "∂L/∂bias" in out
     assert "✓ analytic, autograd and numeric agree on ∂L/∂x, ∂L/∂weight, ∂L/∂bias" in out
-    assert "torch.manual_seed(0): weight = torch.randn(3)" in out
+    assert "torch.manual_seed(0): weight = torch.randn(3, dtype=torch.float64)" in " ".join(
+        out.split()
+    )
 
 
 def test_steps_show_the_intermediate_quantities():
@@ -364,7 +366,7 @@ def test_docs_page_has_the_generated_registry_table():
     page's generated tables and console blocks)."""
     from pathlib import Path
 
-    from gradcli.layers import markdown_table
+    from gradcli.ops.layers import markdown_table
 
     page = Path(__file__).resolve().parent.parent / "docs" / "layer.md"
     text = page.read_text(encoding="utf-8")
@@ -407,7 +409,7 @@ def test_every_layer_and_rank_renders_in_every_format(name, args):
 
 
 def test_steps_cases_cover_the_registry():
-    from gradcli.layers import LAYERS
+    from gradcli.ops.layers import LAYERS
 
     assert set(STEPS_CASES) == set(LAYERS)
 

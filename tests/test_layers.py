@@ -20,7 +20,7 @@ from gradcli.core.layer import LayerRequest, _one_by_one, layer_gradients, pair_
 from gradcli.core.softmax import softmax_jacobian_formula, softmax_vjp
 from gradcli.errors import InputError
 from gradcli.expect import parse_expected
-from gradcli.layers import LAYERS, Given, get_layer, plan
+from gradcli.ops.layers import LAYERS, Given, get_layer, plan
 from gradcli.results.grid import nested
 from gradcli.settings import Dtype, Settings, tolerance_for
 
@@ -445,7 +445,10 @@ def test_maxpool_ties_agree_with_autograd_exactly(params):
           for _ in range(2)] for _ in range(2)]  # fmt: skip
     result = run("maxpool2d", values={"x": x}, params=params, seed=2)
     grad = result.grads[0]
-    assert grad.check.analytic == grad.check.autograd  # the very same routing, bit for bit
+    # the very same routing: a tie sent elsewhere moves a whole G entry (|G| ~ 1); what is left
+    # is the order in which overlapping windows add up, at the last bits of float64
+    analytic, autograd = flat(grad.check.analytic), flat(grad.check.autograd)
+    assert max(abs(a - b) for a, b in zip(analytic, autograd, strict=True)) < 1e-12
     assert result.agree
 
 
@@ -485,10 +488,10 @@ def test_dropout_gradient_is_the_mask_scaled():
 
 def test_dropout_mask_is_torchs_own_under_the_same_seed():
     result = run("dropout", {"x": (6, 7)}, params=("p=0.3",), seed=4, settings_=FLOAT32)
-    torch.manual_seed(4)
-    x = torch.randn(6, 7)
+    torch.manual_seed(4)  # gradcli draws in float64 (the same numbers on every CPU), then casts
+    x = torch.randn(6, 7, dtype=torch.float64).float()
     y = F.dropout(x, 0.3)
-    g = torch.randn(6, 7)
+    g = torch.randn(6, 7, dtype=torch.float64).float()
     assert result.output.value == y.double().tolist()
     assert result.upstream.value == g.double().tolist()
 
@@ -497,8 +500,8 @@ def test_dropout_p_zero_draws_no_mask_like_torch():
     result = run("dropout", {"x": (3, 3)}, params=("p=0",), seed=4)
     assert flat(result.state[0].value) == [1.0] * 9
     torch.manual_seed(4)
-    torch.randn(3, 3)
-    assert result.upstream.value == torch.randn(3, 3).double().tolist()
+    torch.randn(3, 3, dtype=torch.float64)
+    assert result.upstream.value == torch.randn(3, 3, dtype=torch.float64).tolist()
 
 
 def test_dropout_near_one_stays_finite_and_agrees():

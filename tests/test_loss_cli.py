@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gradcli.losses import LOSS_LIST
+from gradcli.ops.losses import LOSS_LIST
 from tests.conftest import assert_bad_input, invoke, run_process
 
 LOSS_JSON_FIELDS = {

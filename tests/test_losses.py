@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from gradcli.core.engine import gradient_autograd, numeric_gradient
 from gradcli.core.loss import loss_gradients
 from gradcli.errors import InputError
-from gradcli.losses import LOSS_LIST, LOSSES, Reduction, TargetKind, get_loss
+from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, TargetKind, get_loss
 from gradcli.settings import Dtype, Settings, tolerance_for
 
 SHAPES = {"vector": (4,), "matrix": (3, 4)}
@@ -512,7 +512,7 @@ def test_every_loss_documents_its_inputs_and_formulas():
 
 
 def test_markdown_table_lists_every_loss():
-    from gradcli.losses import markdown_table
+    from gradcli.ops.losses import markdown_table
 
     lines = markdown_table().splitlines()
     assert len(lines) == 2 + len(LOSS_LIST)

@@ -11,7 +11,7 @@ import sys
 import pytest
 from rich.cells import cell_len
 
-from gradcli.activations import ACTIVATION_LIST, plot_range
+from gradcli.ops.activations import ACTIVATION_LIST, plot_range
 from gradcli.render.plot import Figure, PlotStyle, Series, plot_curves, plot_lines
 from tests.conftest import assert_bad_input, invoke
 

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from gradcli.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
@@ -21,6 +20,7 @@ from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, pl
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
+from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.params import describe_all
 from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing, ListingTable

@@ -12,6 +12,7 @@ from typing import Annotated, Any, BinaryIO, TextIO
 
 import typer
 
+from gradcli.commands.guard import guarded
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown, suggest
 from gradcli.parsing import claim_stdin
@@ -25,6 +26,7 @@ BOM = b"\xef\xbb\xbf"
 
 
 def batch(
+    ctx: typer.Context,
     file: Annotated[
         str,
         typer.Argument(
@@ -35,7 +37,7 @@ def batch(
 ) -> int:
     """Run many commands in one process; print one JSON object per line (JSON Lines)."""
     with _open(file) as handle:
-        return run_batch(handle, sys.stdout)
+        return run_batch(handle, sys.stdout, ctx.find_root().command.commands)
 
 
 @contextlib.contextmanager
@@ -104,23 +106,21 @@ def _skip_rest(handle: BinaryIO, number: int) -> None:
     raise InputError(f"batch: line {number} goes on for more than {MAX_SKIP:,} bytes; stopping")
 
 
-def run_batch(handle: BinaryIO, out: TextIO) -> int:
+def run_batch(handle: BinaryIO, out: TextIO, commands: dict[str, Any]) -> int:
     """Run each line; write its JSON object (or ``{"line": n, "error": …}``); worst exit code.
 
-    Ctrl-C stops the whole batch at once (exit 130).
+    ``commands`` are the application's commands by name (batch is handed them by the running
+    app, so it never imports the app). Ctrl-C stops the whole batch at once (exit 130).
     """
     from gradcli._torch import torch_threads
 
     # every line is small work: one torch thread (measured with benchmarks/bench_batch.py:
     # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine)
     with torch_threads(1):
-        return _run_lines(handle, out)
+        return _run_lines(handle, out, commands)
 
 
-def _run_lines(handle: BinaryIO, out: TextIO) -> int:
-    from gradcli.cli import app
-
-    commands = typer.main.get_command(app).commands
+def _run_lines(handle: BinaryIO, out: TextIO, commands: dict[str, Any]) -> int:
     worst = ExitCode.OK
     for number, text, problem in read_lines(handle):
         if problem is not None:
@@ -140,8 +140,6 @@ def _run_lines(handle: BinaryIO, out: TextIO) -> int:
 
 def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, str]:
     """Exit code and output line for one batch line."""
-    from gradcli.cli import guarded
-
     try:
         name, args = _arguments(text)
         if name not in commands or name == "batch":

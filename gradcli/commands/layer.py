@@ -12,7 +12,8 @@ from gradcli.commands.options import Common, SeedOpt, completer, computing_comma
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
-from gradcli.layers import (
+from gradcli.limits import require_memory, require_work
+from gradcli.ops.layers import (
     LAYERS,
     Given,
     Layer,
@@ -23,7 +24,6 @@ from gradcli.layers import (
     listing_entries,
     plan,
 )
-from gradcli.limits import require_memory, require_work
 from gradcli.parsing import parse_dims, parse_tensor
 from gradcli.results.layer import LayerListing
 

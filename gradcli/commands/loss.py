@@ -18,7 +18,7 @@ from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import max_entries, require_entries
-from gradcli.losses import LOSS_LIST, LOSSES, Reduction, get_loss
+from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import parse_tensor
 from gradcli.results.listing import Listing, ListingTable

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from gradcli.activations import ACTIVATIONS
 from gradcli.commands.options import (
     Common,
     SeedOpt,
@@ -20,8 +19,9 @@ from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
 from gradcli.expect import Expected, check_shape, parse_expected
-from gradcli.losses import Reduction
-from gradcli.network import (
+from gradcli.ops.activations import ACTIVATIONS
+from gradcli.ops.losses import Reduction
+from gradcli.ops.network import (
     ENGINES,
     SUPPORTED_LOSSES,
     NetworkPlan,

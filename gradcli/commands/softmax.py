@@ -19,7 +19,7 @@ from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import require_memory
-from gradcli.softmax_rules import JACOBIAN_BYTES_PER_ENTRY, check_temperature
+from gradcli.ops.softmax import JACOBIAN_BYTES_PER_ENTRY, check_temperature
 
 HEATMAP_LIMIT = 60  # logits: a 60×60 map is 120–180 columns wide, split into blocks below that
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gradcli.activations import Activation, plot_range
 from gradcli.core.engine import (
     KINK_MARGIN,
     as_tensor,
@@ -17,6 +16,7 @@ from gradcli.core.engine import (
     torch,
 )
 from gradcli.expect import Expected, Slip, check_answer
+from gradcli.ops.activations import Activation, plot_range
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import Curve

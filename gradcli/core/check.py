@@ -26,7 +26,14 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
-from gradcli.core.engine import EPS64, NumericEstimate, numeric_jacobian, one_thread
+from gradcli.core.engine import (
+    BASE_STEP,
+    EPS64,
+    ROUNDING_SAFETY,
+    numeric_jacobian,
+    one_thread,
+)
+from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.results.check import (
@@ -53,6 +60,9 @@ UPSTREAM_SCALE = 2.5  # backward(2.5·dout) must be 2.5·backward(dout)
 MAGNITUDE = (0.1, 1.0)  # random inputs: |x| uniform in this range, random sign
 KINK_SLOPE = 1e-3  # a slope jump this large (relative) inside a stencil is a kink
 TRUST = 0.25  # a finite difference counts when its error estimate is below TRUST × tolerance
+# one central difference suffices when its (pessimistic) estimate is this far below the
+# tolerance: with margin for random dout, which add up the entries' errors
+CHEAP_TRUST = 0.01 * TRUST
 DEFAULT_SHAPE = (5,)  # the input of a one-input function when no --input is given
 
 KIND_FUNCTION = "function"
@@ -265,9 +275,15 @@ class _TorchCode:
     numpy: bool = False
     recorded: list[Any] = field(default_factory=list)
     shapes: list[tuple[int, ...]] = field(default_factory=list)
+    dout_changed: bool = False  # backward changed its grad_output in place
 
     def open(self, args: list[Tensor]) -> Session:
         return _TorchSession(self, args)
+
+    def record(self, args: list[Tensor]) -> list[Intermediate]:
+        """The forward's intermediate values at ``args`` (best effort)."""
+        with self.loader.running(f"the forward of {self.label}"):
+            return record_torch(self.call, [x.clone() for x in args], self.names)
 
     def forward64(self, args: list[Tensor]) -> Tensor:
         with torch.no_grad(), self.loader.running(f"the forward of {self.label}"):
@@ -283,8 +299,13 @@ def _recording_function(base: type, code: _TorchCode) -> type:
     """
 
     def backward(ctx: Any, *grad_outputs: Any) -> Any:
+        before = [g.detach().clone() if isinstance(g, Tensor) else None for g in grad_outputs]
         with code.loader.running(f"the backward of {code.label}"):
             result = base.backward(ctx, *grad_outputs)
+        code.dout_changed = code.dout_changed or any(
+            b is not None and not torch.equal(b, g)
+            for b, g in zip(before, grad_outputs, strict=False)
+        )
         code.recorded.append(result)
         items = list(result) if isinstance(result, (tuple, list)) else [result]
         cleaned = []
@@ -327,10 +348,12 @@ class _PairSession(Session):
     def vjp(self, v: Tensor) -> Returned:
         code = self.code
         passed = [_user_form(x, code.numpy) for x in self.pristine]
-        dout = _user_form(v.reshape(self.out.shape).to(self.out.dtype), code.numpy)
+        upstream = v.reshape(self.out.shape).to(self.out.dtype)
+        dout = _user_form(upstream, code.numpy)
         with code.loader.running(f"the backward of {code.label}"):
             raw = code.backward(dout, *passed)
         self.changed = _changes(self.pristine, passed, "backward", self.changed)
+        code.dout_changed = code.dout_changed or _changed(upstream, dout)
         items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
         n_args, n_float = len(passed), sum(code.differentiable)
         if len(items) == n_args or len(items) != n_float:
@@ -356,9 +379,18 @@ class _PairCode:
     names: list[str]
     differentiable: list[bool]
     numpy: bool
+    dout_changed: bool = False  # backward changed its dout in place
 
     def open(self, args: list[Tensor]) -> Session:
         return _PairSession(self, args)
+
+    def record(self, args: list[Tensor]) -> list[Intermediate]:
+        """The forward's intermediate values at ``args`` (best effort)."""
+        with self.loader.running(f"the forward of {self.label}"):
+            if self.numpy:
+                passed = [_user_form(x, True) for x in args]
+                return record_numpy(self.forward, passed, self.names)
+            return record_torch(self.forward, [x.clone() for x in args], self.names)
 
     def forward64(self, args: list[Tensor]) -> Tensor:
         passed = [_user_form(x, self.numpy) for x in args]
@@ -602,12 +634,16 @@ def numeric_columns(
 ) -> NumericColumns:
     """∂out/∂x_k of the forward in float64, for the chosen entries k of argument ``index``.
 
-    The engine's central differences (``numeric_jacobian``: steps h and h/2, an error
-    estimate, retried steps) do the work; the forward is the user's, one call per perturbed
-    copy. Two things are added for code the engine cannot see into: the rounding of a
-    forward that computes in a coarser dtype than float64, and a kink test (a second
-    difference far larger than smooth curvature allows: a stencil straddling a ReLU's 0),
-    whose entries are not judged. (The one place `check` differentiates numerically.)
+    Evaluations are spent where the error estimate needs them (the user's forward may be a
+    slow loop): first one central difference per entry, f(x ± h) with h = 1e-5·max(1, |x|),
+    two calls. With the centre f(x), its error is estimated from the change of slope across
+    the stencil, |f(x+h) − 2f(x) + f(x−h)|/h (an upper bound of the central difference's
+    error where f is smooth; 0 for a linear forward, a conv or a matmul), plus rounding — in
+    the forward's own dtype when it computes coarser than float64. An entry whose estimate
+    is below CHEAP_TRUST × the tolerance is done. The others go to the engine's refinement
+    (``numeric_jacobian``: steps h and h/2, their difference as the error, retried steps),
+    unless the slope jumps inside the stencil: a kink, whose entries are not judged. (The one
+    place `check` differentiates numerically.)
     """
     base = [a.detach().double() if a.is_floating_point() else a for a in args]
     shape = tuple(base[index].shape)
@@ -623,38 +659,66 @@ def numeric_columns(
         coarsest["eps"] = max(coarsest["eps"], torch.finfo(out.dtype).eps)
         return out.double()
 
-    def batched(rows: Tensor) -> Tensor:
-        return call(rows) if rows.dim() == 1 else torch.stack([call(row) for row in rows])
-
     chosen = flat[entries]
+    count = chosen.numel()
     centre = call(chosen)
-    estimate = numeric_jacobian(batched, chosen, tolerance, seed)  # outputs × chosen entries
+    h = BASE_STEP * chosen.abs().clamp(min=1.0)
+    plus, minus = [], []
+    for k in range(count):
+        moved = chosen.clone()
+        moved[k] += h[k]
+        plus.append(call(moved))
+        moved[k] = chosen[k] - h[k]
+        minus.append(call(moved))
+    if not count:
+        empty = torch.zeros((centre.numel(), 0), dtype=torch.float64)
+        return NumericColumns(entries, empty, empty.clone())
+    up, down = torch.stack(plus, dim=1), torch.stack(minus, dim=1)  # out × entries
+    value = (up - down) / (2 * h)
+    jump = (up - 2 * centre[:, None] + down).abs() / h  # = h·|f''| where f is smooth
+    magnitude = torch.maximum(torch.maximum(up.abs(), down.abs()), centre.abs()[:, None])
+    moved = (up != centre[:, None]) | (down != centre[:, None])  # outputs the step reached
+    error = jump + moved * (ROUNDING_SAFETY * coarsest["eps"] * magnitude / h)
+    error = torch.where(torch.isfinite(value) & torch.isfinite(error), error, math.inf)
+    kinks = (jump > KINK_SLOPE * (1 + value.abs())).any(dim=0)
+    bound = tolerance.atol + tolerance.rtol * value.abs()
+    refine = ~(error <= CHEAP_TRUST * bound).all(dim=0) & ~kinks
+    if bool(refine.any()):
+        picked = refine.nonzero().reshape(-1)
+        value[:, picked], error[:, picked] = _refined_columns(
+            call, chosen, picked, centre, tolerance, seed, coarsest
+        )
+    error[:, kinks] = math.inf
+    return NumericColumns(entries, value, error)
+
+
+def _refined_columns(
+    call: Callable[[Tensor], Tensor],
+    chosen: Tensor,
+    picked: Tensor,
+    centre: Tensor,
+    tolerance: Tolerance,
+    seed: int,
+    coarsest: dict[str, float],
+) -> tuple[Tensor, Tensor]:
+    """The engine's refined central differences for the picked entries only."""
+
+    def sub(values: Tensor) -> Tensor:
+        full = chosen.clone()
+        full[picked] = values
+        return call(full)
+
+    def batched(rows: Tensor) -> Tensor:
+        return sub(rows) if rows.dim() == 1 else torch.stack([sub(row) for row in rows])
+
+    estimate = numeric_jacobian(batched, chosen[picked], tolerance, seed, outputs=centre.numel())
     error = estimate.error.double()  # the engine stores errors in float32
     if coarsest["eps"] > EPS64:  # the engine assumes float64 rounding
-        error += (
+        error = error + (
             4 * coarsest["eps"] * centre.abs()[:, None] / estimate.step.double().clamp(min=1e-300)
         )
-    kinks = _kinks(batched, chosen, centre, estimate)
-    error[:, kinks] = math.inf
-    error[~estimate.checked] = math.inf
-    return NumericColumns(entries, estimate.value.double(), error)
-
-
-def _kinks(
-    batched: Callable[[Tensor], Tensor], chosen: Tensor, centre: Tensor, estimate: NumericEstimate
-) -> Tensor:
-    """Entries whose stencil straddles a kink: f(x+h) − 2f(x) + f(x−h) ≫ h²·f''."""
-    count = chosen.numel()
-    kinks = torch.zeros(count, dtype=torch.bool)
-    for k in estimate.checked.any(dim=0).nonzero().reshape(-1).tolist():
-        h = float(estimate.step[:, k].double().max())
-        rows = chosen.expand(2, count).clone()
-        rows[0, k] += h
-        rows[1, k] -= h
-        plus, minus = batched(rows)
-        curvature = (plus - 2 * centre + minus).abs() / h  # = h·|f''| when f is smooth
-        kinks[k] = bool((curvature > KINK_SLOPE * (1 + estimate.value[:, k].abs())).any())
-    return kinks
+    error = torch.where(estimate.checked, error, torch.full_like(error, math.inf))
+    return estimate.value.double(), error
 
 
 def _fresh(args: list[Tensor], copy: bool) -> list[Tensor]:
@@ -761,6 +825,7 @@ def run_order(
             position, name, x, returned, columns, probes, tol,
             scaled, repeat_same, repeat_new, changed[position], subject.kind,
         )  # fmt: skip
+        arg.jacobian = _jacobian(columns, out_size, n)
         evidence_args.append(arg)
         block = _block(arg, labels, order, mode, out_shape)
         blocks.append(block)
@@ -784,8 +849,19 @@ def run_order(
         n_args=len(subject.names),
         n_float=len(float_args),
         names=subject.names,
+        inputs=[a.detach().double() if a.is_floating_point() else a for a in args],
+        forward_at=subject.forward64,
+        record=getattr(subject, "record", None),
+        dout_changed=bool(getattr(subject, "dout_changed", False)),
     )
     return Findings(blocks, evidence, notes, mode, n_probes, _dtype_name(out) or "")
+
+
+def _jacobian(columns: NumericColumns, out_size: int, n: int) -> Tensor:
+    """The finite-difference Jacobian (out_size × n), NaN in the columns not computed."""
+    jacobian = torch.full((out_size, n), math.nan, dtype=torch.float64)
+    jacobian[:, columns.entries] = columns.values
+    return jacobian
 
 
 def _require_finite(out: Tensor) -> None:
@@ -971,10 +1047,7 @@ def _problem(arg: ArgEvidence) -> str | None:
     raw = arg.raw[0]
     if raw is not None and tuple(raw.shape) != arg.shape and arg.reduced_from is None:
         return f"the gradient has shape {_shape(raw.shape)}, not {_shape(arg.shape)}"
-    dtype = arg.dtypes[0]
-    if dtype is not None and dtype != arg.input_dtype:
-        return f"the gradient is {dtype}, the input {arg.input_dtype}"
-    return None
+    return None  # another dtype is judged by its values (and diagnosed or noted apart)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -1049,6 +1122,10 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
     notes += first.notes
     notes += _dtype_notes(settings, first.out_dtype)
     notes += _reduced_notes(first.evidence.args)
+    notes += _cast_notes(first.evidence)
+    recognised = first.evidence.recognised
+    if recognised is not None:
+        notes.append(recognised.note())
     second: Findings | None = None
     if request.order == 2:
         blocked = [d for d in diagnoses if d.code in STRUCTURAL]
@@ -1103,6 +1180,7 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
         rtol=settings.tolerance.rtol,
         seed=request.seed,
         notes=notes,
+        recognised=None if recognised is None else recognised.name,
     )
 
 
@@ -1168,6 +1246,19 @@ def _dtype_notes(settings: Settings, out_dtype: str) -> list[str]:
             "alarm)"
         )
     return notes
+
+
+def _cast_notes(ev: Evidence) -> list[str]:
+    """An autograd.Function's gradient of another dtype: torch casts it, so only a note."""
+    if ev.kind != KIND_AUTOGRAD:
+        return []
+    return [
+        f"{arg.name}: backward returned a {arg.dtypes[0]} gradient for a {arg.input_dtype} "
+        f"input; torch casts it to {arg.input_dtype} (so do the values compared here), losing "
+        "precision if it is narrower"
+        for arg in ev.args
+        if arg.dtypes[0] is not None and arg.dtypes[0] != arg.input_dtype
+    ]
 
 
 def _reduced_notes(args: Sequence[ArgEvidence]) -> list[str]:

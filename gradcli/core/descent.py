@@ -10,7 +10,7 @@ The loop is lean — a few tensor operations per layer, fused where torch allows
 because for small networks the time of a step is the fixed cost of each torch call. The
 outputs of each step are kept (a bounded buffer) and the losses computed from them in a batch,
 so ``history[k]``, the loss after k steps, costs no call of its own. The last step is taken
-the long way: its gradient by :func:`gradcli.core.perceptron.backprop`, checked against
+the long way: its gradient by :func:`gradcli.core.backprop.backprop`, checked against
 autograd (the first step's gradient is the one the command checks three ways).
 """
 
@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
-from gradcli.core.perceptron import (
+from gradcli.core.backprop import (
     Layer,
     Network,
     _batched_terms,
@@ -28,6 +27,7 @@ from gradcli.core.perceptron import (
     backprop,
     forward,
 )
+from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
 from gradcli.results.perceptron import StepCheck, Training
 from gradcli.settings import Settings
 

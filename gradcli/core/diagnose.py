@@ -8,12 +8,17 @@ pattern explains the mismatches, ``unexplained`` says so instead of guessing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from gradcli._torch import load
 from gradcli.results.check import Diagnosis
 from gradcli.settings import Tolerance
+
+if TYPE_CHECKING:
+    from gradcli.core.intermediates import Intermediate
+    from gradcli.core.recognise import Recognition
 
 torch = load()
 Tensor = torch.Tensor
@@ -52,6 +57,7 @@ class ArgEvidence:
     repeat_new: Tensor | None  # the first upstream vector again, after a new forward
     changed: str | None  # "forward" or "backward" changed this argument in place
     reduced_from: tuple[int, ...] | None = None  # torch summed a broadcast gradient of this shape
+    jacobian: Tensor | None = None  # out_size × n finite differences, NaN where not computed
 
     @property
     def n(self) -> int:
@@ -84,18 +90,47 @@ class Evidence:
     n_float: int
     names: list[str]
     scale: float = 2.5
+    inputs: list[Tensor] = field(default_factory=list)  # every argument, float64 (ints as given)
+    # the user's forward at other inputs (flat float64 output), and its intermediate values
+    forward_at: Callable[[list[Tensor]], Tensor] | None = None
+    record: Callable[[list[Tensor]], list[Intermediate]] | None = None
+    dout_changed: bool = False  # backward changed its dout (grad_output) in place
+    recognised: Recognition | None = None  # set by diagnose(): the registry function it is
+    cache: dict[str, Any] = field(default_factory=dict)  # values computed once per check
+
+    def recorded(self, inputs: list[Tensor] | None = None, key: str = "at x") -> list[Intermediate]:
+        """The forward's intermediate values at ``inputs`` (default: the checked ones)."""
+        if key not in self.cache:
+            run = self.record
+            self.cache[key] = [] if run is None else run(inputs or self.inputs)
+        return self.cache[key]
 
 
 def diagnose(evidence: Evidence) -> list[Diagnosis]:
     """Every diagnosis the evidence supports, most fundamental first."""
+    from gradcli.core.recognise import recognise
+
     found: list[Diagnosis] = []
     order = evidence.order
+    if evidence.recognised is None:
+        evidence.recognised = recognise(evidence)
     found += _count(evidence)
     unstable = _non_deterministic(evidence)
     found += unstable
     for arg in evidence.args:
         if arg.changed:
             found.append(_d("in-place", _in_place(arg), arg, order))
+    if evidence.dout_changed:
+        found.append(
+            _d(
+                "in-place",
+                "backward changed its upstream gradient dout (grad_output) in place (dx = dout; "
+                "dx[x <= 0] = 0 writes into dout): the caller's dout, which other layers still "
+                "use, is modified; work on a copy (dx = dout.copy())",
+                None,
+                order,
+            )
+        )
     for arg in evidence.args:
         structural = _structural(arg, evidence)
         found += structural
@@ -197,12 +232,13 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
     if raw is not None and tuple(raw.shape) != arg.shape and arg.reduced_from is None:
         found.append(_wrong_shape(arg, raw, ev))
     dtype = arg.dtypes[0]
-    if dtype is not None and dtype != arg.input_dtype:
+    if dtype is not None and dtype != arg.input_dtype and ev.kind != "autograd.Function":
         found.append(
             _d(
                 "wrong-dtype",
                 f"the gradient for {arg.name} is {dtype}, but {arg.name} is {arg.input_dtype}: "
-                "return it in the input's dtype"
+                "return it in the input's dtype (the caller gets what you return; torch would "
+                "cast it only for an autograd.Function)"
                 + (" (an integer array drops the fractions)" if "int" in dtype else ""),
                 arg,
                 order,
@@ -241,6 +277,17 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
             )
     extra = raw.dim() - len(arg.shape)
     if same_shape and extra > 0 and tuple(raw.shape[extra:]) == arg.shape:
+        if all(n == 1 for n in raw.shape[:extra]):
+            stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
+            if _close(stacked, arg.numeric, arg.checked, tol):
+                return _d(
+                    "wrong-shape",
+                    f"{base}; its values are right, with an extra leading dimension of size 1 "
+                    "(a sum with keepdims=True?): drop keepdims, or reshape it to "
+                    f"{want}",
+                    arg,
+                    ev.order,
+                )
         summed = torch.stack([r.sum(dim=tuple(range(extra))).reshape(-1) for r in raws])  # type: ignore[union-attr]
         if _close(summed, arg.numeric, arg.checked, tol):
             return _d(
@@ -326,7 +373,14 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
         return []
     if structural and arg.states[0] in ("none", "missing"):
         return []
-    for check in (_zero, _factor, _transposed, _swapped, _region):
+    from gradcli.core import patterns
+    from gradcli.core.recognise import known_slip
+
+    checks = (
+        patterns.by_design, known_slip, _zero, _factor, _transposed, _swapped, _region,
+        patterns.generic,
+    )  # fmt: skip
+    for check in checks:
         diagnosis = check(arg, ev)
         if diagnosis is not None:
             return [diagnosis]
@@ -335,15 +389,45 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
         _index(k, arg.shape) for k in bad.nonzero().reshape(-1)[:SHOWN_ENTRIES].tolist()
     )
     more = ", …" if count > SHOWN_ENTRIES else ""
+    total = int(arg.entry_checked.sum())
+    where = f"all {total} checked entries" if count == total else f"{count} of {total} entries"
     return [
         _d(
             "unexplained",
             f"no known pattern explains the {count} wrong entr{'y' if count == 1 else 'ies'} "
-            f"of {_grad(arg, order)} (at {first}{more}); compare the values above",
+            f"of {_grad(arg, order)} ({where}: {first}{more}){_how_far(arg)}",
             arg,
             order,
         )
     ]
+
+
+def _how_far(arg: ArgEvidence) -> str:
+    """By how much the wrong entries are off: relative to the true values, and the worst."""
+    a = arg.analytic
+    assert a is not None
+    wrong = ~arg.ok
+    diff = (a - torch.nan_to_num(arg.numeric)).abs()
+    true = arg.numeric.abs()
+    relative = (diff / true)[wrong & (true > 0)]
+    worst = int(torch.where(wrong, diff, torch.zeros_like(diff)).reshape(-1).argmax())
+    probe, entry = divmod(worst, arg.n)
+    mine, theirs = float(a[probe, entry]), float(arg.numeric[probe, entry])
+    text = f"; the worst at {_index(entry, arg.shape)}: yours {mine:.4g}, true {theirs:.4g}"
+    if relative.numel():
+        low, high = float(relative.min()), float(relative.max())
+        median = float(relative.median())
+        text = (
+            f"; off by {_percent(low)} to {_percent(high)} of the true value (median "
+            f"{_percent(median)})" + text
+        )
+    return text
+
+
+def _percent(value: float) -> str:
+    if not math.isfinite(value):
+        return "∞"
+    return f"{100 * value:.2g}%" if value < 10 else f"{value:.3g}×"
 
 
 def _upstream(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
@@ -405,8 +489,8 @@ def _factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> Diag
     c = fitted_factor(arg, ev, where)
     if c is None:
         return None
-    noun = _grad(arg, ev.order)
-    return _d("constant-factor", f"{noun} is {_factor_text(c, arg, ev)}", arg, ev.order)
+    code, text = _factor_text(c, arg, ev)
+    return _d(code, f"{_grad(arg, ev.order)} is {text}", arg, ev.order)
 
 
 def fitted_factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> float | None:
@@ -443,13 +527,23 @@ def _candidates(ev: Evidence) -> list[float]:
 
 
 def _batch_sizes(ev: Evidence) -> dict[int, str]:
-    """Sizes N that a mean/sum mix-up multiplies a gradient by, and where N comes from."""
+    """Sizes N that a mean/sum mix-up multiplies a gradient by, and where N comes from: the
+    batch first, then every named dimension of the output and the inputs, then the counts."""
     found: dict[int, str] = {}
     for arg in ev.args:
         if len(arg.shape) >= 2 and arg.shape[0] > 2:
             found.setdefault(arg.shape[0], f"{arg.name}'s first dimension, the batch size")
     if len(ev.out_shape) >= 2 and ev.out_shape[0] > 2:
         found.setdefault(ev.out_shape[0], "the output's first dimension, the batch size")
+    named = [("the output", ev.out_shape)] + [(arg.name, list(arg.shape)) for arg in ev.args]
+    for owner, shape in named:
+        if len(shape) < 2:
+            continue
+        names = DIM_NAMES.get(len(shape), tuple(f"dimension {d}" for d in range(len(shape))))
+        for d, size in enumerate(shape):
+            if size > 2:
+                whose = "the output's" if owner == "the output" else f"{owner}'s"
+                found.setdefault(size, f"{whose} {names[d]}s, dimension {d}")
     size = math.prod(ev.out_shape)
     if size > 2:
         found.setdefault(size, "the number of output entries")
@@ -459,28 +553,35 @@ def _batch_sizes(ev: Evidence) -> dict[int, str]:
     return found
 
 
-def _factor_text(c: float, arg: ArgEvidence, ev: Evidence) -> str:
+def _factor_text(c: float, arg: ArgEvidence, ev: Evidence) -> tuple[str, str]:
+    """The diagnosis code and its words for yours = c × the true gradient."""
     sizes = _batch_sizes(ev)
     if c == -1.0:
-        return "the true gradient with its sign flipped (−1 ×): check the sign in backward"
+        return "constant-factor", (
+            "the true gradient with its sign flipped (−1 ×): check the sign in backward"
+        )
     if c == 2.0:
-        return "2 × the true gradient: a factor 2 too many (a ½ dropped, or added twice?)"
+        return "constant-factor", (
+            "2 × the true gradient: a factor 2 too many (a ½ dropped, or added twice?)"
+        )
     if c == 0.5:
-        return "½ × the true gradient: a factor 2 missing (d(x²)/dx = 2x?)"
+        return "constant-factor", "½ × the true gradient: a factor 2 missing (d(x²)/dx = 2x?)"
     for size, where in sizes.items():
         if c == float(size):
-            return (
+            return "mean-vs-sum", (
                 f"N × the true gradient with N = {size} ({where}): a sum where the forward "
-                "takes a mean — divide by N"
+                "takes a mean along it — divide by N"
             )
         if c == 1.0 / size:
-            return (
-                f"1/N × the true gradient with N = {size} ({where}): divided by N where the "
+            return "mean-vs-sum", (
+                f"1/N × the true gradient with N = {size} ({where}): a mean along it where the "
                 "forward sums, or divided twice"
             )
         if c in (-float(size), -1.0 / size):
-            return f"{_number(c)} × the true gradient (N = {size}, {where}, and the sign flipped)"
-    return f"{_number(c)} × the true gradient at every entry: a constant factor"
+            return "mean-vs-sum", (
+                f"{_number(c)} × the true gradient (N = {size}, {where}, and the sign flipped)"
+            )
+    return "constant-factor", f"{_number(c)} × the true gradient at every entry: a constant factor"
 
 
 def _transposed(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import ACTIVATIONS
 from gradcli.core.engine import (
     TORCH_DTYPES,
     NumericEstimate,
@@ -46,6 +45,7 @@ from gradcli.expr.language import (
 )
 from gradcli.expr.torchfn import SECOND_ORDER_STAND_INS, TorchFunction, stacked
 from gradcli.limits import require_entries
+from gradcli.ops.activations import ACTIVATIONS
 from gradcli.results.expr import ExprResult, Formula
 from gradcli.results.grid import Grid, nested
 from gradcli.settings import Settings, Tolerance

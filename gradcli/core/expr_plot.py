@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import plot_range
 from gradcli.core.engine import elementwise_autograd, judge
 from gradcli.core.expr import ExprRequest, Settler, singular_points
 from gradcli.expr import symbolic as sym
 from gradcli.expr.language import Node
 from gradcli.expr.torchfn import TorchFunction
+from gradcli.ops.activations import plot_range
 from gradcli.results.curve import Curve
 from gradcli.settings import Settings, Tolerance
 
@@ -115,7 +115,7 @@ def _plus_zero(values: list[float]) -> list[float]:
 
 def _kinks(tree: Node, name: str, fixed: dict[str, float], grid: Sequence[float]) -> list[float]:
     """x in the range where the argument of a corner function crosses zero."""
-    from gradcli.activations import ACTIVATIONS
+    from gradcli.ops.activations import ACTIVATIONS
 
     corners = [
         sub

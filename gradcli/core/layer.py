@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from gradcli.core import draws
 from gradcli.core.engine import (
     CALL_COST,
     TORCH_DTYPES,
@@ -27,7 +28,7 @@ from gradcli.core.engine import (
 )
 from gradcli.errors import InputError, unknown
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
+from gradcli.ops.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
@@ -56,7 +57,7 @@ def _tensor(given: Given, shape: tuple[int, ...], dtype, what: str) -> Tensor:
 
 
 def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None], list[str]]:
-    """The inputs in registry order: given, drawn (torch.randn from the generator) or None.
+    """The inputs in registry order: given, drawn (``draws.normal`` from the generator) or None.
 
     Also returns how each drawn tensor was made, for the note that lets users repeat it.
     """
@@ -73,9 +74,8 @@ def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None]
             else:
                 tensors[item.name] = _tensor(values, shape, dtype, f"--{item.name}")
         else:
-            # drawn like torch.randn (float32), so that torch.manual_seed(S) reproduces it
-            tensors[item.name] = torch.randn(*shape, generator=generator).to(dtype)
-            drawn.append(f"{item.name} = torch.randn({', '.join(map(str, shape))})")
+            tensors[item.name] = draws.normal(shape, generator, dtype)
+            drawn.append(draws.normal_text(item.name, shape))
     return tensors, drawn
 
 
@@ -86,8 +86,7 @@ def build_upstream(request: LayerRequest, dtype, generator) -> tuple[Tensor, str
         return _tensor(request.upstream, shape, dtype, "--upstream"), "given", None
     if request.upstream == "ones":
         return torch.ones(shape, dtype=dtype), "ones", None
-    g = torch.randn(*shape, generator=generator).to(dtype)
-    return g, "random", f"G = torch.randn({', '.join(map(str, shape))})"
+    return draws.normal(shape, generator, dtype), "random", draws.normal_text("G", shape)
 
 
 # ---------------------------------------------------------------- the three gradients

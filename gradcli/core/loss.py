@@ -15,7 +15,7 @@ from gradcli.core.engine import (
     torch,
 )
 from gradcli.expect import Expected, Slip, check_answer
-from gradcli.losses import (
+from gradcli.ops.losses import (
     BCE_LOG_FLOOR,
     BCE_TRUST_MARGIN,
     Loss,

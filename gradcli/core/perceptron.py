@@ -9,16 +9,25 @@ notes' W_jk). The analytic side is the delta rule, written out layer by layer:
 - gradients:     ∂E/∂W_kj = Σ_batch δ_k x_j,   ∂E/∂b_k = Σ_batch δ_k
 
 with ∂E/∂O from the loss registry's analytic gradient and f'(X) from the
-activation registry's analytic derivative; autograd never enters it.
+activation registry's analytic derivative; autograd never enters it. The network's
+tensors, its forward pass and both gradients live in :mod:`gradcli.core.backprop`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from gradcli.activations import Activation
+from gradcli.core import draws
+from gradcli.core.backprop import (
+    Backprop,
+    Layer,
+    Network,
+    _batched_terms,
+    autograd_gradients,
+    backprop,
+    forward,
+)
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
     TORCH_DTYPES,
@@ -31,8 +40,8 @@ from gradcli.core.engine import (
 )
 from gradcli.errors import InputError
 from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.losses import Loss, Reduction, TargetKind
-from gradcli.network import (
+from gradcli.ops.losses import Reduction
+from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
     NetworkPlan,
     NetworkSpec,
@@ -40,7 +49,6 @@ from gradcli.network import (
     plan_network,
     unknown_key,
 )
-from gradcli.params import ParamValues
 from gradcli.parsing import TensorData
 from gradcli.results.perceptron import (
     LayerGradients,
@@ -58,35 +66,6 @@ DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
-@dataclass
-class Layer:
-    """One layer's parameters (in the compute dtype) and its activation."""
-
-    weight: Tensor
-    bias: Tensor | None
-    activation: Activation
-    params: ParamValues
-
-    def parameters(self) -> list[Tensor]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
-
-
-@dataclass
-class Network:
-    """A checked network, its input and its target, ready to differentiate."""
-
-    x: Tensor
-    layers: list[Layer]
-    target: Tensor
-    loss: Loss
-    loss_params: ParamValues
-    reduction: Reduction
-    drawn: bool  # something came from the seed
-
-    def parameters(self) -> list[Tensor]:
-        return [p for layer in self.layers for p in layer.parameters()]
-
-
 # ---------------------------------------------------------------- building and checking
 
 
@@ -95,19 +74,19 @@ def build_network(
 ) -> Network:
     """Check the spec (``plan_network``, torch-free; ``plan`` when the caller has checked it
     already) and turn it into tensors: the input and the parameters as given, or drawn like
-    torch.randn after torch.manual_seed(seed) — x first, then per layer W and b."""
+    ``draws.normal`` after torch.manual_seed(seed) — x first, then per layer W and b."""
     plan = plan_network(spec) if plan is None else plan
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(spec.seed)
-    if spec.x_shape is not None:  # drawn in float32, as torch.randn does by default
-        x = torch.randn(*spec.x_shape, generator=generator).to(dtype)
+    if spec.x_shape is not None:
+        x = draws.normal(spec.x_shape, generator, dtype)
     else:
         x = _tensor(spec.x, dtype, "--x")
     layers = []
     for i, layer in enumerate(plan.layers, 1):
         if spec.layer_sizes:
-            weight = torch.randn(layer.out, layer.fan_in, generator=generator).to(dtype)
-            bias = torch.randn(layer.out, generator=generator).to(dtype) if layer.bias else None
+            weight = draws.normal((layer.out, layer.fan_in), generator, dtype)
+            bias = draws.normal((layer.out,), generator, dtype) if layer.bias else None
         else:
             weight = _tensor(as_matrix(spec.weights[i - 1]), dtype, f"layer {i} --weights")
             given = spec.biases[i - 1] if spec.biases else None
@@ -135,88 +114,7 @@ def _tensor(values: Sequence, dtype, what: str) -> Tensor:
     return tensor
 
 
-# ---------------------------------------------------------------- the three computations
-
-
-def forward(
-    x: Tensor, layers: Sequence[Layer], params: Sequence[Tensor] | None = None
-) -> list[tuple[Tensor, Tensor]]:
-    """(X, O) of every layer; ``params`` (weights and biases in order) replace the layers'."""
-    tensors = (
-        list(params) if params is not None else [p for layer in layers for p in layer.parameters()]
-    )
-    results = []
-    inputs = x
-    for layer in layers:
-        weight = tensors.pop(0)
-        bias = tensors.pop(0) if layer.bias is not None else None
-        pre = inputs @ weight.transpose(-1, -2)  # a batch of weight copies broadcasts
-        if bias is not None:
-            pre = pre + (bias.unsqueeze(-2) if bias.dim() > 1 else bias)
-        out = layer.activation.forward(pre, layer.params)
-        results.append((pre, out))
-        inputs = out
-    return results
-
-
-def loss_value(net: Network, output: Tensor) -> Tensor:
-    return net.loss.forward(output, net.target, net.reduction, net.loss_params)
-
-
-@dataclass
-class Backprop:
-    """Everything the delta rule produced, per layer (index 0 = layer 1)."""
-
-    inputs: list[Tensor]
-    pre: list[Tensor]
-    out: list[Tensor]
-    derivative: list[Tensor]
-    upstream: list[Tensor]
-    delta: list[Tensor]
-    weight_grads: list[Tensor]
-    bias_grads: list[Tensor | None]
-
-
-def backprop(net: Network, passes: list[tuple[Tensor, Tensor]] | None = None) -> Backprop:
-    """The delta rule, from the output layer down; analytic derivatives only.
-
-    ``passes`` is the forward pass when the caller already has it.
-    """
-    passes = forward(net.x, net.layers) if passes is None else passes
-    pre = [p for p, _ in passes]
-    out = [o for _, o in passes]
-    inputs = [net.x, *out[:-1]]
-    derivative = [
-        layer.activation.derivative(p, layer.params)
-        for layer, p in zip(net.layers, pre, strict=True)
-    ]
-    count = len(net.layers)
-    upstream: list[Tensor] = [None] * count  # type: ignore[list-item]
-    delta: list[Tensor] = [None] * count  # type: ignore[list-item]
-    # output layer: ∂E/∂O_k from the loss registry, δ_k = ∂E/∂O_k · f'(X_k)
-    upstream[-1] = net.loss.gradient(out[-1], net.target, net.reduction, net.loss_params)
-    delta[-1] = upstream[-1] * derivative[-1]
-    # hidden layers: δ_j = f'(X_j) · Σ_k δ_k W_kj  (δ, W of the layer above)
-    for i in range(count - 2, -1, -1):
-        upstream[i] = delta[i + 1] @ net.layers[i + 1].weight
-        delta[i] = upstream[i] * derivative[i]
-    # ∂E/∂W_kj = Σ_batch δ_k x_j ;  ∂E/∂b_k = Σ_batch δ_k
-    weight_grads = [d.T @ x for d, x in zip(delta, inputs, strict=True)]
-    bias_grads = [
-        None if layer.bias is None else d.sum(dim=0)
-        for layer, d in zip(net.layers, delta, strict=True)
-    ]
-    return Backprop(inputs, pre, out, derivative, upstream, delta, weight_grads, bias_grads)
-
-
-def autograd_gradients(net: Network, engine: str) -> tuple[Tensor, list[Tensor]]:
-    """The loss and ∂E/∂params through torch: ``autograd.grad`` or ``backward()`` + ``.grad``."""
-    leaves = [p.detach().clone().requires_grad_(True) for p in net.parameters()]
-    loss = loss_value(net, forward(net.x, net.layers, leaves)[-1][1])
-    if engine == "backward":
-        loss.backward()
-        return loss.detach(), [leaf.grad for leaf in leaves]
-    return loss.detach(), list(torch.autograd.grad(loss, leaves))
+# ---------------------------------------------------------------- finite differences
 
 
 def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[NumericEstimate]:
@@ -257,15 +155,6 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
             estimate = _watch_kinks(estimate, value, net.layers, passes_at, reference)
         estimates.append(estimate)
     return estimates
-
-
-def _batched_terms(net: Network, output: Tensor, target: Tensor) -> Tensor:
-    """The loss's unreduced terms for k copies of the output, flattened per copy: (k, terms)."""
-    copies = output.shape[0]
-    if net.loss.target_kind is TargetKind.values:
-        return net.loss.terms(output, target.expand_as(output), net.loss_params).reshape(copies, -1)
-    flat = output.reshape(-1, output.shape[-1])  # class targets: one term per sample
-    return net.loss.terms(flat, target.repeat(copies), net.loss_params).reshape(copies, -1)
 
 
 def _watch_kinks(
@@ -689,11 +578,12 @@ def _notes(net: Network, spec: NetworkSpec) -> list[str]:
     if net.drawn:
         drawn = []
         if spec.x_shape is not None:
-            drawn.append(f"x = torch.randn({spec.x_shape[0]}, {spec.x_shape[1]})")
+            drawn.append(draws.normal_text("x", spec.x_shape))
         if spec.layer_sizes:
             drawn.append(
-                "then per layer W = torch.randn(out, in)"
-                + ("" if spec.no_bias else ", b = torch.randn(out)")
+                "then per layer "
+                + draws.normal_text("W", ("out", "in"))
+                + ("" if spec.no_bias else ", " + draws.normal_text("b", ("out",)))
             )
         notes.append(
             f"random values as after torch.manual_seed({spec.seed}): "

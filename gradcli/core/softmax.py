@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
 from gradcli.expect import Expected, Slip, check_answer
+from gradcli.ops.softmax import check_temperature
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
-from gradcli.softmax_rules import check_temperature
 
 FORMULA = "∂p_i/∂a_j = p_i(δ_ij − p_j) / T"
 SIGN_PATTERN = (

@@ -24,8 +24,8 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from gradcli.activations import ACTIVATION_LIST
 from gradcli.errors import InputError, shown
+from gradcli.ops.activations import ACTIVATION_LIST
 from gradcli.params import describe_all
 
 MAX_LENGTH = 2000  # characters of one expression

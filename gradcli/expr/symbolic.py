@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import Call, Const, Neg, Node, Num, Power, Product, Sum, Var
 from gradcli.expr.torchfn import activation_forwards, defaults, gamma, real_cbrt
+from gradcli.ops.activations import ACTIVATIONS
 
 sp = load("sympy")
 torch = load("torch")

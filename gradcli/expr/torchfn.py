@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.activations import ACTIVATIONS
 from gradcli.expr.language import CONSTANTS, Call, Const, Neg, Node, Num, Power, Product, Sum, Var
+from gradcli.ops.activations import ACTIVATIONS
 
 torch = load("torch")
 Tensor = Any

@@ -112,70 +112,141 @@ class GradientBlock:
 # code → (what it means, the example in examples/ that shows it): one definition for the
 # diagnoses, their documentation table (docs/check.md) and the tests
 DIAGNOSES: dict[str, tuple[str, str]] = {
+    "known-slip": (
+        "your forward is recognised as a registry function (an activation, softmax, a loss, a "
+        "layer) and your backward makes one of the slips `--expect` names for it — e.g. "
+        "`return dout * sigmoid(x)`, σ(x) itself, or `x * (1 - x)` with x where σ(x) belongs",
+        "bad_sigmoid_output.py, bad_sigmoid_input_form_numpy.py, bad_softmax_diagonal_numpy.py",
+    ),
+    "straight-through": (
+        "a straight-through estimator: the forward is piecewise constant (true gradient 0) and "
+        "the backward passes dout through or clipped, a surrogate by design — e.g. "
+        "`forward: x.sign()`, `backward: return dout`",
+        "ste_sign.py",
+    ),
+    "gradient-reversal": (
+        "a gradient reversal layer: forward the identity, backward −λ·dout by design — e.g. "
+        "`return -lambd * grad_output`",
+        "gradient_reversal.py",
+    ),
     "constant-factor": (
-        "yours = c × the true gradient at every entry; c named (2, ½, −1, N or 1/N with N the "
-        "batch size…)",
-        "bad_sigmoid.py, bad_square_factor2.py, bad_half_numpy.py, bad_mean_torch.py",
+        "yours = c × the true gradient at every entry; c named (2, ½, −1…) — e.g. "
+        "`y * (y - 1)` for σ'",
+        "bad_sigmoid.py, bad_square_factor2.py, bad_half_numpy.py",
+    ),
+    "mean-vs-sum": (
+        "yours = N × or 1/N × the true gradient, N the size of one named dimension (the batch, "
+        "the columns…): a sum where the forward takes a mean along it, or the reverse — e.g. "
+        "no `/ N` after `dout.expand(N, -1)`",
+        "bad_mean_torch.py, bad_mean_columns_numpy.py",
+    ),
+    "output-as-gradient": (
+        "yours = dout ⊙ y, the forward's output itself instead of its derivative — e.g. "
+        "`return dout * out`",
+        "bad_output_as_gradient.py",
+    ),
+    "identity-upstream": (
+        "yours = dout: the upstream gradient returned unchanged — e.g. `return grad_output`",
+        "bad_identity_numpy.py",
+    ),
+    "diagonal-only": (
+        "yours = dout_i · ∂y_i/∂x_i: only the diagonal of a full Jacobian, as if elementwise — "
+        "e.g. `p * (1 - p) * dout` for a normalisation",
+        "bad_normalise_diagonal_numpy.py",
+    ),
+    "gradient-at-output": (
+        "yours is the true gradient evaluated at the output y instead of the input x — e.g. "
+        "`dout * f_prime(out)`",
+        "bad_gradient_at_output.py",
+    ),
+    "missing-factor": (
+        "a chain-rule factor is missing that is a value the forward computes (named by how it "
+        "was computed), or yours is the derivative of an intermediate value alone (the chain "
+        "or product rule stopped early) — e.g. `dout * sigmoid(x) * (1 - t**2)` for Mish",
+        "bad_mish.py, bad_missing_factor_numpy.py",
     ),
     "transposed": (
         "yours is the transpose of the true gradient (or of its Jacobian; also when that "
-        "makes the shape wrong)",
+        "makes the shape wrong) — e.g. `x.T @ dout` where `dout.T @ x` is needed",
         "bad_linear_transposed.py",
     ),
     "upstream-ignored": (
-        "backward(2.5·dout) = backward(dout): dout (grad_output) is never multiplied in",
+        "backward(2.5·dout) = backward(dout): dout (grad_output) is never multiplied in — e.g. "
+        "`return 1 - y**2`",
         "bad_tanh_upstream.py, bad_scale_upstream_numpy.py",
     ),
     "not-linear": (
-        "backward(2.5·dout) is neither backward(dout) nor 2.5 × it (dout squared, added…)",
+        "backward(2.5·dout) is neither backward(dout) nor 2.5 × it (dout squared, added…) — "
+        "e.g. `return dout + 2 * x`",
         "bad_not_linear.py",
     ),
     "wrong-input": (
-        "the gradient returned for one input is the true gradient of another (wrong order)",
+        "the gradient returned for one input is the true gradient of another (wrong order) — "
+        "e.g. `return dy, dx`",
         "bad_mul_swapped.py",
     ),
     "region": (
         "wrong exactly in one region — where an input is < 0 or > 0 (a missing mask, a kink), "
-        "a row, column, channel or block — and right elsewhere",
+        "a row, column, channel or block — and right elsewhere — e.g. ReLU's `return dout`",
         "bad_relu.py, bad_relu_torch.py, bad_linear_row.py",
     ),
-    "zero": ("yours is 0 everywhere, the true gradient is not", "bad_zero_numpy.py"),
+    "zero": (
+        "yours is 0 everywhere, the true gradient is not — e.g. `dx = np.zeros_like(x)` never "
+        "filled",
+        "bad_zero_numpy.py",
+    ),
     "non-finite": (
-        "yours has NaN or ∞ where the true gradient is finite",
+        "yours has NaN or ∞ where the true gradient is finite — e.g. `np.exp(x) / (1 + "
+        "np.exp(x))` at x = 1000",
         "bad_softplus_nan.py",
     ),
     "wrong-shape": (
         "a returned gradient has another shape than its input (with the fix when one is "
-        "evident: sum over the batch, reshape)",
+        "evident: sum over the batch, drop keepdims, reshape) — e.g. `db = dout` for a batch",
         "bad_bias_shape.py",
     ),
     "wrong-dtype": (
-        "a returned gradient has another dtype than its input",
+        "a NumPy or torch pair returns a gradient of another dtype than its input (the values "
+        "are still judged; for an autograd.Function, which torch casts, only a note) — e.g. "
+        "`np.zeros(x.shape, dtype=int)`",
         "bad_dtype_numpy.py",
     ),
     "wrong-type": (
-        "backward returned something that is not a tensor / array",
+        "backward returned something that is not a tensor / array — e.g. `return dx.tolist()`",
         "bad_type_numpy.py",
     ),
     "none-gradient": (
-        "backward returned None for an input whose true gradient is not 0",
+        "backward returned None for an input whose true gradient is not 0 — e.g. "
+        "`return grad_input, None` for a weight",
         "bad_none.py",
     ),
     "wrong-count": (
-        "backward returned more or fewer values than forward has inputs",
+        "backward returned more or fewer values than forward has inputs — e.g. `return dx` "
+        "for forward(x, w)",
         "bad_count.py",
     ),
     "detached": (
         "an input gets no gradient through autograd (a .detach(), .item(), NumPy…) though the "
-        "output depends on it; at --order 2: the backward is not differentiable",
+        "output depends on it; at --order 2: the backward is not differentiable — e.g. "
+        "`x.detach()` inside the function",
         "bad_sigmoid_second.py",
     ),
     "non-deterministic": (
-        "two backward calls with the same inputs and dout differ (state kept between calls)",
+        "two backward calls with the same inputs and dout differ (state kept between calls) — "
+        "e.g. `self.grad += …` never reset",
         "bad_accumulate.py",
     ),
-    "in-place": ("forward or backward changed an input in place", "bad_inplace.py"),
-    "unexplained": ("some entries are wrong and no pattern above explains all of them", ""),
+    "in-place": (
+        "forward or backward changed an input, or backward its dout, in place — e.g. "
+        "`dx = dout; dx[x <= 0] = 0`",
+        "bad_inplace.py, bad_dout_inplace_numpy.py",
+    ),
+    "unexplained": (
+        "some entries are wrong and no pattern above explains all of them: which ones, and by "
+        "how much (relative to the true values, and the worst) — e.g. a batch norm forward "
+        "using `np.std(var + eps)`",
+        "",
+    ),
 }
 
 
@@ -225,6 +296,7 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     answer: None = None
     command: str = "check"
+    recognised: str | None = None  # the registry function the forward is ("sigmoid"…)
 
     def block_for(self, name: str) -> GradientBlock | None:
         return next((block for block in self.gradients if block.input == name), None)
@@ -256,6 +328,7 @@ class CheckResult:
             "rtol": self.rtol,
             "seed": self.seed,
             "notes": self.notes,
+            "recognised": self.recognised,
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:

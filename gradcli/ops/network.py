@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gradcli.activations import Activation, get_activation
 from gradcli.errors import InputError, shown
 from gradcli.limits import FLOAT64, require_memory, require_work
-from gradcli.losses import Loss, Reduction, get_loss
+from gradcli.ops.activations import Activation, get_activation
+from gradcli.ops.losses import Loss, Reduction, get_loss
 from gradcli.params import ParamValues
 
 Matrix = list[list[float]]

@@ -1,0 +1,377 @@
+"""conv1d and conv2d (cross-correlation, as torch's): ∂L/∂x is G, spread by the stride
+and padded, correlated with the flipped kernel; ∂L/∂W is x correlated with G. conv1d is
+computed as conv2d with height 1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gradcli._torch import F
+from gradcli.errors import InputError
+from gradcli.ops.layers.base import (
+    _BIAS_HELP,
+    STEP_LINES,
+    Layer,
+    LayerInput,
+    LayerParam,
+    Params,
+    Shape,
+    Shapes,
+    Step,
+    Tensors,
+    _first,
+    _names,
+    _need_rank,
+    _need_vector,
+    _num,
+    _pair,
+    _prod,
+    _show,
+    dims_text,
+)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def _conv_names(nd: int) -> tuple[str, ...]:
+    return ("h", "w") if nd == 2 else ("l",)
+
+
+def _conv_shape_for(nd: int) -> Callable[[Shapes, Params], Shape]:
+    layer = f"conv{nd}d"
+    x_form = "N×C×H×W" if nd == 2 else "N×C×L"
+    w_form = "O×C×kh×kw" if nd == 2 else "O×C×K"
+
+    def shape(shapes: Shapes, params: Params) -> Shape:
+        x, w, b = shapes["x"], shapes["weight"], shapes.get("bias")
+        _need_rank(layer, "x", x, (nd + 2,), x_form)
+        _need_rank(layer, "weight", w, (nd + 2,), w_form)
+        both = f"x is {dims_text(x)}, weight is {dims_text(w)}"
+        if w[1] != x[1]:
+            raise InputError(
+                f"{layer}: --weight has {w[1]} input channels but --x has {x[1]} ({both})"
+            )
+        _need_vector(layer, "bias", b, w[0], f"weight is {dims_text(w)} ({w[0]} output channels)")
+        out = []
+        for axis, size, k, s, pad, d in _conv_axes(nd, x, w, params):
+            extent = d * (k - 1) + 1
+            if size + 2 * pad < extent:
+                spans = f" spans {extent} with dilation {d}" if d > 1 else f" is {k}"
+                raise InputError(
+                    f"{layer}: the kernel{spans} along {axis} but the padded input is only "
+                    f"{size + 2 * pad} ({size} + 2×{pad}); {both}"
+                )
+            out.append((size + 2 * pad - extent) // s + 1)
+        return (x[0], w[0], *out)
+
+    return shape
+
+
+def _conv_axes(nd: int, x: Shape, w: Shape, params: Params) -> list[tuple]:
+    """(axis name, input size, kernel size, stride, padding, dilation) per spatial axis."""
+    stride, padding, dilation = (
+        _pair(params["stride"]),
+        _pair(params["padding"]),
+        _pair(params["dilation"]),
+    )
+    names = _conv_names(nd)
+    if nd == 1:
+        return [(names[0], x[2], w[2], stride[0], padding[0], dilation[0])]
+    return [(names[i], x[2 + i], w[2 + i], stride[i], padding[i], dilation[i]) for i in range(2)]
+
+
+def _conv_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
+    if name == "bias" and shapes.get("weight"):
+        return (shapes["weight"][0],)
+    return None
+
+
+def _conv_forward_for(nd: int) -> Callable[[Tensors, Params], Tensor]:
+    def forward(t: Tensors, p: Params) -> Tensor:
+        conv = F.conv2d if nd == 2 else F.conv1d
+        return conv(t["x"], t["weight"], t.get("bias"), p["stride"], p["padding"], p["dilation"])
+
+    return forward
+
+
+def _as_2d(t: Tensors, p: Params, nd: int) -> tuple[Tensor, Tensor, tuple, tuple, tuple]:
+    """x, W and stride, padding, dilation as for conv2d (conv1d is conv2d with height 1)."""
+    x, w = t["x"], t["weight"]
+    if nd == 1:
+        return (
+            x.unsqueeze(2),
+            w.unsqueeze(2),
+            (1, p["stride"]),
+            (0, p["padding"]),
+            (1, p["dilation"]),
+        )
+    return x, w, _pair(p["stride"]), _pair(p["padding"]), _pair(p["dilation"])
+
+
+@dataclass
+class _InputGradientParts:
+    """The stages of ∂L/∂x for a convolution, as a student writes them down."""
+
+    spread: Tensor  # G↑s: G with s − 1 zeros between entries
+    full: Tensor  # G↑s padded by d(k − 1) zeros on each side
+    padded: Tensor  # ∂L/∂x_pad: full ⋆ rot180(W), zero where no window reached
+    dx: Tensor  # ∂L/∂x: the padding cropped off
+
+
+def conv2d_input_parts(
+    g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+) -> _InputGradientParts:
+    """∂L/∂x: the correlation of G (stride-dilated, zero-padded) with the flipped kernel.
+
+    G↑s puts s − 1 zeros between G's entries; padding it by d(k − 1) on each side and
+    correlating with rot180(W), channels swapped (C×O×kh×kw), with dilation d gives
+    ∂L/∂x_pad; rows and columns no window reached get 0; cropping p gives ∂L/∂x.
+    (``F.conv2d`` is used here as the plain correlation it computes.)
+    """
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, o, ho, wo = g.shape
+    kh, kw = w.shape[2], w.shape[3]
+    height, width = input_hw
+    spread = g.new_zeros(n, o, (ho - 1) * sh + 1, (wo - 1) * sw + 1)
+    spread[:, :, ::sh, ::sw] = g
+    full = F.pad(spread, (dw * (kw - 1), dw * (kw - 1), dh * (kh - 1), dh * (kh - 1)))
+    flipped = w.flip(2, 3).transpose(0, 1)
+    reached = F.conv2d(full, flipped, dilation=(dh, dw))
+    hp, wp = height + 2 * ph, width + 2 * pw
+    padded = F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
+    dx = padded[:, :, ph : ph + height, pw : pw + width]
+    return _InputGradientParts(spread, full, padded, dx)
+
+
+def conv2d_input_gradient(
+    g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+) -> Tensor:
+    """∂L/∂x of a convolution (see :func:`conv2d_input_parts`)."""
+    return conv2d_input_parts(g, w, input_hw, stride, padding, dilation).dx
+
+
+def conv2d_weight_gradient(
+    x: Tensor, g: Tensor, kernel: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+) -> Tensor:
+    """∂L/∂W[o,c,p,q] = Σ_{n,i,j} G[n,o,i,j]·x_pad[n,c,i·s+p·d, j·s+q·d].
+
+    ``unfold`` lists, for every output position (i, j), the input patch its window
+    covers; each weight entry is then the sum over positions of G times the patch entry
+    it meets: the correlation of x with G.
+    """
+    n, o = g.shape[0], g.shape[1]
+    patches = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
+    per_sample = g.reshape(n, o, -1) @ patches.transpose(1, 2)  # N × O × C·kh·kw
+    return per_sample.sum(dim=0).reshape(o, x.shape[1], *kernel)
+
+
+def _conv_backward_for(nd: int) -> Callable[[Tensors, Params, Tensor], dict[str, Tensor]]:
+    def backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+        x, w, stride, padding, dilation = _as_2d(t, p, nd)
+        g2 = g.unsqueeze(2) if nd == 1 else g
+        dx = conv2d_input_gradient(g2, w, (x.shape[2], x.shape[3]), stride, padding, dilation)
+        dw = conv2d_weight_gradient(x, g2, tuple(w.shape[2:]), stride, padding, dilation)
+        grads = {"x": dx.squeeze(2) if nd == 1 else dx, "weight": dw.squeeze(2) if nd == 1 else dw}
+        if t.get("bias") is not None:
+            grads["bias"] = g.sum(dim=[0, *range(2, g.dim())])
+        return grads
+
+    return backward
+
+
+def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
+    def steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+        x, w, stride, padding, dilation = _as_2d(t, p, nd)
+        g2 = g.unsqueeze(2) if nd == 1 else g
+        names = ("n", "c", *_conv_names(nd))
+        out_names = ("n", "o", *_conv_names(nd))
+        kernel_names = ("o", "c", *(("p", "q") if nd == 2 else ("p",)))
+        result = [Step("G = ∂L/∂y (upstream)", "", g, out_names)]
+        if any(padding):
+            padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+            result.append(Step("x_pad (x with zero padding)", "", _back(padded, nd), names))
+        result.append(_patch_step(x, g2, stride, padding, dilation, w, nd))
+        parts = conv2d_input_parts(g2, w, (x.shape[2], x.shape[3]), stride, padding, dilation)
+        if stride[0] > 1 or stride[1] > 1:
+            result.append(
+                Step("G↑s (G with s − 1 zeros between entries)", "", _back(parts.spread, nd),
+                     out_names)
+            )  # fmt: skip
+        pad = [dilation[i] * (w.shape[2 + i] - 1) for i in range(2)]
+        result.append(
+            Step(
+                f"G↑s zero-padded by d(k − 1) = {pad[1] if nd == 1 else _show(tuple(pad))}",
+                "the input of the full correlation",
+                _back(parts.full, nd),
+                out_names,
+                symbol="pad(G↑s)",
+            )
+        )
+        result.append(
+            Step(
+                "rot180(W) (the kernel flipped in every spatial dimension)",
+                "",
+                _back(w.flip(2, 3), nd),
+                kernel_names,
+            )
+        )
+        target = "∂L/∂x_pad" if any(padding) else "∂L/∂x"
+        result.append(
+            Step(
+                f"{target} = pad(G↑s) ⋆ rot180(W)",
+                "correlation summed over o (channels swapped), dilation d"
+                + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
+                _back(parts.padded, nd),
+                names,
+            )
+        )
+        result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd))
+        return result
+
+    return steps
+
+
+def _back(v: Tensor, nd: int) -> Tensor:
+    """Undo conv1d's extra height-1 dimension."""
+    return v.squeeze(2) if nd == 1 else v
+
+
+def _span(start: int, count: int, step: int) -> str:
+    last = start + (count - 1) * step
+    if count == 1:
+        return f"{start}"
+    return f"{start}:{last + 1}" + (f":{step}" if step > 1 else "")
+
+
+def _patch_step(x, g, stride, padding, dilation, w, nd) -> Step:
+    """Which input patch meets the kernel at each output position."""
+    n, o, ho, wo = g.shape
+    kh, kw = w.shape[2], w.shape[3]
+    (sh, sw), (dh, dw) = stride, dilation
+    source = "x_pad" if any(padding) else "x"
+    lines = []
+    for b, k, i, j in _first(STEP_LINES, n, o, ho, wo):
+        rows, cols = _span(i * sh, kh, dh), _span(j * sw, kw, dw)
+        where = f"{b}, :, {cols}" if nd == 1 else f"{b}, :, {rows}, {cols}"
+        out = f"{b},{k},{j}" if nd == 1 else f"{b},{k},{i},{j}"
+        lines.append(f"y[{out}] = b[{k}] + Σ W[{k}] ⊙ {source}[{where}]")
+    total = n * o * ho * wo
+    if total > len(lines):
+        lines.append(f"… {total - len(lines)} more output positions, each one window further")
+    return Step("Which input patch meets the kernel (forward)", "", lines=tuple(lines))
+
+
+def _weight_lines(x, g, stride, padding, dilation, w, nd) -> Step:
+    """Each weight entry meets a strided sub-grid of x_pad: ∂L/∂W is x correlated with G."""
+    o, c, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    ho, wo = g.shape[2], g.shape[3]
+    grad = conv2d_weight_gradient(x, g, (kh, kw), stride, padding, dilation)
+    source = "x_pad" if any(padding) else "x"
+    lines = []
+    for a, b, p, q in _first(STEP_LINES, o, c, kh, kw):
+        rows, cols = _span(p * dh, ho, sh), _span(q * dw, wo, sw)
+        value = _num(float(grad[a, b, p, q]))
+        if nd == 1:
+            lines.append(f"∂L/∂W[{a},{b},{q}] = Σ G[:,{a}] ⊙ {source}[:,{b},{cols}] = {value}")
+        else:
+            lines.append(
+                f"∂L/∂W[{a},{b},{p},{q}] = Σ G[:,{a}] ⊙ {source}[:,{b},{rows},{cols}] = {value}"
+            )
+    total = o * c * kh * kw
+    if total > len(lines):
+        lines.append(f"… {total - len(lines)} more weight entries (see ∂L/∂weight)")
+    return Step(
+        "Which input entries each weight meets (∂L/∂W = correlation of x with G)",
+        f"∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j] · {source}[n,c,i·s+p·d, j·s+q·d]",
+        lines=tuple(lines),
+    )
+
+
+def _conv_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
+    return [{"x": 0, "y": 0}, {"weight": 0, "bias": 0, "y": 1}]
+
+
+def _conv_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
+    """unfold's patches: N·C·(kernel entries)·(output positions), and G↑s padded."""
+    x, w = shapes["x"], shapes["weight"]
+    patches = x[0] * x[1] * _prod(w[2:]) * _prod(out[2:])
+    stride = _pair(params["stride"])
+    spread = (
+        out[0] * out[1] * _prod(s * n + k for s, n, k in zip(stride, out[2:], w[2:], strict=False))
+    )
+    return patches + spread + _prod(x)
+
+
+def _conv_mads(shapes: Shapes, params: Params, out: Shape) -> int:
+    w = shapes["weight"]
+    return _prod(out) * _prod(w[1:])
+
+
+def _conv_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    if name != "x":
+        return []
+    nd = t["x"].dim() - 2
+    x, w, stride, padding, dilation = _as_2d(t, p, nd)
+    g2 = g.unsqueeze(2) if nd == 1 else g
+    unflipped = conv2d_input_gradient(
+        g2, w.flip(2, 3), (x.shape[2], x.shape[3]), stride, padding, dilation
+    )
+    return [
+        (
+            "∂L/∂x with the kernel not flipped (correlation instead of convolution)",
+            _back(unflipped, nd),
+        )
+    ]
+
+
+_SIZE_PARAMS = (
+    LayerParam("stride", "pair", 1, "step between windows", minimum=1),
+    LayerParam("padding", "pair", 0, "zeros added on each side", minimum=0),
+    LayerParam("dilation", "pair", 1, "spacing between kernel entries", minimum=1),
+)
+
+
+def _ints_only(params: tuple[LayerParam, ...]) -> tuple[LayerParam, ...]:
+    return tuple(LayerParam(p.name, "int", p.default, p.help, minimum=p.minimum) for p in params)
+
+
+def _conv(nd: int) -> Layer:
+    x_shape, w_shape = ("N×C×H×W", "O×C×kh×kw") if nd == 2 else ("N×C×L", "O×C×K")
+    spatial = _conv_names(nd)
+    corr = "W[o,c] ⋆ x_pad[n,c] (correlation, stride s, dilation d)"
+    return Layer(
+        name=f"conv{nd}d",
+        summary=f"{nd}-D convolution (cross-correlation, as torch's F.conv{nd}d)",
+        inputs=(
+            LayerInput("x", x_shape, "input", _names(("n", "c", *spatial))),
+            LayerInput("weight", w_shape, "kernels", _names(("o", "c", *("pq"[:nd]))), symbol="W"),
+            LayerInput("bias", "O", _BIAS_HELP, _names(("o",)), none_allowed=True, symbol="b"),
+        ),
+        params=_SIZE_PARAMS if nd == 2 else _ints_only(_SIZE_PARAMS),
+        forward_formula=f"y[n,o] = b[o] + Σ_c {corr}",
+        backward_formulas={
+            "x": "∂L/∂x = crop_p( pad_{d(k−1)}(G↑s) ⋆ rot180(W) ), channels swapped, dilation d:"
+            " G (with s − 1 zeros between entries) correlated with the flipped kernel",
+            "weight": "∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j]·x_pad[n,c,i·s+p·d, j·s+q·d]:"
+            " x correlated with G",
+            "bias": "∂L/∂b[o] = Σ_n,i,j G[n,o,i,j]",
+        },
+        output_shape=_conv_shape_for(nd),
+        default_shape=_conv_default,
+        forward=_conv_forward_for(nd),
+        backward=_conv_backward_for(nd),
+        steps=_conv_steps_for(nd),
+        output_dims=lambda shapes: ("n", "o", *spatial),
+        groups=_conv_groups,
+        workspace=_conv_workspace,
+        multiply_adds=_conv_mads,
+        slips=_conv_slips,
+    )
+
+
+CONV1D = _conv(1)
+CONV2D = _conv(2)

@@ -1,0 +1,405 @@
+"""The normalisation layers: batchnorm (training mode), layernorm and rmsnorm.
+
+∂L/∂x carries the terms of μ's and σ's dependence on x; the slips are the answers that
+forgot one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from gradcli._torch import F, torch
+from gradcli.errors import InputError
+from gradcli.ops.layers.base import (
+    FLOAT_EPS,
+    Layer,
+    LayerInput,
+    LayerParam,
+    Params,
+    Shape,
+    Shapes,
+    Step,
+    Tensors,
+    _names,
+    _need_rank,
+    _need_vector,
+    _prod,
+    dims_text,
+)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def _bn_shape(shapes: Shapes, params: Params) -> Shape:
+    x = shapes["x"]
+    _need_rank("batchnorm", "x", x, (2, 3, 4), "N×C, N×C×L or N×C×H×W")
+    c = x[1]
+    why = f"x is {dims_text(x)} ({c} channels, dimension 1)"
+    _need_vector("batchnorm", "weight", shapes.get("weight"), c, why)
+    _need_vector("batchnorm", "bias", shapes.get("bias"), c, why)
+    if _prod(x) // c < 2:
+        raise InputError(
+            f"batchnorm: each channel needs more than 1 value for batch statistics (x is "
+            f"{dims_text(x)}: {_prod(x) // c} per channel), as torch requires in training mode"
+        )
+    return tuple(x)
+
+
+def _bn_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
+    x = shapes["x"]
+    return (x[1],) if len(x) > 1 else (1,)  # a 1-D x is refused by the shape rule
+
+
+def _bn_dims(x: Tensor) -> list[int]:
+    return [0, *range(2, x.dim())]
+
+
+def _per_channel(v: Tensor | None, x: Tensor) -> Tensor | float:
+    """A length-C vector shaped to broadcast along x's channel dimension (1 if absent)."""
+    if v is None:
+        return 1.0
+    return v.reshape(1, -1, *([1] * (x.dim() - 2)))
+
+
+def _bn_forward(t: Tensors, p: Params) -> Tensor:
+    return F.batch_norm(t["x"], None, None, t.get("weight"), t.get("bias"), True, 0.0, p["eps"])
+
+
+@dataclass
+class _Norm:
+    """The quantities of a normalisation written out: μ, σ², σ, x̂."""
+
+    mean: Tensor
+    var: Tensor
+    sigma: Tensor
+    xhat: Tensor
+    count: int
+
+
+def _bn_stats(x: Tensor, eps: float) -> _Norm:
+    dims = _bn_dims(x)
+    count = x.numel() // x.shape[1]
+    mean = x.sum(dim=dims, keepdim=True) / count
+    var = ((x - mean) ** 2).sum(dim=dims, keepdim=True) / count  # biased, as torch normalises
+    sigma = torch.sqrt(var + eps)
+    return _Norm(mean, var, sigma, (x - mean) / sigma, count)
+
+
+def _bn_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+    x = t["x"]
+    s = _bn_stats(x, p["eps"])
+    dims, m = _bn_dims(x), s.count
+    sum_g = g.sum(dim=dims, keepdim=True)
+    sum_gx = (g * s.xhat).sum(dim=dims, keepdim=True)
+    gamma = _per_channel(t.get("weight"), x)
+    grads = {"x": gamma / (m * s.sigma) * (m * g - sum_g - s.xhat * sum_gx)}
+    if t.get("weight") is not None:
+        grads["weight"] = sum_gx.flatten()
+    if t.get("bias") is not None:
+        grads["bias"] = sum_g.flatten()
+    return grads
+
+
+def _bn_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x = t["x"]
+    s = _bn_stats(x, p["eps"])
+    dims = _bn_dims(x)
+    names = _bn_x_dims(x.dim())
+    where = "over every dimension but C" if x.dim() > 2 else "over the batch (dimension N)"
+    return [
+        Step(
+            "μ (per channel)", f"μ_c = (1/M) Σ x, {where}; M = {s.count}", s.mean.flatten(), ("c",)
+        ),
+        Step("σ² (per channel, biased)", "σ²_c = (1/M) Σ (x − μ_c)²", s.var.flatten(), ("c",)),
+        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.flatten(), ("c",)),
+        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
+        Step("G = ∂L/∂y (upstream)", "", g, names),
+        Step("ΣG (per channel)", "= ∂L/∂β", g.sum(dim=dims).flatten(), ("c",)),
+        Step("Σ(G·x̂) (per channel)", "= ∂L/∂γ", (g * s.xhat).sum(dim=dims).flatten(), ("c",)),
+        Step(
+            "∂L/∂x",
+            "γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))",
+            _bn_backward(t, p, g)["x"],
+            names,
+        ),
+    ]
+
+
+def _bn_x_dims(rank: int) -> tuple[str, ...]:
+    return {2: ("n", "c"), 3: ("n", "c", "l"), 4: ("n", "c", "h", "w")}[rank]
+
+
+def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tuple[str, Tensor]]]:
+    """Batch/layer norm answers that forgot a term of ∂L/∂x (the mean's or the variance's)."""
+
+    def slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+        if name != "x":
+            return []
+        x = t["x"]
+        if kind == "batchnorm":
+            s, dims = _bn_stats(x, p["eps"]), _bn_dims(x)
+            gamma = _per_channel(t.get("weight"), x)
+            ghat = g
+            scale = gamma / (s.count * s.sigma)
+        else:
+            s, dims = _ln_stats(x, p["eps"]), [-1]
+            ghat = g if t.get("weight") is None else g * t["weight"]
+            scale = 1 / (s.count * s.sigma)
+        m = s.count
+        sum_g = ghat.sum(dim=dims, keepdim=True)
+        sum_gx = (ghat * s.xhat).sum(dim=dims, keepdim=True)
+        return [
+            (
+                "∂L/∂x without the −ΣG term (μ's dependence on x forgotten)",
+                scale * (m * ghat - s.xhat * sum_gx),
+            ),
+            (
+                "∂L/∂x without the −x̂·Σ(G·x̂) term (σ's dependence on x forgotten)",
+                scale * (m * ghat - sum_g),
+            ),
+            ("∂L/∂x = γ·G/σ: μ and σ treated as constants", scale * m * ghat),
+        ]
+
+    return slips
+
+
+def _ln_shape(shapes: Shapes, params: Params, name: str = "layernorm") -> Shape:
+    x = shapes["x"]
+    _need_rank(name, "x", x, (1, 2, 3, 4), "…×D")
+    d = x[-1]
+    why = f"x is {dims_text(x)} (normalised over its last dimension, D = {d})"
+    _need_vector(name, "weight", shapes.get("weight"), d, why)
+    _need_vector(name, "bias", shapes.get("bias"), d, why)
+    return tuple(x)
+
+
+def _ln_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
+    return (shapes["x"][-1],)
+
+
+def _ln_forward(t: Tensors, p: Params) -> Tensor:
+    x = t["x"]
+    return F.layer_norm(x, (x.shape[-1],), t.get("weight"), t.get("bias"), p["eps"])
+
+
+def _ln_stats(x: Tensor, eps: float) -> _Norm:
+    d = x.shape[-1]
+    mean = x.sum(dim=-1, keepdim=True) / d
+    var = ((x - mean) ** 2).sum(dim=-1, keepdim=True) / d
+    sigma = torch.sqrt(var + eps)
+    return _Norm(mean, var, sigma, (x - mean) / sigma, d)
+
+
+def _rows(v: Tensor) -> Tensor:
+    """Sum over every dimension but the last."""
+    return v.reshape(-1, v.shape[-1]).sum(dim=0)
+
+
+def _ln_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+    x, w = t["x"], t.get("weight")
+    s = _ln_stats(x, p["eps"])
+    ghat = g if w is None else g * w  # ∂L/∂x̂
+    d = s.count
+    sum_g = ghat.sum(dim=-1, keepdim=True)
+    sum_gx = (ghat * s.xhat).sum(dim=-1, keepdim=True)
+    grads = {"x": (d * ghat - sum_g - s.xhat * sum_gx) / (d * s.sigma)}
+    if w is not None:
+        grads["weight"] = _rows(g * s.xhat)
+    if t.get("bias") is not None:
+        grads["bias"] = _rows(g)
+    return grads
+
+
+def _row_dims(rank: int) -> tuple[str, ...]:
+    return (*("n", "t", "s")[: rank - 1], "d")
+
+
+def _ln_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x, w = t["x"], t.get("weight")
+    s = _ln_stats(x, p["eps"])
+    names = _row_dims(x.dim())
+    rows = names[:-1] or ("row",)
+    ghat = g if w is None else g * w
+    return [
+        Step("μ (per row)", f"μ = (1/D) Σ_d x, D = {s.count}", s.mean.squeeze(-1), rows),
+        Step("σ² (per row, biased)", "σ² = (1/D) Σ_d (x − μ)²", s.var.squeeze(-1), rows),
+        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.squeeze(-1), rows),
+        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
+        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", ghat, names),
+        Step("Σ_d ĝ (per row)", "", ghat.sum(dim=-1), rows),
+        Step("Σ_d ĝ·x̂ (per row)", "", (ghat * s.xhat).sum(dim=-1), rows),
+        Step("∂L/∂x", "(D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ)", _ln_backward(t, p, g)["x"], names),
+    ]
+
+
+def _row_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
+    """Each row (every index but the last) of x reaches only the same row of y."""
+    rank = len(shapes["x"])
+    return [{"x": i, "y": i} for i in range(rank - 1)]
+
+
+def _rms_shape(shapes: Shapes, params: Params) -> Shape:
+    return _ln_shape(shapes, params, "rmsnorm")
+
+
+def _rms_forward(t: Tensors, p: Params) -> Tensor:
+    x = t["x"]
+    return F.rms_norm(x, (x.shape[-1],), t.get("weight"), p["eps"])
+
+
+def _rms_parts(x: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """mean(x²), r = √(mean(x²) + eps) and x̂ = x/r, per row."""
+    ms = (x * x).sum(dim=-1, keepdim=True) / x.shape[-1]
+    r = torch.sqrt(ms + eps)
+    return ms, r, x / r
+
+
+def _rms_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+    x, w = t["x"], t.get("weight")
+    _, r, xhat = _rms_parts(x, p["eps"])
+    ghat = g if w is None else g * w
+    mean_gx = (ghat * xhat).sum(dim=-1, keepdim=True) / x.shape[-1]
+    grads = {"x": (ghat - xhat * mean_gx) / r}
+    if w is not None:
+        grads["weight"] = _rows(g * xhat)
+    return grads
+
+
+def _rms_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x, w = t["x"], t.get("weight")
+    ms, r, xhat = _rms_parts(x, p["eps"])
+    names = _row_dims(x.dim())
+    rows = names[:-1] or ("row",)
+    ghat = g if w is None else g * w
+    return [
+        Step("mean(x²) (per row)", f"(1/D) Σ_d x², D = {x.shape[-1]}", ms.squeeze(-1), rows),
+        Step("r = √(mean(x²) + eps)", f"eps = {p['eps']:g}", r.squeeze(-1), rows),
+        Step("x̂ = x/r", "", xhat, names),
+        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", ghat, names),
+        Step(
+            "mean(ĝ·x̂) (per row)",
+            "",
+            (ghat * xhat).sum(dim=-1) / x.shape[-1],
+            rows,
+        ),
+        Step("∂L/∂x", "(ĝ − x̂·mean(ĝ·x̂)) / r", _rms_backward(t, p, g)["x"], names),
+    ]
+
+
+def _rms_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
+    if params["eps"] is None:
+        return {"eps": FLOAT_EPS[dtype]}
+    return {}
+
+
+def _rms_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    if name != "x":
+        return []
+    _, r, _ = _rms_parts(t["x"], p["eps"])
+    ghat = g if t.get("weight") is None else g * t["weight"]
+    return [("∂L/∂x = ĝ/r: r treated as a constant", ghat / r)]
+
+
+def _eps(default: float | None) -> LayerParam:
+    return LayerParam(
+        "eps",
+        "float",
+        default,
+        "added to the variance inside the square root",
+        check=lambda v: v > 0,
+        requirement="> 0",
+        default_text="torch.finfo(dtype).eps" if default is None else "",
+    )
+
+
+BATCHNORM = Layer(
+    name="batchnorm",
+    summary="batch normalisation, training mode (batch statistics, F.batch_norm)",
+    inputs=(
+        LayerInput(
+            "x",
+            "N×C[×L | ×H×W]",
+            "input",
+            lambda rank: _bn_x_dims(rank) if 2 <= rank <= 4 else _names()(rank),
+        ),
+        LayerInput("weight", "C", "γ, or 'none'", _names(("c",)), none_allowed=True, symbol="γ"),
+        LayerInput("bias", "C", "β, or 'none'", _names(("c",)), none_allowed=True, symbol="β"),
+    ),
+    params=(_eps(1e-5),),
+    forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) per "
+    "channel, over every dimension but C",
+    backward_formulas={
+        "x": "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂)), M = values per channel",
+        "weight": "∂L/∂γ = Σ G·x̂",
+        "bias": "∂L/∂β = Σ G",
+    },
+    output_shape=_bn_shape,
+    default_shape=_bn_default,
+    forward=_bn_forward,
+    backward=_bn_backward,
+    steps=_bn_steps,
+    output_dims=lambda shapes: _bn_x_dims(len(shapes["x"])),
+    groups=lambda shapes, params: [{"x": 1, "weight": 0, "bias": 0, "y": 1}],
+    slips=_norm_slips("batchnorm"),
+    notes=lambda params, shapes: [
+        "batch norm in training mode: the batch's own mean and biased variance "
+        "normalise (running statistics are not involved)"
+    ],
+)
+
+
+LAYERNORM = Layer(
+    name="layernorm",
+    summary="layer normalisation over the last dimension (F.layer_norm)",
+    inputs=(
+        LayerInput("x", "…×D", "input", _row_dims),
+        LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"),
+        LayerInput("bias", "D", "β, or 'none'", _names(("d",)), none_allowed=True, symbol="β"),
+    ),
+    params=(_eps(1e-5),),
+    forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) "
+    "over the last dimension",
+    backward_formulas={
+        "x": "∂L/∂x = (D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ), ĝ = G·γ, sums over the last dim",
+        "weight": "∂L/∂γ = Σ_rows G·x̂",
+        "bias": "∂L/∂β = Σ_rows G",
+    },
+    output_shape=_ln_shape,
+    default_shape=_ln_default,
+    broadcast_inputs=("x",),
+    forward=_ln_forward,
+    backward=_ln_backward,
+    steps=_ln_steps,
+    output_dims=lambda shapes: _row_dims(len(shapes["x"])),
+    groups=_row_groups,
+    slips=_norm_slips("layernorm"),
+)
+
+
+RMSNORM = Layer(
+    name="rmsnorm",
+    summary="RMS normalisation over the last dimension (F.rms_norm)",
+    inputs=(
+        LayerInput("x", "…×D", "input", _row_dims),
+        LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"),
+    ),
+    params=(_eps(None),),
+    forward_formula="y = γ·x/r, r = √(mean(x²) + eps) over the last dimension",
+    backward_formulas={
+        "x": "∂L/∂x = (ĝ − x̂·mean(ĝ·x̂)) / r, ĝ = G·γ, x̂ = x/r",
+        "weight": "∂L/∂γ = Σ_rows G·x̂",
+    },
+    output_shape=_rms_shape,
+    default_shape=_ln_default,
+    broadcast_inputs=("x",),
+    forward=_rms_forward,
+    backward=_rms_backward,
+    steps=_rms_steps,
+    output_dims=lambda shapes: _row_dims(len(shapes["x"])),
+    groups=_row_groups,
+    resolve=_rms_resolve,
+    slips=_rms_slips,
+)

@@ -1,0 +1,284 @@
+"""maxpool2d and avgpool2d: every window unfolded into a column; G goes back to each
+window's first maximum, or is spread over the window divided by its size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from gradcli._torch import F, torch
+from gradcli.errors import InputError
+from gradcli.ops.layers.base import (
+    STEP_LINES,
+    Layer,
+    LayerInput,
+    LayerParam,
+    Params,
+    Shape,
+    Shapes,
+    Step,
+    Tensors,
+    _first,
+    _names,
+    _need_rank,
+    _num,
+    _pair,
+    _prod,
+    _show,
+    dims_text,
+)
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def _pool_geometry(params: Params) -> tuple[tuple, tuple, tuple, tuple]:
+    kernel = _pair(params["kernel_size"])
+    stride = _pair(params["stride"]) if params["stride"] is not None else kernel
+    padding = _pair(params["padding"])
+    dilation = _pair(params.get("dilation", 1))
+    return kernel, stride, padding, dilation
+
+
+def _pool_shape_for(layer: str) -> Callable[[Shapes, Params], Shape]:
+    def shape(shapes: Shapes, params: Params) -> Shape:
+        x = shapes["x"]
+        _need_rank(layer, "x", x, (4,), "N×C×H×W")
+        kernel, stride, padding, dilation = _pool_geometry(params)
+        out = []
+        for axis, size, k, s, pad, d in zip(
+            ("h", "w"), x[2:], kernel, stride, padding, dilation, strict=True
+        ):
+            extent = d * (k - 1) + 1
+            limit = extent // 2 if layer == "maxpool2d" else k // 2
+            if pad > limit:
+                raise InputError(
+                    f"{layer}: padding={pad} along {axis} is more than half the kernel "
+                    f"({'extent ' + str(extent) if d > 1 else str(k)}, so at most {limit}), "
+                    "which torch refuses"
+                )
+            if size + 2 * pad < extent:
+                raise InputError(
+                    f"{layer}: the window ({extent} along {axis}) is larger than the padded "
+                    f"input ({size} + 2×{pad} = {size + 2 * pad}); x is {dims_text(x)}, "
+                    f"kernel_size is {_show(params['kernel_size'])}"
+                )
+            out.append((size + 2 * pad - extent) // s + 1)
+        return (x[0], x[1], *out)
+
+    return shape
+
+
+def _pool_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
+    if params["stride"] is None:
+        return {"stride": params["kernel_size"]}
+    return {}
+
+
+def _windows(x: Tensor, params: Params, fill: float) -> tuple[Tensor, tuple]:
+    """Every pooling window of x as a column: N × C × (window entries) × (positions)."""
+    kernel, stride, padding, dilation = _pool_geometry(params)
+    padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), value=fill)
+    n, c = x.shape[:2]
+    flat = padded.reshape(n * c, 1, *padded.shape[2:])
+    cols = F.unfold(flat, kernel, dilation=dilation, stride=stride)
+    return cols.reshape(n, c, kernel[0] * kernel[1], -1), (kernel, stride, padding, dilation)
+
+
+def _fold(cols: Tensor, x: Tensor, geometry: tuple) -> Tensor:
+    """Sum window columns back onto x's grid (overlapping windows accumulate), crop padding."""
+    kernel, stride, padding, dilation = geometry
+    n, c, h, w = x.shape
+    flat = cols.reshape(n * c, kernel[0] * kernel[1], -1)
+    folded = F.fold(flat, (h, w), kernel, dilation=dilation, padding=padding, stride=stride)
+    return folded.reshape(n, c, h, w)
+
+
+def _maxpool_forward(t: Tensors, p: Params) -> Tensor:
+    kernel, stride, padding, dilation = _pool_geometry(p)
+    return F.max_pool2d(t["x"], kernel, stride, padding, dilation)
+
+
+def _argmax(x: Tensor, p: Params) -> tuple[Tensor, Tensor, tuple]:
+    """Each window's columns and the position of its first maximum in scan order."""
+    cols, geometry = _windows(x, p, float("-inf"))
+    return cols, cols.argmax(dim=2), geometry  # argmax returns the first maximal index
+
+
+def _maxpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+    x = t["x"]
+    cols, winner, geometry = _argmax(x, p)
+    n, c = x.shape[:2]
+    routed = torch.zeros_like(cols).scatter_(2, winner.unsqueeze(2), g.reshape(n, c, 1, -1))
+    return {"x": _fold(routed, x, geometry)}
+
+
+def _maxpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x = t["x"]
+    _, winner, (kernel, stride, padding, dilation) = _argmax(x, p)
+    n, c, ho, wo = g.shape
+    lines = []
+    for b, ch, i, j in _first(2 * STEP_LINES, n, c, ho, wo):
+        k = int(winner[b, ch, i * wo + j])
+        h = i * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
+        w = j * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
+        lines.append(
+            f"window y[{b},{ch},{i},{j}]: max at x[{b},{ch},{h},{w}] = "
+            f"{_num(float(x[b, ch, h, w]))}  →  gets G = {_num(float(g[b, ch, i, j]))}"
+        )
+    total = n * c * ho * wo
+    if total > len(lines):
+        lines.append(f"… {total - len(lines)} more windows")
+    return [
+        Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
+        Step(
+            "arg-max of each window (ties: the first maximum in scan order, as torch)",
+            "∂L/∂x[h,w] = Σ G over the windows whose max is x[h,w]; 0 elsewhere",
+            lines=tuple(lines),
+        ),
+    ]
+
+
+def _maxpool_untrusted(t: Tensors, p: Params, name: str) -> Tensor | None:
+    """Entries within a few steps of another entry tied for their window's maximum.
+
+    There the max is not differentiable: a central difference mixes the two sides
+    (it gives G/2 to each of two tied entries, torch gives G to the first).
+    """
+    x = t["x"].double()
+    cols, geometry = _windows(x, p, float("-inf"))
+    if cols.shape[2] < 2:
+        return torch.zeros_like(x, dtype=torch.bool)
+    top = cols.topk(2, dim=2).values
+    margin = 1e-4 * torch.clamp(top[:, :, :1].abs(), min=1.0)  # ≫ any finite-difference step
+    tied = (top[:, :, :1] - top[:, :, 1:2]) <= margin
+    near = tied & (cols >= top[:, :, :1] - margin)
+    return _fold(near.double(), x, geometry) > 0
+
+
+def _pool_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
+    return [{"x": 0, "y": 0}, {"x": 1, "y": 1}]
+
+
+def _pool_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
+    kernel = _pair(params["kernel_size"])
+    return 3 * out[0] * out[1] * _prod(out[2:]) * _prod(kernel) + 2 * _prod(shapes["x"])
+
+
+def _avgpool_forward(t: Tensors, p: Params) -> Tensor:
+    kernel, stride, padding, _ = _pool_geometry(p)
+    return F.avg_pool2d(t["x"], kernel, stride, padding, count_include_pad=p["count_include_pad"])
+
+
+def _avg_divisors(x: Tensor, p: Params) -> Tensor:
+    """How many entries each window averages: kh·kw, or only the real ones."""
+    ones, _ = _windows(torch.ones_like(x[:1, :1]), p, 0.0)
+    if p["count_include_pad"]:
+        return torch.full_like(ones[:, :, :1], ones.shape[2])
+    return ones.sum(dim=2, keepdim=True)
+
+
+def _avgpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
+    x = t["x"]
+    n, c = x.shape[:2]
+    cols, geometry = _windows(x, p, 0.0)
+    share = (g.reshape(n, c, 1, -1) / _avg_divisors(x, p)).expand_as(cols)
+    return {"x": _fold(share, x, geometry)}
+
+
+def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x = t["x"]
+    divisors = _avg_divisors(x, p).reshape(g.shape[2], g.shape[3])
+    return [
+        Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
+        Step(
+            "divisor of each window",
+            "kh·kw"
+            if p["count_include_pad"]
+            else "the window's entries inside x (padding left out)",
+            divisors,
+            ("i", "j"),
+        ),
+        Step(
+            "∂L/∂x",
+            "each window spreads G/divisor over its entries; overlaps add up",
+            _avgpool_backward(t, p, g)["x"],
+            ("n", "c", "h", "w"),
+        ),
+    ]
+
+
+def _avgpool_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    x = t["x"]
+    n, c = x.shape[:2]
+    cols, geometry = _windows(x, p, 0.0)
+    spread = g.reshape(n, c, 1, -1).expand_as(cols)
+    return [("∂L/∂x without dividing by the window size", _fold(spread, x, geometry))]
+
+
+POOL_WINDOW = (  # the window parameters every pooling layer takes
+    LayerParam("kernel_size", "pair", None, "window size", minimum=1, required=True),
+    LayerParam(
+        "stride", "pair", None, "step between windows", minimum=1, default_text="kernel_size"
+    ),
+)
+
+
+MAXPOOL2D = Layer(
+    name="maxpool2d",
+    summary="2-D max pooling (F.max_pool2d)",
+    inputs=(LayerInput("x", "N×C×H×W", "input", _names(("n", "c", "h", "w"))),),
+    params=(
+        *POOL_WINDOW,
+        LayerParam("padding", "pair", 0, "−∞ added on each side", minimum=0),
+        LayerParam("dilation", "pair", 1, "spacing inside a window", minimum=1),
+    ),
+    forward_formula="y[n,c,i,j] = max of x_pad[n,c] over window (i, j) (padding = −∞)",
+    backward_formulas={
+        "x": "∂L/∂x[h,w] = Σ G[i,j] over the windows whose first maximum (scan order) "
+        "is at (h, w); 0 elsewhere",
+    },
+    output_shape=_pool_shape_for("maxpool2d"),
+    default_shape=lambda name, shapes, params: None,
+    forward=_maxpool_forward,
+    backward=_maxpool_backward,
+    steps=_maxpool_steps,
+    output_dims=lambda shapes: ("n", "c", "i", "j"),
+    groups=_pool_groups,
+    workspace=_pool_workspace,
+    resolve=_pool_resolve,
+    untrusted=_maxpool_untrusted,
+    kinks_text="ties inside a window: torch routes G to the first maximum in scan "
+    "order; finite differences there are not trusted",
+)
+
+
+AVGPOOL2D = Layer(
+    name="avgpool2d",
+    summary="2-D average pooling (F.avg_pool2d)",
+    inputs=(LayerInput("x", "N×C×H×W", "input", _names(("n", "c", "h", "w"))),),
+    params=(
+        *POOL_WINDOW,
+        LayerParam("padding", "pair", 0, "zeros added on each side", minimum=0),
+        LayerParam(
+            "count_include_pad",
+            "bool",
+            True,
+            "divide by kh·kw even where the window covers padding",
+        ),
+    ),
+    forward_formula="y[n,c,i,j] = (1/divisor) Σ x_pad[n,c] over window (i, j)",
+    backward_formulas={
+        "x": "∂L/∂x[h,w] = Σ G[i,j]/divisor over the windows containing (h, w)",
+    },
+    output_shape=_pool_shape_for("avgpool2d"),
+    default_shape=lambda name, shapes, params: None,
+    forward=_avgpool_forward,
+    backward=_avgpool_backward,
+    steps=_avgpool_steps,
+    output_dims=lambda shapes: ("n", "c", "i", "j"),
+    groups=_pool_groups,
+    workspace=_pool_workspace,
+    resolve=_pool_resolve,
+    slips=_avgpool_slips,
+)
