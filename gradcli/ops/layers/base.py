@@ -87,6 +87,8 @@ class LayerParam:
         if self.default is None and text.lower() == "none":
             return None
         try:
+            if not text.isascii() or "_" in text:  # float() would take '１', '٢' and '1_0'
+                raise ValueError(text)
             value = float(text)
         except ValueError:
             raise InputError(
@@ -106,7 +108,7 @@ class LayerParam:
             raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
         values = []
         for piece in pieces:
-            if not re.fullmatch(r"[+-]?\d{1,9}", piece):
+            if not re.fullmatch(r"[+-]?\d{1,9}", piece, re.ASCII):
                 raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
             value = int(piece)
             if value < self.minimum:
