@@ -12,9 +12,8 @@ import typer
 from typer.core import TyperGroup
 
 from gradcli import __version__
-from gradcli.commands import activation, batch, check, expr, layer, loss, perceptron, softmax
 from gradcli.commands.guard import fail, guarded
-from gradcli.commands.registry import HELP_OPTIONS, register
+from gradcli.commands.registry import HELP_OPTIONS, LazyCommands
 from gradcli.completion import HELP as COMPLETION_HELP
 from gradcli.completion import completion_request, run_completion
 from gradcli.errors import InputError, shown, suggest
@@ -24,7 +23,16 @@ from gradcli.streams import SafeStream, safe_streams
 
 
 class GradcliGroup(TyperGroup):
-    """Runs the program and owns the mapping from exceptions and stream failures to exit codes."""
+    """Runs the program and owns the mapping from exceptions and stream failures to exit codes.
+    Its commands load on demand (:class:`LazyCommands`): a command imports only its own
+    module."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands()
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # the names, without loading the commands
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else ""
@@ -139,10 +147,6 @@ def root(
 ) -> None:
     if ctx.invoked_subcommand is None:
         print(ctx.get_help())
-
-
-for command in (activation, softmax, loss, perceptron, layer, expr, check, batch):
-    register(app, command.INFO)
 
 
 def main(argv: list[str] | None = None) -> None:
