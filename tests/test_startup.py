@@ -80,3 +80,25 @@ def test_batch_finds_commands_through_the_lazy_table():
 def test_an_unknown_command_still_suggests_a_near_one():
     run = invoke("activaton", "relu", "1")
     assert run.code == 2 and "did you mean 'activation'" in run.stderr
+
+
+def test_a_listing_prints_its_text_as_written_and_in_ascii_where_needed():
+    import io
+
+    from gradcli.render.listing import write_listing
+    from gradcli.results.listing import Listing, ListingTable
+
+    rows = [("[bold]x[/bold]", ":smile: σ(x)", "x ∈ [0, 1]")]
+    listing = Listing("demo", [], [ListingTable("Demo", ("a", "b", "c"), rows)], ["note: −1"])
+    out = io.StringIO()
+    write_listing(listing, out)
+    text = out.getvalue()
+    assert "[bold]x[/bold]" in text and ":smile: σ(x)" in text and "x ∈ [0, 1]" in text
+    assert text.rstrip().endswith("note: −1")
+
+    class Latin1(io.StringIO):
+        encoding = "latin-1"
+
+    narrow = Latin1()
+    write_listing(listing, narrow)
+    assert ":smile: sigma(x)" in narrow.getvalue() and "note: -1" in narrow.getvalue()

@@ -45,6 +45,10 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         importlib.import_module("gradcli.render.expr_table")  # registers as_latex
 
         write_latex(result, stream)
+    elif type(result).__module__ == "gradcli.results.listing":  # --list: text rows only
+        from gradcli.render.listing import write_listing
+
+        write_listing(result, stream)
     else:
         from gradcli.render.table import write_table
 

@@ -13,13 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.render.fit import FitTable
-from gradcli.streams import ASCII_STAND_INS
-
-_TABLE = str.maketrans(ASCII_STAND_INS)
-
-
-def ascii_text(text: str) -> str:
-    return text.translate(_TABLE)
+from gradcli.streams import ascii_text
 
 
 def ascii_renderable(item: RenderableType | None) -> RenderableType | None:
