@@ -42,13 +42,14 @@ def same(a: list, b: list) -> bool:
             st.lists(st.booleans(), min_size=n, max_size=n),
             st.lists(st.booleans(), min_size=n, max_size=n),
             st.lists(st.booleans(), min_size=n, max_size=n),
+            st.lists(st.booleans(), min_size=n, max_size=n),
         )
     ),
     st.sampled_from([Tolerance(1e-6, 1e-5), Tolerance(0, 0), Tolerance(1e-3, 0.1)]),
     st.booleans(),
 )
 def test_verdicts_agree_bit_for_bit(data, tolerance, with_defined):
-    a, g, n, err, checked, trusted, defined = data
+    a, g, n, err, checked, trusted, defined, aliased = data
 
     def t(values, dtype=torch.float64):
         return torch.tensor(values, dtype=dtype)
@@ -58,6 +59,7 @@ def test_verdicts_agree_bit_for_bit(data, tolerance, with_defined):
         t(err, torch.float32),
         t(checked, torch.bool),
         torch.zeros(len(a), dtype=torch.float64),
+        unresolved=t(aliased, torch.bool),
     )
     columns = Columns.of(t(a), t(g), numeric, t(trusted, torch.bool),
                          t(defined, torch.bool) if with_defined else None)  # fmt: skip
@@ -68,10 +70,11 @@ def test_verdicts_agree_bit_for_bit(data, tolerance, with_defined):
         [small.max_abs_diff, small.worst_uncertain], [big.max_abs_diff, big.worst_uncertain]
     )
     assert small.agree == big.agree
-    assert (small.error_max, small.overflowed, small.uncertain) == (
+    assert (small.error_max, small.overflowed, small.uncertain, small.unresolved) == (
         big.error_max,
         big.overflowed,
         big.uncertain,
+        big.unresolved,
     )
 
 
@@ -87,7 +90,9 @@ FUNCTIONS = {
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-@pytest.mark.parametrize("points", [[0.5, -1.3, 2.0], [1e-6, 0.0, -1e-9], [1e200, -3.0, 1e-3]])
+@pytest.mark.parametrize(
+    "points", [[0.5, -1.3, 2.0], [1e-6, 0.0, -1e-9], [1e200, -3.0, 1e-3], [1e22, -1e16, 3.0]]
+)
 def test_refinement_small_and_tensor_paths_agree(name, points, monkeypatch):
     f = FUNCTIONS[name]
     x = torch.tensor(points, dtype=torch.float64)
@@ -105,3 +110,9 @@ def test_refinement_small_and_tensor_paths_agree(name, points, monkeypatch):
         for field in ("value", "error", "step", "checked"):
             a, b = getattr(fast, field), getattr(slow, field)
             assert same(a.reshape(-1).tolist(), b.reshape(-1).tolist()), field
+        # where f is not resolved at the input's spacing (sin at 1e22): the same entries
+        marks = [
+            None if e.unresolved is None else e.unresolved.reshape(-1).tolist()
+            for e in (fast, slow)
+        ]
+        assert marks[0] == marks[1] and fast.spacing == slow.spacing

@@ -31,9 +31,9 @@ def test_table_shows_formula_gradients_and_verdict():
     assert "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))" in out
     assert "∂L/∂x" in out and "∂L/∂weight" in out and "∂L/∂bias" in out
     assert "✓ analytic, autograd and numeric agree on ∂L/∂x, ∂L/∂weight, ∂L/∂bias" in out
-    assert "torch.manual_seed(0): weight = torch.randn(3, dtype=torch.float64)" in " ".join(
-        out.split()
-    )
+    flat = " ".join(out.split())
+    assert "weight (γ) = torch.ones(3) and bias (β) = torch.zeros(3)" in flat  # nn.BatchNorm's
+    assert "torch.manual_seed(0): G = torch.randn(4, 3, dtype=torch.float64)" in flat
 
 
 def test_steps_show_the_intermediate_quantities():

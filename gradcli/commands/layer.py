@@ -109,8 +109,10 @@ def layer(
             "--upstream",
             "-g",
             metavar="TENSOR|ones|random",
-            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random: standard normal from --seed, "
-            "drawn after the inputs.",
+            help="G = ∂L/∂y, of y's shape: L = Σ G ⊙ y. random (the default): standard "
+            "normal from --seed, drawn after the inputs, so that every term of the backward "
+            "counts (with ones a norm's ∂L/∂x is 0 and terms of its formula vanish); "
+            "ones: y.sum().",
         ),
     ] = "random",
     seed: SeedOpt = 0,

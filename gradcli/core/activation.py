@@ -11,7 +11,7 @@ from gradcli.core.engine import (
     check_elementwise,
     elementwise_autograd,
     judge,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
@@ -20,10 +20,50 @@ from gradcli.ops.activations import Activation, plot_range
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import Curve
-from gradcli.settings import Settings
+from gradcli.settings import Settings, Tolerance
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+KINK_PROBE = 1e-9  # one-sided slopes are read this far (relative) either side of a kink
+
+
+def one_sided_slopes(
+    activation: Activation, params: ParamValues, kink: float
+) -> tuple[float, float]:
+    """f' just left and just right of ``kink``, from the registry's analytic derivative."""
+    delta = KINK_PROBE * max(1.0, abs(kink))
+    points = torch.tensor([kink - delta, kink + delta], dtype=torch.float64)
+    left, right = activation.derivative(points, params).tolist()
+    return left, right
+
+
+def real_kinks(
+    activation: Activation, params: ParamValues, tolerance: Tolerance
+) -> tuple[float, ...]:
+    """The registry's kinks whose jump the verdict can see: f' (or f) jumping there by more
+    than the tolerance. softplus's switch to x at βx = threshold jumps by ~2e-9 at the default
+    threshold 20: no kink for the verdict, the notes or the plot."""
+    kept = []
+    for kink in activation.kinks(params):
+        left, right = one_sided_slopes(activation, params, kink)
+        delta = KINK_PROBE * max(1.0, abs(kink))
+        points = torch.tensor([kink - delta, kink + delta], dtype=torch.float64)
+        below, above = activation.forward(points, params).tolist()
+        value_jump = abs(above - below - delta * (left + right))
+        allowed = tolerance.atol + tolerance.rtol * max(abs(left), abs(right))
+        if abs(right - left) > allowed or value_jump > allowed:
+            kept.append(kink)
+    return tuple(kept)
+
+
+def kink_text(activation: Activation, params: ParamValues, kink: float) -> str:
+    """``relu's kink at x = 0, where its one-sided slopes are 0 and 1``."""
+    left, right = one_sided_slopes(activation, params, kink)
+    return (
+        f"{activation.name}'s kink at x = {kink:g}, where its one-sided slopes are "
+        f"{left + 0.0:.6g} (left) and {right + 0.0:.6g} (right)"
+    )
 
 
 def activation_gradients(
@@ -38,7 +78,7 @@ def activation_gradients(
     With ``expected`` (the user's f'(x) values), the answer is checked as well.
     """
     xs = as_tensor(list(x), settings.dtype, "x")
-    kinks = activation.kinks(params)
+    kinks = activation.kinks(params)  # every one: no stencil may straddle even a tiny jump
     formula, derivative_formula = activation.formulas(params)
     check = check_elementwise(
         lambda t: activation.forward(t, params),
@@ -48,8 +88,9 @@ def activation_gradients(
         kinks,
     )
     x_values = xs.double().tolist()
-    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     value = activation.forward(xs, params)
+    raise_if_not_finite(value, "f(x)", lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
+    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
     values = value.double().tolist()
     answer = None
     if expected is not None:
@@ -72,8 +113,7 @@ def activation_gradients(
         check=check,
         dtype=settings.dtype.value,
         notes=[
-            *_kink_notes(activation, xs, kinks, settings.numeric),
-            *overflow_note(values, "f(x)", settings.dtype.value),
+            *_kink_notes(activation, params, xs, settings),
             *check.notes,
         ],
         answer=answer,
@@ -94,7 +134,7 @@ def activation_curve(
     """f and the analytic f′ sampled over ``x_range`` (default: the registry's rule, covering
     the kinks and ``points``), the kinks and the given points included exactly; f′ checked
     against autograd at every sample, in float64."""
-    kinks = list(activation.kinks(params))
+    kinks = list(real_kinks(activation, params, settings.tolerance))
     low, high = x_range or plot_range(kinks, points)
     inside = [x for x in points if low <= x <= high]
     shown_kinks = sorted({k for k in kinks if low <= k <= high})
@@ -153,20 +193,38 @@ def _slips(activation: Activation, params: ParamValues, xs: Tensor, value: Tenso
     return slips
 
 
-def _kink_notes(activation: Activation, xs, kinks: Sequence[float], numeric: bool) -> list[str]:
-    """One note per kink that an input sits on."""
+def _kink_notes(activation: Activation, params: ParamValues, xs, settings: Settings) -> list[str]:
+    """One note per kink that an input sits on (the registry's kinks: a stencil straddling
+    even a jump too small to be a kink is left out of the verdict, and said so)."""
     notes: list[str] = []
+    kinks = activation.kinks(params)
     if not kinks:
         return notes
+    real = real_kinks(activation, params, settings.tolerance)
     near = KINK_MARGIN * torch.clamp(xs.double().abs(), min=1.0)
     for kink in kinks:
-        if bool(((xs.double() - kink).abs() <= near).any()):
+        if not bool(((xs.double() - kink).abs() <= near).any()):
+            continue
+        left, right = one_sided_slopes(activation, params, kink)
+        if kink in real:
             note = (
-                f"{activation.name} is not differentiable at x = {kink:g}; the analytic column "
+                f"{activation.name} is not differentiable at x = {kink:g} (a kink: its one-sided "
+                f"slopes are {left + 0.0:.6g} and {right + 0.0:.6g}); the analytic column "
                 f"follows torch's convention ({activation.convention})"
             )
-            if numeric:
+            if settings.numeric:
                 note += ", and the finite difference there straddles the kink, so it is"
                 note += " shown (flagged ~) but left out of the verdict"
-            notes.append(note + ".")
+        else:
+            note = (
+                f"at x = {kink:g} {activation.convention}: f' jumps there by only "
+                f"{abs(right - left):.2g}, below the tolerance, so it is no kink for the verdict"
+            )
+            if settings.numeric:
+                note += (
+                    ", but a finite difference straddling the switch is off by f's own small "
+                    "jump divided by the step, so it is shown (flagged ~) and left out of the "
+                    "verdict"
+                )
+        notes.append(note + ".")
     return notes

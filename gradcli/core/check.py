@@ -25,14 +25,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.core.diagnose import ArgEvidence, Evidence, diagnose
+from gradcli.core.diagnose import diagnose
 from gradcli.core.engine import (
     BASE_STEP,
     EPS64,
     ROUNDING_SAFETY,
+    SUSPECT_SPREAD,
     numeric_jacobian,
     one_thread,
+    resolve_columns,
 )
+from gradcli.core.evidence import ArgEvidence, Evidence
 from gradcli.core.intermediates import Intermediate, record_numpy, record_torch
 from gradcli.errors import InputError
 from gradcli.limits import FLOAT64, require_memory
@@ -688,6 +691,8 @@ def numeric_columns(
         value[:, picked], error[:, picked] = _refined_columns(
             call, chosen, picked, centre, tolerance, seed, coarsest
         )
+    suspect = jump > SUSPECT_SPREAD * value.abs()  # sin at 1e22: no step resolves it
+    error = resolve_columns(call, chosen, value, error, suspect & ~kinks[None, :], tolerance)
     error[:, kinks] = math.inf
     return NumericColumns(entries, value, error)
 
@@ -832,8 +837,9 @@ def run_order(
         untrusted = int((arg.computed.any(dim=0) & ~arg.entry_checked).sum())
         if untrusted and arg.analytic is not None:
             notes.append(
-                f"{name}: {untrusted} of {n} entries are not judged: the finite difference there "
-                "is unreliable (a kink inside the step, or rounding)"
+                f"{name}: {untrusted} of {n} entries are not judged (shown ~): the finite "
+                "difference there is unreliable (a kink inside the step, rounding, or a function "
+                "varying on a scale finer than the input's float64 spacing)"
             )
     evidence = Evidence(
         args=evidence_args,

@@ -16,6 +16,7 @@ autograd (the first step's gradient is the one the command checks three ways).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from gradcli.core.backprop import (
     forward,
 )
 from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
+from gradcli.errors import InputError
 from gradcli.results.perceptron import StepCheck, Training
 from gradcli.settings import Settings
 
@@ -46,6 +48,8 @@ class _Recorder:
     def __post_init__(self) -> None:
         self.outputs: list[Tensor] = []
         self.losses: list[float] = []
+        # the first step whose outputs left the dtype's range, and those entries (flat)
+        self.overflow: tuple[int, list[int]] | None = None
 
     def __call__(self, output: Tensor) -> None:
         self.outputs.append(output)
@@ -54,7 +58,15 @@ class _Recorder:
 
     def flush(self) -> None:
         if self.outputs:
-            terms = _batched_terms(self.net, torch.stack(self.outputs), self.net.target)
+            stacked = torch.stack(self.outputs)
+            if self.overflow is None:
+                bad = ~torch.isfinite(stacked.reshape(stacked.shape[0], -1))
+                rows = bad.any(dim=1).nonzero().reshape(-1)
+                if rows.numel():
+                    row = int(rows[0])
+                    entries = bad[row].nonzero().reshape(-1).tolist()
+                    self.overflow = (len(self.losses) + row, entries)
+            terms = _batched_terms(self.net, stacked, self.net.target)
             self.losses += (self.scale * terms.sum(dim=1)).double().tolist()
         self.outputs = []
 
@@ -88,6 +100,7 @@ def descend(
             final = forward(trained.x, trained.layers)[-1][1]
             record(final)
             record.flush()
+    _raise_if_diverged(record, epochs, lr, settings.dtype.value, final.shape[-1])
     return Training(
         epochs=epochs,
         lr=lr,
@@ -97,6 +110,33 @@ def descend(
         final_weights=[layer.weight.double().tolist() for layer in layers],
         final_biases=[None if b is None else b.double().tolist() for b in _biases(layers)],
         last_step=last,
+    )
+
+
+def _raise_if_diverged(record: _Recorder, epochs: int, lr: float, dtype: str, width: int) -> None:
+    """InputError when the outputs or the loss left the dtype's range at some step: overflow is
+    reported as such (from which step, which outputs), never as a disagreement of the last
+    step's gradients."""
+    losses = record.losses
+    step = next((k for k, loss in enumerate(losses) if not math.isfinite(loss)), None)
+    if step is None and record.overflow is None:
+        return
+    entries: list[int] = []
+    if record.overflow is not None and (step is None or record.overflow[0] <= step):
+        step, entries = record.overflow
+    assert step is not None
+    what = []
+    if entries:
+        named = ", ".join(f"O[{k // width}, {k % width}]" for k in entries[:3])
+        more = f" and {len(entries) - 3} more" if len(entries) > 3 else ""
+        what.append(f"the outputs {named}{more}")
+    what.append(f"E = {losses[step]:g}")
+    before = f" (E after {step - 1:,} steps: {losses[step - 1]:g})" if step > 0 else ""
+    raise InputError(
+        f"gradient descent overflows {dtype} from step {step:,} of {epochs:,} (lr = {lr:g}): "
+        f"after {step:,} step{'s' if step != 1 else ''} {' and '.join(what)}{before}; the steps "
+        "diverge, so there is nothing to compare; "
+        + ("try a smaller --lr or --dtype float64" if dtype == "float32" else "try a smaller --lr")
     )
 
 

@@ -8,17 +8,20 @@ pattern explains the mismatches, ``unexplained`` says so instead of guessing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
 from gradcli._torch import load
+from gradcli.core.evidence import (
+    ArgEvidence,
+    Evidence,
+    all_close,
+    close,
+    finding,
+    nonzero,
+    partial,
+)
 from gradcli.results.check import Diagnosis
 from gradcli.settings import Tolerance
-
-if TYPE_CHECKING:
-    from gradcli.core.intermediates import Intermediate
-    from gradcli.core.recognise import Recognition
 
 torch = load()
 Tensor = torch.Tensor
@@ -31,79 +34,6 @@ DIM_NAMES = {
     3: ("sample", "channel", "position"),
     4: ("sample", "channel", "row", "column"),
 }
-
-
-@dataclass
-class ArgEvidence:
-    """What is known about one argument's gradient. Tensors are float64, ``P × n``
-    (P upstream vectors, n entries of the argument, flattened), unless said otherwise."""
-
-    position: int
-    name: str
-    shape: tuple[int, ...]
-    values: Tensor  # the argument itself, flat
-    input_dtype: str
-    analytic: Tensor | None  # the user's gradients (None when they cannot be compared)
-    raw: list[Tensor | None]  # per upstream vector, as returned (any shape)
-    states: list[str]  # per upstream vector: "ok", "none", "missing", "type:<name>"
-    dtypes: list[str | None]
-    numeric: Tensor  # NaN where not computed
-    error: Tensor
-    computed: Tensor  # bool
-    checked: Tensor  # bool: counted by the verdict
-    ok: Tensor  # bool: True where right or not checked
-    scaled: Tensor | None  # the gradient for UPSTREAM_SCALE × the first upstream vector
-    repeat_same: Tensor | None  # the first upstream vector again, same forward
-    repeat_new: Tensor | None  # the first upstream vector again, after a new forward
-    changed: str | None  # "forward" or "backward" changed this argument in place
-    reduced_from: tuple[int, ...] | None = None  # torch summed a broadcast gradient of this shape
-    jacobian: Tensor | None = None  # out_size × n finite differences, NaN where not computed
-
-    @property
-    def n(self) -> int:
-        return self.values.numel()
-
-    @property
-    def entry_bad(self) -> Tensor:
-        return (~self.ok).any(dim=0)
-
-    @property
-    def entry_checked(self) -> Tensor:
-        return self.checked.any(dim=0)
-
-
-@dataclass
-class Evidence:
-    """Every argument's evidence and what is shared."""
-
-    args: list[ArgEvidence]
-    order: int
-    mode: str
-    kind: str
-    numpy: bool
-    probes: Tensor  # P × out_size
-    out_shape: list[int]
-    output: Tensor  # flat
-    tolerance: Tolerance
-    counts: list[int | None]  # how many values each backward call returned
-    n_args: int
-    n_float: int
-    names: list[str]
-    scale: float = 2.5
-    inputs: list[Tensor] = field(default_factory=list)  # every argument, float64 (ints as given)
-    # the user's forward at other inputs (flat float64 output), and its intermediate values
-    forward_at: Callable[[list[Tensor]], Tensor] | None = None
-    record: Callable[[list[Tensor]], list[Intermediate]] | None = None
-    dout_changed: bool = False  # backward changed its dout (grad_output) in place
-    recognised: Recognition | None = None  # set by diagnose(): the registry function it is
-    cache: dict[str, Any] = field(default_factory=dict)  # values computed once per check
-
-    def recorded(self, inputs: list[Tensor] | None = None, key: str = "at x") -> list[Intermediate]:
-        """The forward's intermediate values at ``inputs`` (default: the checked ones)."""
-        if key not in self.cache:
-            run = self.record
-            self.cache[key] = [] if run is None else run(inputs or self.inputs)
-        return self.cache[key]
 
 
 def diagnose(evidence: Evidence) -> list[Diagnosis]:
@@ -119,10 +49,10 @@ def diagnose(evidence: Evidence) -> list[Diagnosis]:
     found += unstable
     for arg in evidence.args:
         if arg.changed:
-            found.append(_d("in-place", _in_place(arg), arg, order))
+            found.append(finding("in-place", _in_place(arg), arg, order))
     if evidence.dout_changed:
         found.append(
-            _d(
+            finding(
                 "in-place",
                 "backward changed its upstream gradient dout (grad_output) in place (dx = dout; "
                 "dx[x <= 0] = 0 writes into dout): the caller's dout, which other layers still "
@@ -147,15 +77,6 @@ def _named_by_a_swap(arg: ArgEvidence, found: list[Diagnosis]) -> bool:
     )
 
 
-def _d(code: str, message: str, arg: ArgEvidence | None, order: int) -> Diagnosis:
-    prefix = "second order: " if order == 2 else ""
-    return Diagnosis(code, prefix + message, None if arg is None else arg.name, order)
-
-
-def _grad(arg: ArgEvidence, order: int) -> str:
-    return f"∂/∂{arg.name}" if order == 1 else f"∂(backward)/∂{arg.name}"
-
-
 # ------------------------------------------------------------------ structure
 
 
@@ -174,7 +95,7 @@ def _count(ev: Evidence) -> list[Diagnosis]:
     )
     plural = "value" if count == 1 else "values"
     return [
-        _d(
+        finding(
             "wrong-count",
             f"backward returned {count} {plural} for {ev.n_args} input"
             f"{'s' if ev.n_args != 1 else ''} ({names}): return {rule}",
@@ -189,7 +110,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
     order = ev.order
     state = arg.states[0]
     if state in ("none", "missing"):
-        if not _nonzero(arg.numeric, arg.checked, ev.tolerance):
+        if not nonzero(arg.numeric, arg.checked, ev.tolerance):
             return []
         if ev.kind == "function" or order == 2:
             what = (
@@ -199,7 +120,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
                 f"its derivative ∂(backward)/∂{arg.name} is missing"
             )
             return [
-                _d(
+                finding(
                     "detached",
                     f"{what}, yet the numbers do depend on {arg.name} (a .detach(), .item(), "
                     ".numpy(), .data or torch.no_grad() in the way?)",
@@ -209,7 +130,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
             ]
         what = "returned None" if state == "none" else "returned no value"
         return [
-            _d(
+            finding(
                 "none-gradient",
                 f"backward {what} for {arg.name}, whose true gradient is not zero",
                 arg,
@@ -220,7 +141,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
         kind = state.removeprefix("type:")
         noun = "a NumPy array" if ev.numpy else "a tensor"
         return [
-            _d(
+            finding(
                 "wrong-type",
                 f"backward returned a {kind} for {arg.name}, not {noun}",
                 arg,
@@ -234,7 +155,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
     dtype = arg.dtypes[0]
     if dtype is not None and dtype != arg.input_dtype and ev.kind != "autograd.Function":
         found.append(
-            _d(
+            finding(
                 "wrong-dtype",
                 f"the gradient for {arg.name} is {dtype}, but {arg.name} is {arg.input_dtype}: "
                 "return it in the input's dtype (the caller gets what you return; torch would "
@@ -255,8 +176,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
     same_shape = all(r is not None and r.shape == raw.shape for r in raws)
     if same_shape and len(arg.shape) == 2 and tuple(raw.shape) == arg.shape[::-1]:
         flipped = torch.stack([r.T.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(flipped, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(flipped, arg.numeric, arg.checked, tol):
+            return finding(
                 "transposed",
                 f"{base}: it is the transpose of the true gradient (e.g. x.T @ dout where "
                 "dout.T @ x is needed)",
@@ -267,8 +188,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
         if other is arg or tuple(raw.shape) != other.shape or not same_shape:
             continue
         stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(stacked, other.numeric, other.checked, tol):
-            return _d(
+        if close(stacked, other.numeric, other.checked, tol):
+            return finding(
                 "wrong-input",
                 f"{base}: it is the true gradient of {other.name} — the gradients are returned "
                 "in the wrong order",
@@ -279,8 +200,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
     if same_shape and extra > 0 and tuple(raw.shape[extra:]) == arg.shape:
         if all(n == 1 for n in raw.shape[:extra]):
             stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
-            if _close(stacked, arg.numeric, arg.checked, tol):
-                return _d(
+            if close(stacked, arg.numeric, arg.checked, tol):
+                return finding(
                     "wrong-shape",
                     f"{base}; its values are right, with an extra leading dimension of size 1 "
                     "(a sum with keepdims=True?): drop keepdims, or reshape it to "
@@ -289,8 +210,8 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
                     ev.order,
                 )
         summed = torch.stack([r.sum(dim=tuple(range(extra))).reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(summed, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(summed, arg.numeric, arg.checked, tol):
+            return finding(
                 "wrong-shape",
                 f"{base}; summed over its first {_dims(extra)} it is right: sum it over the "
                 "batch (e.g. dout.sum(axis=0))",
@@ -299,14 +220,14 @@ def _wrong_shape(arg: ArgEvidence, raw: Tensor, ev: Evidence) -> Diagnosis:
             )
     if same_shape and raw.numel() == arg.n:
         stacked = torch.stack([r.reshape(-1) for r in raws])  # type: ignore[union-attr]
-        if _close(stacked, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(stacked, arg.numeric, arg.checked, tol):
+            return finding(
                 "wrong-shape",
                 f"{base}; its values are right in row-major order: reshape it to {want}",
                 arg,
                 ev.order,
             )
-    return _d("wrong-shape", base, arg, ev.order)
+    return finding("wrong-shape", base, arg, ev.order)
 
 
 def _in_place(arg: ArgEvidence) -> str:
@@ -331,7 +252,7 @@ def _non_deterministic(ev: Evidence) -> list[Diagnosis]:
             bound = tol.atol + tol.rtol * first.abs()
             if bool((diff > bound).any()) or not bool(torch.equal(first.isnan(), again.isnan())):
                 return [
-                    _d(
+                    finding(
                         "non-deterministic",
                         f"the same inputs and dout gave different gradients for {arg.name} "
                         f"({how}; max difference {float(diff.nan_to_num(math.inf).max()):.3g}): "
@@ -356,9 +277,9 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
     if bool(nonfinite.any()):
         wrong = nonfinite.any(dim=0)
         return [
-            _d(
+            finding(
                 "non-finite",
-                f"{_grad(arg, order)} has NaN or ∞ at {int(wrong.sum())} of {arg.n} entries "
+                f"{partial(arg, order)} has NaN or ∞ at {int(wrong.sum())} of {arg.n} entries "
                 f"(first at {_index(int(wrong.nonzero()[0]), arg.shape)}) where the true "
                 "gradient is finite",
                 arg,
@@ -392,10 +313,10 @@ def _values(arg: ArgEvidence, ev: Evidence, structural: bool) -> list[Diagnosis]
     total = int(arg.entry_checked.sum())
     where = f"all {total} checked entries" if count == total else f"{count} of {total} entries"
     return [
-        _d(
+        finding(
             "unexplained",
             f"no known pattern explains the {count} wrong entr{'y' if count == 1 else 'ies'} "
-            f"of {_grad(arg, order)} ({where}: {first}{more}){_how_far(arg)}",
+            f"of {partial(arg, order)} ({where}: {first}{more}){_how_far(arg)}",
             arg,
             order,
         )
@@ -435,23 +356,23 @@ def _upstream(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     first, scaled, tol = arg.raw[0], arg.scaled, ev.tolerance
     if first is None or scaled is None or first.shape != scaled.shape:
         return None
-    if not _nonzero(arg.numeric[:1], arg.checked[:1], tol):
+    if not nonzero(arg.numeric[:1], arg.checked[:1], tol):
         return None  # a zero gradient is linear in anything
-    linear = _all_close(scaled, ev.scale * first, tol)
+    linear = all_close(scaled, ev.scale * first, tol)
     if linear:
         return None
-    if _all_close(scaled, first, tol):
+    if all_close(scaled, first, tol):
         ones = _ones_hint(arg, ev)
-        return _d(
+        return finding(
             "upstream-ignored",
-            f"{_grad(arg, ev.order)} is the same for dout and {ev.scale:g}·dout: backward "
+            f"{partial(arg, ev.order)} is the same for dout and {ev.scale:g}·dout: backward "
             f"ignores the upstream gradient{ones} — multiply by dout (grad_output)",
             arg,
             ev.order,
         )
-    return _d(
+    return finding(
         "not-linear",
-        f"{_grad(arg, ev.order)} for {ev.scale:g}·dout is not {ev.scale:g} × the one for dout: "
+        f"{partial(arg, ev.order)} for {ev.scale:g}·dout is not {ev.scale:g} × the one for dout: "
         "a backward must be linear in dout (is dout squared, or added instead of multiplied?)",
         arg,
         ev.order,
@@ -463,7 +384,7 @@ def _ones_hint(arg: ArgEvidence, ev: Evidence) -> str:
         return ""
     column_sums = torch.nansum(arg.numeric, dim=0)
     checked = arg.checked.all(dim=0)
-    if bool(checked.any()) and _close(
+    if bool(checked.any()) and close(
         arg.analytic[:1], column_sums[None], checked[None], ev.tolerance
     ):
         return " (it returns the gradient for dout = ones, e.g. of out.sum())"
@@ -473,10 +394,10 @@ def _ones_hint(arg: ArgEvidence, ev: Evidence) -> str:
 def _zero(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     a, checked, tol = arg.analytic, arg.checked, ev.tolerance
     assert a is not None
-    if bool((a[checked].abs() <= tol.atol).all()) and _nonzero(arg.numeric, checked, tol):
-        return _d(
+    if bool((a[checked].abs() <= tol.atol).all()) and nonzero(arg.numeric, checked, tol):
+        return finding(
             "zero",
-            f"{_grad(arg, ev.order)} is 0 everywhere, the true one is not (never computed, or "
+            f"{partial(arg, ev.order)} is 0 everywhere, the true one is not (never computed, or "
             "cut from the graph with .detach(), .data or NumPy?)",
             arg,
             ev.order,
@@ -490,7 +411,7 @@ def _factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> Diag
     if c is None:
         return None
     code, text = _factor_text(c, arg, ev)
-    return _d(code, f"{_grad(arg, ev.order)} is {text}", arg, ev.order)
+    return finding(code, f"{partial(arg, ev.order)} is {text}", arg, ev.order)
 
 
 def fitted_factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -> float | None:
@@ -502,7 +423,7 @@ def fitted_factor(arg: ArgEvidence, ev: Evidence, where: Tensor | None = None) -
         return None
     av, nv = a[mask], n[mask]
     norm = float((nv * nv).sum())
-    if norm == 0 or not _nonzero(n, mask, tol):
+    if norm == 0 or not nonzero(n, mask, tol):
         return None
     fitted = float((av * nv).sum()) / norm
     for c in _candidates(ev):
@@ -591,19 +512,19 @@ def _transposed(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     if len(arg.shape) == 2 and arg.shape[0] == arg.shape[1]:
         m = arg.shape[0]
         flipped = a.reshape(p, m, m).transpose(1, 2).reshape(p, -1)
-        if _close(flipped, arg.numeric, arg.checked, tol):
-            return _d(
+        if close(flipped, arg.numeric, arg.checked, tol):
+            return finding(
                 "transposed",
-                f"{_grad(arg, ev.order)} is the transpose of the true gradient (e.g. x.T @ dout "
+                f"{partial(arg, ev.order)} is the transpose of the true gradient (e.g. x.T @ dout "
                 "where dout.T @ x is needed)",
                 arg,
                 ev.order,
             )
     square = ev.mode == "full" and p == arg.n and p > 1 and bool(arg.checked.all())
-    if square and _close(a.T, arg.numeric, arg.checked, tol):
-        return _d(
+    if square and close(a.T, arg.numeric, arg.checked, tol):
+        return finding(
             "transposed",
-            f"the Jacobian behind {_grad(arg, ev.order)} is transposed: backward computes "
+            f"the Jacobian behind {partial(arg, ev.order)} is transposed: backward computes "
             "J·dout instead of Jᵀ·dout (e.g. W @ dout where W.T @ dout is needed)",
             arg,
             ev.order,
@@ -617,8 +538,8 @@ def _swapped(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
     for other in ev.args:
         if other is arg or other.shape != arg.shape:
             continue
-        if _close(a, other.numeric, other.checked, tol):
-            both = other.analytic is not None and _close(
+        if close(a, other.numeric, other.checked, tol):
+            both = other.analytic is not None and close(
                 other.analytic, arg.numeric, arg.checked, tol
             )
             message = (
@@ -628,7 +549,7 @@ def _swapped(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
                 else f"the gradient returned for {arg.name} is the true gradient of {other.name} "
                 "(the returned values are in the wrong order?)"
             )
-            return _d("wrong-input", message, arg, ev.order)
+            return finding("wrong-input", message, arg, ev.order)
     return None
 
 
@@ -641,9 +562,9 @@ def _region(arg: ArgEvidence, ev: Evidence) -> Diagnosis | None:
         if bool(((mask & checked) == bad).all()):
             count, total = int(bad.sum()), int(checked.sum())
             detail = _inside(arg, ev, mask)
-            return _d(
+            return finding(
                 "region",
-                f"{_grad(arg, ev.order)} is wrong exactly {text} ({count} of {total} entries) "
+                f"{partial(arg, ev.order)} is wrong exactly {text} ({count} of {total} entries) "
                 f"and right elsewhere{detail}",
                 arg,
                 ev.order,
@@ -656,7 +577,7 @@ def _inside(arg: ArgEvidence, ev: Evidence, mask: Tensor) -> str:
     n = arg.numeric
     where = arg.checked & mask[None, :]
     tol = ev.tolerance
-    if not _nonzero(n, where, tol):
+    if not nonzero(n, where, tol):
         return (
             "; there the true gradient is 0 and yours is not: a missing mask "
             "(as in ReLU's backward, dout · (x > 0))?"
@@ -710,26 +631,6 @@ def _regions(arg: ArgEvidence, ev: Evidence) -> list[tuple[str, Tensor]]:
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _close(a: Tensor, b: Tensor, mask: Tensor, tol: Tolerance) -> bool:
-    """a ≈ b at every masked entry (and at least one is masked)."""
-    if a.shape != b.shape or not bool(mask.any()):
-        return False
-    diff = (a - b).abs()[mask]
-    return bool((diff <= tol.atol + tol.rtol * b[mask].abs()).all())
-
-
-def _all_close(a: Tensor, b: Tensor, tol: Tolerance) -> bool:
-    if a.shape != b.shape:
-        return False
-    return bool(((a - b).abs() <= tol.atol + tol.rtol * b.abs()).all())
-
-
-def _nonzero(values: Tensor, mask: Tensor, tol: Tolerance) -> bool:
-    """Some masked entry is clearly not zero."""
-    picked = values[mask]
-    return bool((picked.abs() > 10 * tol.atol).any()) if picked.numel() else False
 
 
 def _index(flat: int, shape: Sequence[int]) -> str:

@@ -20,6 +20,19 @@ def normal(shape: Sequence[int], generator: Any, dtype: Any) -> Any:
     return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
 
 
+def uniform(shape: Sequence[int], bound: float, generator: Any, dtype: Any) -> Any:
+    """``torch.empty(*shape, dtype=torch.float64).uniform_(-bound, bound)`` from ``generator``
+    (a serial kernel: the same numbers on every CPU), cast to ``dtype``."""
+    values = torch.empty(*shape, dtype=torch.float64)
+    return values.uniform_(-bound, bound, generator=generator).to(dtype)
+
+
+def uniform_text(name: str, shape: Sequence[int], fan_in: int) -> str:
+    """How a uniform draw was made, as a user would repeat it in torch."""
+    size = ", ".join(map(str, shape))
+    return f"{name} = torch.empty({size}, dtype=torch.float64).uniform_(-1/√{fan_in}, 1/√{fan_in})"
+
+
 def normal_text(name: str, shape: Sequence[int]) -> str:
     """How a drawn tensor was made, as a user would repeat it in torch."""
     return f"{name} = torch.randn({', '.join(map(str, shape))}, dtype=torch.float64)"

@@ -9,6 +9,10 @@ float64 — and returns a :class:`GradientCheck` whose verdict is earned:
   f(x ± h); an entry whose estimate is too large for the tolerance is retried with
   steps from 10⁻⁶h to 10³h, and left out of the verdict (and said so) when no step
   gives a trustworthy value — the function's own scale decides, not a fixed h;
+* an entry whose function changes by a sizeable fraction of its value between the input
+  and its neighbouring float64 numbers (sin at x = 1e22, where they are 2e6 apart) cannot be
+  resolved by any step: such a finite difference is a chord across many periods, small and
+  self-consistent but meaningless, and is left out of the verdict (and said so);
 * NaN or ∞ is never agreement;
 * when finite differences for every entry would cost more than :data:`WORK_BUDGET`
   element evaluations, a seeded random sample of entries is checked, and said so.
@@ -23,7 +27,7 @@ import sys
 import warnings
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from gradcli._torch import load
 from gradcli.errors import InputError
@@ -51,6 +55,14 @@ CHUNK_ELEMENTS = 2**19  # input elements per batched evaluation (4 MB of float64
 KINK_MARGIN = 1e-9  # closer to a kink than this (relative): on it, no one-sided stencil fits
 SMALL_ENTRIES = 256  # derivative entries up to which bookkeeping runs on Python floats
 CALL_COST = 20_000  # a Python-level call of a small torch function costs about this many elements
+# A difference whose two stencils (h and h/2) disagree by more than this fraction of its value
+# is suspect: either f' is near 0 or f is not resolved at that step; suspects that the verdict
+# would count are tested at the input's own spacing (one ulp either side).
+SUSPECT_SPREAD = 1e-3
+# f changing between x − ulp and x + ulp by more than this fraction of |f| beyond what the
+# difference's own slope explains: f varies on a scale the step does not resolve (far above
+# the rounding of f, ~1e-16, far below the jumps of an unresolved f, ~|f|·ulp/period).
+ALIAS_FRACTION = 1e-9
 
 
 # ---------------------------------------------------------------- tensors and threads
@@ -148,6 +160,14 @@ class NumericEstimate:
     skipped: str | None = None  # why no entry was computed at all
     work: float = 0.0  # element evaluations all entries would have needed
     smooth: Tensor | None = None  # False where the stencil crossed a kink the caller watches
+    # True where the two stencils disagree by more than SUSPECT_SPREAD (None: not recorded)
+    suspect: Tensor | None = None
+    # True where f varies on a scale finer than any step can resolve (see :func:`resolve`);
+    # those entries' error is ∞; ``spacing`` is the largest input spacing among them
+    unresolved: Tensor | None = None
+    spacing: float = 0.0
+    probe: SpacingProbe | None = field(default=None, repr=False, compare=False)
+    by_column: bool = False  # the value is a Jacobian: input entry j is column j
 
     @staticmethod
     def exact(value: Tensor) -> NumericEstimate:
@@ -159,6 +179,121 @@ class NumericEstimate:
 
 # evaluate(index, step) → (f(x + step·e_index), f(x − step·e_index)), each of shape (k, *out)
 PairEvaluation = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+@dataclass(frozen=True)
+class SpacingProbe:
+    """What :func:`resolve` needs to evaluate f one float64 spacing either side of an entry."""
+
+    evaluate: PairEvaluation
+    flat: Tensor  # the input's entries, float64
+    tolerance: Tolerance
+    chunk: int  # entries per evaluation that fit in memory
+
+
+def resolve_columns(
+    call: Callable[[Tensor], Tensor],
+    chosen: Tensor,
+    value: Tensor,
+    error: Tensor,
+    suspect: Tensor,
+    tolerance: Tolerance,
+) -> Tensor:
+    """:func:`resolve` for a Jacobian (outputs × entries) whose differences were taken
+    elsewhere: ``call(v)`` is f with the entries set to ``v``. Returns ``error`` with ∞ where a
+    suspect difference the verdict would count does not resolve f at the input's spacing."""
+    chosen = chosen.detach().double()
+
+    def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+        plus, minus = [], []
+        for k, s in zip(index.tolist(), step.tolist(), strict=True):
+            moved = chosen.clone()
+            moved[k] += s
+            plus.append(call(moved).reshape(-1))
+            moved[k] = chosen[k] - s
+            minus.append(call(moved).reshape(-1))
+        return torch.stack(plus), torch.stack(minus)
+
+    estimate = NumericEstimate(
+        value,
+        error,
+        torch.ones(value.shape, dtype=torch.bool),
+        torch.zeros(value.shape, dtype=torch.float64),
+        suspect=suspect,
+        probe=SpacingProbe(evaluate, chosen, tolerance, max(1, chosen.numel())),
+        by_column=True,
+    )
+    return resolve(estimate).error
+
+
+def resolve(estimate: NumericEstimate, cells: Tensor | None = None) -> NumericEstimate:
+    """The estimate with the differences that do not resolve f marked unresolved (error ∞).
+
+    A difference can look accurate and still be meaningless: at x = 1e22 float64 numbers are
+    2e6 apart, sin goes through 300,000 periods between x − h and x + h, and the two stencils
+    give values ~1e-17 that agree with each other. The step a finite difference would need
+    lies below the input's spacing (x + h == x). Such a difference is suspect (its stencils
+    disagree relative to its own size), and the test is f one spacing (ulp) either side of x:
+    the change f(x + ulp) − f(x − ulp) must be what 2·ulp times the difference explains, to
+    within the difference's error and ALIAS_FRACTION of |f|. Only suspect cells the verdict
+    would count are tested — all of them, or those of ``cells`` (the verdict passes the
+    disagreeing ones: where the difference agrees, tested or not, the verdict is the same).
+    """
+    probe, suspect = estimate.probe, estimate.suspect
+    if probe is None or suspect is None:
+        return estimate
+    candidates = (
+        suspect
+        & estimate.checked
+        & ~_too_uncertain(estimate.value, estimate.error, probe.tolerance)
+    )
+    if cells is not None:
+        candidates = candidates & cells
+    columns = candidates.reshape(candidates.shape[0], -1) if estimate.by_column else None
+    entries = (
+        (columns.any(dim=0) if columns is not None else candidates.reshape(-1))
+        .nonzero()
+        .reshape(-1)
+    )
+    if entries.numel() == 0:
+        return estimate
+    base = probe.flat[entries].abs()
+    spacing = torch.nextafter(base, torch.full_like(base, math.inf)) - base
+    marks = torch.zeros(candidates.shape, dtype=torch.bool)
+    grid = marks.reshape(marks.shape[0], -1) if estimate.by_column else marks.reshape(-1)
+    value = estimate.value.reshape(grid.shape)
+    error = estimate.error.reshape(grid.shape)
+    with one_thread():
+        for start in range(0, entries.numel(), probe.chunk):
+            part = entries[start : start + probe.chunk]
+            s = spacing[start : start + probe.chunk]
+            plus, minus = probe.evaluate(part, s)
+            plus, minus = plus.double().reshape(part.numel(), -1), minus.double()
+            minus = minus.reshape(plus.shape)
+            if estimate.by_column:  # cells (i, j): rows of the evaluation are the columns j
+                v, e = value[:, part].T, error[:, part].T.double()
+            else:
+                v, e = value[part].reshape(-1, 1), error[part].double().reshape(-1, 1)
+            width = s.reshape(-1, 1)
+            delta = plus - minus
+            unexplained = (delta - 2 * width * v).abs()
+            allowed = ALIAS_FRACTION * torch.maximum(plus.abs(), minus.abs()) + 2 * width * e
+            aliased = torch.isfinite(delta) & (unexplained > allowed)
+            if estimate.by_column:
+                grid[:, part] = aliased.T & columns[:, part]
+            else:
+                grid[part] = aliased.reshape(-1) & candidates.reshape(-1)[part]
+    if not bool(marks.any()):
+        return estimate
+    hit = marks.reshape(marks.shape[0], -1).any(dim=0) if estimate.by_column else grid
+    widest = float(spacing[hit[entries]].max())
+    unresolved = marks if estimate.unresolved is None else estimate.unresolved | marks
+    return replace(
+        estimate,
+        error=estimate.error.masked_fill(marks, math.inf),
+        unresolved=unresolved,
+        spacing=max(widest, estimate.spacing),
+    )
 
 
 def numeric_elementwise(
@@ -333,24 +468,34 @@ def _estimate(
     if not sampled and count * math.prod(out_shape) <= SMALL_ENTRIES:
         cap = None if max_step is None else max_step.tolist()
         with one_thread():
-            rows, errors, steps = _refined_small(evaluate, flat, index, tolerance, per_entry, cap)
+            rows, errors, steps, suspects = _refined_small(
+                evaluate, flat, index, tolerance, per_entry, cap
+            )
         if not out_shape:  # one output per entry: rows of one value
             rows, errors = [r[0] for r in rows], [e[0] for e in errors]
+            suspects = [m[0] for m in suspects]
         value = torch.tensor(rows, dtype=torch.float64)
+        suspect = torch.tensor(suspects, dtype=torch.bool)
         if outputs_first:
             value = value.T.contiguous().T  # the Jacobian's layout, as the tensor path stores it
+            suspect = suspect.T.contiguous().T
         error = torch.tensor(errors, dtype=torch.float32)
         step = torch.tensor(steps, dtype=torch.float64)
         checked = torch.ones(count, dtype=torch.bool)
-        if not out_shape:  # views shaped like the value, without reshapes
-            return NumericEstimate(value, error, checked, step, sampled, skipped, float(work))
+        chunk = count
     else:
-        value, error, step = _estimate_tensors(
+        value, error, step, suspect, chunk = _estimate_tensors(
             evaluate, flat, index, out_shape, cost, tolerance, what, row_elements, max_step,
             outputs_first,
         )  # fmt: skip
         checked = torch.zeros(count, dtype=torch.bool)
         checked[index] = True
+    probe = SpacingProbe(evaluate, flat, tolerance, chunk)
+    if not out_shape:  # views shaped like the value, without reshapes
+        return NumericEstimate(
+            value, error, checked, step, sampled, skipped, float(work),
+            suspect=suspect, probe=probe,
+        )  # fmt: skip
     return NumericEstimate(
         value,
         error,
@@ -359,6 +504,8 @@ def _estimate(
         sampled,
         skipped,
         float(work),
+        suspect=suspect,
+        probe=probe,
     )
 
 
@@ -373,8 +520,9 @@ def _estimate_tensors(
     row_elements: int | None,
     max_step: Tensor | None,
     outputs_first: bool,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """The entries of ``index`` refined with whole-tensor operations, in chunks that fit."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor, int]:
+    """The entries of ``index`` refined with whole-tensor operations, in chunks that fit;
+    also which differences are suspect, and the chunk (entries per evaluation)."""
     count = flat.numel()
     per_entry = 4 * cost
     if outputs_first:
@@ -382,20 +530,24 @@ def _estimate_tensors(
     else:
         value = torch.full((count, *out_shape), math.nan, dtype=torch.float64)
     error = torch.full(value.shape, math.inf, dtype=torch.float32)
+    suspect = torch.zeros(value.shape, dtype=torch.bool)
     step = torch.zeros(count, dtype=torch.float64)  # one step per input entry (row)
+    row = max(cost if row_elements is None else row_elements, 1)
+    chunk = max(1, CHUNK_ELEMENTS // row)
     if index.numel():
-        row = max(cost if row_elements is None else row_elements, 1)
-        chunk = max(1, CHUNK_ELEMENTS // row)
         require_memory(4 * min(chunk, index.numel()) * row * 8, what)
         with one_thread():
             cap = None if max_step is None else max_step[index]
             everything = index.numel() == count
             buffers = (value, error) if everything else None
-            v, e, s = _refined(evaluate, flat, index, chunk, tolerance, per_entry, cap, buffers)
+            v, e, s, sus = _refined(
+                evaluate, flat, index, chunk, tolerance, per_entry, cap, buffers
+            )
         if not everything:
             value[index], error[index] = v, e
+        suspect[index] = sus
         step[index] = s
-    return value, error, step
+    return value, error, step, suspect, chunk
 
 
 def _choose_entries(
@@ -425,14 +577,15 @@ def _refined(
     per_entry: int,
     max_step: Tensor | None = None,
     out: tuple[Tensor, Tensor] | None = None,
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Differences at the base step; entries whose estimate is too large are retried with
     smaller and larger steps (never above ``max_step``), keeping the best estimate.
-    ``out`` are (value, error) buffers to fill, one row per entry of ``index``."""
+    ``out`` are (value, error) buffers to fill, one row per entry of ``index``; the last
+    tensor returned marks the suspect differences (see :data:`SUSPECT_SPREAD`)."""
     h = base_steps(flat[index])
     if max_step is not None:
         h = torch.minimum(h, max_step)
-    value, error = _differences(evaluate, index, h, chunk, out)
+    value, error, suspect = _differences(evaluate, index, h, chunk, out)
     step = h.clone()
     budget = WORK_BUDGET - index.numel() * per_entry
     for factor in REFINE_FACTORS:
@@ -444,12 +597,13 @@ def _refined(
         trial = h[rows] * factor
         if max_step is not None:
             trial = torch.minimum(trial, max_step[rows])
-        v, e = _differences(evaluate, index[rows], trial, chunk)
+        v, e, sus = _differences(evaluate, index[rows], trial, chunk)
         # a row (one input entry, every output) takes the new step when its worst error shrinks
         better = _row_max(e) < _row_max(error[rows])
         keep = rows[better]
         value[keep], error[keep], step[keep] = v[better], e[better], trial[better]
-    return value, error, step
+        suspect[keep] = sus[better]
+    return value, error, step, suspect
 
 
 def _refined_small(
@@ -459,16 +613,17 @@ def _refined_small(
     tolerance: Tolerance,
     per_entry: int,
     max_step: list[float] | None,
-) -> tuple[list[list[float]], list[list[float]], list[float]]:
+) -> tuple[list[list[float]], list[list[float]], list[float], list[list[bool]]]:
     """:func:`_refined` for a few entries, its bookkeeping in Python floats: a torch call costs
     microseconds, whatever its size, and this runs once per line of a batch. Every operation
     mirrors the tensor path's, in the same order, so the results are the same bits (a test
-    runs both). Returns each entry's row of values, of float32-rounded errors, and its step."""
+    runs both). Returns each entry's row of values, of float32-rounded errors, its step and
+    its row of suspect marks."""
     positions = index.tolist()
     h = [BASE_STEP * max(abs(x), 1.0) for x in flat[index].tolist()]
     if max_step is not None:
         h = [min(a, b) for a, b in zip(h, max_step, strict=True)]
-    value, error = _pair_differences_small(evaluate, positions, h)
+    value, error, suspect = _pair_differences_small(evaluate, positions, h)
     step = list(h)
     budget = WORK_BUDGET - len(positions) * per_entry
     for factor in REFINE_FACTORS:
@@ -479,45 +634,50 @@ def _refined_small(
         trial = [h[r] * factor for r in rows]
         if max_step is not None:
             trial = [min(t, max_step[r]) for t, r in zip(trial, rows, strict=True)]
-        v, e = _pair_differences_small(evaluate, [positions[r] for r in rows], trial)
+        v, e, sus = _pair_differences_small(evaluate, [positions[r] for r in rows], trial)
         for j, r in enumerate(rows):
             if max(e[j]) < max(error[r]):
-                value[r], error[r], step[r] = v[j], e[j], trial[j]
-    return value, error, step
+                value[r], error[r], suspect[r], step[r] = v[j], e[j], sus[j], trial[j]
+    return value, error, step, suspect
+
+
+def _too_uncertain_float(value: float, error: float, tolerance: Tolerance) -> bool:
+    return not (error <= 0.5 * (tolerance.atol + tolerance.rtol * abs(value)))
 
 
 def _uncertain_row(values: list[float], errors: list[float], tolerance: Tolerance) -> bool:
-    return any(
-        not (e <= 0.5 * (tolerance.atol + tolerance.rtol * abs(v)))
-        for v, e in zip(values, errors, strict=True)
-    )
+    return any(_too_uncertain_float(v, e, tolerance) for v, e in zip(values, errors, strict=True))
 
 
 def _pair_differences_small(
     evaluate: PairEvaluation, positions: list[int], h: list[float]
-) -> tuple[list[list[float]], list[list[float]]]:
-    """:func:`_pair_differences` for a few entries (rows of values, float32-rounded errors)."""
+) -> tuple[list[list[float]], list[list[float]], list[list[bool]]]:
+    """:func:`_pair_differences` for a few entries (rows of values, float32-rounded errors,
+    suspects)."""
     k = len(positions)
     index = torch.tensor(positions + positions)
     plus, minus = evaluate(index, torch.tensor(h + [v / 2 for v in h], dtype=torch.float64))
     plus = plus.double().reshape(2 * k, -1).tolist()
     minus = minus.double().reshape(2 * k, -1).tolist()
-    values, errors = [], []
+    values, errors, suspects = [], [], []
     for r in range(k):
         width = h[r]
-        row_values, row_errors = [], []
+        row_values, row_errors, row_suspects = [], [], []
         for p, m, hp, hm in zip(plus[r], minus[r], plus[k + r], minus[k + r], strict=True):
             coarse = (p - m) / (2 * width)
             fine = (hp - hm) / width
             magnitude = _nanmax(_nanmax(abs(p), abs(m)), _nanmax(abs(hp), abs(hm)))
-            error = abs(coarse - fine) + ROUNDING_SAFETY * EPS64 * magnitude / width
+            spread = abs(coarse - fine)
+            error = spread + ROUNDING_SAFETY * EPS64 * magnitude / width
             if not (math.isfinite(fine) and math.isfinite(error)):
                 error = math.inf
             row_values.append(fine)
             row_errors.append(_float32(min(error, FLOAT32_MAX)) if error != math.inf else error)
+            row_suspects.append(spread > SUSPECT_SPREAD * abs(fine))
         values.append(row_values)
         errors.append(row_errors)
-    return values, errors
+        suspects.append(row_suspects)
+    return values, errors, suspects
 
 
 def _nanmax(a: float, b: float) -> float:
@@ -547,23 +707,29 @@ def _differences(
     h: Tensor,
     chunk: int,
     out: tuple[Tensor, Tensor] | None = None,
-) -> tuple[Tensor, Tensor]:
-    """(f(x + h/2) − f(x − h/2))/h per entry, and its error estimate (into ``out`` if given)."""
-    value = error = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(f(x + h/2) − f(x − h/2))/h per entry, its error estimate (into ``out`` if given) and
+    whether it is suspect (its two stencils disagree by more than SUSPECT_SPREAD)."""
+    value = error = suspect = None
     if out is not None:
         value, error = out
     for start in range(0, index.numel(), chunk):
         part = slice(start, start + chunk)
-        v, e = _pair_differences(evaluate, index[part], h[part])
+        v, e, sus = _pair_differences(evaluate, index[part], h[part])
         if value is None:  # the first chunk tells the shape of one entry's outputs
             value = torch.empty(index.numel(), *v.shape[1:], dtype=torch.float64)
             error = torch.empty(value.shape, dtype=torch.float32)
+        if suspect is None:
+            suspect = torch.empty(value.shape, dtype=torch.bool)
         value[part] = v
         error[part] = torch.where(torch.isfinite(e), e.clamp(max=FLOAT32_MAX), e)  # float32
-    return value, error
+        suspect[part] = sus
+    return value, error, suspect
 
 
-def _pair_differences(evaluate: PairEvaluation, index: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+def _pair_differences(
+    evaluate: PairEvaluation, index: Tensor, h: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """Both stencils in one evaluation: rows [0, k) step h, rows [k, 2k) step h/2."""
     k = index.numel()
     plus, minus = evaluate(torch.cat([index, index]), torch.cat([h, h / 2]))
@@ -573,8 +739,11 @@ def _pair_differences(evaluate: PairEvaluation, index: Tensor, h: Tensor) -> tup
     fine = (plus[k:] - minus[k:]) / width
     magnitude = torch.maximum(plus.abs(), minus.abs())
     magnitude = torch.maximum(magnitude[:k], magnitude[k:])
-    error = (coarse - fine).abs_().add_(ROUNDING_SAFETY * EPS64 * magnitude / width)
-    return fine, error.masked_fill_(~(torch.isfinite(fine) & torch.isfinite(error)), math.inf)
+    spread = (coarse - fine).abs_()
+    suspect = spread > SUSPECT_SPREAD * fine.abs()
+    error = spread.add_(ROUNDING_SAFETY * EPS64 * magnitude / width)
+    error.masked_fill_(~(torch.isfinite(fine) & torch.isfinite(error)), math.inf)
+    return fine, error, suspect
 
 
 def _expand(h: Tensor, like: Tensor) -> Tensor:
@@ -588,30 +757,35 @@ def _flat_list(tensor: Tensor) -> list:
 
 
 def _reshape(estimate: NumericEstimate, shape: tuple[int, ...]) -> NumericEstimate:
-    if tuple(estimate.value.shape) == shape and estimate.smooth is None:
+    if tuple(estimate.value.shape) == shape:
         return estimate
-    return NumericEstimate(
-        estimate.value.reshape(shape),
-        estimate.error.reshape(shape),
-        estimate.checked.reshape(shape),
-        estimate.step.reshape(shape),
-        estimate.sampled,
-        estimate.skipped,
-        estimate.work,
-        None if estimate.smooth is None else estimate.smooth.reshape(shape),
+
+    def shaped(tensor: Tensor | None) -> Tensor | None:
+        return None if tensor is None else tensor.reshape(shape)
+
+    return replace(
+        estimate,
+        value=estimate.value.reshape(shape),
+        error=estimate.error.reshape(shape),
+        checked=estimate.checked.reshape(shape),
+        step=estimate.step.reshape(shape),
+        smooth=shaped(estimate.smooth),
+        suspect=shaped(estimate.suspect),
+        unresolved=shaped(estimate.unresolved),
     )
 
 
 def _transpose(estimate: NumericEstimate) -> NumericEstimate:
-    """The estimate with its two dimensions swapped, as views (no copies)."""
-    return NumericEstimate(
-        estimate.value.T,
-        estimate.error.T,
-        estimate.checked.T,
-        estimate.step.T,
-        estimate.sampled,
-        estimate.skipped,
-        estimate.work,
+    """The estimate with its two dimensions swapped, as views (no copies): a Jacobian, whose
+    column j holds input entry j."""
+    return replace(
+        estimate,
+        value=estimate.value.T,
+        error=estimate.error.T,
+        checked=estimate.checked.T,
+        step=estimate.step.T,
+        suspect=None if estimate.suspect is None else estimate.suspect.T,
+        by_column=True,
     )
 
 
@@ -638,11 +812,14 @@ def judge(
     if isinstance(numeric, torch.Tensor):
         numeric = NumericEstimate.exact(numeric)
     a64, g64 = analytic.double(), autograd.double()
-    columns = Columns.of(a64, g64, numeric, trusted, defined)
-    if a64.numel() <= SMALL_ENTRIES:
-        verdict = _verdict_small(columns, tolerance)
-    else:
-        verdict = _verdict_tensors(columns, tolerance)
+    verdict = _verdict(a64, g64, numeric, trusted, defined, tolerance)
+    if not verdict.agree and numeric is not None and numeric.probe is not None:
+        # a difference that disagrees must first show that it resolves f (see resolve)
+        disagree = _tensor_of(verdict.usable, a64.shape) & ~_tensor_of(verdict.ok, a64.shape)
+        resolved = resolve(numeric, disagree)
+        if resolved is not numeric:
+            numeric = resolved
+            verdict = _verdict(a64, g64, numeric, trusted, defined, tolerance)
     shape = tuple(a64.shape) or (1,)
     return GradientCheck(
         analytic=to_grid(a64),
@@ -658,8 +835,29 @@ def judge(
         numeric_sampled=bool(numeric is not None and numeric.sampled),
         numeric_checked=None if numeric is None else int(numeric.checked.sum()),
         defined=None if defined is None else to_grid(defined.expand(shape)),
-        notes=tuple(_numeric_notes(numeric, verdict, columns.total)),
+        notes=tuple(_numeric_notes(numeric, verdict, a64.numel())),
     )
+
+
+def _verdict(
+    a64: Tensor,
+    g64: Tensor,
+    numeric: NumericEstimate | None,
+    trusted: Tensor | None,
+    defined: Tensor | None,
+    tolerance: Tolerance,
+) -> Verdict:
+    columns = Columns.of(a64, g64, numeric, trusted, defined)
+    if a64.numel() <= SMALL_ENTRIES:
+        return _verdict_small(columns, tolerance)
+    return _verdict_tensors(columns, tolerance)
+
+
+def _tensor_of(grid: Grid | None, shape: torch.Size) -> Tensor:
+    """A boolean Grid as a tensor of ``shape`` (None: every entry False)."""
+    if grid is None or not len(grid.data):
+        return torch.zeros(shape, dtype=torch.bool)
+    return torch.frombuffer(grid.data, dtype=torch.int8).bool().reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -706,6 +904,7 @@ class Verdict:
     overflowed: int = 0
     uncertain: int = 0
     worst_uncertain: float = 0.0
+    unresolved: int = 0
 
 
 def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
@@ -715,7 +914,7 @@ def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
     ok &= diff <= tolerance.atol + tolerance.rtol * g64.abs()
     diff.nan_to_num_(nan=math.inf)
     usable = error_max = None
-    overflowed = uncertain = 0
+    overflowed = uncertain = unresolved = 0
     worst = 0.0
     if numeric is not None:
         n64 = numeric.value
@@ -731,6 +930,10 @@ def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
         looked_at = numeric.checked & caller_ok
         overflow_mask = looked_at & ~finite
         uncertain_mask = looked_at & finite & too_uncertain
+        if numeric.unresolved is not None:  # their error is ∞ for another reason: noted apart
+            unresolved_mask = uncertain_mask & numeric.unresolved
+            unresolved = int(unresolved_mask.sum())
+            uncertain_mask &= ~numeric.unresolved
         overflowed, uncertain = int(overflow_mask.sum()), int(uncertain_mask.sum())
         worst = float(numeric.error[uncertain_mask].max()) if uncertain else 0.0
     if c.defined is not None:
@@ -746,6 +949,7 @@ def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
         overflowed=overflowed,
         uncertain=uncertain,
         worst_uncertain=worst,
+        unresolved=unresolved,
     )
 
 
@@ -762,7 +966,7 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
     ]
     diffs = [_nan_to_num(d, math.inf) for d in diffs]
     usable = error_max = None
-    overflowed = uncertain = 0
+    overflowed = uncertain = unresolved = 0
     worst = 0.0
     numeric = c.numeric
     if numeric is not None:
@@ -770,6 +974,7 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
         errors = _flat_list(numeric.error)
         checked = _flat_list(numeric.checked)
         caller = [True] * len(n) if c.caller_ok is None else _flat_list(c.caller_ok)
+        aliased = [False] * len(n) if numeric.unresolved is None else _flat_list(numeric.unresolved)
         usable, usable_errors = [], []
         for k, (x, v, e) in enumerate(zip(a, n, errors, strict=True)):
             finite = math.isfinite(v)
@@ -783,6 +988,8 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
                 usable_errors.append(e)
             if checked[k] and caller[k] and not finite:
                 overflowed += 1
+            elif checked[k] and caller[k] and too_uncertain and aliased[k]:
+                unresolved += 1
             elif checked[k] and caller[k] and too_uncertain:
                 uncertain += 1
                 worst = max(worst, e)
@@ -801,6 +1008,7 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
         overflowed=overflowed,
         uncertain=uncertain,
         worst_uncertain=worst,
+        unresolved=unresolved,
     )
 
 
@@ -876,6 +1084,16 @@ def _numeric_notes(numeric: NumericEstimate | None, verdict: Verdict, total: int
             f"numeric: {_entries(count)} overflowed (f(x ± h) is not finite) and "
             f"{'is' if count == 1 else 'are'} left out of the verdict (shown ~)."
         )
+    if verdict.unresolved:
+        count = verdict.unresolved
+        notes.append(
+            f"numeric: {_entries(count)} left out of the verdict (shown ~): the finite "
+            "difference does not resolve the function — between the input's neighbouring "
+            f"float64 numbers (up to {numeric.spacing:.2g} apart here) it changes by more than "
+            "the difference's slope explains, so it varies on a scale finer than the step, and "
+            "the step it would need is below the input's spacing. Analytic and autograd "
+            f"decide {'it' if count == 1 else 'them'}."
+        )
     if verdict.uncertain:
         count, worst = verdict.uncertain, verdict.worst_uncertain
         bound = "above 3e+38" if worst >= FLOAT32_MAX else f"up to {worst:.1e}"
@@ -891,33 +1109,83 @@ def _entries(count: int) -> str:
     return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
-def raise_if_overflowed(check: GradientCheck, where: Callable[[int], str], dtype: str) -> None:
-    """InputError when analytic and autograd are both NaN or ∞ at an entry: the derivative
-    overflows the dtype there and no verdict is possible. ``where(k)`` names flat entry k."""
-    flat_a, flat_g = check.analytic.data, check.autograd.data
-    if all(map(math.isfinite, flat_a)) or all(map(math.isfinite, flat_g)):
+# ---------------------------------------------------------------- overflow: one rule
+
+# Overflow is never a disagreement and never a verdict: a value computed from finite inputs
+# that is NaN or ∞ — in the forward (f(x), L, y, E) or in either gradient — means the inputs
+# leave the dtype's range, so there is nothing to compare. Every command reports it the same
+# way: an InputError (one ``Error:`` line, exit 2, as for any input outside the command's
+# domain) naming where, and what to change.
+
+SHOWN_PLACES = 3  # places named in an overflow message before "and N more"
+
+
+def overflow_hint(dtype: str, change: str = "smaller values") -> str:
+    """What to try: float64 first when computing in float32, else ``change``."""
+    return "try --dtype float64" if dtype == "float32" else f"try {change}"
+
+
+def raise_if_not_finite(
+    values: Tensor | float,
+    what: str,
+    where: Callable[[int], str] | None,
+    dtype: str,
+    change: str = "smaller values",
+    symbol: str | None = None,
+) -> None:
+    """InputError when ``values`` (computed from finite inputs) hold NaN or ∞: ``what``
+    overflows the dtype at the places ``where(k)`` names (flat index k; None for a scalar,
+    shown as ``symbol = inf``)."""
+    flat = torch.as_tensor(values).detach().reshape(-1)
+    bad = ~torch.isfinite(flat)
+    if not bool(bad.any()):
         return
-    for k, (a, g) in enumerate(zip(flat_a, flat_g, strict=True)):
-        if not (math.isfinite(a) or math.isfinite(g)):
-            raise InputError(
-                f"the derivative overflows {dtype} at {where(k)} (analytic {a:g}, autograd "
-                f"{g:g}), so there is nothing to compare"
-                + ("; try --dtype float64" if dtype == "float32" else "")
-            )
+    positions = bad.nonzero().reshape(-1).tolist()
+    first = float(flat[positions[0]])
+    if where is None:
+        found = f" ({symbol or what} = {first:g})"
+    elif flat.numel() == 1:
+        found = f" at {where(positions[0])} ({first:g})"
+    else:
+        named = ", ".join(where(k) for k in positions[:SHOWN_PLACES])
+        more = len(positions) - SHOWN_PLACES
+        found = (
+            f" at {named}{f' and {more:,} more' if more > 0 else ''} ({len(positions):,} of "
+            f"{flat.numel():,} values inf or nan; the first is {first:g})"
+        )
+    raise InputError(
+        f"{what} overflows {dtype}{found}, so there is nothing to compare; "
+        + overflow_hint(dtype, change)
+    )
 
 
-def overflow_note(values: Tensor | list[float], what: str, dtype: str) -> list[str]:
-    """A note when a value shown (f(x), L…) is not finite although its inputs are."""
-    flat = values if isinstance(values, list) else _flat_list(values.double())
-    count = len(flat) - sum(map(math.isfinite, flat))
-    if not count:
-        return []
-    return [
-        f"{what} overflows {dtype} ({count} value{'s' if count != 1 else ''} shown as inf or "
-        f"nan, null in JSON): torch's computation leaves the {dtype} range"
-        + (" (try --dtype float64)" if dtype == "float32" else "")
-        + "; the derivatives are compared all the same."
+def raise_if_overflowed(
+    check: GradientCheck, where: Callable[[int], str], dtype: str, change: str = "smaller values"
+) -> None:
+    """InputError when the analytic or the autograd gradient is NaN or ∞ at an entry (where
+    the derivative exists): the gradient overflows the dtype there — not a disagreement.
+    ``where(k)`` names flat entry k."""
+    flat_a, flat_g = check.analytic.data, check.autograd.data
+    if all(map(math.isfinite, flat_a)) and all(map(math.isfinite, flat_g)):
+        return
+    exists = [True] * len(flat_a) if check.defined is None else check.defined.flat()
+    bad = [
+        k
+        for k, (a, g) in enumerate(zip(flat_a, flat_g, strict=True))
+        if exists[k] and not (math.isfinite(a) and math.isfinite(g))
     ]
+    if not bad:
+        return
+    first = bad[0]
+    named = ", ".join(where(k) for k in bad[:SHOWN_PLACES])
+    more = len(bad) - SHOWN_PLACES
+    raise InputError(
+        f"the gradient overflows {dtype} at {named}{f' and {more:,} more' if more > 0 else ''} "
+        f"(analytic {flat_a[first]:g}, autograd {flat_g[first]:g}"
+        + (f"; {len(bad):,} of {len(flat_a):,} entries" if len(bad) > 1 else "")
+        + "), so there is nothing to compare; "
+        + overflow_hint(dtype, change)
+    )
 
 
 def _flat(values: list) -> list:

@@ -11,6 +11,7 @@ input with a gradient, ∂L/∂input is computed three ways:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,7 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_entries,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     to_grid,
     torch,
@@ -34,6 +35,7 @@ from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorI
 from gradcli.settings import Settings, Tolerance
 
 Tensor = torch.Tensor
+OVERFLOW_CHANGE = "smaller values (inputs, parameters, --upstream)"
 
 
 @dataclass(frozen=True)
@@ -56,13 +58,18 @@ def _tensor(given: Given, shape: tuple[int, ...], dtype, what: str) -> Tensor:
     return tensor
 
 
-def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None], list[str]]:
-    """The inputs in registry order: given, drawn (``draws.normal`` from the generator) or None.
+def build_inputs(
+    plan: Plan, dtype, generator
+) -> tuple[dict[str, Tensor | None], list[str], list[str]]:
+    """The inputs in registry order: given, drawn from the generator (standard normal, or
+    torch's bias init), torch's starting value (a norm's γ = 1, β = 0) or None.
 
-    Also returns how each drawn tensor was made, for the note that lets users repeat it.
+    Also returns how each drawn tensor was made and which were set to torch's starting
+    values, for the notes that let users repeat it.
     """
     tensors: dict[str, Tensor | None] = {}
     drawn: list[str] = []
+    defaults: list[str] = []
     for item in plan.layer.inputs:
         source, shape = plan.sources[item.name], plan.shapes[item.name]
         if source == "none":
@@ -74,9 +81,27 @@ def build_inputs(plan: Plan, dtype, generator) -> tuple[dict[str, Tensor | None]
             else:
                 tensors[item.name] = _tensor(values, shape, dtype, f"--{item.name}")
         else:
-            tensors[item.name] = draws.normal(shape, generator, dtype)
-            drawn.append(draws.normal_text(item.name, shape))
-    return tensors, drawn
+            tensors[item.name], text = _initial(plan, item, shape, dtype, generator)
+            (defaults if source == "default" else drawn).append(text)
+    return tensors, drawn, defaults
+
+
+def _initial(plan: Plan, item, shape, dtype, generator) -> tuple[Tensor, str]:
+    """An input left out (or given only as a shape), made as its LayerInput.init says, and
+    how it was made."""
+    init = plan.inits.get(item.name, "normal")
+    symbol = f" ({item.symbol})" if item.symbol and item.symbol != item.name else ""
+    size = ", ".join(map(str, shape))
+    if init in ("ones", "zeros"):
+        tensor = (torch.ones if init == "ones" else torch.zeros)(shape, dtype=dtype)
+        return tensor, f"{item.name}{symbol} = torch.{init}({size})"
+    if init == "fan_in_uniform":
+        weight = plan.shapes["weight"] or (1,)
+        fan_in = math.prod(weight[1:]) if len(weight) > 1 else weight[0]
+        tensor = draws.uniform(shape, 1 / math.sqrt(fan_in), generator, dtype)
+        text = draws.uniform_text(item.name, shape, fan_in)
+        return tensor, f"{text} ({item.init_owner}'s bias init, fan_in = {fan_in})"
+    return draws.normal(shape, generator, dtype), draws.normal_text(item.name, shape)
 
 
 def build_upstream(request: LayerRequest, dtype, generator) -> tuple[Tensor, str, str | None]:
@@ -285,7 +310,7 @@ def layer_gradients(
     plan, layer = request.plan, request.plan.layer
     dtype = TORCH_DTYPES[settings.dtype]
     generator = torch.Generator().manual_seed(request.seed)
-    inputs, drawn = build_inputs(plan, dtype, generator)
+    inputs, drawn, defaults = build_inputs(plan, dtype, generator)
     state: dict[str, Tensor] = {}
     if layer.draw_state is not None:
         raw = layer.draw_state(plan.shapes, plan.params, generator)
@@ -295,6 +320,14 @@ def layer_gradients(
     tensors = {**inputs, **state}
     params = plan.params
     y = layer.forward(tensors, params)
+    shape = tuple(y.shape)
+    raise_if_not_finite(
+        y,
+        "the forward y",
+        lambda k: f"y[{_index_text(k, shape)}]",
+        settings.dtype.value,
+        "smaller inputs or parameters",
+    )
     analytic = layer.backward(tensors, params, g)
     names = [name for name in layer.gradient_names if inputs.get(name) is not None]
     autograd = autograd_gradients(layer, tensors, params, g, names)
@@ -306,8 +339,7 @@ def layer_gradients(
     ]
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
-    notes = _notes(layer, plan, drawn, g_drawn, request.seed)
-    notes += overflow_note(y, "y", settings.dtype.value)
+    notes = _notes(layer, plan, drawn, g_drawn, request.seed, defaults)
     return LayerResult(
         name=layer.name,
         summary=layer.summary,
@@ -392,6 +424,7 @@ def _gradient(
         check,
         lambda k: f"∂L/∂{name}[{_index_text(k, tuple(value.shape))}]",
         settings.dtype.value,
+        OVERFLOW_CHANGE,
     )
     return LayerGradient(
         name=name,
@@ -468,8 +501,22 @@ def _step_value(tensor: Tensor | None) -> Grid | list | float | None:
     return _list(tensor)
 
 
-def _notes(layer: Layer, plan: Plan, drawn: list[str], g_drawn: str | None, seed: int) -> list[str]:
+def _notes(
+    layer: Layer,
+    plan: Plan,
+    drawn: list[str],
+    g_drawn: str | None,
+    seed: int,
+    defaults: list[str] = (),
+) -> list[str]:
     notes = list(layer.notes(plan.params, plan.shapes))
+    if defaults:
+        owner = next(i.init_owner for i in layer.inputs if i.init in ("ones", "zeros"))
+        options = "/".join(f"--{text.split(' ')[0]}" for text in defaults)
+        notes.append(
+            f"{' and '.join(defaults)}: not given, so as {owner} starts "
+            f"{'them' if len(defaults) > 1 else 'it'}; {options} TENSOR (or none) sets others."
+        )
     made = [*drawn, *([g_drawn] if g_drawn else [])]
     if made:
         notes.append(

@@ -10,7 +10,7 @@ from gradcli.core.engine import (
     gradient_autograd,
     judge,
     numeric_entries,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
@@ -62,8 +62,9 @@ def loss_gradients(
         return loss.forward(x, _like(t, x), reduction, params)
 
     check = _check(loss, y, t, reduction, params, forward, settings)
-    raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     loss_value = forward(y).detach()
+    raise_if_not_finite(loss_value, "the loss", None, settings.dtype.value, symbol="L")
+    raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     value = float(loss_value)
     classes = loss.target_kind is not TargetKind.values and not is_probability_target(y, t)
     answer = None
@@ -94,7 +95,6 @@ def loss_gradients(
         dtype=settings.dtype.value,
         notes=[
             *_notes(loss, y, t, reduction, params, settings, value),
-            *overflow_note(loss_value, "the loss L", settings.dtype.value),
             *check.notes,
         ],
         answer=answer,

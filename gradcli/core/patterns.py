@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-import gradcli.core.diagnose as base
+import gradcli.core.evidence as base
 from gradcli._torch import load
 from gradcli.core.intermediates import Intermediate
 from gradcli.results.check import Diagnosis
@@ -42,7 +42,7 @@ def by_design(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
 
 def _straight_through(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
     checked, tol = arg.checked, ev.tolerance
-    if not bool(checked.any()) or base._nonzero(arg.numeric, checked, tol):
+    if not bool(checked.any()) or base.nonzero(arg.numeric, checked, tol):
         return None  # the true gradient is not 0: the forward is not piecewise constant
     a, v = arg.analytic, ev.probes
     assert a is not None
@@ -63,8 +63,8 @@ def _straight_through(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | N
         )
     else:
         how = "returns dout times a smooth surrogate of the step's derivative"
-    grad = base._grad(arg, ev.order)
-    return base._d(
+    grad = base.partial(arg, ev.order)
+    return base.finding(
         "straight-through",
         f"a straight-through estimator: the forward is piecewise constant (its true gradient "
         f"is 0 wherever it is defined), and {grad} {how}: the backward is a surrogate by design "
@@ -77,18 +77,19 @@ def _straight_through(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | N
 def _reversal(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
     a, v, tol = arg.analytic, ev.probes, ev.tolerance
     assert a is not None
-    if not base._close(v, arg.numeric, arg.checked, tol):
+    if not base.close(v, arg.numeric, arg.checked, tol):
         return None  # the forward is not the identity
     norm = float((v * v)[arg.checked].sum())
     if norm == 0:
         return None
     lam = -float((a * v)[arg.checked].sum()) / norm
-    if lam <= 0 or not base._close(a, -lam * v, arg.checked, tol):
+    if lam <= 0 or not base.close(a, -lam * v, arg.checked, tol):
         return None
-    return base._d(
+    return base.finding(
         "gradient-reversal",
         f"a gradient reversal layer (λ = {_round(lam):g}): the forward is the "
-        f"identity and {base._grad(arg, ev.order)} is −λ·dout by design (as in domain-adversarial "
+        f"identity and {base.partial(arg, ev.order)} is −λ·dout by design (as in "
+        "domain-adversarial "
         "training) — not the derivative, which is dout, so the check still fails",
         arg,
         ev.order,
@@ -112,9 +113,9 @@ def generic(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
 def _explains(candidate: Tensor | None, arg: base.ArgEvidence, ev: base.Evidence) -> bool:
     if candidate is None or arg.analytic is None:
         return False
-    if base._close(candidate, arg.numeric, arg.checked, ev.tolerance):
+    if base.close(candidate, arg.numeric, arg.checked, ev.tolerance):
         return False  # that would be the true gradient
-    return base._close(arg.analytic, candidate, arg.checked, ev.tolerance)
+    return base.close(arg.analytic, candidate, arg.checked, ev.tolerance)
 
 
 def _elementwise_shape(arg: base.ArgEvidence, ev: base.Evidence) -> bool:
@@ -126,9 +127,9 @@ def _output_as_gradient(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis |
         return None
     if not _explains(ev.probes * ev.output[None, :], arg, ev):
         return None
-    return base._d(
+    return base.finding(
         "output-as-gradient",
-        f"{base._grad(arg, ev.order)} is dout ⊙ y, with y the forward's output itself: backward "
+        f"{base.partial(arg, ev.order)} is dout ⊙ y, with y the forward's output itself: backward "
         "multiplies dout by the function, not by its derivative (e.g. grad_output * out where "
         "grad_output * f'(x) is needed)",
         arg,
@@ -139,9 +140,9 @@ def _output_as_gradient(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis |
 def _identity(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
     if not _elementwise_shape(arg, ev) or not _explains(ev.probes, arg, ev):
         return None
-    return base._d(
+    return base.finding(
         "identity-upstream",
-        f"{base._grad(arg, ev.order)} is dout itself: backward returns the upstream gradient "
+        f"{base.partial(arg, ev.order)} is dout itself: backward returns the upstream gradient "
         "unchanged, the local derivative never multiplied in (e.g. return grad_output)",
         arg,
         ev.order,
@@ -168,9 +169,10 @@ def _diagonal_only(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None
         return None  # an elementwise function: its diagonal is all there is
     if not _explains(ev.probes * diagonal[None, :], arg, ev):
         return None
-    return base._d(
+    return base.finding(
         "diagonal-only",
-        f"{base._grad(arg, ev.order)} uses only the diagonal of the Jacobian, dout_i · ∂y_i/∂x_i, "
+        f"{base.partial(arg, ev.order)} uses only the diagonal of the Jacobian, "
+        "dout_i · ∂y_i/∂x_i, "
         "as if the function were elementwise; every output depends on every input here, so "
         "the off-diagonal terms Σ_j dout_j · ∂y_j/∂x_i (j ≠ i) are missing (softmax: "
         "p_i(1 − p_i) alone, without the −p_i·p_j)",
@@ -191,9 +193,9 @@ def _at_output(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
     at_y = _jacobian_at(arg, ev, y, elementwise=_is_diagonal(jacobian, ev))
     if at_y is None or not _explains(ev.probes @ at_y, arg, ev):
         return None
-    return base._d(
+    return base.finding(
         "gradient-at-output",
-        f"{base._grad(arg, ev.order)} is the true gradient evaluated at the output y instead of "
+        f"{base.partial(arg, ev.order)} is the true gradient evaluated at the output y instead of "
         f"at the input {arg.name}: backward passes f's result where its input belongs (e.g. "
         "f'(out) where f'(x) is needed)",
         arg,
@@ -250,10 +252,10 @@ def _missing_factor(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | Non
         t = _broadcast(item, arg)
         if t is None or _constant(t, ev):
             continue
-        if base._close(a * t[None, :], arg.numeric, arg.checked, ev.tolerance):
-            return base._d(
+        if base.close(a * t[None, :], arg.numeric, arg.checked, ev.tolerance):
+            return base.finding(
                 "missing-factor",
-                f"{base._grad(arg, ev.order)} × {_shown(item.label)} is the true gradient: the "
+                f"{base.partial(arg, ev.order)} × {_shown(item.label)} is the true gradient: the "
                 f"chain-rule factor {_shown(item.label)}, a value your forward computes, is "
                 "missing (multiply by it)",
                 arg,
@@ -295,12 +297,13 @@ def _derivative_of_intermediate(arg: base.ArgEvidence, ev: base.Evidence) -> Dia
             continue
         if not _explains(v * slope[None, :], arg, ev):
             continue
-        grad = base._grad(arg, ev.order)
+        grad = base.partial(arg, ev.order)
         if product is not None and label in product.operands[:2]:
             other = product.operands[1] if product.operands[0] == label else product.operands[0]
             second = label if other == arg.name else f"({other})' · {label}"
             message = (
-                f"{grad} is d({label})/d{arg.name} alone, but the output is {other} · {label}: "
+                f"{grad} is d({label})/d{arg.name} alone, but the output is "
+                f"{other} · {label}: "
                 f"by the product rule its derivative is {other} · ({label})' + {second} — the "
                 f"factor {other} and the term {second} are missing"
             )
@@ -310,7 +313,7 @@ def _derivative_of_intermediate(arg: base.ArgEvidence, ev: base.Evidence) -> Dia
                 "forward, not of its output: the chain rule stops there (the factors after it "
                 "are missing)"
             )
-        return base._d("missing-factor", message, arg, ev.order)
+        return base.finding("missing-factor", message, arg, ev.order)
     if product is not None:
         return _product_term(arg, ev, product.operands[:2], values, slopes)
     return None
@@ -333,9 +336,9 @@ def _product_term(
     for kept, lost in ((u, w), (w, u)):
         term = slopes[kept] * values[lost]
         if _explains(ev.probes * term[None, :], arg, ev):
-            return base._d(
+            return base.finding(
                 "missing-factor",
-                f"{base._grad(arg, ev.order)} has only one term of the product rule for "
+                f"{base.partial(arg, ev.order)} has only one term of the product rule for "
                 f"{_shown(u)} · {_shown(w)}: ({_shown(kept)})' · {_shown(lost)} is there, "
                 f"{_shown(kept)} · ({_shown(lost)})' is missing",
                 arg,

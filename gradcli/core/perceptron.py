@@ -34,7 +34,7 @@ from gradcli.core.engine import (
     NumericEstimate,
     judge,
     numeric_gradient,
-    overflow_note,
+    raise_if_not_finite,
     raise_if_overflowed,
     torch,
 )
@@ -117,8 +117,21 @@ def _tensor(values: Sequence, dtype, what: str) -> Tensor:
 # ---------------------------------------------------------------- finite differences
 
 
-def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[NumericEstimate]:
-    """Central differences in float64 for every parameter tensor (sampled above the budget).
+@dataclasses.dataclass(frozen=True)
+class KinkCrossing:
+    """Pre-activations X of one layer that some finite difference moved across a kink of its
+    activation: (sample, node, X) each."""
+
+    layer: int  # numbered from 1
+    kink: float
+    nodes: list[tuple[int, int, float]]
+
+
+def numeric_gradients(
+    net: Network, settings: Settings, seed: int
+) -> tuple[list[NumericEstimate], list[list[KinkCrossing]]]:
+    """Central differences in float64 for every parameter tensor (sampled above the budget),
+    and for each, the kinks its left-out differences crossed.
 
     Perturbed copies of one parameter tensor are evaluated together: the forward pass takes
     a leading batch of that tensor (matmul broadcasts) and the loss is the registry's
@@ -130,10 +143,11 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
     base = [p.double() for p in net.parameters()]
     target = net.target if net.target.dtype == torch.long else net.target.double()
     kinked = any(layer.activation.kinks(layer.params) for layer in net.layers)
-    reference = _kink_sides(net.layers, forward(x64, net.layers, base)) if kinked else []
+    passes0 = forward(x64, net.layers, base) if kinked else []
+    reference = _kink_sides(net.layers, passes0) if kinked else []
     output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
     scale = net.loss.reduction_scale(net.reduction, output_shape)
-    estimates = []
+    estimates, crossings = [], []
     for index, value in enumerate(base):
 
         def passes_at(copies: Tensor, index: int = index) -> list[tuple[Tensor, Tensor]]:
@@ -151,10 +165,34 @@ def numeric_gradients(net: Network, settings: Settings, seed: int) -> list[Numer
             cost=forward_cost(net),
             batched=losses,
         )
+        crossed: list[KinkCrossing] = []
         if reference:
-            estimate = _watch_kinks(estimate, value, net.layers, passes_at, reference)
+            estimate, flipped = _watch_kinks(estimate, value, net.layers, passes_at, reference)
+            crossed = _crossings(net.layers, passes0, flipped)
         estimates.append(estimate)
-    return estimates
+        crossings.append(crossed)
+    return estimates, crossings
+
+
+def _kink_list(layers: Sequence[Layer]) -> list[tuple[int, float]]:
+    """(layer number, kink) in the order of :func:`_kink_sides`."""
+    return [
+        (i, kink)
+        for i, layer in enumerate(layers, 1)
+        for kink in layer.activation.kinks(layer.params)
+    ]
+
+
+def _crossings(
+    layers: Sequence[Layer], passes: list[tuple[Tensor, Tensor]], flipped: list[Tensor]
+) -> list[KinkCrossing]:
+    found = []
+    for (number, kink), mask in zip(_kink_list(layers), flipped, strict=True):
+        if bool(mask.any()):
+            pre = passes[number - 1][0]
+            nodes = [(s, k, float(pre[s, k])) for s, k in mask.nonzero().tolist()]
+            found.append(KinkCrossing(number, kink, nodes))
+    return found
 
 
 def _watch_kinks(
@@ -163,12 +201,14 @@ def _watch_kinks(
     layers: Sequence[Layer],
     passes_at: Callable[[Tensor], list[tuple[Tensor, Tensor]]],
     reference: list[Tensor],
-) -> NumericEstimate:
-    """Mark entries whose stencil (value ± step) moves a pre-activation across a kink."""
+) -> tuple[NumericEstimate, list[Tensor]]:
+    """Mark entries whose stencil (value ± step) moves a pre-activation across a kink; also
+    return, per kink (in :func:`_kink_sides` order), the pre-activations that crossed it."""
     flat = value.reshape(-1)
     index = estimate.checked.reshape(-1).nonzero().reshape(-1)
     steps = estimate.step.reshape(-1)
     smooth = torch.ones(flat.numel(), dtype=torch.bool)
+    flipped = [torch.zeros(then.shape, dtype=torch.bool) for then in reference]
     chunk = max(1, CHUNK_ELEMENTS // max(flat.numel(), 1))
     for start in range(0, index.numel(), chunk):
         part = index[start : start + chunk]
@@ -177,10 +217,11 @@ def _watch_kinks(
             copies = flat.expand(part.numel(), flat.numel()).clone()
             copies[rows, part] += sign * steps[part]
             sides = _kink_sides(layers, passes_at(copies.reshape(-1, *value.shape)))
-            for now, then in zip(sides, reference, strict=True):
-                same = (now == then).expand(part.numel(), *then.shape)
-                smooth[part] &= same.reshape(part.numel(), -1).all(dim=1)
-    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape))
+            for crossed, now, then in zip(flipped, sides, reference, strict=True):
+                changed = (now != then).expand(part.numel(), *then.shape)
+                smooth[part] &= ~changed.reshape(part.numel(), -1).any(dim=1)
+                crossed |= changed.any(dim=0)
+    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape)), flipped
 
 
 def forward_cost(net: Network) -> int:
@@ -217,7 +258,8 @@ def perceptron_gradients(
     _check_loss_input(net, passes[-1][1])
     worked = backprop(net, passes)
     loss, autograd = autograd_gradients(net, spec.engine)
-    numeric, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
+    raise_if_forward_overflowed(net, passes, loss, settings.dtype.value)
+    numeric, crossings, trusted, skipped = _maybe_numeric(net, settings, spec.seed)
     analytic = [
         g
         for w, b in zip(worked.weight_grads, worked.bias_grads, strict=True)
@@ -244,6 +286,7 @@ def perceptron_gradients(
                 else f"{name}[{k}]"
             ),
             settings.dtype.value,
+            OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
     training = None
@@ -280,13 +323,33 @@ def perceptron_gradients(
         steps=_steps(net, worked) if spec.steps else None,
         notes=[
             *_notes(net, spec),
-            *overflow_note(loss, "the loss E", settings.dtype.value),
+            *_spoiled_notes(net, trusted),
+            *_crossing_notes(net, numeric, crossings, settings),
             *_check_notes(layers),
         ],
         answer=answer,
         bias_update=spec.bias_update,
         training=training,
     )
+
+
+OVERFLOW_CHANGE = "smaller inputs or weights"
+
+
+def raise_if_forward_overflowed(
+    net: Network, passes: list[tuple[Tensor, Tensor]], loss: Tensor, dtype: str
+) -> None:
+    """InputError when a layer's output or the loss E leaves the dtype's range."""
+    for i, (_, out) in enumerate(passes, 1):
+        width = out.shape[-1]
+        raise_if_not_finite(
+            out,
+            f"O of layer {i}",
+            lambda k, width=width: f"O[{k // width}, {k % width}]",
+            dtype,
+            OVERFLOW_CHANGE,
+        )
+    raise_if_not_finite(loss, "the loss", None, dtype, OVERFLOW_CHANGE, symbol="E")
 
 
 def _parameter_names(net: Network) -> list[str]:
@@ -419,10 +482,11 @@ def _check_loss_input(net: Network, output: Tensor) -> None:
 
 def _maybe_numeric(
     net: Network, settings: Settings, seed: int
-) -> tuple[list[NumericEstimate] | None, Tensor | None, str | None]:
-    """The numeric gradients, whether the loss spoils them all, or why there are none."""
+) -> tuple[list[NumericEstimate] | None, list[list[KinkCrossing]], Tensor | None, str | None]:
+    """The numeric gradients and the kinks they crossed, whether the loss spoils them all, or
+    why there are none."""
     if not settings.numeric:
-        return None, None, "finite differences off (--no-numeric)"
+        return None, [], None, "finite differences off (--no-numeric)"
     trusted = None
     if net.loss.can_distrust:
         # the loss's own untrusted entries (bce next to 0 or 1) spoil every difference
@@ -431,7 +495,83 @@ def _maybe_numeric(
         target = net.target if net.target.dtype == torch.long else net.target.double()
         spoiled = net.loss.untrusted(output, target, net.loss_params)
         trusted = ~torch.tensor(spoiled is not None and bool(spoiled.any()))
-    return numeric_gradients(net, settings, seed), trusted, None
+    numeric, crossings = numeric_gradients(net, settings, seed)
+    return numeric, crossings, trusted, None
+
+
+def _spoiled_notes(net: Network, trusted: Tensor | None) -> list[str]:
+    """Why every finite difference is left out when the loss spoils them (bce at 0 or 1)."""
+    if trusted is None or bool(trusted.all()):
+        return []
+    return [
+        f"numeric: every finite difference is left out of the verdict (shown ~): the network's "
+        f"output sits where {net.loss.name}'s own finite differences mislead — a kink of the "
+        "loss (l1, smooth_l1 at O = t) or the edge of its domain (bce at O = 0 or 1, where "
+        "torch clamps the log) — and every parameter moves the output; backprop and autograd "
+        "decide."
+    ]
+
+
+def _crossing_notes(
+    net: Network,
+    numeric: list[NumericEstimate] | None,
+    crossings: list[list[KinkCrossing]],
+    settings: Settings,
+) -> list[str]:
+    """Per parameter tensor: which entries a kink left out of the verdict, and which
+    pre-activations X sit at which kink (with the activation's one-sided slopes there)."""
+    if numeric is None:
+        return []
+    notes = []
+    names = _parameter_names(net)
+    for name, estimate, crossed in zip(names, numeric, crossings, strict=True):
+        if estimate.smooth is None or not crossed:
+            continue
+        left_out = (~estimate.smooth & estimate.checked).reshape(estimate.smooth.shape)
+        entries = _entry_names(name, left_out)
+        if not entries:
+            continue
+        reasons = [_crossing_text(net, crossing, settings) for crossing in crossed]
+        notes.append(
+            f"{name}: {entries} left out of the verdict (shown ~): "
+            f"{'its' if entries.count('[') == 1 else 'their'} finite differences move "
+            + "; also ".join(reasons)
+            + "."
+        )
+    return notes
+
+
+def _entry_names(name: str, mask: Tensor, limit: int = 4) -> str:
+    """``W[0, 0] and W[0, 1]`` (``b[1]``…) for the True entries of ``mask``."""
+    symbol = "W" if name.endswith("W") else "b"
+    places = mask.nonzero().tolist()
+    named = [f"{symbol}[{', '.join(map(str, p))}]" for p in places[:limit]]
+    if len(places) > limit:
+        return f"{', '.join(named)} and {len(places) - limit:,} more"
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _crossing_text(net: Network, crossing: KinkCrossing, settings: Settings) -> str:
+    """``X of layer 1 (sample 0, node k=0: X = 0) across relu's kink at x = 0, where …``."""
+    from gradcli.core.activation import kink_text, one_sided_slopes, real_kinks
+
+    layer = net.layers[crossing.layer - 1]
+    nodes = ", ".join(f"sample {s}, node k={k}: X = {x:g}" for s, k, x in crossing.nodes[:3])
+    more = len(crossing.nodes) - 3
+    nodes += f" and {more:,} more" if more > 0 else ""
+    where = f"X of layer {crossing.layer} ({nodes})"
+    act, params = layer.activation, layer.params
+    if crossing.kink in real_kinks(act, params, settings.tolerance):
+        return (
+            f"{where} across {kink_text(act, params, crossing.kink)}; backprop and autograd "
+            f"use torch's convention there, {act.convention}"
+        )
+    left, right = one_sided_slopes(act, params, crossing.kink)
+    return (
+        f"{where} across x = {crossing.kink:g}, where {act.convention} (f' jumps by only "
+        f"{abs(right - left):.2g}, no kink, but a difference straddling it is off by f's jump "
+        "over the step)"
+    )
 
 
 def _layer_results(

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import gradcli.core.diagnose as base
+import gradcli.core.evidence as base
 from gradcli._torch import load
 from gradcli.errors import InputError
 from gradcli.results.check import Diagnosis
@@ -99,12 +99,12 @@ def known_slip(arg: base.ArgEvidence, ev: base.Evidence) -> Diagnosis | None:
         for text, values in made:
             if values.shape != arg.analytic.shape:
                 continue
-            if base._close(values, arg.numeric, arg.checked, ev.tolerance):
+            if base.close(values, arg.numeric, arg.checked, ev.tolerance):
                 continue  # this slip gives the right answer here
-            if base._close(arg.analytic, values, arg.checked, ev.tolerance):
-                return base._d(
+            if base.close(arg.analytic, values, arg.checked, ev.tolerance):
+                return base.finding(
                     "known-slip",
-                    f"your forward is {recognition.name}, and {base._grad(arg, ev.order)} is "
+                    f"your forward is {recognition.name}, and {base.partial(arg, ev.order)} is "
                     f"{text} (a slip `{recognition.command} --expect` names too)",
                     arg,
                     ev.order,

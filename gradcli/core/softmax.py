@@ -58,7 +58,10 @@ def softmax_jacobian(
     )
     n = len(a)
     raise_if_overflowed(
-        check, lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})", settings.dtype.value
+        check,
+        lambda k: f"∂p_{k // n}/∂a_{k % n} (T = {temperature:g})",
+        settings.dtype.value,
+        "a larger --temperature",
     )
     probabilities = stable_softmax(inputs, temperature)
     answer = None

@@ -7,13 +7,13 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
-from gradcli.render.table import as_renderable, number
+from gradcli.render.table import NOT_COMPUTED, UNTRUSTED, as_renderable, number
 from gradcli.results.check import CheckResult, GradientBlock, flatten_all
 
 MAP_ROWS = 24  # a ✓/✗ map for ≤ 2-D inputs up to this many rows…
 MAP_COLUMNS = 20  # …and columns (a vector longer than MAP_COLUMNS is folded into rows of
 ROW_WRAP = 10  # ROW_WRAP, up to MAP_ROWS of them)
-OK, BAD, UNCHECKED = "✓", "✗", "·"
+OK, BAD = "✓", "✗"
 
 
 def _shape(shape: list[int]) -> str:
@@ -24,10 +24,24 @@ def _index(index: list[int]) -> str:
     return "[" + ",".join(str(i) for i in index) + "]"
 
 
-def _mark(value: bool | None) -> Text:
+def _mark(value: bool | None, computed: bool = True) -> Text:
+    """✓ or ✗ for a judged entry; the common marks for one left out of the verdict: ~ where
+    its finite difference is not trusted, — where none was computed (a sampled check)."""
     if value is None:
-        return Text(UNCHECKED, style="dim")
+        return Text(UNTRUSTED if computed else NOT_COMPUTED, style="dim")
     return Text(OK, style="green") if value else Text(BAD, style="bold red")
+
+
+def _computed(block: GradientBlock) -> list[bool]:
+    """Per input entry: whether a finite difference was computed for it (any probe)."""
+    if block.numeric is None:
+        return [False] * block.size
+    values = flatten_all(block.numeric)
+    size = max(block.size, 1)
+    return [
+        any(values[p * size + e] is not None for p in range(len(values) // size))
+        for e in range(size)
+    ]
 
 
 def _header(result: CheckResult) -> list[RenderableType]:
@@ -88,12 +102,14 @@ def _map(block: GradientBlock) -> RenderableType | None:
     marks = flatten_all(block.entry_ok) if shape else [block.entry_ok]
     if len(shape) > 2:
         return None
+    computed = _computed(block)
     if len(shape) <= 1:
         n = len(marks)
         if n > MAP_ROWS * ROW_WRAP:
             return None
         width = n if n <= MAP_COLUMNS else ROW_WRAP
         rows = [marks[i : i + width] for i in range(0, n, width)]
+        done = [computed[i : i + width] for i in range(0, n, width)]
         labels = [
             f"{block.input}[{i * width}:]" if n > width else block.input for i in range(len(rows))
         ]
@@ -103,15 +119,18 @@ def _map(block: GradientBlock) -> RenderableType | None:
         if r > MAP_ROWS or c > MAP_COLUMNS:
             return None
         rows = [marks[i * c : (i + 1) * c] for i in range(r)]
+        done = [computed[i * c : (i + 1) * c] for i in range(r)]
         labels = [f"i={i}" for i in range(r)]
         columns = list(range(c))
     grid = Table(box=None, padding=(0, 0, 0, 1), show_header=True, header_style="dim")
     grid.add_column("")
     for j in columns:
         grid.add_column(f"j={j}" if len(shape) == 2 else str(j), justify="center")
-    for label, row in zip(labels, rows, strict=True):
+    for label, row, row_done in zip(labels, rows, done, strict=True):
         grid.add_row(
-            Text(label, style="dim"), *[_mark(m) for m in row], *[""] * (len(columns) - len(row))
+            Text(label, style="dim"),
+            *[_mark(m, d) for m, d in zip(row, row_done, strict=True)],
+            *[""] * (len(columns) - len(row)),
         )
     return grid
 

@@ -110,9 +110,12 @@ def _tensor_section(info: TensorInfo, title: str, precision: int) -> list[Render
     size = 1
     for n in info.shape:
         size *= n
-    source = {"drawn": "drawn from --seed", "given": "given", "state": "drawn from --seed"}.get(
-        info.source, ""
-    )
+    source = {
+        "drawn": "drawn from --seed",
+        "given": "given",
+        "state": "drawn from --seed",
+        "default": "torch's initial value",
+    }.get(info.source, "")
     heading = f"{title}  ({_shape(info.shape)}{', ' + source if source else ''})"
     if info.value is None:
         return [Text(f"{title}: none")]

@@ -98,7 +98,12 @@ def _weight_section(layer: LayerGradients, precision: int) -> list[RenderableTyp
     if check.numeric is not None:
         extra.append(
             matrix_table(
-                "∂E/∂W finite differences", check.numeric, precision, True, labels=NODE_INPUT
+                "∂E/∂W finite differences",
+                check.numeric,
+                precision,
+                True,
+                labels=NODE_INPUT,
+                trusted=check.trusted,
             )
         )
     if not _is_big(grad.value):  # big weights: their values are in --json

@@ -43,6 +43,9 @@ def write_table(result: Any, out: TextIO, precision: int) -> None:
 
 
 NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check
+# An entry left out of the verdict (its finite difference is not trusted: a kink, overflow,
+# rounding, a function finer than the step): the same mark in every command's tables.
+UNTRUSTED = "~"
 
 
 def number(value: float | None, precision: int) -> str:
@@ -56,7 +59,7 @@ def numeric_cell(value: float | None, trusted: bool, precision: int) -> str | Te
     if value is None:
         return Text(NOT_COMPUTED, style="dim")
     shown = number(value, precision)
-    return shown if trusted else Text(f"{shown} ~", style="dim")
+    return shown if trusted else Text(f"{shown} {UNTRUSTED}", style="dim")
 
 
 def tick(ok: bool) -> Text:
@@ -122,7 +125,9 @@ def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> l
         if len(oks) != len(values) or len(oks[0]) != len(values[0]):
             continue
         title = f"your answer{f' for {key}' if key else ''}"
-        labels = ("k", "j") if key.endswith(".weight") else ("", "k") if key else ("i", "j")
+        # perceptron keys: layerN.weight and layerN.new_weight are W (rows k = nodes, columns
+        # j = inputs), as in the ∂E/∂W tables; biases one row of nodes k; softmax's (i, j)
+        labels = ("k", "j") if key.endswith("weight") else ("", "k") if key else ("i", "j")
         tables.append(matrix_table(title, values, precision, False, oks, labels))
     return tables
 

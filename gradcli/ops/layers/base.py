@@ -49,6 +49,12 @@ class LayerInput:
     kind: str = "float"  # "float" (differentiable) or "index" (integers, no gradient)
     none_allowed: bool = False  # `--bias none`: the layer runs without it
     symbol: str = ""  # its name in the formulas (W, b, γ, β, Q, K, V), when not its own
+    # what it is when left out, as torch's module starts it (a student compares with torch):
+    # "normal" (standard normal from --seed), "ones", "zeros" (a norm's γ and β), or
+    # "fan_in_uniform" (uniform on ±1/√fan_in from --seed, fan_in = weight[0].numel(): the
+    # bias of nn.Linear and nn.Conv*); ``init_owner`` names that module
+    init: str = "normal"
+    init_owner: str = ""
 
     @property
     def has_gradient(self) -> bool:

@@ -349,7 +349,16 @@ def _conv(nd: int) -> Layer:
         inputs=(
             LayerInput("x", x_shape, "input", _names(("n", "c", *spatial))),
             LayerInput("weight", w_shape, "kernels", _names(("o", "c", *("pq"[:nd]))), symbol="W"),
-            LayerInput("bias", "O", _BIAS_HELP, _names(("o",)), none_allowed=True, symbol="b"),
+            LayerInput(
+                "bias",
+                "O",
+                _BIAS_HELP,
+                _names(("o",)),
+                none_allowed=True,
+                symbol="b",
+                init="fan_in_uniform",
+                init_owner=f"nn.Conv{nd}d",
+            ),
         ),
         params=_SIZE_PARAMS if nd == 2 else _ints_only(_SIZE_PARAMS),
         forward_formula=f"y[n,o] = b[o] + Σ_c {corr}",

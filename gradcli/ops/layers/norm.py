@@ -33,6 +33,22 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
+def _gamma(shape: str, dim: str, owner: str) -> LayerInput:
+    """γ, ones when left out, as ``owner`` starts it."""
+    return LayerInput(
+        "weight", shape, "γ, or 'none'", _names((dim,)), none_allowed=True, symbol="γ",
+        init="ones", init_owner=owner,
+    )  # fmt: skip
+
+
+def _beta(shape: str, dim: str, owner: str) -> LayerInput:
+    """β, zeros when left out, as ``owner`` starts it."""
+    return LayerInput(
+        "bias", shape, "β, or 'none'", _names((dim,)), none_allowed=True, symbol="β",
+        init="zeros", init_owner=owner,
+    )  # fmt: skip
+
+
 def _bn_shape(shapes: Shapes, params: Params) -> Shape:
     x = shapes["x"]
     _need_rank("batchnorm", "x", x, (2, 3, 4), "N×C, N×C×L or N×C×H×W")
@@ -325,8 +341,8 @@ BATCHNORM = Layer(
             "input",
             lambda rank: _bn_x_dims(rank) if 2 <= rank <= 4 else _names()(rank),
         ),
-        LayerInput("weight", "C", "γ, or 'none'", _names(("c",)), none_allowed=True, symbol="γ"),
-        LayerInput("bias", "C", "β, or 'none'", _names(("c",)), none_allowed=True, symbol="β"),
+        _gamma("C", "c", "nn.BatchNorm"),
+        _beta("C", "c", "nn.BatchNorm"),
     ),
     params=(_eps(1e-5),),
     forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) per "
@@ -356,8 +372,8 @@ LAYERNORM = Layer(
     summary="layer normalisation over the last dimension (F.layer_norm)",
     inputs=(
         LayerInput("x", "…×D", "input", _row_dims),
-        LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"),
-        LayerInput("bias", "D", "β, or 'none'", _names(("d",)), none_allowed=True, symbol="β"),
+        _gamma("D", "d", "nn.LayerNorm"),
+        _beta("D", "d", "nn.LayerNorm"),
     ),
     params=(_eps(1e-5),),
     forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) "
@@ -384,7 +400,7 @@ RMSNORM = Layer(
     summary="RMS normalisation over the last dimension (F.rms_norm)",
     inputs=(
         LayerInput("x", "…×D", "input", _row_dims),
-        LayerInput("weight", "D", "γ, or 'none'", _names(("d",)), none_allowed=True, symbol="γ"),
+        _gamma("D", "d", "nn.RMSNorm"),
     ),
     params=(_eps(None),),
     forward_formula="y = γ·x/r, r = √(mean(x²) + eps) over the last dimension",

@@ -37,12 +37,14 @@ class Plan:
     layer: Layer
     params: dict[str, Any]
     shapes: dict[str, Shape | None]  # None: the input is left out (`none`)
-    sources: dict[str, str]  # "given", "drawn" or "none"
+    sources: dict[str, str]  # "given", "drawn", "default" (torch's ones/zeros) or "none"
     values: dict[str, tuple[float, ...]]  # the given inputs' values
     output_shape: Shape
     bytes_needed: int
     multiply_adds: int  # one forward pass (finite differences have the engine's own budget)
     notes: list[str] = field(default_factory=list)
+    # how each drawn or default input is made (LayerInput.init; "normal" for --x-shape & co.)
+    inits: dict[str, str] = field(default_factory=dict)
 
 
 def plan(
@@ -57,6 +59,7 @@ def plan(
     shapes: dict[str, Shape | None] = {}
     sources: dict[str, str] = {}
     values: dict[str, tuple[float, ...]] = {}
+    inits: dict[str, str] = {}
     for item in layer.inputs:
         spec = given.get(item.name)
         if spec is not None and spec.none:
@@ -73,11 +76,14 @@ def plan(
                     f"{layer.name}: give --{item.name} as integers; they are not drawn"
                 )
             shapes[item.name], sources[item.name] = tuple(spec.shape), "drawn"
+            inits[item.name] = "normal"
         else:
             default = layer.default_shape(item.name, shapes, params)
             if default is None:
                 raise InputError(_missing(layer, item))
-            shapes[item.name], sources[item.name] = default, "drawn"
+            inits[item.name] = item.init
+            fixed = item.init in ("ones", "zeros")
+            shapes[item.name], sources[item.name] = default, "default" if fixed else "drawn"
         shape = shapes[item.name]
         if shape is not None and (len(shape) > MAX_DIMS or 0 in shape):
             raise InputError(
@@ -98,6 +104,7 @@ def plan(
         output_shape=out,
         bytes_needed=memory_estimate(layer, shapes, params, out),
         multiply_adds=forward,
+        inits=inits,
     )
 
 
