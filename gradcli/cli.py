@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -13,13 +16,85 @@ from typer.core import TyperGroup
 
 from gradcli import __version__
 from gradcli.commands.guard import fail, guarded
-from gradcli.commands.registry import HELP_OPTIONS, LazyCommands
+from gradcli.commands.registry import COMMANDS, HELP_OPTIONS, CommandInfo, register
 from gradcli.completion import HELP as COMPLETION_HELP
 from gradcli.completion import completion_request, run_completion
 from gradcli.errors import InputError, shown, suggest
 from gradcli.limits import check_limits
 from gradcli.parsing import release_stdin
 from gradcli.streams import SafeStream, safe_streams
+
+COMMAND_LOADERS: dict[str, Callable[[], ModuleType]] = {  # in `gradcli --help`'s order
+    "activation": lambda: importlib.import_module("gradcli.commands.activation"),
+    "softmax-jacobian": lambda: importlib.import_module("gradcli.commands.softmax"),
+    "loss": lambda: importlib.import_module("gradcli.commands.loss"),
+    "perceptron": lambda: importlib.import_module("gradcli.commands.perceptron"),
+    "layer": lambda: importlib.import_module("gradcli.commands.layer"),
+    "expr": lambda: importlib.import_module("gradcli.commands.expr"),
+    "check": lambda: importlib.import_module("gradcli.commands.check"),
+    "batch": lambda: importlib.import_module("gradcli.commands.batch"),
+}
+
+
+def command_info(name: str) -> CommandInfo:
+    """The CommandInfo of ``name``, its module imported on first use (and only it)."""
+    if name not in COMMANDS:
+        info = COMMAND_LOADERS[name]().INFO
+        if info.name != name:
+            raise ValueError(f"the module of {name!r} defines {info.name!r}")
+        COMMANDS[name] = info
+    return COMMANDS[name]
+
+
+def all_commands() -> dict[str, CommandInfo]:
+    """Every command's CommandInfo, in ``gradcli --help``'s order (every module loaded)."""
+    return {name: command_info(name) for name in COMMAND_LOADERS}
+
+
+_BUILT: dict[str, Any] = {}
+
+
+def click_command(name: str) -> Any:
+    """The Click command of ``name``, built once (its option parser is cached with it)."""
+    if name not in _BUILT:
+        single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+        register(single, command_info(name))
+        _BUILT[name] = typer.main.get_command_from_info(
+            single.registered_commands[0],
+            pretty_exceptions_short=single.pretty_exceptions_short,
+            rich_markup_mode=single.rich_markup_mode,
+        )
+    return _BUILT[name]
+
+
+class LazyCommands(MutableMapping):
+    """The application's commands by name, each built when first looked up: listing the names
+    loads nothing; ``commands[name]`` (or ``.items()``, as ``batch`` asks) loads what it
+    returns. So ``gradcli activation --list`` imports the activation command alone — not the
+    layer registry, ``check``'s machinery or ``expr``'s parser."""
+
+    def __init__(self) -> None:
+        self.added: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.added:
+            return self.added[name]
+        if name not in COMMAND_LOADERS:
+            raise KeyError(name)
+        return click_command(name)
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.added[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.added[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMAND_LOADERS
+        yield from (name for name in self.added if name not in COMMAND_LOADERS)
+
+    def __len__(self) -> int:
+        return len(set(COMMAND_LOADERS) | set(self.added))
 
 
 class GradcliGroup(TyperGroup):

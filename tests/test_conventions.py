@@ -14,7 +14,8 @@ import time
 import pytest
 
 from gradcli import _torch
-from gradcli.commands.registry import SUMMARY_LIMIT, all_commands
+from gradcli.cli import all_commands
+from gradcli.commands.registry import SUMMARY_LIMIT
 from gradcli.docs import ROOT
 from tests.conftest import invoke
 

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from gradcli.commands.registry import COMMAND_MODULES, all_commands
+from gradcli.cli import COMMAND_LOADERS, all_commands
 from tests.conftest import invoke
 
+COMMAND_FILES = ("activation", "softmax", "loss", "perceptron", "layer", "expr", "check", "batch")
 HEAVY = (  # registries and machinery another command needs, and the big libraries
     "gradcli.ops.layers", "gradcli.ops.network", "gradcli.core", "gradcli.expr",
     "gradcli.usercode", "gradcli.results.check", "gradcli.results.layer", "torch", "sympy",
@@ -48,7 +49,7 @@ def modules_after(argv: list[str]) -> set[str]:
 def test_a_command_loads_its_own_module_and_no_other_command(argv, own):
     loaded = modules_after(argv)
     assert own in loaded
-    others = set(COMMAND_MODULES.values()) - {own}
+    others = {f"gradcli.commands.{name}" for name in COMMAND_FILES} - {own}
     assert not others & loaded, sorted(others & loaded)
     heavy = [
         name
@@ -62,12 +63,14 @@ def test_a_command_loads_its_own_module_and_no_other_command(argv, own):
 def test_top_level_help_lists_every_command_in_order():
     lines = invoke("--help").stdout.split("Commands:")[1].split("\n")
     names = [line.split()[0] for line in lines if line.strip()]
-    assert names == list(COMMAND_MODULES)
+    assert names == list(COMMAND_LOADERS)
 
 
 def test_every_module_defines_the_command_it_is_listed_for():
-    assert list(all_commands()) == list(COMMAND_MODULES)
+    assert list(all_commands()) == list(COMMAND_LOADERS)
     assert all(info.name == name for name, info in all_commands().items())
+    loaded = {info.function.__module__ for info in all_commands().values()}
+    assert loaded == {f"gradcli.commands.{name}" for name in COMMAND_FILES}
 
 
 def test_batch_finds_commands_through_the_lazy_table():

@@ -5,15 +5,13 @@ conventions: ``-h`` as well as ``--help``, a summary that fits ``gradcli --help`
 usage line that shows required arguments as required (``NAME X...``), and 2–4 examples at
 the end of its ``--help`` (the tests run every one of them).
 
-Commands load on demand: :data:`COMMAND_MODULES` names each command's module, and
-``gradcli activation --list`` imports the activation command alone — not the layer registry,
-``check``'s machinery or ``expr``'s parser (``gradcli --help`` and ``batch`` load them all).
+Commands load on demand (:data:`gradcli.cli.COMMAND_LOADERS`): ``gradcli activation --list``
+imports the activation command alone.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,76 +42,7 @@ class CommandInfo:
     command_class: type[GradcliCommand] | None = None  # a subclass, for a command's own parsing
 
 
-COMMANDS: dict[str, CommandInfo] = {}  # the commands loaded so far (all: all_commands())
-COMMAND_MODULES = {  # in the order `gradcli --help` lists them
-    "activation": "gradcli.commands.activation",
-    "softmax-jacobian": "gradcli.commands.softmax",
-    "loss": "gradcli.commands.loss",
-    "perceptron": "gradcli.commands.perceptron",
-    "layer": "gradcli.commands.layer",
-    "expr": "gradcli.commands.expr",
-    "check": "gradcli.commands.check",
-    "batch": "gradcli.commands.batch",
-}
-
-
-def command_info(name: str) -> CommandInfo:
-    """The CommandInfo of ``name``, its module imported on first use."""
-    if name not in COMMANDS:
-        info = importlib.import_module(COMMAND_MODULES[name]).INFO
-        if info.name != name:
-            raise ValueError(f"{COMMAND_MODULES[name]} defines {info.name!r}, not {name!r}")
-        COMMANDS[name] = info
-    return COMMANDS[name]
-
-
-def all_commands() -> dict[str, CommandInfo]:
-    """Every command's CommandInfo, in the order of COMMAND_MODULES (all modules loaded)."""
-    return {name: command_info(name) for name in COMMAND_MODULES}
-
-
-_BUILT: dict[str, Any] = {}
-
-
-def click_command(name: str) -> Any:
-    """The Click command of ``name``, built once (its option parser is cached with it)."""
-    if name not in _BUILT:
-        single = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
-        register(single, command_info(name))
-        _BUILT[name] = typer.main.get_command_from_info(
-            single.registered_commands[0],
-            pretty_exceptions_short=single.pretty_exceptions_short,
-            rich_markup_mode=single.rich_markup_mode,
-        )
-    return _BUILT[name]
-
-
-class LazyCommands(MutableMapping):
-    """A group's commands by name, each built when first looked up: listing the names loads
-    nothing; ``commands[name]`` (or ``.items()``, as ``batch`` asks) loads what it returns."""
-
-    def __init__(self) -> None:
-        self.added: dict[str, Any] = {}
-
-    def __getitem__(self, name: str) -> Any:
-        if name in self.added:
-            return self.added[name]
-        if name not in COMMAND_MODULES:
-            raise KeyError(name)
-        return click_command(name)
-
-    def __setitem__(self, name: str, command: Any) -> None:
-        self.added[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        del self.added[name]
-
-    def __iter__(self) -> Iterator[str]:
-        yield from COMMAND_MODULES
-        yield from (name for name in self.added if name not in COMMAND_MODULES)
-
-    def __len__(self) -> int:
-        return len(set(COMMAND_MODULES) | set(self.added))
+COMMANDS: dict[str, CommandInfo] = {}  # the commands loaded so far (gradcli.cli loads them)
 
 
 class GradcliCommand(TyperCommand):
