@@ -26,8 +26,11 @@ from gradcli.cli import app
 from gradcli.commands.loss import LOSS_COPIES
 from gradcli.errors import InputError
 from gradcli.limits import DEFAULT_MAX_MEMORY, FLOAT64, PARSED_ENTRY_BYTES, max_entries
+from gradcli.ops.layers import Given, get_layer, plan
+from gradcli.ops.layers.plan import entry_bytes
 from gradcli.parsing import _TOKEN, parse_number, parse_tensor
 from tests.conftest import assert_bad_input, invoke
+from tests.test_layers import CASES, case_id
 
 LOSS_BOUND = DEFAULT_MAX_MEMORY // (FLOAT64 * LOSS_COPIES)  # 6,250,000: require_entries' bound
 PEAK_MIB = 256  # the bad-input corpus's memory bound per case
@@ -259,3 +262,30 @@ def test_batch_reads_a_stdin_without_a_byte_buffer_line_by_line(monkeypatch, cap
     assert done.value.code == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(line)["analytic"] for line in lines] == [[1.0], [0.0]]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_a_layer_input_past_its_file_bound_would_be_refused_by_the_memory_check(case):
+    """The file bound of a layer input (limit / entry_bytes) never refuses what the memory
+    check would take: memory_estimate counts at least entry_bytes for each entry."""
+    name, shapes, params = case
+    layer = get_layer(name)
+    checked = plan(layer, {key: Given(shape=shape) for key, shape in shapes.items()}, params)
+    least = sum(
+        math.prod(checked.shapes[item.name]) * entry_bytes(item)
+        for item in layer.inputs
+        if checked.shapes.get(item.name)
+    )
+    assert checked.bytes_needed >= least
+
+
+def test_a_layer_file_stops_at_the_layers_own_bound(tmp_path):
+    path = tmp_path / "x.txt"
+    path.write_text("0.5\n" * 40, encoding="ascii")
+    bound = 5000 // entry_bytes(get_layer("linear").input("x"))  # 14 under a 5 kB limit
+    args = ["layer", "linear", "--x", f"@{path}", "--weight", "1"]
+    run = CliRunner().invoke(app, args, env={"GRADCLI_MAX_MEMORY": "5k"})
+    assert run.exit_code == 2 and f"--x holds more than {bound} numbers" in run.stderr
+    within = ["layer", "linear", "--x", ";".join(["0.5"] * bound), "--weight", "1"]
+    run = CliRunner().invoke(app, within, env={"GRADCLI_MAX_MEMORY": "5k"})
+    assert "holds" not in run.stderr and "needs" in run.stderr  # the memory check decides
