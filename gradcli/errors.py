@@ -46,12 +46,95 @@ def shown(token: object, limit: int = SHOWN_LIMIT) -> str:
     return f"'{text}'"
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+SUGGEST_CUTOFF = 0.7  # difflib ratio: 'sigmod' → 'sigmoid' (0.92), never 'l2' → 'lr' (0.5)
+PREFIX_MIN = 3  # a word this long that starts, or is a part of, exactly one choice suggests it
+# ('softmax' → 'softmax-jacobian', 'slope' → 'negative_slope')
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice a typo most likely meant, or None when none is close.
+
+    Compared case-insensitively and without leading dashes (``--`` would make every two
+    options look alike); close means a difflib ratio of at least :data:`SUGGEST_CUTOFF`, two
+    neighbouring letters swapped, or the word starting exactly one choice or being one part of
+    its name."""
     import difflib  # only errors pay for it
 
-    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    def bare(text: str) -> str:
+        return text.lstrip("-").lower()
+
+    names = {bare(choice): choice for choice in choices}
+    key = bare(word)
+    if not key:
+        return None
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=SUGGEST_CUTOFF)
+    if close:
+        return names[close[0]]
+    swapped = [name for name in names if _one_swap(key, name)]
+    if len(swapped) == 1:  # two neighbouring letters swapped: 'mes' → 'mse'
+        return names[swapped[0]]
+    if len(key) < PREFIX_MIN:
+        return None
+    containing = [n for n in names if n.startswith(key) or key in re.split(r"[-_.]", n)]
+    return names[containing[0]] if len(containing) == 1 else None
+
+
+def _one_swap(word: str, name: str) -> bool:
+    """``word`` is ``name`` with two neighbouring letters swapped."""
+    if len(word) != len(name) or word == name:
+        return False
+    diff = [i for i, (a, b) in enumerate(zip(word, name, strict=True)) if a != b]
+    return (
+        len(diff) == 2
+        and diff[1] == diff[0] + 1
+        and word[diff[0]] == name[diff[1]]
+        and (word[diff[1]] == name[diff[0]])
+    )
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a close choice, or an empty string."""
+    choice = closest(word, choices)
+    return f" (did you mean '{choice}'?)" if choice else ""
+
+
+_NO_REGULARIZATION = "its losses have no regularization term"
+_PLAIN_STEPS = "perceptron's --lr and --epochs take plain gradient-descent steps, W − lr·∂E/∂W"
+# Options other tools have and gradcli does not: said plainly instead of a far-fetched guess.
+FOREIGN_OPTIONS = {
+    **dict.fromkeys(
+        ("weight-decay", "weight_decay", "wd", "l1", "l2", "regularization", "lambda"),
+        _NO_REGULARIZATION,
+    ),
+    **dict.fromkeys(
+        ("optimizer", "optim", "adam", "adamw", "sgd", "rmsprop", "momentum", "nesterov"),
+        _PLAIN_STEPS,
+    ),
+    **dict.fromkeys(("beta1", "beta2", "betas", "scheduler", "lr-decay", "decay"), _PLAIN_STEPS),
+    **dict.fromkeys(
+        ("batch-size", "batch_size", "bs"), "perceptron --epochs takes full-batch steps"
+    ),
+    **dict.fromkeys(
+        ("device", "cuda", "gpu", "cpu"), "it computes on the CPU, in --dtype float64 or float32"
+    ),
+}
+
+
+def no_such_option(name: str, options: Iterable[str], command: str | None = None) -> str:
+    """``no such option '--x' (did you mean '--y'?)``, or, for an option other tools have,
+    that gradcli has no such setting and why."""
+    options = list(options)
+    bare = name.split("=", 1)[0].lstrip("-").lower()
+    if bare in FOREIGN_OPTIONS and f"--{bare}" not in options:
+        where = f" {command}" if command else ""
+        return (
+            f"no such option {shown(name)}: gradcli{where} has no such setting "
+            f"({FOREIGN_OPTIONS[bare]})"
+        )
+    doubled = f"-{name}" if name.startswith("-") and not name.startswith("--") else ""
+    if doubled in options:
+        return f"no such option {shown(name)} (did you mean '{doubled}'?)"
+    return f"no such option {shown(name)}{suggest(name, options)}"
 
 
 def unknown(kind: str, word: str, choices: Iterable[str]) -> InputError:

@@ -1,16 +1,21 @@
 """``--expect``: check the user's own answer against the computed gradient (torch-free).
 
-The rule, the same for every command and every entry:
+The rule, the same for every command and every entry, decided by how the entry is written:
 
-* n = the significant digits the user wrote, trailing zeros included (``0.2350`` has 4);
-* an entry matches when the user's number is the true value **rounded** to n significant
-  digits (|answer − truth| ≤ ½ unit of the n-th significant digit at the truth's magnitude;
-  ties pass) or **truncated** to n significant digits (same sign, |answer| ≤ |truth| <
-  |answer| + 1 unit);
-* a written zero (``0``, ``0.0``, ``-0``) has no significant digits: it matches only a true
-  value within the verdict's absolute tolerance of zero;
-* a fraction (``2/3``, ``-1/4``) is exact: it matches within the verdict's tolerance
-  (atol + rtol·|truth|), the accuracy of the computed result itself.
+* **exact** — a whole number without a decimal point or exponent (``2``, ``-1``, ``150``), a
+  fraction (``2/3``) or a zero (``0``, ``0.0``): it matches only within the verdict's tolerance
+  (atol + rtol·|truth|), the accuracy of the computed result itself;
+* **rounded** — a decimal with one significant digit (``0.2``, ``-3e-4``) must be the true value
+  correctly rounded to one digit: a whole number of units of that digit at the truth's
+  magnitude, and |answer − truth| ≤ ½ unit (a tie passes either way);
+* **rounded or truncated** — from two significant digits on (``0.23``, ``0.2350``: trailing
+  zeros count) the true value truncated also matches (whole units, same sign, |answer| ≤
+  |truth| < |answer| + 1 unit).
+
+With ``--min-digits N`` a decimal with fewer than N significant digits is wrong whatever its
+value (exact forms are exempt). At a kink — a point where the one-sided derivatives differ —
+an answer equal to either one-sided derivative, or between them, matches too, with a note
+naming torch's convention.
 
 Answers are exact decimals (``decimal``/``fractions``, never floats). When an answer is off,
 common slips — a factor of 2 or ½, a transposed matrix, a wrong sign, or a command-specific
@@ -23,8 +28,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -33,11 +38,14 @@ from gradcli.errors import InputError, shown
 from gradcli.parsing import parse_number, split_numbers
 from gradcli.settings import Tolerance
 
-RULE = "rounded or truncated to the significant digits written"
+EXACT, ROUNDED, TRUNCATED = "exact", "rounded", "truncated"  # the rule that matched an entry
 Grid = list[list[Any]]  # every quantity is handled as a matrix; vectors are one row
 _FRACTION = re.compile(r"([+-]?\d+)/(\d+)", re.ASCII)
+_WHOLE = re.compile(r"[+-]?\d+", re.ASCII)
 MAX_EXPONENT = 330  # beyond float64's range either way
 MAX_DIGITS = 40  # more significant digits than float64 could ever confirm
+MIN_DIGITS_LIMIT = 17  # --min-digits above float64's ~17 digits could never be met
+NOTE_LIMIT = 3  # kink notes shown (the rest counted)
 
 
 @dataclass(frozen=True)
@@ -46,37 +54,47 @@ class Entry:
 
     text: str
     exact: Fraction
-    digits: int | None  # significant digits written; None for a zero or a fraction
-    kind: str  # "digits", "zero" or "fraction"
+    digits: int | None  # significant digits of a decimal; None for an exact form
+    kind: str  # "decimal", "whole", "zero" or "fraction"
 
     @property
     def value(self) -> float:
         return float(self.exact)
 
-    def matches(self, truth: float, tolerance: Tolerance, strict: bool = False) -> bool:
-        """Whether this entry is ``truth`` under the rule (see the module docstring).
+    @property
+    def is_exact_form(self) -> bool:
+        return self.kind != "decimal"
 
-        ``strict`` (for naming slips): rounded only, and a one-digit entry must be exact.
+    def match(self, truth: float, tolerance: Tolerance, strict: bool = False) -> str | None:
+        """The rule by which this entry is ``truth`` (exact, rounded, truncated), or None.
+
+        ``strict`` (for naming slips): rounded only, and a one-digit decimal must be exact.
         """
         if not math.isfinite(truth):
-            return False
+            return None
         true = Fraction(truth)
-        if self.kind == "zero":
-            return abs(true) <= Fraction(tolerance.atol)
-        if self.kind == "fraction":
-            return abs(self.exact - true) <= Fraction(tolerance.atol) + Fraction(
-                tolerance.rtol
-            ) * abs(true)
+        if self.is_exact_form:
+            bound = Fraction(tolerance.atol) + Fraction(tolerance.rtol) * abs(true)
+            return EXACT if abs(self.exact - true) <= bound else None
         if true == 0:
-            return False
-        unit = digit_unit(truth, self.digits or 1)
-        if strict:
-            exact = abs(self.exact - true) <= Fraction(tolerance.rtol) * abs(true)
-            return exact if self.digits == 1 else 2 * abs(self.exact - true) <= unit
+            return None
+        digits = self.digits or 1
+        unit = digit_unit(truth, digits)
+        if strict and digits == 1:
+            close = abs(self.exact - true) <= Fraction(tolerance.rtol) * abs(true)
+            return ROUNDED if close else None
+        if (self.exact / unit).denominator != 1:  # not a value the truth rounds to at all
+            return None
         if 2 * abs(self.exact - true) <= unit:  # rounded (ties pass)
-            return True
+            return ROUNDED
+        if strict or digits < 2:
+            return None
         same_sign = (self.exact > 0) == (true > 0)
-        return same_sign and abs(self.exact) <= abs(true) < abs(self.exact) + unit  # truncated
+        truncated = same_sign and abs(self.exact) <= abs(true) < abs(self.exact) + unit
+        return TRUNCATED if truncated else None
+
+    def matches(self, truth: float, tolerance: Tolerance, strict: bool = False) -> bool:
+        return self.match(truth, tolerance, strict) is not None
 
 
 def digit_unit(truth: float, digits: int) -> Fraction:
@@ -87,7 +105,7 @@ def digit_unit(truth: float, digits: int) -> Fraction:
 def rounded_text(truth: float, digits: int) -> str:
     """``truth`` rounded to ``digits`` significant digits, trailing zeros kept."""
     if not math.isfinite(truth) or truth == 0:
-        return f"{truth:g}"
+        return f"{truth + 0.0:g}"
     places = digits - 1 - Decimal(truth).adjusted()
     quantum = Decimal(1).scaleb(-places)
     value = Decimal(truth).quantize(quantum) if places < 60 else Decimal(truth)
@@ -97,9 +115,10 @@ def rounded_text(truth: float, digits: int) -> str:
 
 @dataclass(frozen=True)
 class Expected:
-    """The user's answer: a vector or a matrix of :class:`Entry`."""
+    """The user's answer: a vector or a matrix of :class:`Entry`, and ``--min-digits``."""
 
     entries: list
+    min_digits: int | None = None
 
     @property
     def is_matrix(self) -> bool:
@@ -121,15 +140,20 @@ def _map_nested(items: list, fn) -> list:
 
 
 def parse_entry(token: str, what: str = "--expect") -> Entry:
-    """One answer entry: a decimal number (its digits counted) or a fraction ``p/q``."""
+    """One answer entry: a decimal (its digits counted), a whole number, a zero or ``p/q``.
+
+    Digits are counted before any conversion: Python refuses to turn more than 4,300 digits
+    into an integer, and no answer needs more than :data:`MAX_DIGITS`."""
     text = token.strip()
     fraction = _FRACTION.fullmatch(text)
     if fraction:
+        if len(fraction[1].lstrip("+-")) + len(fraction[2]) > 2 * MAX_DIGITS:
+            raise InputError(
+                f"{what}: {shown(token)} has too many digits (at most {2 * MAX_DIGITS} in all)"
+            )
         numerator, denominator = int(fraction[1]), int(fraction[2])
         if denominator == 0:
             raise InputError(f"{what}: {shown(token)} divides by zero")
-        if len(fraction[1]) + len(fraction[2]) > 2 * MAX_DIGITS:
-            raise InputError(f"{what}: {shown(token)} has too many digits")
         return Entry(text, Fraction(numerator, denominator), None, "fraction")
     parse_number(text, what)  # the same number syntax as everywhere: ASCII, finite
     number = Decimal(text)
@@ -147,10 +171,12 @@ def parse_entry(token: str, what: str = "--expect") -> Entry:
         raise InputError(
             f"{what}: {shown(token)} has {digits} significant digits; float64 holds about 17"
         )
-    return Entry(text, Fraction(number), digits, "digits")
+    if _WHOLE.fullmatch(text):
+        return Entry(text, Fraction(number), None, "whole")
+    return Entry(text, Fraction(number), digits, "decimal")
 
 
-def parse_expected(text: str, what: str = "--expect") -> Expected:
+def parse_expected(text: str, what: str = "--expect", min_digits: int | None = None) -> Expected:
     """A vector (``0.1,0.2``), matrix (``0.1,0.2;0.3,0.4``) or JSON list, keeping the digits."""
     stripped = text.strip()
     if stripped.startswith("["):
@@ -164,7 +190,12 @@ def parse_expected(text: str, what: str = "--expect") -> Expected:
         tokens = split_numbers(stripped)
     if not tokens:
         raise InputError(f"{what} is empty: write your answer, e.g. {what} 0.25,0.2350")
-    return Expected(_entries(tokens, what))
+    return Expected(_entries(tokens, what), min_digits)
+
+
+def with_min_digits(expected: Expected, min_digits: int | None) -> Expected:
+    """The same answer, checked with ``--min-digits``."""
+    return replace(expected, min_digits=min_digits)
 
 
 def _entries(tokens: Any, what: str) -> list:
@@ -242,6 +273,70 @@ def _reshape_like(expected: Expected, truth: list, what: str) -> Grid | None:
     return None
 
 
+# ---------------------------------------------------------------- kinks
+
+
+@dataclass(frozen=True)
+class Kink:
+    """An entry at a kink: its one-sided derivatives and the value torch reports there."""
+
+    left: float  # the left-hand derivative (the limit from below)
+    right: float  # the right-hand derivative
+    torch: float  # torch's convention: the computed value
+
+    @property
+    def low(self) -> float:
+        return min(self.left, self.right)
+
+    @property
+    def high(self) -> float:
+        return max(self.left, self.right)
+
+    def range_text(self) -> str:
+        return (
+            f"any value from {_g(self.low)} to {_g(self.high)} matches (the left-hand "
+            f"derivative is {_g(self.left)}, the right-hand {_g(self.right)}; torch uses "
+            f"{_g(self.torch)})"
+        )
+
+
+# Given the flat (row-major) indices of entries that did not match, the kinks among them.
+KinkFinder = Callable[[list[int]], Mapping[int, Kink]]
+
+
+def is_kink(left: float, right: float, tolerance: Tolerance) -> bool:
+    """Whether one-sided derivatives differ by more than the verdict's tolerance."""
+    if not (math.isfinite(left) and math.isfinite(right)):
+        return False
+    return abs(left - right) > tolerance.bound(max(abs(left), abs(right)))
+
+
+def _g(value: float) -> str:
+    return f"{value + 0.0:.6g}"
+
+
+def _kink_match(entry: Entry, kink: Kink, tolerance: Tolerance) -> tuple[str, str] | None:
+    """(rule, side) when ``entry`` is a one-sided derivative or lies between them."""
+    for side, value in (("left-hand", kink.left), ("right-hand", kink.right)):
+        rule = entry.match(value, tolerance)
+        if rule is not None:
+            return rule, side
+    if Fraction(kink.low) <= entry.exact <= Fraction(kink.high):
+        return EXACT, "between"
+    return None
+
+
+def _kink_note(entry: Entry, side: str, kink: Kink, where: str) -> str:
+    if side == "between":
+        said = (
+            f"{entry.text} lies between the one-sided derivatives {_g(kink.low)} and "
+            f"{_g(kink.high)}"
+        )
+    else:
+        said = f"{entry.text} is the {side} derivative"
+    return f"at {where}, a kink, {said}; torch uses {_g(kink.torch)}"
+
+
 # ---------------------------------------------------------------- slips
 
 
@@ -282,7 +377,8 @@ class AnswerCheck:
 
     expected: list  # the user's values (floats), as shaped by the user
     written: list  # the same entries as the user typed them
-    digits: list  # significant digits per entry (None for a zero or a fraction)
+    digits: list  # significant digits per entry (None for an exact form)
+    rules: list  # per entry: the rule that matched (exact, rounded, truncated), None if off
     ok: list  # per entry
     passed: bool
     worst_abs_diff: float
@@ -290,6 +386,7 @@ class AnswerCheck:
     summary: str
     checked_to: str  # "checked to 2 significant digits (rounded or truncated)"
     warnings: list[str] = field(default_factory=list)
+    min_digits: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -297,14 +394,35 @@ class AnswerCheck:
             "expected": self.expected,
             "written": self.written,
             "digits": self.digits,
+            "rule": self.rules,
             "ok": self.ok,
-            "rule": RULE,
+            "min_digits": self.min_digits,
             "checked_to": self.checked_to,
             "worst_abs_diff": self.worst_abs_diff,
             "hint": self.hint,
             "summary": self.summary,
             "warnings": self.warnings,
         }
+
+
+@dataclass
+class _Judged:
+    """One entry of the answer against its truth."""
+
+    entry: Entry
+    truth: float
+    rule: str | None = None
+    short: bool = False  # fewer digits than --min-digits
+    kink: Kink | None = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rule is not None and not self.short
+
+    @property
+    def diff(self) -> float:
+        return abs(self.entry.value - self.truth) if math.isfinite(self.truth) else math.inf
 
 
 def check_answer(
@@ -316,45 +434,97 @@ def check_answer(
     slips: Iterable[Slip] = (),
     noun: str = "the gradient",
     labels: Sequence[str] = (),
+    name: str | None = None,
+    kinks: KinkFinder | None = None,
 ) -> AnswerCheck:
     """Compare the user's answer with ``truth`` entry by entry; name the likely slip.
 
-    ``tolerance`` is the verdict's (for written zeros and fractions); ``labels`` name the
-    entries of a vector answer (e.g. ``x = 0.5``) in the summary.
+    ``tolerance`` is the verdict's (for exact forms); ``labels`` name the entries of a vector
+    answer (e.g. ``x[1] = 0.5``) in the summary, else entries are written ``name[i]`` or
+    ``name[i][j]`` (``name`` defaults to ``what``); ``kinks`` finds the entries that sit on a
+    kink among those that did not match.
     """
     slips = list(slips)
     grid = _reshape_like(expected, truth, what)
     if grid is None:
         return _other_shape(expected, truth, what, tolerance, slips, noun)
     true_grid = as_grid(truth)
-    ok = [
-        [e.matches(t, tolerance) for e, t in zip(erow, trow, strict=True)]
+    judged = [
+        [_judge(e, t, tolerance, expected.min_digits) for e, t in zip(erow, trow, strict=True)]
         for erow, trow in zip(grid, true_grid, strict=True)
     ]
-    diffs = [
-        [_difference(e, t) for e, t in zip(erow, trow, strict=True)]
-        for erow, trow in zip(grid, true_grid, strict=True)
-    ]
+    vector = not (expected.is_matrix or len(true_grid) > 1)
+    where = _locator(labels, name or what, vector, len(true_grid[0]))
+    notes = _apply_kinks(judged, kinks, tolerance, where) if kinks is not None else []
+    ok = [[j.ok for j in row] for row in judged]
     passed = all(all(row) for row in ok)
     hint = None if passed else _find_slip(grid, slips, truth, tolerance)
-    vector = not (expected.is_matrix or len(true_grid) > 1)
     checked_to = _checked_to(expected)
     return AnswerCheck(
         expected=expected.values,
         written=expected.written,
         digits=_map_nested(expected.entries, lambda e: e.digits),
+        rules=_shaped([[j.rule if j.ok else None for j in row] for row in judged], expected),
         ok=ok[0] if vector else ok,
         passed=passed,
-        worst_abs_diff=max(d for row in diffs for d in row),
+        worst_abs_diff=max(j.diff for row in judged for j in row),
         hint=hint,
-        summary=_summary(grid, true_grid, ok, diffs, noun, hint, labels, checked_to),
+        summary=_summary(judged, noun, hint, where, checked_to, expected.min_digits),
         checked_to=checked_to,
-        warnings=_warnings(expected),
+        warnings=_capped(notes),
+        min_digits=expected.min_digits,
     )
 
 
-def _difference(entry: Entry, truth: float) -> float:
-    return abs(entry.value - truth) if math.isfinite(truth) else math.inf
+def _judge(entry: Entry, truth: float, tolerance: Tolerance, min_digits: int | None) -> _Judged:
+    short = min_digits is not None and entry.digits is not None and entry.digits < min_digits
+    return _Judged(entry, truth, entry.match(truth, tolerance), short)
+
+
+def _shaped(rows: Grid, expected: Expected) -> list:
+    """Per-entry values laid out as the user wrote the answer (a vector or a matrix)."""
+    flat = [v for row in rows for v in row]
+    if not expected.is_matrix:
+        return flat
+    width = len(expected.entries[0])
+    return [flat[i : i + width] for i in range(0, len(flat), width)]
+
+
+def _locator(labels: Sequence[str], name: str, vector: bool, width: int) -> Callable[[int], str]:
+    """How a message names flat entry k: its label, ``name[k]`` or ``name[i][j]``."""
+
+    def where(k: int) -> str:
+        if vector:
+            return labels[k] if k < len(labels) else f"{name}[{k}]"
+        return f"{name}[{k // width}][{k % width}]"
+
+    return where
+
+
+def _apply_kinks(
+    judged: list[list[_Judged]], find: KinkFinder, tolerance: Tolerance, where
+) -> list[str]:
+    """Entries that did not match but sit on a kink: either one-sided derivative, or a value
+    between them, matches; a note names what was written and torch's convention."""
+    flat = [j for row in judged for j in row]
+    missed = [k for k, j in enumerate(flat) if j.rule is None and math.isfinite(j.truth)]
+    if not missed:
+        return []
+    notes = []
+    for k, kink in sorted(find(missed).items()):
+        item = flat[k]
+        item.kink = kink
+        matched = _kink_match(item.entry, kink, tolerance)
+        if matched is not None:
+            item.rule = matched[0]
+            notes.append(_kink_note(item.entry, matched[1], kink, where(k)))
+    return notes
+
+
+def _capped(notes: list[str]) -> list[str]:
+    if len(notes) <= NOTE_LIMIT:
+        return notes
+    return [*notes[:NOTE_LIMIT], f"… and {len(notes) - NOTE_LIMIT} more entries at kinks"]
 
 
 def _other_shape(
@@ -370,7 +540,7 @@ def _other_shape(
     want, got = shape_of(truth), shape_of(expected.entries)
     hint = None
     if len(want) == 2 and got == (want[1], want[0]):
-        flipped = Expected(transpose(expected.entries))
+        flipped = Expected(transpose(expected.entries), expected.min_digits)
         inner = check_answer(flipped, truth, what, tolerance=tolerance, noun=noun)
         hint = (
             f"you wrote the matrix transposed ({want[1]}×{want[0]}); gradcli uses torch's "
@@ -395,6 +565,7 @@ def _other_shape(
         expected=expected.values,
         written=expected.written,
         digits=_map_nested(expected.entries, lambda e: e.digits),
+        rules=_map_nested(expected.entries, lambda e: None),
         ok=rows if expected.is_matrix else rows[0],
         passed=False,
         worst_abs_diff=math.inf,
@@ -402,6 +573,7 @@ def _other_shape(
         summary=f"✗ {what}: {hint}",
         checked_to=_checked_to(expected),
         warnings=[],
+        min_digits=expected.min_digits,
     )
 
 
@@ -423,65 +595,86 @@ def _find_slip(grid: Grid, slips: list[Slip], truth: list, tolerance: Tolerance)
     return None
 
 
+_EXACT_NAMES = {"whole": "whole numbers", "fraction": "fractions", "zero": "zeros"}
+
+
 def _checked_to(expected: Expected) -> str:
-    """``checked to 2 significant digits (rounded or truncated)``, or a range, plus the
-    other kinds of entry."""
+    """What the entries were checked to: ``checked to 2 significant digits (rounded or
+    truncated)``, ``whole numbers exact (within the verdict's tolerance)``…"""
     entries = [e for row in as_grid(expected.entries) for e in row]
     digits = sorted({e.digits for e in entries if e.digits is not None})
     parts = []
     if digits:
         span = f"{digits[0]}" if len(digits) == 1 else f"{digits[0]}–{digits[-1]}"
         plural = "" if digits == [1] else "s"
-        parts.append(f"checked to {span} significant digit{plural} (rounded or truncated)")
-    if any(e.kind == "zero" for e in entries):
-        parts.append("zeros within atol of 0")
-    if any(e.kind == "fraction" for e in entries):
-        parts.append("fractions within the verdict's tolerance")
+        if digits[-1] == 1:
+            how = "rounded"
+        elif digits[0] == 1:
+            how = "rounded; truncated too from 2 digits on"
+        else:
+            how = "rounded or truncated"
+        parts.append(f"checked to {span} significant digit{plural} ({how})")
+    kinds = [name for kind, name in _EXACT_NAMES.items() if any(e.kind == kind for e in entries)]
+    if kinds:
+        listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+        parts.append(f"{listed} exact (within the verdict's tolerance)")
     return "; ".join(parts)
 
 
-def _warnings(expected: Expected) -> list[str]:
-    """A warning for answers written with a single significant digit (a loose check)."""
-    loose = [e for row in as_grid(expected.entries) for e in row if e.digits == 1]
-    if not loose:
-        return []
-    names = ", ".join(e.text for e in loose[:3]) + (" …" if len(loose) > 3 else "")
-    first = loose[0]
-    unit = Fraction(10) ** Decimal(first.text).adjusted()
-    low, high = first.exact - unit / 2, first.exact + unit
-    if first.exact < 0:
-        low, high = first.exact - unit, first.exact + unit / 2
-    return [
-        f"{names} {'has' if len(loose) == 1 else 'have'} only 1 significant digit, a loose "
-        f"check: {first.text} accepts anything from {float(low):g} up to {float(high):g}; write "
-        "more digits to check more"
-    ]
-
-
-def _summary(grid, truth, ok, diffs, noun, hint, labels, checked_to) -> str:
-    flat = [(i, j) for i, row in enumerate(ok) for j, _ in enumerate(row)]
-    good = sum(ok[i][j] for i, j in flat)
+def _summary(judged, noun, hint, where, checked_to, min_digits) -> str:
+    flat = [j for row in judged for j in row]
+    good = sum(j.ok for j in flat)
     if good == len(flat):
         count = "the 1 entry" if len(flat) == 1 else f"all {len(flat)} entries"
         return f"✓ your answer matches {noun} in {count}, {checked_to}"
-    i, j = max((p for p in flat if not ok[p[0]][p[1]]), key=lambda p: diffs[p[0]][p[1]])
-    where = f"({i}, {j})" if len(truth) > 1 else f"{j}"
-    if len(truth) == 1 and j < len(labels):
-        where += f" ({labels[j]})"
-    entry, true = grid[i][j], truth[i][j]
-    if len(flat) == 1:
-        text = f"✗ your answer does not match: you wrote {entry.text} but {noun} is {true:.6g}"
-    else:
-        text = (
-            f"✗ {good} of {len(flat)} entries of your answer match; entry {where}: you wrote "
-            f"{entry.text} but {noun} is {true:.6g}"
+    wrong = [k for k, j in enumerate(flat) if j.rule is None]
+    k = (
+        max(wrong, key=lambda i: flat[i].diff)
+        if wrong
+        else next(i for i, j in enumerate(flat) if j.short)
+    )
+    item = flat[k]
+    head = (
+        "✗ your answer does not match"
+        if len(flat) == 1
+        else f"✗ {good} of {len(flat)} entries of your answer match; at {where(k)}"
+    )
+    if item.rule is not None:  # right, but written with too few digits
+        return (
+            f"{head}: you wrote {item.entry.text}: give at least {min_digits} significant "
+            f"digits (--min-digits {min_digits})"
         )
-    if entry.digits is not None and math.isfinite(true) and true != 0:
-        text += f" ({rounded_text(true, entry.digits)} to {entry.digits} significant digit"
-        text += f"{'s' if entry.digits != 1 else ''})"
-    elif entry.kind == "zero":
-        text += " (a written zero matches only values within atol of 0)"
+    text = f"{head}: you wrote {item.entry.text} but {noun} is {_g(item.truth)}"
+    text += _why(item)
+    if item.kink is not None:
+        text += f"; at {where(k)}, a kink, {item.kink.range_text()}"
+    short = sum(j.short and j.rule is not None for j in flat)
+    if short:
+        text += (
+            f"; {short} other entr{'y matches but gives' if short == 1 else 'ies match but give'}"
+            f" fewer than {min_digits} significant digits (--min-digits {min_digits})"
+        )
     return text + (f" — {hint}" if hint else "")
+
+
+def _why(item: _Judged) -> str:
+    """What the rule expected of the entry as written."""
+    entry, true = item.entry, item.truth
+    if not math.isfinite(true):
+        return ""
+    if entry.kind == "decimal" and true != 0:
+        digits = entry.digits or 1
+        text = f" ({rounded_text(true, digits)} to {digits} significant digit"
+        text += "s)" if digits != 1 else "; a one-digit answer must be correctly rounded)"
+        return text
+    if entry.kind == "whole":
+        if entry.exact in (Fraction(round(true)), Fraction(int(true))):
+            closer = rounded_text(true, len(entry.text.lstrip("+-")) + 1)
+            return f" (a whole number is exact: write {closer} to give an approximation)"
+        return " (a whole number is exact)"
+    if entry.kind == "zero":
+        return " (a written zero matches only values within atol of 0)"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -499,7 +692,6 @@ class AnswerSet:
         return {
             "passed": self.passed,
             "expected": {key: part.expected for key, part in self.parts.items()},
-            "rule": RULE,
             "worst_abs_diff": max(part.worst_abs_diff for part in self.parts.values()),
             "hint": next((part.hint for part in failed if part.hint), None),
             "parts": {key: part.to_json() for key, part in self.parts.items()},

@@ -65,9 +65,44 @@ def split_numbers(text: str) -> list[str]:
     return [piece for piece in _SEPARATORS.split(text) if piece]
 
 
+def number_tokens(text: str, what: str) -> list[str]:
+    """The pieces of a flat list of numbers, as written: ``1,2 3`` or a JSON list
+    ``[1, 2, 3]``."""
+    stripped = text.strip()
+    if not stripped.startswith("["):
+        return split_numbers(stripped)
+    depth = _bracket_depth(stripped)
+    if depth > 1:
+        deep = depth if depth <= MAX_DEPTH else f"more than {MAX_DEPTH}"
+        raise InputError(f"{what} {shown(text)} is nested {deep} lists deep; give one flat list")
+    try:
+        data = json.loads(
+            stripped, parse_float=_Written, parse_int=_Written, parse_constant=_Written
+        )
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"{what} {shown(text)} is not a valid JSON list ({error.msg} at character "
+            f"{error.pos + 1})"
+        ) from None
+    for item in data:
+        if not isinstance(item, _Written):
+            raise InputError(f"{what}: {_json_text(item)} is not a number")
+    return [str(item) for item in data]
+
+
+class _Written(str):
+    """A JSON number as written (``1e3`` stays ``1e3``), told apart from a JSON string."""
+
+
 def parse_values(tokens: Iterable[str], what: str = "values") -> Vector:
-    """Numbers from positional tokens; each token may itself hold several."""
-    values = [parse_number(piece, what) for token in tokens for piece in split_numbers(token)]
+    """Numbers from positional tokens; each token may itself hold several, and the tokens
+    together may form one JSON list (``[1,2,3]``, or ``[1, 2, 3]`` split by the shell)."""
+    tokens = list(tokens)
+    if tokens and tokens[0].lstrip().startswith("["):
+        pieces = number_tokens(" ".join(tokens), what)
+    else:
+        pieces = [piece for token in tokens for piece in split_numbers(token)]
+    values = [parse_number(piece, what) for piece in pieces]
     if not values:
         raise InputError(f"no {what} given")
     return values

@@ -95,7 +95,7 @@ class Loader:
         """The object ``NAME`` in the target's file."""
         module = self._module(target.path)
         if not hasattr(module, target.name):
-            public = [name for name in vars(module) if not name.startswith("_")]
+            public = [n for n, v in vars(module).items() if not n.startswith("_") and callable(v)]
             raise UserCodeError(
                 f"{target.path.name} has no '{target.name}'{suggest(target.name, public)}"
             )

@@ -170,7 +170,7 @@ def test_valid_inputs_that_once_got_a_false_disagree_now_agree(args):
     [
         (
             ["activation", "gelu", "1e30", "--param", "approximate=tanh", "--dtype", "float32"],
-            "float32 at x = 1e+30",
+            "float32 at x[0] = 1e+30",
         ),
         (["softmax-jacobian", "1", "2", "-T", "1e-310"], "overflows float64"),
         (
@@ -200,7 +200,7 @@ def test_a_derivative_that_overflows_on_both_sides_is_exit_two(args, fragment):
     [
         (
             ["activation", "hardswish", "1e38", "--dtype", "float32"],
-            "f(x) overflows float32 at x = 1e+38 (inf)",
+            "f(x) overflows float32 at x[0] = 1e+38 (inf)",
         ),
         (
             ["loss", "mse", "--pred", "1e200", "--target", "0"],

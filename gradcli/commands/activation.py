@@ -10,7 +10,10 @@ import typer
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
+    MinDigitsOpt,
     ParamOpt,
+    answer,
+    check_answer_shape,
     completer,
     computing_command,
     positional_numbers,
@@ -19,7 +22,6 @@ from gradcli.commands.options import (
 from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.expect import check_shape, parse_expected
 from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.params import describe_all
 from gradcli.results.curve import PlotOnly
@@ -79,6 +81,7 @@ def activation(
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
     expect: ExpectOpt = None,
+    min_digits: MinDigitsOpt = None,
     plot: PlotOpt = False,
     x_range: RangeOpt = None,
     width: WidthOpt = None,
@@ -94,13 +97,18 @@ def activation(
     reject_stray_option(ctx, name)
     act = get_activation(name)
     request = plot_request(plot, x_range, width, height, common.output)
-    values = positional_numbers(ctx, x, "x values") if x or request is None else []
+    if not x and request is None:
+        raise InputError(
+            f"no x values given: write them after the name, e.g. 'gradcli activation "
+            f"{act.name} 0.5 -1 2', or draw it with --plot"
+        )
+    values = positional_numbers(ctx, x, "x values") if x else []
     params = act.resolve_params(param or [])
-    expected = parse_expected(expect) if expect is not None else None
+    expected = answer(expect, min_digits)
     if expected is not None:
         if not values:
             raise InputError("--expect checks f'(x) at the x values: give them after the name")
-        check_shape(expected, (len(values),), "f'(x)")
+        check_answer_shape(ctx, expected, (len(values),), "f'(x)", "x value")
 
     from gradcli.core.activation import activation_curve, activation_gradients
 
@@ -126,4 +134,5 @@ INFO = CommandInfo(
         Example("activation tanh --plot --range -4,4"),
     ),
     numeric_args=True,
+    number_arguments=True,
 )

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gradcli.commands.options import TEXT_FORMATS, Common, ExpectOpt, computing_command
+from gradcli.commands.options import (
+    TEXT_FORMATS,
+    Common,
+    ExpectOpt,
+    MinDigitsOpt,
+    answer,
+    computing_command,
+)
 from gradcli.commands.pictures import (
     HeightOpt,
     PlotOpt,
@@ -19,8 +26,7 @@ from gradcli.commands.pictures import (
     plot_request,
 )
 from gradcli.commands.registry import CommandInfo, Example, GradcliCommand
-from gradcli.errors import InputError, shown, suggest
-from gradcli.expect import parse_expected
+from gradcli.errors import InputError, no_such_option, shown, suggest
 from gradcli.parsing import parse_number
 from gradcli.render import OutputFormat
 from gradcli.results.listing import Listing, ListingTable
@@ -180,7 +186,7 @@ def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
         if text in options:
             raise InputError(f"'{text}' comes after '--', where every argument is an expression")
         if _OPTION_LIKE.match(text) and text.startswith("--"):
-            raise InputError(f"unknown option '{text}'{suggest(text, options)}")
+            raise InputError(no_such_option(text, options, "expr"))
     if not texts:
         raise InputError("no expression given; for example: gradcli expr 'x^2*sin(y)' --at x=1,y=2")
     if len(texts) > MAX_EXPRESSIONS:
@@ -250,6 +256,7 @@ def expr(
         typer.Option("--order", metavar="1|2", help="1: gradient or Jacobian; 2: the Hessian."),
     ] = "1",
     expect: ExpectOpt = None,
+    min_digits: MinDigitsOpt = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List the functions and constants of the language.")
     ] = False,
@@ -284,7 +291,7 @@ def expr(
     if picture is not None:
         check_plot(parsed, chosen_order, chosen, common)
     check_point(variables, values, optional=chosen[0] if picture is not None else None)
-    expected = parse_expected(expect) if expect is not None else None
+    expected = answer(expect, min_digits)
     if expected is not None and len(values) < len(variables):
         raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
 

@@ -16,7 +16,7 @@ import typer
 from typer._click.exceptions import NoSuchOption
 
 from gradcli._torch import GONE
-from gradcli.errors import ExitCode, InputError, escape, shown, suggest
+from gradcli.errors import ExitCode, InputError, escape, no_such_option
 
 MESSAGE_LIMIT = 1000  # characters of one error line
 
@@ -92,12 +92,9 @@ def _working_directory_gone(error: Exception) -> bool:
 
 
 def _no_such_option(error: NoSuchOption) -> str:
-    """``no such option '-x' (did you mean '--x'?)`` — also for a single-dash long name."""
-    name = error.option_name
-    options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
+    """``no such option '-x' (did you mean '--x'?)`` — also for a single-dash long name, and
+    said plainly for an option other tools have (``--weight-decay``)."""
     if error.ctx is None:
-        options = []
-    doubled = f"-{name}" if name.startswith("-") and not name.startswith("--") else ""
-    if doubled in options:
-        return f"no such option {shown(name)} (did you mean '{doubled}'?)"
-    return f"no such option {shown(name)}{suggest(name, options)}"
+        return no_such_option(error.option_name, [])
+    options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
+    return no_such_option(error.option_name, options, error.ctx.command.name)

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from gradcli.commands.options import Common, SeedOpt, completer, computing_command
+from gradcli.commands.options import (
+    Common,
+    MinDigitsOpt,
+    SeedOpt,
+    answers,
+    completer,
+    computing_command,
+)
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
@@ -126,11 +133,13 @@ def layer(
             "--expect",
             metavar="NAME=TENSOR",
             help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
-            "attention; fractions such as 2/3 allowed), checked to the significant digits you "
-            "wrote, rounded or truncated; repeatable; exit 1 if any entry is off.",
+            "attention), one comma-separated list or rows: whole numbers and fractions such "
+            "as 2/3 are exact, decimals checked to the digits you wrote (rounded; truncated "
+            "too from 2 digits on); repeatable; exit 1 if any entry is off.",
             show_default=False,
         ),
     ] = None,
+    min_digits: MinDigitsOpt = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List every layer with its formulas.")
     ] = False,
@@ -149,13 +158,13 @@ def layer(
     given = gather_inputs(chosen, texts, shapes)
     checked = plan(chosen, given, param or [], common.settings.dtype.value)
     g = parse_upstream(upstream, checked)
-    answers = parse_expectations(expect or [], checked)
+    expected = answers(parse_expectations(expect or [], checked), min_digits)
     require_limits(checked)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
 
     request = LayerRequest(checked, g, seed, steps)
-    result = layer_gradients(request, common.settings, answers)
+    result = layer_gradients(request, common.settings, expected)
     return common.output.show(result)
 
 
@@ -202,12 +211,21 @@ def parse_upstream(text: str, checked: Plan) -> str | Given:
         raise unknown("--upstream", text, ["ones", "random", "a tensor"])
     data = parse_tensor(text, "--upstream")
     want = checked.output_shape
+    if _without_leading_ones(data.shape) == _without_leading_ones(want):
+        return Given(values=tuple(data.values), shape=tuple(want))  # y's form as shown (2-D)
     if tuple(data.shape) != tuple(want):
         raise InputError(
             f"--upstream has shape {dims_text(data.shape)} but y = {checked.layer.name}(…) has "
             f"shape {dims_text(want)}; G must have y's shape"
         )
     return Given(values=tuple(data.values), shape=tuple(data.shape))
+
+
+def _without_leading_ones(shape) -> tuple[int, ...]:
+    dims = list(shape)
+    while len(dims) > 1 and dims[0] == 1:
+        dims.pop(0)
+    return tuple(dims)
 
 
 def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:

@@ -9,14 +9,16 @@ import typer
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
+    MinDigitsOpt,
     ParamOpt,
+    answer,
     choose,
     completer,
     computing_command,
 )
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.expect import check_shape, parse_expected
+from gradcli.expect import check_shape
 from gradcli.limits import max_entries, require_entries
 from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, get_loss
 from gradcli.params import describe_all
@@ -102,6 +104,7 @@ def loss(
         bool, typer.Option("--list", help="List every loss with its formulas.")
     ] = False,
     expect: ExpectOpt = None,
+    min_digits: MinDigitsOpt = None,
     *,
     common: Common,
 ) -> int:
@@ -125,7 +128,7 @@ def loss(
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
     )
-    expected = parse_expected(expect) if expect is not None else None
+    expected = answer(expect, min_digits)
     if expected is not None:
         check_shape(expected, pred_values.shape, "∂L/∂pred")
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import re
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gradcli.errors import ExitCode, InputError, shown, suggest, unknown
+from gradcli.errors import ExitCode, InputError, no_such_option, shown, unknown
+from gradcli.expect import Expected, check_shape, parse_expected, with_min_digits
 from gradcli.parsing import parse_number, parse_values, split_numbers
 from gradcli.render import OutputFormat, render
 from gradcli.settings import Dtype, Settings, tolerance_for
@@ -139,8 +142,30 @@ ExpectOpt = Annotated[
     typer.Option(
         "--expect",
         metavar="VALUES|MATRIX",
-        help="Your own answer (numbers or fractions such as 2/3), checked to the significant "
-        "digits you wrote, rounded or truncated; exit 1 if any entry is off.",
+        help="Your own answer, one comma-separated list (rows ;-separated): whole numbers and "
+        "fractions such as 2/3 are exact, decimals are checked to the digits you wrote "
+        "(rounded; truncated too from 2 digits on); exit 1 if any entry is off.",
+    ),
+]
+
+
+def min_digits_value(text: str | int) -> int:
+    """``--min-digits``: a whole number from 1 to 17 (float64 holds about 17 digits)."""
+    raw = str(text).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2 and 1 <= int(raw) <= 17):
+        raise typer.BadParameter(f"{shown(raw)} is not a whole number from 1 to 17")
+    return int(raw)
+
+
+MinDigitsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--min-digits",
+        parser=min_digits_value,
+        metavar="N",
+        help="With --expect: an entry written with fewer than N significant digits is wrong "
+        "(whole numbers, fractions and zeros are exact, so exempt).",
+        show_default=False,
     ),
 ]
 QuietOpt = Annotated[
@@ -295,7 +320,7 @@ def reject_stray_option(ctx: typer.Context, token: str) -> None:
     """Commands that take negative numbers as arguments let unknown options through as
     arguments: one that is not a number is reported as the unknown option it is."""
     if token.startswith("-") and not _looks_numeric(token):
-        raise InputError(f"no such option {shown(token)}{suggest(token, _option_names(ctx))}")
+        raise InputError(no_such_option(token, _option_names(ctx), ctx.command.name))
 
 
 def _looks_numeric(token: str) -> bool:
@@ -308,3 +333,88 @@ def _looks_numeric(token: str) -> bool:
 
 def _option_names(ctx: typer.Context) -> list[str]:
     return [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
+
+
+# ---------------------------------------------------------------- --expect
+
+
+def answer(expect: str | None, min_digits: int | None) -> Expected | None:
+    """The user's ``--expect`` answer (with ``--min-digits``), or None."""
+    require_expect(expect is not None, min_digits)
+    return None if expect is None else parse_expected(expect, min_digits=min_digits)
+
+
+def answers(parsed: dict[str, Expected], min_digits: int | None) -> dict[str, Expected]:
+    """Several ``--expect KEY=…`` answers, each checked with ``--min-digits``."""
+    require_expect(bool(parsed), min_digits)
+    return {key: with_min_digits(value, min_digits) for key, value in parsed.items()}
+
+
+def require_expect(given: bool, min_digits: int | None) -> None:
+    if min_digits is not None and not given:
+        raise InputError(
+            f"--min-digits {min_digits} sets how many digits an --expect answer needs: "
+            "add your answer with --expect"
+        )
+
+
+EXPECT_FOLLOWERS = "gradcli.expect_followers"  # ctx.meta key: numbers typed after --expect's value
+_ANSWER_PIECE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?:/\d+)?", re.ASCII)
+
+
+def expect_followers(args: Sequence[str]) -> tuple[str, list[str]] | None:
+    """``--expect``'s value and the numbers typed right after it, if any: the shell split an
+    answer written with spaces (``--expect 0.9151 0.1295``)."""
+    for i, token in enumerate(args):
+        if token == "--":
+            return None
+        if token == "--expect" and i + 1 < len(args):
+            value, start = args[i + 1], i + 2
+        elif token.startswith("--expect="):
+            value, start = token.removeprefix("--expect="), i + 1
+        else:
+            continue
+        followers = list(itertools.takewhile(_answer_like, args[start:]))
+        if followers:
+            return value, followers
+    return None
+
+
+def _answer_like(token: str) -> bool:
+    pieces = split_numbers(token)
+    return bool(pieces) and all(_ANSWER_PIECE.fullmatch(piece) for piece in pieces)
+
+
+def split_answer_error(value: str, followers: list[str], read_as: str | None = None) -> InputError:
+    """``--expect takes one comma-separated list: --expect 0.9151,0.1295``."""
+    joined = ",".join(piece for token in [value, *followers] for piece in split_numbers(token))
+    if "=" in value:
+        key, _, rest = value.partition("=")
+        joined = f"{key}=" + ",".join(
+            piece for token in [rest, *followers] for piece in split_numbers(token)
+        )
+    message = f"--expect takes one comma-separated list: --expect {joined}"
+    if read_as:
+        one = len(followers) == 1
+        taken = f"another {read_as}" if one else f"more {read_as}s"
+        message += f" ({', '.join(followers)} after it {'was' if one else 'were'} taken as {taken})"
+    return InputError(message)
+
+
+def check_answer_shape(
+    ctx: typer.Context,
+    expected: Expected,
+    shape: Sequence[int],
+    what: str,
+    read_as: str,
+    also: Sequence[tuple[int, ...]] = (),
+) -> None:
+    """:func:`check_shape`, blaming numbers typed after ``--expect``'s value (taken by the
+    command as more ``read_as``, e.g. "x value") when there are any."""
+    try:
+        check_shape(expected, shape, what, also)
+    except InputError:
+        followers = ctx.meta.get(EXPECT_FOLLOWERS)
+        if followers:
+            raise split_answer_error(*followers, read_as=read_as) from None
+        raise

@@ -8,7 +8,6 @@ loses, output it did not ask for (see docs/pictures.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,7 +15,7 @@ import typer
 
 from gradcli.commands.options import Output
 from gradcli.errors import InputError, shown
-from gradcli.parsing import parse_number
+from gradcli.parsing import number_tokens, parse_number
 from gradcli.render import OutputFormat
 from gradcli.render.plot_sizes import MAX_HEIGHT, MIN_HEIGHT, MIN_WIDTH
 
@@ -102,7 +101,7 @@ def plot_request(
 
 def parse_range(text: str) -> tuple[float, float]:
     """``-6,6`` → (−6.0, 6.0): two finite numbers, A < B, of a size a plot can label."""
-    pieces = [piece for piece in re.split(r"[,\s]+", text.strip()) if piece]
+    pieces = number_tokens(text, "--range")
     if len(pieces) != 2:
         raise InputError(f"--range {shown(text)} must be two numbers A,B, e.g. --range -6,6")
     low, high = (parse_number(piece, "--range") for piece in pieces)

@@ -39,6 +39,7 @@ class CommandInfo:
     usage: str  # the arguments as the usage line shows them, e.g. "NAME X..."
     examples: tuple[Example, ...]
     numeric_args: bool = False  # positional numbers may be negative: pass "-1" through
+    number_arguments: bool = False  # its positional arguments are numbers (x values, logits)
     command_class: type[GradcliCommand] | None = None  # a subclass, for a command's own parsing
 
 
@@ -71,6 +72,8 @@ class GradcliCommand(TyperCommand):
         ``batch`` would otherwise run every default through Click's machinery for every line."""
         if self._defaults is None:
             self._defaults = {}
+        if any("--expect" in getattr(param, "opts", ()) for param in self.params):
+            _note_expect_followers(ctx, args, COMMANDS.get(self.name or ""))
         parser = self.make_parser(ctx)
         opts, args, param_order = parser.parse_args(args=args)
         for param in click_core.iter_params_for_processing(param_order, self.get_params(ctx)):
@@ -91,6 +94,19 @@ class GradcliCommand(TyperCommand):
 
 
 _UNKNOWN = object()
+
+
+def _note_expect_followers(ctx: Any, args: list[str], info: CommandInfo | None) -> None:
+    """Numbers typed after ``--expect``'s value: an error here where the command takes no
+    numbers as arguments; else kept for the command, which blames them if the shapes differ."""
+    from gradcli.commands.options import EXPECT_FOLLOWERS, expect_followers, split_answer_error
+
+    followers = expect_followers(args)
+    if followers is None:
+        return
+    if info is None or not info.number_arguments:
+        raise split_answer_error(*followers)
+    ctx.meta[EXPECT_FOLLOWERS] = followers
 
 
 def _default_is_constant(param: Any, ctx: Any, value: Any) -> bool:

@@ -10,6 +10,9 @@ import typer
 from gradcli.commands.options import (
     Common,
     ExpectOpt,
+    MinDigitsOpt,
+    answer,
+    check_answer_shape,
     computing_command,
     number,
     positional_numbers,
@@ -17,7 +20,6 @@ from gradcli.commands.options import (
 from gradcli.commands.pictures import for_people
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.expect import check_shape, parse_expected
 from gradcli.limits import require_memory
 from gradcli.ops.softmax import JACOBIAN_BYTES_PER_ENTRY, check_temperature
 
@@ -46,6 +48,7 @@ def softmax_jacobian(
         ),
     ] = 1.0,
     expect: ExpectOpt = None,
+    min_digits: MinDigitsOpt = None,
     heatmap: Annotated[
         bool,
         typer.Option(
@@ -58,6 +61,9 @@ def softmax_jacobian(
     common: Common,
 ) -> int:
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
+    if not a:
+        raise InputError("no logits given: write them after the command, e.g. "
+                         "'gradcli softmax-jacobian 1 2 3'")  # fmt: skip
     values = positional_numbers(ctx, a, "logits")
     check_temperature(temperature)
     n = len(values)
@@ -70,9 +76,9 @@ def softmax_jacobian(
                 "use --json for every entry"
             )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
-    expected = parse_expected(expect) if expect is not None else None
+    expected = answer(expect, min_digits)
     if expected is not None:
-        check_shape(expected, (n, n), "the Jacobian", also=[(n,)])
+        check_answer_shape(ctx, expected, (n, n), "the Jacobian", "logit", also=[(n,)])
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
@@ -92,4 +98,5 @@ INFO = CommandInfo(
         Example("softmax-jacobian 1 2 3 4 5 6 7 8 9 10 --heatmap"),
     ),
     numeric_args=True,
+    number_arguments=True,
 )

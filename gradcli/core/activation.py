@@ -15,7 +15,7 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
-from gradcli.expect import Expected, Slip, check_answer
+from gradcli.expect import Expected, Kink, KinkFinder, Slip, check_answer
 from gradcli.ops.activations import Activation, plot_range
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
@@ -89,8 +89,8 @@ def activation_gradients(
     )
     x_values = xs.double().tolist()
     value = activation.forward(xs, params)
-    raise_if_not_finite(value, "f(x)", lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
-    raise_if_overflowed(check, lambda k: f"x = {x_values[k]:g}", settings.dtype.value)
+    raise_if_not_finite(value, "f(x)", lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
+    raise_if_overflowed(check, lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
     values = value.double().tolist()
     answer = None
     if expected is not None:
@@ -101,7 +101,8 @@ def activation_gradients(
             tolerance=settings.tolerance,
             slips=_slips(activation, params, xs, value),
             noun="f'(x)",
-            labels=[f"x = {v:g}" for v in x_values],
+            labels=[f"x[{k}] = {v:g}" for k, v in enumerate(x_values)],
+            kinks=_answer_kinks(activation, params, x_values, check.analytic.flat(), settings),
         )
     return ActivationResult(
         name=activation.name,
@@ -118,6 +119,28 @@ def activation_gradients(
         ],
         answer=answer,
     )
+
+
+def _answer_kinks(
+    activation: Activation,
+    params: ParamValues,
+    x: list[float],
+    computed: list[float],
+    settings: Settings,
+) -> KinkFinder:
+    """For ``--expect``: the entries whose x sits on one of the registry's kinks (those the
+    verdict can see), with that kink's one-sided slopes and torch's value there."""
+    real = real_kinks(activation, params, settings.tolerance)
+
+    def find(indices: list[int]) -> dict[int, Kink]:
+        found = {}
+        for k in indices:
+            for kink in real:
+                if abs(x[k] - kink) <= KINK_MARGIN * max(abs(x[k]), 1.0):
+                    found[k] = Kink(*one_sided_slopes(activation, params, kink), computed[k])
+        return found
+
+    return find
 
 
 CURVE_SAMPLES = 481  # points across the range: two per braille dot of a 120-column plot

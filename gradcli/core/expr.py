@@ -27,8 +27,9 @@ from gradcli.core.engine import (
     judge,
     numeric_jacobian,
 )
+from gradcli.core.kinks import nudge, probing_finder
 from gradcli.errors import InputError
-from gradcli.expect import Expected, Slip, check_answer
+from gradcli.expect import Expected, Kink, KinkFinder, Slip, check_answer
 from gradcli.expr import symbolic as sym
 from gradcli.expr.language import (
     Call,
@@ -85,6 +86,7 @@ class Entry:
     expr: Expr
     value: float | None  # None: the derivative does not exist here
     reason: str | None = None  # why not
+    sides: tuple[float, float] | None = None  # a corner's (left, right) one-sided derivatives
 
 
 REASONS = {
@@ -157,7 +159,9 @@ def expr_derivatives(
     flat = request.kind == "gradient"
     answer = None
     if expected is not None:
-        answer = _check_answer(request, expected, symbolic, point, values, dtype, settings)
+        answer = _check_answer(
+            request, expected, symbolic, point, values, dtype, settings, autograd
+        )
     notes, notes_ascii = (
         _notes(request, grid, names, point, straddles, check.notes)
         for names in (
@@ -270,7 +274,7 @@ class Settler:
         if not (math.isfinite(right) and math.isfinite(left)):
             return Entry(derivative, None, "infinite")
         if not self.close(right, left):
-            return Entry(derivative, None, "corner")
+            return Entry(derivative, None, "corner", (left, right))
         return Entry(derivative, (right + left) / 2)
 
     def close(self, a: float, b: float) -> bool:
@@ -620,15 +624,20 @@ def _check_answer(
     values: list[float],
     dtype: Any,
     settings: Settings,
+    autograd: Tensor,
 ):
     grid = symbolic.entries
-    missing = [e for row in grid for e in row if e.value is None]
+    missing = [e for row in grid for e in row if e.value is None and e.sides is None]
     if missing:
         raise InputError(
             "--expect: some derivative entries do not exist at this point, so there is no "
             "answer to check them against"
         )
-    truth = [[e.value for e in row] for row in grid]
+    torch_values = autograd.detach().double().reshape(len(grid), -1).tolist()
+    truth = [
+        [e.value if e.sides is None else t for e, t in zip(row, trow, strict=True)]
+        for row, trow in zip(grid, torch_values, strict=True)
+    ]
     flat = request.kind == "gradient"
     noun = f"the {request.kind if request.kind != 'jacobian' else 'Jacobian'}"
     noun = noun.replace("hessian", "Hessian")
@@ -645,7 +654,43 @@ def _check_answer(
         slips=slips,
         noun=noun,
         labels=labels,
+        name="H" if request.order == 2 else "J",
+        kinks=_kinks(request, grid, truth, point, dtype, settings.tolerance),
     )
+
+
+def _kinks(
+    request: ExprRequest,
+    grid: list[list[Entry]],
+    truth: list[list[float]],
+    point: dict[str, float],
+    dtype: Any,
+    tolerance: Tolerance,
+) -> KinkFinder:
+    """Entries at a corner (abs, min, max: their one-sided derivatives are known) or at a kink
+    of an activation (relu, hardtanh…: probed just left and right along the entry's variable,
+    where torch's convention gives the value at the point)."""
+    width = len(grid[0])
+    flat = [v for row in truth for v in row]
+
+    def one_sided(k: int, direction: int) -> float | None:
+        entry, name = grid[k // width][k % width], request.variables[k % width]
+        at = {sym.symbol(v): value for v, value in point.items()}
+        at[sym.symbol(name)] = nudge(point[name], direction)
+        value, hit = sym.Evaluator(at, dtype).value(entry.expr)
+        return value if math.isfinite(value) and not hit else None
+
+    probe = probing_finder(one_sided, flat, tolerance)
+
+    def find(indices: list[int]) -> dict[int, Kink]:
+        corners = {
+            k: Kink(*grid[k // width][k % width].sides, flat[k])
+            for k in indices
+            if grid[k // width][k % width].sides is not None
+        }
+        return {**probe([k for k in indices if k not in corners]), **corners}
+
+    return find
 
 
 def _slips(

@@ -27,9 +27,10 @@ from gradcli.core.engine import (
     to_grid,
     torch,
 )
+from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError, unknown
-from gradcli.expect import AnswerSet, Expected, Slip, check_answer
-from gradcli.ops.layers import Given, Layer, Plan, Step, slice_cost, slice_elements
+from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
+from gradcli.ops.layers import Given, Layer, Plan, Step, dims_text, slice_cost, slice_elements
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
@@ -340,7 +341,7 @@ def layer_gradients(
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
     answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
     notes = _notes(layer, plan, drawn, g_drawn, request.seed, defaults)
-    return LayerResult(
+    result = LayerResult(
         name=layer.name,
         summary=layer.summary,
         params={key: _json_param(value) for key, value in params.items()},
@@ -371,6 +372,76 @@ def layer_gradients(
         notes=notes,
         answer=answer,
     )
+    return _as_given(result, plan)
+
+
+# ---------------------------------------------------------------- shown as given
+
+
+def _as_given(result: LayerResult, plan: Plan) -> LayerResult:
+    """Inputs given in a shorter form than the layer reads (conv2d's H×W image: 1×1×H×W)
+    shown in that form, with their gradients; y and G too when x was, if their leading
+    dimensions are 1 as well."""
+    drop = {
+        name: len(plan.shapes[name]) - len(shape)
+        for name, shape in plan.given_shapes.items()
+        if name in plan.layer.shown_as_given and len(shape) < len(plan.shapes[name] or ())
+    }
+    if not drop:
+        return result
+    output, upstream = result.output, result.upstream
+    shown = [f"∂L/∂{name}" for name in drop]
+    if "x" in drop and all(size == 1 for size in output.shape[: drop["x"]]):
+        output, upstream = _info_as(output, drop["x"]), _info_as(upstream, drop["x"])
+        shown = ["y", "G", *shown]
+    read = [
+        f"--{name} {dims_text(plan.given_shapes[name])} as {dims_text(plan.shapes[name])} "
+        f"({plan.layer.input(name).shape})"
+        for name in drop
+    ]
+    note = (
+        f"{plan.layer.name} reads {' and '.join(read)}: one channel, one sample; "
+        f"{', '.join(shown)} are shown in the form given."
+    )
+    return replace(
+        result,
+        notes=[note, *result.notes],
+        inputs=[_info_as(info, drop.get(info.name, 0)) for info in result.inputs],
+        output=output,
+        upstream=upstream,
+        grads=[_gradient_as(grad, drop.get(grad.name, 0)) for grad in result.grads],
+    )
+
+
+def _info_as(info: TensorInfo, drop: int) -> TensorInfo:
+    if not drop:
+        return info
+    shape = info.shape[drop:]
+    return replace(
+        info, shape=shape, dim_names=info.dim_names[drop:], value=_regrid(info.value, shape)
+    )
+
+
+def _gradient_as(grad: LayerGradient, drop: int) -> LayerGradient:
+    if not drop:
+        return grad
+    shape = grad.shape[drop:]
+    check = grad.check
+    fields = ("analytic", "autograd", "numeric", "trusted", "abs_diff", "ok", "defined")
+    return replace(
+        grad,
+        shape=shape,
+        dim_names=grad.dim_names[drop:],
+        value=_regrid(grad.value, shape),
+        check=replace(check, **{f: _regrid(getattr(check, f), shape) for f in fields}),
+    )
+
+
+def _regrid(value, shape: list[int]):
+    """A Grid with the same entries in ``shape`` (leading 1s dropped); anything else as is."""
+    if isinstance(value, Grid) and value.size == math.prod(shape):
+        return Grid(value.data, tuple(shape), value.present)
+    return value
 
 
 class _Numeric:
@@ -565,8 +636,29 @@ def _answers(
             tolerance=settings.tolerance,
             slips=slips,
             noun=f"∂L/∂{key}",
+            name=f"∂L/∂{key}",
+            kinks=_answer_kinks(layer, tensors, params, g, key, truth_tensor, settings),
         )
     return AnswerSet(parts)
+
+
+def _answer_kinks(
+    layer: Layer, tensors, params, g: Tensor, key: str, truth: Tensor, settings: Settings
+) -> KinkFinder | None:
+    """For a layer with kinks (max pooling's ties): ∂L/∂key probed with the entry moved just
+    left and just right, by the closed-form backward in float64."""
+    if not layer.kinks_text:
+        return None
+    base = {
+        name: (v.double() if v is not None and v.is_floating_point() else v)
+        for name, v in tensors.items()
+    }
+
+    def one_sided(k: int, direction: int) -> float:
+        moved = {**base, key: flat_nudged(base[key], k, direction)}
+        return float(layer.backward(moved, params, g.double())[key].reshape(-1)[k])
+
+    return probing_finder(one_sided, truth.reshape(-1).tolist(), settings.tolerance)
 
 
 def _slips(

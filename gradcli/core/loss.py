@@ -14,6 +14,7 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
+from gradcli.core.kinks import elementwise_finder
 from gradcli.expect import Expected, Slip, check_answer
 from gradcli.ops.losses import (
     BCE_LOG_FLOOR,
@@ -76,6 +77,12 @@ def loss_gradients(
             tolerance=settings.tolerance,
             slips=_reduction_slips(loss, y, t, reduction, params),
             noun="∂L/∂pred",
+            kinks=elementwise_finder(
+                lambda pred: loss.gradient(pred, _like(t, pred), reduction, params),
+                y,
+                check.analytic.flat(),
+                settings.tolerance,
+            ),
         )
     return LossResult(
         name=loss.name,

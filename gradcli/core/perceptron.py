@@ -38,8 +38,9 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
+from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError
-from gradcli.expect import AnswerSet, Expected, Slip, check_answer
+from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
@@ -50,6 +51,7 @@ from gradcli.ops.network import (
     unknown_key,
 )
 from gradcli.parsing import TensorData
+from gradcli.results import flatten
 from gradcli.results.perceptron import (
     LayerGradients,
     LayerSteps,
@@ -406,6 +408,7 @@ def check_layer_answers(
                 tolerance=settings.tolerance,
                 slips=_update_slips(grad, lr),
                 noun=f"{'W' if is_weight else 'b'} − lr·{'∂E/∂W' if is_weight else '∂E/∂b'}",
+                kinks=_answer_kinks(net, key, flatten(grad.updated), settings.tolerance, lr),
             )
             continue
         truth = grad.check.analytic
@@ -416,8 +419,52 @@ def check_layer_answers(
             tolerance=settings.tolerance,
             slips=[*_reduction_slips(net, truth), *_stepped_slips(grad, lr)],
             noun="∂E/∂W" if is_weight else "∂E/∂b",
+            name="∂E/∂W" if is_weight else "∂E/∂b",
+            kinks=_answer_kinks(net, key, flatten(truth), settings.tolerance, lr),
         )
     return AnswerSet(parts)
+
+
+def _answer_kinks(
+    net: Network, key: str, computed: list[float], tolerance, lr: float | None
+) -> KinkFinder | None:
+    """Entries of ``layerN.weight`` (or bias, or their values after a step) where a
+    pre-activation sits on a kink of its activation: the gradient there is probed with that
+    parameter moved just left and just right, in float64 (None when no pre-activation sits
+    on a kink)."""
+    base = _float64(net)
+    sides = _kink_sides(base.layers, forward(base.x, base.layers))
+    if not any(bool((side == 0).any()) for side in sides):
+        return None
+    index = int(key[len("layer") : key.index(".")]) - 1
+    tensor = "weight" if key.endswith("weight") else "bias"
+    stepped = ".new_" in key
+    start = getattr(base.layers[index], tensor).reshape(-1).tolist()
+
+    def one_sided(k: int, direction: int) -> float:
+        layers = list(base.layers)
+        moved = flat_nudged(getattr(layers[index], tensor), k, direction)
+        layers[index] = dataclasses.replace(layers[index], **{tensor: moved})
+        worked = backprop(dataclasses.replace(base, layers=layers))
+        grads = worked.weight_grads if tensor == "weight" else worked.bias_grads
+        gradient = float(grads[index].reshape(-1)[k])
+        return start[k] - (lr or 0.0) * gradient if stepped else gradient
+
+    return probing_finder(one_sided, computed, tolerance)
+
+
+def _float64(net: Network) -> Network:
+    """The network in float64 (probing a kink needs steps float32 cannot hold)."""
+    layers = [
+        dataclasses.replace(
+            layer,
+            weight=layer.weight.double(),
+            bias=None if layer.bias is None else layer.bias.double(),
+        )
+        for layer in net.layers
+    ]
+    target = net.target if net.target.dtype == torch.long else net.target.double()
+    return dataclasses.replace(net, x=net.x.double(), layers=layers, target=target)
 
 
 def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
@@ -435,7 +482,8 @@ def _stepped_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
 
 
 def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
-    """Slips in one gradient-descent step: a + instead of a −, or the gradient itself."""
+    """Slips in one gradient-descent step: a + instead of a −, the gradient itself, or the
+    parameters before the step."""
     value = torch.tensor(grad.value, dtype=torch.float64)
     step = torch.tensor(grad.check.analytic, dtype=torch.float64)
     rate = lr or 0.0
@@ -445,6 +493,7 @@ def _update_slips(grad: ParameterGradient, lr: float | None) -> list[Slip]:
             (value + rate * step).tolist(),
         ),
         Slip("the gradient ∂E/∂W itself, not the updated parameters", grad.check.analytic),
+        Slip("the parameters before the step (W, not W − lr·∂E/∂W)", value.tolist()),
     ]
 
 

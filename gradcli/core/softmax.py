@@ -73,6 +73,7 @@ def softmax_jacobian(
             tolerance=settings.tolerance,
             slips=_slips(probabilities, temperature),
             noun="∂p_i/∂a_j",
+            name="J",
         )
     return SoftmaxJacobianResult(
         input=inputs.double().tolist(),

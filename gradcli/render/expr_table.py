@@ -251,7 +251,7 @@ def latex_number(value: float | None) -> str:
     """A number as LaTeX: 1.5, -0.416147, 2.5 \\times 10^{-7}; None → does not exist."""
     if value is None:
         return r"\text{does not exist}"
-    text = f"{value:.{LATEX_DIGITS}g}"
+    text = f"{value + 0.0:.{LATEX_DIGITS}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}"

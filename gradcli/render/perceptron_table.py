@@ -311,7 +311,7 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
     parts.append(caption)
     final = [
         matrix_table(
-            f"outputs O after {training.epochs:,} steps",
+            f"outputs O after {training.epochs:,} step{'s' if training.epochs != 1 else ''}",
             training.final_outputs,
             precision,
             labels=SAMPLE_NODE,

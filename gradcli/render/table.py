@@ -49,8 +49,8 @@ UNTRUSTED = "~"
 
 
 def number(value: float | None, precision: int) -> str:
-    """``precision`` significant digits; blank for a missing value."""
-    return "" if value is None else f"{value:.{precision}g}"
+    """``precision`` significant digits; blank for a missing value; never ``-0``."""
+    return "" if value is None else f"{value + 0.0:.{precision}g}"
 
 
 def numeric_cell(value: float | None, trusted: bool, precision: int) -> str | Text:

@@ -194,6 +194,9 @@ class Layer:
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
     # a given tensor's shape as the layer reads it (linear: a weight vector is one row)
     reshape: Callable[[str, Shape], Shape] = lambda name, shape: shape
+    # inputs that, given in a shorter form than the layer reads (conv2d: an H×W image), are
+    # shown in that form, with their gradients (and y and G with x)
+    shown_as_given: tuple[str, ...] = ()
     check_values: Callable[[Shapes, Mapping[str, Sequence[float]]], None] | None = None
     draw_state: Callable[[Shapes, Params, Any], dict[str, Tensor]] | None = None
     state_text: Callable[[Params, Shape], str] | None = None  # how the state was drawn

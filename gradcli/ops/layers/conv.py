@@ -23,7 +23,6 @@ from gradcli.ops.layers.base import (
     Tensors,
     _first,
     _names,
-    _need_rank,
     _need_vector,
     _num,
     _pair,
@@ -40,15 +39,57 @@ def _conv_names(nd: int) -> tuple[str, ...]:
     return ("h", "w") if nd == 2 else ("l",)
 
 
+def _conv_reshape_for(nd: int) -> Callable[[str, Shape], Shape]:
+    """A given x of nd dimensions is one single-channel sample (1×1×H×W), a given weight of
+    nd dimensions one kernel (1×1×kh×kw): what a student writes for one image."""
+
+    def reshape(name: str, shape: Shape) -> Shape:
+        return (1, 1, *shape) if name in ("x", "weight") and len(shape) == nd else shape
+
+    return reshape
+
+
+# an example of each form: (the nd-D form, the full form written as JSON, its shape)
+_CONV_EXAMPLES = {
+    (2, "x"): ("'1,2,3;4,5,6;7,8,9' (one 3×3 image)", "'[[[[1,2,3],[4,5,6],[7,8,9]]]]'", "1×1×3×3"),
+    (2, "weight"): ("'1,0;0,-1' (one 2×2 kernel)", "'[[[[1,0],[0,-1]]]]'", "1×1×2×2"),
+    (1, "x"): ("'1,2,3,4' (one signal of 4)", "'[[[1,2,3,4]]]'", "1×1×4"),
+    (1, "weight"): ("'1,-1' (one kernel of 2)", "'[[[1,-1]]]'", "1×1×2"),
+}
+
+
+def _need_conv_rank(nd: int, what: str, shape: Shape) -> None:
+    """x and weight are nd + 2 dimensions (or nd, read as one channel); any other rank is an
+    error that shows both forms, the full one as JSON."""
+    if len(shape) == nd + 2:
+        return
+    full = (
+        ("N×C×H×W" if nd == 2 else "N×C×L")
+        if what == "x"
+        else ("O×C×kh×kw" if nd == 2 else "O×C×K")
+    )
+    short, as_json, example_shape = _CONV_EXAMPLES[(nd, what)]
+    hint = ""
+    if len(shape) == nd + 1:
+        hint = (
+            "; for one sample, put your tensor inside one more pair of brackets"
+            if what == "x"
+            else "; give every (output, input) channel pair its kernel"
+        )
+    raise InputError(
+        f"conv{nd}d: --{what} {dims_text(shape)} has {len(shape)} dimension"
+        f"{'s' if len(shape) != 1 else ''}; give {nd + 2} ({full}), as JSON e.g. --{what} "
+        f"{as_json} ({example_shape}), or {nd}, e.g. --{what} {short}{hint}"
+    )
+
+
 def _conv_shape_for(nd: int) -> Callable[[Shapes, Params], Shape]:
     layer = f"conv{nd}d"
-    x_form = "N×C×H×W" if nd == 2 else "N×C×L"
-    w_form = "O×C×kh×kw" if nd == 2 else "O×C×K"
 
     def shape(shapes: Shapes, params: Params) -> Shape:
         x, w, b = shapes["x"], shapes["weight"], shapes.get("bias")
-        _need_rank(layer, "x", x, (nd + 2,), x_form)
-        _need_rank(layer, "weight", w, (nd + 2,), w_form)
+        _need_conv_rank(nd, "x", x)
+        _need_conv_rank(nd, "weight", w)
         both = f"x is {dims_text(x)}, weight is {dims_text(w)}"
         if w[1] != x[1]:
             raise InputError(
@@ -379,6 +420,8 @@ def _conv(nd: int) -> Layer:
         workspace=_conv_workspace,
         multiply_adds=_conv_mads,
         slips=_conv_slips,
+        reshape=_conv_reshape_for(nd),
+        shown_as_given=("x", "weight"),
     )
 
 

@@ -36,13 +36,23 @@ def _embedding_shape(shapes: Shapes, params: Params) -> Shape:
 def _embedding_values(shapes: Shapes, values: Mapping[str, Sequence[float]]) -> None:
     rows = shapes["weight"][0]
     for i, value in enumerate(values.get("indices", ())):
+        where = f"--indices{_index(i, shapes['indices'])} = {value:g}"
         if value != int(value):
-            raise InputError(f"embedding: --indices entry {i} is {value:g}, not an integer")
+            raise InputError(f"embedding: {where} is not an integer")
         if not 0 <= value < rows:
             raise InputError(
-                f"embedding: index {int(value)} (entry {i} of --indices) is out of range: "
-                f"weight is {dims_text(shapes['weight'])}, so indices run from 0 to {rows - 1}"
+                f"embedding: {where} is out of range: weight is {dims_text(shapes['weight'])}, "
+                f"so indices run from 0 to {rows - 1}"
             )
+
+
+def _index(flat: int, shape: Shape) -> str:
+    """``[1]`` or ``[0][2]``: flat entry ``flat`` of a tensor of ``shape``, row-major."""
+    parts = []
+    for size in reversed(shape):
+        flat, rest = divmod(flat, size)
+        parts.append(f"[{rest}]")
+    return "".join(reversed(parts))
 
 
 def _embedding_forward(t: Tensors, p: Params) -> Tensor:

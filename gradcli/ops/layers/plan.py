@@ -43,6 +43,7 @@ class Plan:
     bytes_needed: int
     multiply_adds: int  # one forward pass (finite differences have the engine's own budget)
     notes: list[str] = field(default_factory=list)
+    given_shapes: dict[str, Shape] = field(default_factory=dict)  # as written, before reshape
     # how each drawn or default input is made (LayerInput.init; "normal" for --x-shape & co.)
     inits: dict[str, str] = field(default_factory=dict)
 
@@ -59,6 +60,7 @@ def plan(
     shapes: dict[str, Shape | None] = {}
     sources: dict[str, str] = {}
     values: dict[str, tuple[float, ...]] = {}
+    given_shapes: dict[str, Shape] = {}
     inits: dict[str, str] = {}
     for item in layer.inputs:
         spec = given.get(item.name)
@@ -68,6 +70,7 @@ def plan(
             shapes[item.name], sources[item.name] = None, "none"
         elif spec is not None and spec.values is not None:
             shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
+            given_shapes[item.name] = tuple(spec.shape)
             sources[item.name] = "given"
             values[item.name] = tuple(spec.values)
         elif spec is not None and spec.shape is not None:
@@ -75,7 +78,9 @@ def plan(
                 raise InputError(
                     f"{layer.name}: give --{item.name} as integers; they are not drawn"
                 )
-            shapes[item.name], sources[item.name] = tuple(spec.shape), "drawn"
+            shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
+            given_shapes[item.name] = tuple(spec.shape)
+            sources[item.name] = "drawn"
             inits[item.name] = "normal"
         else:
             default = layer.default_shape(item.name, shapes, params)
@@ -104,6 +109,7 @@ def plan(
         output_shape=out,
         bytes_needed=memory_estimate(layer, shapes, params, out),
         multiply_adds=forward,
+        given_shapes=given_shapes,
         inits=inits,
     )
 
