@@ -29,6 +29,7 @@ COMMAND_LOADERS: dict[str, Callable[[], ModuleType]] = {  # in `gradcli --help`'
     "softmax-jacobian": lambda: importlib.import_module("gradcli.commands.softmax"),
     "loss": lambda: importlib.import_module("gradcli.commands.loss"),
     "perceptron": lambda: importlib.import_module("gradcli.commands.perceptron"),
+    "optim": lambda: importlib.import_module("gradcli.commands.optim"),
     "layer": lambda: importlib.import_module("gradcli.commands.layer"),
     "expr": lambda: importlib.import_module("gradcli.commands.expr"),
     "check": lambda: importlib.import_module("gradcli.commands.check"),

@@ -13,7 +13,9 @@ import pytest
 from gradcli.cli import COMMAND_LOADERS, all_commands
 from tests.conftest import invoke
 
-COMMAND_FILES = ("activation", "softmax", "loss", "perceptron", "layer", "expr", "check", "batch")
+COMMAND_FILES = (
+    "activation", "softmax", "loss", "perceptron", "optim", "layer", "expr", "check", "batch",
+)  # fmt: skip
 HEAVY = (  # registries and machinery another command needs, and the big libraries
     "gradcli.ops.layers", "gradcli.ops.network", "gradcli.core", "gradcli.expr",
     "gradcli.usercode", "gradcli.results.check", "gradcli.results.layer", "torch", "sympy",

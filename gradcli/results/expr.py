@@ -8,6 +8,8 @@ from typing import Any
 from gradcli.expect import AnswerCheck
 from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
 from gradcli.results.curve import Curve
+from gradcli.results.graph import Graph
+from gradcli.results.steps import StepsReport
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,13 @@ class ExprResult:
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
     answer: AnswerCheck | None = None
     curve: Curve | None = None  # --plot: drawn above the table, never in machine output
+    steps: StepsReport | None = None  # --steps
+    graph: Graph | None = None  # --graph
     command: str = "expr"
 
     @property
     def agree(self) -> bool:
-        return self.check.agree
+        return self.check.agree and (self.graph is None or self.graph.agree)
 
     @property
     def is_matrix(self) -> bool:
@@ -88,6 +92,9 @@ class ExprResult:
             },
             "notes": self.notes,
             **answer_json(self.answer),
+            "steps": None if self.steps is None else self.steps.to_json(),
+            **({"first_steps": self.steps.first_json()} if self.steps and self.steps.first else {}),
+            "graph": None if self.graph is None else self.graph.to_json(),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
