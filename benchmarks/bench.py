@@ -124,8 +124,11 @@ HELP_CASES = {
     "gradcli optim --list": gradcli("optim", "--list"),
 }
 MORE_HELP_CASES = {  # --startup measures these too
-    **{f"gradcli {name} --help": gradcli(name, "--help") for name in ("layer", "expr", "check")},
-    **{f"gradcli {name} --list": gradcli(name, "--list") for name in ("layer", "expr")},
+    **{
+        f"gradcli {name} --help": gradcli(name, "--help")
+        for name in ("optim", "layer", "expr", "check")
+    },
+    **{f"gradcli {name} --list": gradcli(name, "--list") for name in ("optim", "layer", "expr")},
 }
 HELP_TARGET = 1.30  # × typer
 COMPUTE_CASES = {
