@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gradcli.results.activation import ActivationResult
     from gradcli.results.check import CheckResult
     from gradcli.results.expr import ExprResult
+    from gradcli.results.failure import CheckFailure
     from gradcli.results.layer import LayerResult
     from gradcli.results.loss import LossResult
     from gradcli.results.optim import OptimRunResult, OptimStepResult
@@ -434,24 +435,39 @@ def check(
     seed: int = 0,
     numpy: bool = False,
     order: Literal[1, 2] = 1,
+    kwarg: Mapping[str, Any] | None = None,
+    convention: Literal["auto", "inputs", "cs231n"] = "auto",
+    timeout: float = 60,
     dtype: Dtype = "float64",
     atol: float | None = None,
     rtol: float | None = None,
     precision: int = 6,
-) -> CheckResult:
+) -> CheckResult | CheckFailure:
     """Your own backward against finite differences: which entries are wrong, and why.
 
     ``target`` is a ``torch.autograd.Function`` subclass, a function of tensors, or (with
-    ``backward=``, called as ``backward(dout, *inputs)``) the forward of a pair — objects
-    defined anywhere, a notebook cell included, or ``"FILE.py:NAME"`` as on the command line.
-    Each input is values (a tensor, an array, nested lists) or an ``--input`` SPEC string:
-    ``"3x4"`` (random values of that shape), ``"int:8:5"`` (integers, no gradient). Your
-    tensors are copied, never changed.
+    ``backward=``, called as ``backward(dout, *inputs)``, or CS231n's ``(dout, cache)``) the
+    forward of a pair — objects defined anywhere, a notebook cell included, or
+    ``"FILE.py:NAME"`` as on the command line. Each input is values (a tensor, an array,
+    nested lists, a number for a 0-d input) or an ``--input`` SPEC string: ``"3x4"`` (random
+    values of that shape), ``"int:8:5"`` (integers, no gradient). Your tensors are copied,
+    never changed. ``kwarg``: the forward's other arguments by name (JSON-like values, as
+    ``--kwarg``). Your code runs in a child process where the system can (``timeout``
+    seconds per call, 0: no limit); an error in it is a result (``CheckFailure``), as on the
+    command line.
     """
-    from gradcli.commands.check import check_result, parse_input_spec, parse_order
+    import json
+
+    from gradcli.commands.check import (
+        check_result,
+        parse_convention,
+        parse_input_spec,
+        parse_kwargs,
+        parse_order,
+        parse_timeout,
+    )
     from gradcli.pyvalues import number_text
-    from gradcli.results.check import InputSpec
-    from gradcli.usercode import GivenCode, UserCodeError, UserInterrupt, parse_target
+    from gradcli.usercode import GivenCode, UserInterrupt, parse_target
 
     settings = _settings(dtype, atol, rtol, False)
 
@@ -464,29 +480,52 @@ def check(
             )
         return GivenCode.of(value)
 
-    specs = []
-    for number, value in enumerate(inputs, 1):
-        if isinstance(value, str):
-            specs.append(parse_input_spec(value, number))
-        else:
-            data = _tensor(value, f"--input {number}", 4)
-            text = "given " + "×".join(str(n) for n in data.shape)
-            specs.append(InputSpec(text, "literal", tuple(data.shape), tuple(data.values)))
+    specs = tuple(_input_spec(value, number, parse_input_spec)
+                  for number, value in enumerate(inputs, 1))  # fmt: skip
+    items = []
+    for name, value in (kwarg or {}).items():
+        try:
+            items.append(f"{name}={json.dumps(value, allow_nan=False)}")
+        except (TypeError, ValueError):
+            raise InputError(
+                f"--kwarg {name}: {type(value).__name__} is not a JSON value (numbers, strings, "
+                "booleans, None, lists and dicts of them)"
+            ) from None
     try:
         result = check_result(
             code(target, ""),
             None if backward is None else code(backward, "--backward "),
-            tuple(specs),
+            specs,
             _seed(seed),
             bool(numpy),
             parse_order(number_text(order, "--order")),
+            parse_kwargs(items),
+            parse_convention(_text(convention, "--convention"), backward is not None),
+            parse_timeout(number_text(timeout, "--timeout")),
             settings,
         )
-    except UserCodeError as error:  # your exception, with its traceback, is the cause
-        raise error from error.exc
     except UserInterrupt:
         raise KeyboardInterrupt from None
     return _shown(result, precision)
+
+
+def _input_spec(value: Any, number: int, parse: Callable[[str, int], Any]) -> Any:
+    """One input of ``check``: a SPEC string, a number or 0-d tensor (a scalar input), or
+    values of any shape."""
+    from gradcli.pyvalues import is_array, tensor_data
+    from gradcli.results.check import InputSpec
+
+    if isinstance(value, str):
+        return parse(value, number)
+    what = f"--input {number}"
+    if getattr(value, "ndim", None) == 0 or (
+        not is_array(value) and not isinstance(value, (list, tuple))
+    ):
+        data = tensor_data(value, what)
+        return InputSpec("scalar", "literal", (), (data.values[0],))
+    data = tensor_data(value, what, max_dims=4)
+    text = "given " + "×".join(str(n) for n in data.shape)
+    return InputSpec(text, "literal", tuple(data.shape), tuple(data.values))
 
 
 def optim(

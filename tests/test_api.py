@@ -537,14 +537,28 @@ def test_check_of_an_object_matches_the_file_twin(monkeypatch):
     assert given == twin
 
 
-def test_check_errors_in_user_objects_name_their_line():
+def test_an_error_in_user_objects_is_a_result_naming_their_line():
     def broken(x):
         return x.no_such_method()
 
+    failed = gradcli.check(broken, [1.0, 2.0])
+    assert not failed and failed.passed is None
+    assert failed.failure.exception == "AttributeError"
+    assert failed.failure.place.name.startswith("test_api.py line") and "broken" in str(failed)
+    with pytest.raises(gradcli.GradientMismatch) as info:
+        failed.raise_for_status()
+    assert "AttributeError" in str(info.value).splitlines()[0]
+
+
+def test_check_takes_scalars_and_keyword_arguments():
+    def scaled(x, factor=1.0):
+        return x * factor
+
+    result = gradcli.check(scaled, 0.5, kwarg={"factor": 3.0})
+    assert result and result.inputs[0].shape == []
     with pytest.raises(gradcli.InputError) as info:
-        gradcli.check(broken, [1.0, 2.0])
-    assert "test_api.py line" in str(info.value) and "AttributeError" in str(info.value)
-    assert isinstance(info.value.__cause__, AttributeError)  # their traceback, chained
+        gradcli.check(scaled, 0.5, kwarg={"factor": torch.tensor(1.0)})
+    assert "--kwarg factor" in str(info.value)
 
 
 # ---------------------------------------------------------------- bad input

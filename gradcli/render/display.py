@@ -41,7 +41,10 @@ def html(result: Any, precision: int) -> str:
 def summary(result: Any) -> str:
     """``gradcli activation: …`` — why the result is not a pass, in one line."""
     reasons = []
-    if not result.agree:
+    failure = getattr(result, "failure", None)  # check: the user's code failed while it ran
+    if failure is not None:
+        reasons.append(failure.summary)
+    elif not result.agree:
         diagnoses = getattr(result, "diagnoses", None) or []
         reasons += [diagnosis.message for diagnosis in diagnoses]
         if not diagnoses:
