@@ -183,6 +183,12 @@ def _read_source(text: str, what: str) -> str:
         raise InputError(f"{what}: {shown(str(path))} is not UTF-8 text") from None
 
 
+def read_source(text: str, what: str) -> str:
+    """The text of an option that may be ``@FILE`` or ``-`` (stdin), read with the bound
+    every input file has; any other text as it is."""
+    return _read_source(text, what)
+
+
 _stdin_taken = False
 
 

@@ -8,28 +8,30 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
     MinDigitsOpt,
     SeedOpt,
-    answers,
     choose,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
-from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     ENGINES,
+    STEP_KEYS,
     SUPPORTED_LOSSES,
     NetworkPlan,
     NetworkSpec,
+    key_hint,
     plan_network,
-    unknown_key,
+    solution_shapes,
 )
 from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
 
@@ -86,32 +88,6 @@ def parse_epochs(text: str) -> int:
 
 def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
-
-
-_EXPECT_KEY = re.compile(r"^layer\d+\.(new_)?(weight|bias)$")
-
-
-def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Expected]:
-    """``layer1.weight=MATRIX`` items → {key: the user's answer}; ``new_weight``/``new_bias``
-    keys (the parameters after one step) need ``--lr``."""
-    answers: dict[str, Expected] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not _EXPECT_KEY.match(key):
-            raise InputError(
-                f"--expect {shown(item)} must look like layer1.weight=MATRIX, layer2.bias=VECTOR "
-                "or layer1.new_weight=MATRIX (layers counted from 1)"
-            )
-        if key in answers:
-            raise InputError(f"--expect {key} is given twice")
-        if ".new_" in key and lr is None:
-            raise InputError(
-                f"--expect {key} checks the parameters after one gradient-descent step: "
-                "give the learning rate with --lr"
-            )
-        answers[key] = parse_expected(value, f"--expect {key}")
-    return answers
 
 
 @computing_command
@@ -217,7 +193,11 @@ def perceptron(
         ),
     ] = "grad",
     steps: Annotated[
-        bool, typer.Option("--steps", help="Show the worked backprop: X, O, f'(X), δ, δ·x.")
+        bool,
+        typer.Option(
+            "--steps",
+            help="Show the worked backprop: X, O, f'(X), δ, δ·x (every quantity's key in --json).",
+        ),
     ] = False,
     lr: Annotated[
         str | None,
@@ -247,18 +227,11 @@ def perceptron(
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
-    expect: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--expect",
-            metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
-            help="Your own answer for one gradient (repeatable): whole numbers and fractions"
-            " are exact, decimals checked to the digits you wrote (rounded; truncated too from"
-            " 2 digits on); layerN.new_weight= / new_bias= check the parameters after one --lr"
-            " step; exit 1 if any entry is off.",
-            show_default=False,
-        ),
-    ] = None,
+    expect: expect_option(
+        None,
+        "layerN.z, layerN.output, loss, layerN.output_grad, layerN.fprime, layerN.delta, "
+        "layerN.weight, layerN.bias; with --lr layerN.new_weight, layerN.new_bias, new_loss",
+    ) = None,
     min_digits: MinDigitsOpt = None,
     *,
     common: Common,
@@ -270,7 +243,6 @@ def perceptron(
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
     request = plot_request(plot, None, width, height, common.output)
-    expected = answers(parse_expectations(expect or [], lr), min_digits)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
@@ -304,7 +276,7 @@ def perceptron(
         bias_update=not no_bias_update,
     )
     plan = plan_network(spec)
-    check_expectations(expected, plan)  # every check before torch loads
+    expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
 
     from gradcli.core.perceptron import perceptron_gradients
 
@@ -314,19 +286,20 @@ def perceptron(
     return common.output.show(result)
 
 
-def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:
-    """Each ``--expect`` key names a tensor of this network, and its answer can have the
-    tensor's shape (torch-free: the shapes come from the plan)."""
-    shapes = {}
-    for i, layer in enumerate(plan.layers, 1):
-        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
-        if layer.bias:
-            shapes[f"layer{i}.bias"] = (layer.out,)
-    for key, answer in expected.items():
-        base = key.replace(".new_", ".")
-        if base not in shapes:
-            raise unknown_key(key, shapes)
-        check_shape(answer, shapes[base], key)
+def perceptron_outline(plan: NetworkPlan, stepped: bool) -> Outline:
+    """The keys of the worked solution (torch-free, from the plan); the quantities after a
+    step need --lr."""
+    shapes = solution_shapes(plan, stepped)
+    needs = {}
+    if not stepped:
+        for key in solution_shapes(plan, True):
+            if key.split(".")[-1] in STEP_KEYS:
+                what = "the loss" if key == "new_loss" else "the parameters"
+                needs[key] = (
+                    f" checks {what} after one gradient-descent step: give the learning rate "
+                    "with --lr"
+                )
+    return Outline(shapes, command="perceptron", needs=needs, hint=lambda key: key_hint(key, plan))
 
 
 INFO = CommandInfo(

@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerCheck
-from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import (
+    GradientCheck,
+    answer_columns,
+    answer_json,
+    flatten,
+    main_answer,
+    solution_fields,
+    solution_rows,
+)
 from gradcli.results.curve import Curve
+from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
@@ -50,9 +60,12 @@ class ExprResult:
     dtype: str
     notes: list[str] = field(default_factory=list)
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
-    answer: AnswerCheck | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     curve: Curve | None = None  # --plot: drawn above the table, never in machine output
     command: str = "expr"
+    solution: Solution | None = None  # the worked solution: f, the derivative
+    marks: Marks | None = None  # the user's --expect answers, marked
+    show_steps: bool = False  # the worked solution's list is shown
 
     @property
     def agree(self) -> bool:
@@ -88,9 +101,13 @@ class ExprResult:
             },
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+    def csv_rows(self) -> tuple[list[str], Any]:
+        rows = solution_rows(self)
+        if rows is not None:
+            return rows
         check = self.check
         header = ["i", "j", "entry", "derivative", "defined", "analytic", "autograd", "numeric"]
         header += ["abs_diff", "ok"]
@@ -105,7 +122,7 @@ class ExprResult:
             flatten(check.abs_diff),
             flatten(check.ok),
         ]
-        extra_header, extra = answer_columns(self.answer, count)
+        extra_header, extra = answer_columns(main_answer(self), count)
         rows = []
         for k, (i, j) in enumerate(self.entries()):
             formula, *values = (column[k] for column in columns)

@@ -198,12 +198,14 @@ def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
             else "the window's entries inside x (padding left out)",
             divisors,
             ("i", "j"),
+            key="divisor",
         ),
         Step(
             "∂L/∂x",
             "each window spreads G/divisor over its entries; overlaps add up",
             _avgpool_backward(t, p, g)["x"],
             ("n", "c", "h", "w"),
+            key="x",
         ),
     ]
 
@@ -276,6 +278,7 @@ AVGPOOL2D = Layer(
     forward=_avgpool_forward,
     backward=_avgpool_backward,
     steps=_avgpool_steps,
+    step_keys=(("divisor", "how many entries each window averages"),),
     output_dims=lambda shapes: ("n", "c", "i", "j"),
     groups=_pool_groups,
     workspace=_pool_workspace,
