@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from gradcli.core.expr import ExprRequest
     from gradcli.expr.language import Parsed
     from gradcli.results.curve import Curve
+    from gradcli.results.expr import ExprResult
 
 # gradcli.expr.language is imported where it is used: its dataclasses cost every other
 # command ~15 ms of start-up.
@@ -220,7 +221,38 @@ def parse_order(text: str) -> int:
     return int(text)
 
 
-@computing_command(formats=(*TEXT_FORMATS, OutputFormat.latex))
+def check_views(parsed: list[Parsed], order: int, steps: bool, graph: bool, common: Common) -> None:
+    """--steps and --graph: the formats and requests each can show."""
+    fmt = common.output.format
+    if fmt is OutputFormat.dot and not graph:
+        raise InputError("--format dot writes the computation graph: add --graph")
+    if steps and fmt is OutputFormat.csv:
+        raise InputError("--steps has no CSV form; use --format table, json or latex")
+    if not graph:
+        return
+    if fmt in (OutputFormat.csv, OutputFormat.latex):
+        form = "CSV" if fmt is OutputFormat.csv else "LaTeX"
+        raise InputError(f"--graph has no {form} form; use --format table, json or dot")
+    if len(parsed) > 1:
+        raise InputError(f"--graph draws the graph of one expression; got {len(parsed)}")
+    if order == 2:
+        raise InputError("--graph shows the first derivative's backward pass; drop --order 2")
+
+
+def check_graph_size(result: ExprResult, common: Common) -> None:
+    """The terminal draws graphs up to TERMINAL_NODES; DOT and JSON take larger ones."""
+    from gradcli.results.graph import TERMINAL_NODES
+
+    count = len(result.graph.nodes) if result.graph is not None else 0
+    if count > TERMINAL_NODES and common.output.format is OutputFormat.table:
+        raise InputError(
+            f"the graph has {count:,} nodes, more than the terminal view draws "
+            f"({TERMINAL_NODES}); use --format dot (Graphviz text, e.g. | dot -Tsvg > "
+            "graph.svg) or --json"
+        )
+
+
+@computing_command(formats=(*TEXT_FORMATS, OutputFormat.latex, OutputFormat.dot))
 def expr(
     ctx: typer.Context,
     expressions: Annotated[
@@ -258,6 +290,22 @@ def expr(
     expect: expect_option(
         "the derivative", "f = each expression's value, grad, jacobian or hessian"
     ) = None,
+    steps: Annotated[
+        bool,
+        typer.Option(
+            "--steps",
+            help="Work each derivative out step by step, every rule named and every step"
+            " checked against SymPy.",
+        ),
+    ] = False,
+    graph: Annotated[
+        bool,
+        typer.Option(
+            "--graph",
+            help="The computation graph: every node's value, local derivatives and adjoint"
+            " (gradcli's reverse sweep, checked against autograd); --format dot for Graphviz.",
+        ),
+    ] = False,
     min_digits: MinDigitsOpt = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List the functions and constants of the language.")
@@ -271,14 +319,16 @@ def expr(
 ) -> int:
     """Derivatives of any formula: symbolic (SymPy) vs autograd vs finite differences."""
     if list_:
-        if common.output.format is OutputFormat.latex:
-            raise InputError("--list has no LaTeX form; use --format table, json or csv")
+        if common.output.format in (OutputFormat.latex, OutputFormat.dot):
+            form = "LaTeX" if common.output.format is OutputFormat.latex else "DOT"
+            raise InputError(f"--list has no {form} form; use --format table, json or csv")
         return common.output.show(expr_listing())
     picture = plot_request(plot, x_range, width, height, common.output)
     parsed = parse_expressions(ctx, expressions or [])
     chosen_order = parse_order(order)
     if chosen_order == 2 and len(parsed) > 1:
         raise InputError(f"--order 2 (the Hessian) takes one expression; got {len(parsed)}")
+    check_views(parsed, chosen_order, steps, graph, common)
     from gradcli.expr.language import MAX_VARIABLES, natural_key
 
     variables = sorted({v for p in parsed for v in p.variables}, key=natural_key)
@@ -297,6 +347,9 @@ def expr(
         raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
     outline = expr_outline(len(parsed), len(chosen), chosen_order)
     expected = parse_answers(expect, outline, min_digits)
+    if (steps or graph) and len(values) < len(variables):
+        flag = "--steps" if steps else "--graph"
+        raise InputError(f"{flag} works at a point: add --at {chosen[0]}=VALUE")
 
     from gradcli.core.expr import ExprRequest, expr_derivatives
 
@@ -306,6 +359,8 @@ def expr(
         point={name: values[name] for name in variables if name in values},
         written={name: written[name] for name in variables if name in written},
         order=chosen_order,
+        steps=steps,
+        graph=graph,
     )
     curve = None if picture is None else _curve(request, picture, common)
     if curve is not None and len(values) < len(variables):
@@ -313,6 +368,7 @@ def expr(
 
         return common.output.show(PlotOnly(curve, "expr"))
     result = expr_derivatives(request, common.settings, expected)
+    check_graph_size(result, common)
     return common.output.show(result if curve is None else replace(result, curve=curve))
 
 
@@ -342,9 +398,9 @@ INFO = CommandInfo(
     usage="EXPRESSION... --at NAME=VALUE[,...]",
     examples=(
         Example("expr 'x^2*sin(y)' --at x=1,y=2"),
-        Example("expr 'r*cos(t)' 'r*sin(t)' --at r=2,t=pi/6"),
-        Example("expr 'exp(-x^2-y^2)' --at x=0,y=0 --order 2"),
         Example("expr 'abs(x)*exp(-x^2/2)' --plot --range -3,3"),
+        Example("expr 'x^2*sin(x*y)' --at x=1,y=2 --wrt x --steps"),
+        Example("expr 'x*y + sin(x)' --at x=1,y=2 --graph"),
     ),
     numeric_args=True,
     command_class=ExprCommand,

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gradcli.errors import ExitCode, InputError, no_such_option, shown, unknown
-from gradcli.expect import Expected, check_shape
+from gradcli.expect import Expected, check_shape, with_min_digits
 from gradcli.parsing import parse_number, parse_values, split_numbers
 from gradcli.render import OutputFormat, render
 from gradcli.settings import Dtype, Settings, tolerance_for
@@ -359,6 +359,17 @@ def _option_names(ctx: typer.Context) -> list[str]:
 
 
 # ---------------------------------------------------------------- --expect
+
+
+def answers(parsed: dict[str, Expected], min_digits: int | None) -> dict[str, Expected]:
+    """Several ``--expect KEY=…`` answers, each checked with ``--min-digits`` (for the commands
+    not on the worked solution yet: optim; the others parse with :mod:`gradcli.answers`)."""
+    if min_digits is not None and not parsed:
+        raise InputError(
+            f"--min-digits {min_digits} sets how many digits an --expect answer needs: "
+            "add your answer with --expect"
+        )
+    return {key: with_min_digits(value, min_digits) for key, value in parsed.items()}
 
 
 EXPECT_FOLLOWERS = "gradcli.expect_followers"  # ctx.meta key: numbers typed after --expect's value

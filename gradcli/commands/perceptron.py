@@ -10,6 +10,7 @@ import typer
 
 from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
+    TEXT_FORMATS,
     Common,
     MinDigitsOpt,
     SeedOpt,
@@ -24,6 +25,7 @@ from gradcli.errors import InputError, shown
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
+    DEFAULT_LR,
     ENGINES,
     STEP_KEYS,
     SUPPORTED_LOSSES,
@@ -33,7 +35,9 @@ from gradcli.ops.network import (
     plan_network,
     solution_shapes,
 )
+from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
 from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
+from gradcli.render import OutputFormat
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
 _SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
@@ -90,7 +94,32 @@ def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
 
 
-@computing_command
+def check_graph(graph: bool, plan: NetworkPlan, common: Common) -> None:
+    """--graph's formats and size, from the plan (before torch loads)."""
+    fmt = common.output.format
+    if fmt is OutputFormat.dot and not graph:
+        raise InputError("--format dot writes the computation graph: add --graph")
+    if not graph:
+        return
+    if fmt is OutputFormat.csv:
+        raise InputError("--graph has no CSV form; use --format table, json or dot")
+    from gradcli.results.graph import MAX_NODES, TERMINAL_NODES
+
+    count = plan.graph_nodes
+    if count > MAX_NODES:
+        raise InputError(
+            f"--graph: this network's graph has {count:,} nodes; the limit is {MAX_NODES:,} "
+            "(fewer samples or smaller layers)"
+        )
+    if count > TERMINAL_NODES and fmt is OutputFormat.table:
+        raise InputError(
+            f"--graph: this network's graph has {count:,} nodes, more than the terminal view "
+            f"draws ({TERMINAL_NODES}); use --format dot (Graphviz text, e.g. | dot -Tsvg > "
+            "graph.svg) or --json"
+        )
+
+
+@computing_command(formats=(*TEXT_FORMATS, OutputFormat.dot))
 def perceptron(
     weights: Annotated[
         list[str] | None,
@@ -199,6 +228,14 @@ def perceptron(
             help="Show the worked backprop: X, O, f'(X), δ, δ·x (every quantity's key in --json).",
         ),
     ] = False,
+    graph: Annotated[
+        bool,
+        typer.Option(
+            "--graph",
+            help="The computation graph: every neuron's z and O, the loss, each node's adjoint"
+            " (δ is z's), checked against autograd; --format dot for Graphviz.",
+        ),
+    ] = False,
     lr: Annotated[
         str | None,
         typer.Option(
@@ -224,6 +261,38 @@ def perceptron(
             "--no-bias-update", help="Gradient-descent steps keep the biases fixed (tutorials)."
         ),
     ] = False,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            "--optimizer",
+            metavar="NAME",
+            help="Train with an optimizer of 'gradcli optim --list' (adam, momentum…), its"
+            " update checked against torch.optim every epoch [default: plain gradient"
+            " descent]; --lr defaults to torch's for it.",
+            autocompletion=completer(OPTIMIZERS),
+            show_default=False,
+        ),
+    ] = None,
+    param_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param-option",
+            metavar="NAME=VALUE",
+            help="A hyper-parameter of --optimizer under torch's name (betas=0.9,0.99;"
+            " repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    weight_decay: Annotated[
+        str | None,
+        typer.Option(
+            "--weight-decay",
+            metavar="λ",
+            help="Decay the weights (never the biases) by λ: L2 (λ·W added to ∂E/∂W, loss"
+            " E + ½λ‖W‖²) for every optimizer but adamw, whose decay is decoupled.",
+            show_default=False,
+        ),
+    ] = None,
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
@@ -242,6 +311,7 @@ def perceptron(
         raise InputError("--no-bias-update changes gradient-descent steps: add --lr or --epochs")
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
+    choice = training_choice(optimizer, param_option or [], weight_decay, lr, epoch_count)
     request = plot_request(plot, None, width, height, common.output)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
@@ -271,12 +341,22 @@ def perceptron(
         reduction=chosen_reduction,
         engine=engine_name,
         steps=steps,
+        graph=graph,
         lr=None if lr is None else parse_lr(lr),
         epochs=epoch_count,
         bias_update=not no_bias_update,
+        optimizer=choice,
     )
     plan = plan_network(spec)
     expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
+    stepped = next((key for key in expected if key.rpartition(".")[2] in STEP_KEYS), None)
+    if choice is not None and stepped:
+        raise InputError(
+            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
+            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
+            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
+        )
+    check_graph(graph, plan, common)
 
     from gradcli.core.perceptron import perceptron_gradients
 
@@ -300,6 +380,40 @@ def perceptron_outline(plan: NetworkPlan, stepped: bool) -> Outline:
                     "with --lr"
                 )
     return Outline(shapes, command="perceptron", needs=needs, hint=lambda key: key_hint(key, plan))
+
+
+def training_choice(
+    name: str | None,
+    items: list[str],
+    weight_decay: str | None,
+    lr: str | None,
+    epochs: int | None,
+) -> TrainingChoice | None:
+    """The optimizer ``--epochs`` trains with (None: plain gradient descent, as without these
+    options), its hyper-parameters resolved and checked before torch loads."""
+    if name is None and not items and weight_decay is None:
+        return None
+    optimizer = get_optimizer(name or "sgd")
+    given = "--optimizer" if name is not None else "--param-option" if items else "--weight-decay"
+    if epochs is None:
+        raise InputError(f"{given} changes how the network trains: add --epochs N")
+    if items and name is None:
+        raise InputError("--param-option sets a hyper-parameter of --optimizer: add --optimizer")
+    if any(item.partition("=")[0].strip() == "weight_decay" for item in items):
+        raise InputError(
+            "weight decay is --weight-decay λ here (the weights only, never the biases), not "
+            "--param-option weight_decay=…"
+        )
+    rate = parse_lr(lr) if lr is not None else None if name is not None else DEFAULT_LR
+    options = optimizer.resolve(items, rate)
+    if weight_decay is not None:
+        decay = parse_number(weight_decay, "--weight-decay")
+        if decay < 0:
+            raise InputError(f"--weight-decay: {shown(weight_decay)} must be a number ≥ 0")
+        if "weight_decay" not in options:
+            raise InputError(f"{optimizer.name} has no weight decay")
+        options["weight_decay"] = decay
+    return TrainingChoice(optimizer, options)
 
 
 INFO = CommandInfo(

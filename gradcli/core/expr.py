@@ -73,6 +73,8 @@ class ExprRequest:
     point: dict[str, float]  # a value for every variable of every expression
     written: dict[str, str]  # the values as the user wrote them
     order: int = 1
+    steps: bool = False  # --steps: each derivative worked out rule by rule
+    graph: bool = False  # --graph: the computation graph with every node's adjoint
 
     @property
     def kind(self) -> str:
@@ -161,6 +163,12 @@ def expr_derivatives(
     check = _judge(grid, autograd, numeric, trusted, defined, settings.tolerance)
     budget = SIMPLIFY_SECONDS if simplify_seconds is None else simplify_seconds
     display = _display(request, symbolic.functions, grid, budget)
+    steps = _steps(request, symbolic, display, point) if request.steps else None
+    graph = None
+    if request.graph:
+        from gradcli.core.graph import expr_graph
+
+        graph = expr_graph(request.expressions[0], variables, point, settings)
     flat = request.kind == "gradient"
     solution = _solution(request, symbolic, point, values, dtype, settings, autograd, display)
     marks = None
@@ -190,8 +198,11 @@ def expr_derivatives(
         notes=notes,
         notes_ascii=notes_ascii,
         answer=None if marks is None else marks.answer,
+        steps=steps,
+        graph=graph,
         solution=solution,
         marks=marks,
+        show_steps=request.steps,
     )
 
 
@@ -286,6 +297,22 @@ class Settler:
 
     def close(self, a: float, b: float) -> bool:
         return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= self.tolerance.bound(b)
+
+
+def _steps(request: ExprRequest, symbolic: Symbolic, display: Display, point: dict[str, float]):
+    """--steps: every entry worked out rule by rule, each step checked against SymPy."""
+    from gradcli.core.steps import derivation_report
+
+    return derivation_report(
+        request.expressions,
+        request.variables,
+        request.order,
+        point,
+        display.entries,
+        display.tidied,
+        [[entry.value for entry in row] for row in symbolic.entries],
+        symbolic.gradient,
+    )
 
 
 # --- autograd and numeric -----------------------------------------------------------------
@@ -447,6 +474,7 @@ def _flatten_check(check):
 class Display:
     functions: list[Formula]
     entries: list[list[Formula]]
+    tidied: list[list[Expr]]  # the entries' expressions as shown
 
 
 def _names(variables: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
@@ -504,17 +532,19 @@ def _display(
     deadline = time.monotonic() + budget
     if sum(sym.sp.count_ops(entry.expr) for row in grid for entry in row) > TIDY_TOTAL_OPS:
         deadline = 0.0  # deterministic: big requests are not tidied at all
-    rows = []
+    rows, tidied = [], []
     for i, row in enumerate(grid):
-        formulas = []
+        formulas, exprs = [], []
         for j, entry in enumerate(row):
             labels = _entry_labels(
                 request.order, f_labels[i if several else 0], uni, asc, tex, i, j
             )
             remaining = min(SIMPLIFY_EACH, deadline - time.monotonic())
-            formulas.append(_formula(labels, sym.tidy(entry.expr, remaining)))
+            exprs.append(sym.tidy(entry.expr, remaining))
+            formulas.append(_formula(labels, exprs[-1]))
         rows.append(formulas)
-    return Display(shown_functions, rows)
+        tidied.append(exprs)
+    return Display(shown_functions, rows, tidied)
 
 
 def _entry_labels(

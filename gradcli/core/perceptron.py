@@ -46,6 +46,7 @@ from gradcli.marking import mark
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
+    DEFAULT_LR,
     NetworkPlan,
     NetworkSpec,
     as_matrix,
@@ -66,7 +67,6 @@ from gradcli.solution import Solution
 Tensor = torch.Tensor
 Matrix = list[list[float]]
 
-DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
@@ -293,13 +293,22 @@ def perceptron_gradients(
             OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
+    choice = spec.optimizer
     training = None
-    if spec.epochs is not None:
+    if spec.epochs is not None and choice is not None:
+        from gradcli.core.optim_train import train  # each step asks the optimizer registry
+
+        lr = choice.lr
+        training = train(net, spec.epochs, choice, spec.bias_update, settings)
+    elif spec.epochs is not None:
         from gradcli.core.descent import descend
 
         training = descend(net, spec.epochs, lr, spec.bias_update, settings)
-    layers = _layer_results(net, checks, lr, spec.bias_update, training)
-    solution = _solution(net, worked, float(loss), layers, settings, spec.lr, spec.bias_update)
+    step_lr = lr if choice is None else None  # W − lr·∂E/∂W is plain descent's step only
+    layers = _layer_results(net, checks, step_lr, spec.bias_update, training)
+    graph = _graph(net, worked, settings) if spec.graph else None
+    one_step = spec.lr if choice is None else None  # the step --expect new_… and --steps show
+    solution = _solution(net, worked, float(loss), layers, settings, one_step, spec.bias_update)
     marks = mark(solution, expected, settings.tolerance) if expected else None
     return PerceptronResult(
         x=net.x.double().tolist(),
@@ -316,7 +325,8 @@ def perceptron_gradients(
         layers=layers,
         max_abs_diff=max(check.max_abs_diff for check in checks),
         agree=all(check.agree for check in checks)
-        and (training is None or training.last_step.agree),
+        and (training is None or training.agree)
+        and (graph is None or graph.agree),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,
         rtol=settings.tolerance.rtol,
@@ -324,6 +334,7 @@ def perceptron_gradients(
         lr=lr,
         numeric_skipped=skipped,
         steps=_steps(net, solution) if spec.steps else None,
+        graph=graph,
         notes=[
             *_notes(net, spec),
             *_spoiled_notes(net, trusted),
@@ -336,6 +347,13 @@ def perceptron_gradients(
         solution=solution,
         marks=marks,
     )
+
+
+def _graph(net: Network, worked: Backprop, settings: Settings):
+    """--graph: the network's computation graph from its own forward pass and backprop."""
+    from gradcli.core.graph import network_graph
+
+    return network_graph(net, worked, settings)
 
 
 OVERFLOW_CHANGE = "smaller inputs or weights"

@@ -15,6 +15,7 @@ class OutputFormat(str, Enum):
     json = "json"
     csv = "csv"
     latex = "latex"  # the derivative as LaTeX, for commands that register ``as_latex``
+    dot = "dot"  # the computation graph of --graph as Graphviz text
 
 
 # the module of a result type → the table renderer that registers it (the others' results are
@@ -24,6 +25,7 @@ TABLE_RENDERERS = {
     "gradcli.results.expr": "gradcli.render.expr_table",
     "gradcli.results.layer": "gradcli.render.layer_table",
     "gradcli.results.loss": "gradcli.render.loss_table",
+    "gradcli.results.optim": "gradcli.render.optim_table",
     "gradcli.results.perceptron": "gradcli.render.perceptron_table",
 }
 
@@ -45,6 +47,10 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         importlib.import_module("gradcli.render.expr_table")  # registers as_latex
 
         write_latex(result, stream)
+    elif fmt is OutputFormat.dot:
+        from gradcli.render.graph import write_dot
+
+        write_dot(result.graph, stream)
     else:
         from gradcli.render.table import write_table
 

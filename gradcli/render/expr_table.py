@@ -7,13 +7,12 @@ one-line form when the pretty one is wider than the terminal.
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.latex import as_latex
+from gradcli.render.plain import wants_ascii
 from gradcli.render.table import (
     ELLIPSIS,
     MATRIX_LIMIT,
@@ -31,19 +30,6 @@ from gradcli.render.table import (
 )
 from gradcli.results import flatten, main_answer
 from gradcli.results.expr import ExprResult, Formula
-
-_UNICODE_PROBE = "∂²⋅─│⎛⎝⎧⎩√ℯ"
-
-
-def wants_ascii(console: Console) -> bool:
-    """ASCII formulas under NO_COLOR, or when the output cannot encode Unicode drawing."""
-    if os.environ.get("NO_COLOR"):
-        return True
-    try:
-        _UNICODE_PROBE.encode(console.encoding or "ascii")
-    except (UnicodeEncodeError, LookupError):
-        return True
-    return False
 
 
 class FormulaLines:
@@ -224,12 +210,21 @@ def _(result: ExprResult, precision: int) -> RenderableType:
         from gradcli.render.plot import curve_renderable
 
         plot.append(curve_renderable(result.curve))
+    derivatives: list[RenderableType] = [FormulaLines(shown)]
+    if result.steps is not None:
+        from gradcli.render.steps import StepsView
+
+        derivatives = [StepsView(result.steps, _point(result, precision), precision)]
+    if result.graph is not None:
+        from gradcli.render.graph import GraphSection
+
+        derivatives += [Text(""), GraphSection(result.graph, precision)]
     return Group(
         *plot,
         FormulaLines(result.functions, style="bold"),
         _values(result, precision),
         Text(""),
-        FormulaLines(shown),
+        *derivatives,
         Text(""),
         Text(f"{what} ({size}, {result.dtype})", style="bold"),
         EntryTable(result, precision),
@@ -281,4 +276,10 @@ def _(result: ExprResult) -> str:
         )
         numbers = [[latex_number(v) for v in row] for row in analytic]
         lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(numbers))
-    return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    text = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
+    if result.steps is not None:
+        from gradcli.render.steps import steps_latex
+
+        at = ", ".join(f"{name} = {latex_number(v)}" for name, v in result.at.items())
+        text += steps_latex(result.steps, latex_number, at)
+    return text

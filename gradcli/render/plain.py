@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 
 from rich.columns import Columns
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -16,6 +17,18 @@ from gradcli.render.fit import FitTable
 from gradcli.streams import ASCII_STAND_INS
 
 _TABLE = str.maketrans(ASCII_STAND_INS)
+_UNICODE_PROBE = "∂²⋅─│⎛⎝⎧⎩√ℯ"
+
+
+def wants_ascii(console: Console) -> bool:
+    """ASCII formulas under NO_COLOR, or when the output cannot encode Unicode drawing."""
+    if os.environ.get("NO_COLOR"):
+        return True
+    try:
+        _UNICODE_PROBE.encode(console.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
 
 
 def ascii_text(text: str) -> str:

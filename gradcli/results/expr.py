@@ -17,6 +17,8 @@ from gradcli.results import (
     solution_rows,
 )
 from gradcli.results.curve import Curve
+from gradcli.results.graph import Graph
+from gradcli.results.steps import StepsReport
 from gradcli.solution import Solution
 
 
@@ -62,6 +64,8 @@ class ExprResult:
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
     answer: AnswerCheck | AnswerSet | None = None
     curve: Curve | None = None  # --plot: drawn above the table, never in machine output
+    steps: StepsReport | None = None  # --steps
+    graph: Graph | None = None  # --graph
     command: str = "expr"
     solution: Solution | None = None  # the worked solution: f, the derivative
     marks: Marks | None = None  # the user's --expect answers, marked
@@ -69,7 +73,7 @@ class ExprResult:
 
     @property
     def agree(self) -> bool:
-        return self.check.agree
+        return self.check.agree and (self.graph is None or self.graph.agree)
 
     @property
     def is_matrix(self) -> bool:
@@ -101,6 +105,9 @@ class ExprResult:
             },
             "notes": self.notes,
             **answer_json(self.answer),
+            "steps": None if self.steps is None else self.steps.to_json(),
+            **({"first_steps": self.steps.first_json()} if self.steps and self.steps.first else {}),
+            "graph": None if self.graph is None else self.graph.to_json(),
             **solution_fields(self),
         }
 

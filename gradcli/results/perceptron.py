@@ -8,6 +8,7 @@ from typing import Any
 from gradcli.expect import AnswerCheck, AnswerSet, shape_of
 from gradcli.marking import Marks
 from gradcli.results import GradientCheck, answer_json, flatten, solution_fields, solution_rows
+from gradcli.results.graph import Graph
 from gradcli.solution import Solution
 
 Matrix = list[list[float]]
@@ -36,6 +37,12 @@ class Training:
     final_weights: list[Matrix]
     final_biases: list[Vector | None]
     last_step: StepCheck
+    optimizer: OptimizerTraining | None = None  # --optimizer / --weight-decay
+
+    @property
+    def agree(self) -> bool:
+        """The last step's gradient, and every update against torch.optim, agree."""
+        return self.last_step.agree and (self.optimizer is None or self.optimizer.check.agree)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +59,38 @@ class Training:
             },
             "final_loss": self.history[-1],
             "final_outputs": self.final_outputs,
+            "optimizer": None if self.optimizer is None else self.optimizer.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class OptimizerTraining:
+    """How ``--optimizer`` trained: the record's name, its options, the weights' decay and
+    the check of every epoch's update against torch.optim (``check.max_abs_diff`` over all
+    parameters and epochs; ``worst_epoch`` where it was largest)."""
+
+    name: str
+    torch_class: str
+    options: dict[str, Any]
+    weight_decay: float
+    decay: str  # "L2" (λ·W added to ∂E/∂W, loss E + ½λ‖W‖²) or "decoupled"
+    loss_formula: str  # what history holds
+    check: StepCheck
+    worst_epoch: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "torch": f"torch.optim.{self.torch_class}",
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
+            "weight_decay": self.weight_decay,
+            "decay": self.decay,
+            "decayed": "weights" if self.weight_decay else "none",
+            "history_loss": self.loss_formula,
+            "checked_epochs": "every epoch, against torch.optim",
+            "max_abs_diff": self.check.max_abs_diff,
+            "worst_epoch": self.worst_epoch,
+            "agree": self.check.agree,
         }
 
 
@@ -173,6 +212,7 @@ class PerceptronResult:
     bias_update: bool = True  # --no-bias-update: gradient-descent steps leave b as it is
     training: Training | None = None  # --epochs
     loss_plot: tuple[int | None, int | None] | None = None  # --plot: (width, height), not JSON
+    graph: Graph | None = None  # --graph: the computation graph with every node's adjoint
     solution: Solution | None = None  # the worked solution: every quantity by key
     marks: Marks | None = None  # the user's --expect answers, marked
 
@@ -208,6 +248,7 @@ class PerceptronResult:
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
             "training": None if self.training is None else self.training.to_json(),
             "history": self.history,
+            "graph": None if self.graph is None else self.graph.to_json(),
             "notes": self.notes,
             **answer_json(self.answer),
             **solution_fields(self),
