@@ -45,6 +45,7 @@ class Outline:
     # "--expect KEY" (" checks … give --lr", ": --bias is none, …")
     needs: Mapping[str, str] = field(default_factory=dict)
     hint: Callable[[str], str] | None = None  # why an unknown key names nothing, if known
+    names: Mapping[str, str] = field(default_factory=dict)  # how messages name a key (∂L/∂x)
 
     def keys_text(self) -> str:
         keys = list(self.shapes)
@@ -75,7 +76,7 @@ def parse_answers(
     for item in _expanded(items or []):
         key, value = _split(item, outline)
         if key in split:
-            bare = key == outline.main and "=" not in split[key][0].text + item.text
+            bare = ("=" in split[key][0].text) != ("=" in item.text)
             given = "given twice (bare and as a key)" if bare else "given twice"
             raise InputError(f"--expect {key} is {given}{item.where}")
         split[key] = (item, value)
@@ -83,7 +84,7 @@ def parse_answers(
     for key, (item, value) in split.items():
         what = f"--expect {key}{item.where}"
         shape = outline.shapes[key]
-        answer = parse_answer(value, what, shape)
+        answer = parse_answer(value, what, shape, outline.names.get(key, "the quantity"))
         if shape is not None:
             if shape_check is not None and not item.where:
                 shape_check(answer, shape, key)
@@ -189,7 +190,9 @@ def _view(shape: Shape) -> Shape:
     return (math.prod(shape[:-1]), shape[-1])
 
 
-def parse_answer(text: str, what: str, shape: Shape | None) -> Expected:
+def parse_answer(
+    text: str, what: str, shape: Shape | None, name: str = "the quantity"
+) -> Expected:
     """The answer as written, laid out as the quantity's answer view.
 
     A number, vector or matrix quantity takes the answer as written (a transposed matrix is
@@ -202,11 +205,11 @@ def parse_answer(text: str, what: str, shape: Shape | None) -> Expected:
     if not stripped.startswith("["):
         answer = parse_expected(stripped, what)
         if shape_of(answer.entries) != view:
-            raise _shape_error(what, shape_of(answer.entries), shape, view)
+            raise _shape_error(what, shape_of(answer.entries), shape, view, name)
         return answer
     tokens, got = _json_tokens(stripped, what)
     if got not in (tuple(shape), view):
-        raise _shape_error(what, got, shape, view)
+        raise _shape_error(what, got, shape, view, name)
     rows = [tokens[i : i + shape[-1]] for i in range(0, len(tokens), shape[-1])]
     return parse_expected(";".join(",".join(row) for row in rows), what)
 
@@ -215,9 +218,9 @@ def _dims(shape: Sequence[int]) -> str:
     return "×".join(str(n) for n in shape)
 
 
-def _shape_error(what: str, got, shape, view) -> InputError:
+def _shape_error(what: str, got, shape, view, name: str) -> InputError:
     return InputError(
-        f"{what} has shape {_dims(got)} but the quantity has shape {_dims(shape)} "
+        f"{what} has shape {_dims(got)} but {name} has shape {_dims(shape)} "
         f"(write it as nested JSON, or as its {_dims(view)} rows)"
     )
 

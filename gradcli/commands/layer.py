@@ -227,7 +227,8 @@ def layer_outline(checked: Plan) -> Outline:
             needs[item.name] = f": --{item.name} is none, so it has no gradient"
         else:
             shapes[item.name] = tuple(checked.shapes[item.name])
-    return Outline(shapes, command=f"layer {layer.name}", needs=needs)
+    names = {name: f"∂L/∂{name}" for name in layer.gradient_names}
+    return Outline(shapes, command=f"layer {layer.name}", needs=needs, names=names)
 
 
 def require_limits(checked: Plan) -> None:
