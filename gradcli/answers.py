@@ -190,9 +190,7 @@ def _view(shape: Shape) -> Shape:
     return (math.prod(shape[:-1]), shape[-1])
 
 
-def parse_answer(
-    text: str, what: str, shape: Shape | None, name: str = "the quantity"
-) -> Expected:
+def parse_answer(text: str, what: str, shape: Shape | None, name: str = "the quantity") -> Expected:
     """The answer as written, laid out as the quantity's answer view.
 
     A number, vector or matrix quantity takes the answer as written (a transposed matrix is

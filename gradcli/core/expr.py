@@ -684,16 +684,21 @@ def _solution(
     f = Quantity(
         "f",
         "f",
-        "; ".join(f"{form.label} = {form.text}" for form in display.functions),
+        "; ".join(f"{form.label} = {_one_line(form)}" for form in display.functions),
         values,
         labels=tuple(f"f[{i}] = {p.text}" for i, p in enumerate(request.expressions)),
     )
     entries = [form for row in display.entries for form in row]
     derivative = _derivative_quantity(request, symbolic, point, values, dtype, settings, autograd)
     derivative = replace(
-        derivative, formula="; ".join(f"{form.label} = {form.text}" for form in entries)
+        derivative, formula="; ".join(f"{form.label} = {_one_line(form)}" for form in entries)
     )
     return Solution((f, derivative), main=derivative.key)
+
+
+def _one_line(form: Formula) -> str:
+    """A formula on one line in the language's own notation (x^2, not SymPy's x**2)."""
+    return form.text.replace("**", "^")
 
 
 def _derivative_quantity(

@@ -245,11 +245,10 @@ def _gradient_section(result: LayerResult, grad: LayerGradient, precision: int) 
 
 
 def _step_section(step: LayerStep, precision: int) -> list[RenderableType]:
-    heading = Text(step.label, style="bold")
+    heading = Text(f"[{step.key}] " if step.key else "", style="dim")
+    heading.append(step.label, style="bold")
     if step.formula:
         heading.append(f"   {step.formula}", style="")
-    if step.key:
-        heading.append(f"   [key {step.key}]", style="dim")
     parts: list[RenderableType] = [heading]
     if step.value is not None and step.shape is not None:
         if len(step.shape) == 0:

@@ -17,7 +17,6 @@ from rich.text import Text
 
 from gradcli.expect import AnswerCheck, AnswerSet, as_grid
 from gradcli.marking import CARRIED, RIGHT, Marks
-from gradcli.render.fit import Column, FitTable
 from gradcli.render.numbers import number
 from gradcli.solution import Solution, answer_view, flat_values
 
@@ -72,27 +71,24 @@ def marks_lines(result: Any, precision: int) -> list[RenderableType]:
 
 
 def solution_section(solution: Solution | None, precision: int) -> list[RenderableType]:
-    """Every quantity of the worked solution: its key (for --expect KEY=…), symbol, formula
-    and value, in computation order."""
+    """Every quantity of the worked solution: its key (for --expect KEY=…), symbol, value and
+    formula, in computation order (long values summarized, formulas wrapped)."""
     if solution is None or not len(solution):
         return []
-    rows = [
-        [
+    table = Table(header_style="bold")
+    table.add_column("key", no_wrap=True)
+    table.add_column("symbol", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("formula", overflow="fold")
+    for quantity in solution:
+        table.add_row(
             quantity.key,
             quantity.symbol,
-            quantity.formula,
             values_text(quantity.value, precision),
-        ]
-        for quantity in solution
-    ]
-    columns = [
-        Column("key", justify="left", key=True),
-        Column("symbol", justify="left"),
-        Column("formula", justify="left"),
-        Column("value", justify="left"),
-    ]
+            Text(quantity.formula),
+        )
     title = Text("Worked solution (check any line with --expect KEY=VALUES)", style="bold")
-    return [title, FitTable(columns, rows, header_style="bold")]
+    return [title, table]
 
 
 def marks_section(marks: Marks | None, precision: int) -> list[RenderableType]:
