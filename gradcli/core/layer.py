@@ -655,7 +655,7 @@ def _solution(
         elif key in grads:
             add(key, _gradient_quantity(layer, grads[key], tensors, params, g, settings))
         else:
-            add(key, _step_quantity(step))
+            add(key, _step_quantity(layer, step, tensors, params, g))
     for name, grad in grads.items():
         if name not in quantities:
             add(name, _gradient_quantity(layer, grad, tensors, params, g, settings))
@@ -668,14 +668,22 @@ def _solution(
     return Solution(tuple(quantities.values()))
 
 
-def _step_quantity(step: Step) -> Quantity:
+def _step_quantity(layer: Layer, step: Step, tensors, params, g: Tensor) -> Quantity:
+    """An intermediate of --steps, with the registry's slips for its key."""
     symbol = step.symbol or step.label.split(" ")[0]
+    shape = tuple(step.tensor.shape)
+
+    def slips() -> list[Slip]:
+        found = layer.slips(tensors, params, g, step.key)
+        return [Slip(text, grid(value.double().reshape(shape))) for text, value in found]
+
     return Quantity(
         step.key,
         symbol,
         step.formula or step.label,
         _step_value(step.tensor),
         dim_names=tuple(step.dim_names),
+        slips=slips,
         noun=symbol,
     )
 

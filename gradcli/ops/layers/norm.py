@@ -289,6 +289,8 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
     """Batch/layer norm answers that forgot a term of ∂L/∂x (the mean's or the variance's)."""
 
     def slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+        if name in ("var", "dxhat"):
+            return _step_slips(kind, t, p, g, name)
         if name != "x":
             return []
         x = t["x"]
@@ -320,6 +322,27 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
         ]
 
     return slips
+
+
+def _step_slips(kind: str, t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    """Slips in the staged intermediates (training mode): the variance divided by M − 1 (the
+    unbiased one; the normalisation uses the biased), dx̂ without γ."""
+    if kind == "batchnorm" and not p["training"]:
+        return []
+    x, w = t["x"], t.get("weight")
+    if name == "dxhat":
+        return [] if w is None else [("dx̂ = G: the γ factor forgotten", g)]
+    if kind == "batchnorm":
+        s, dims = _bn_stats(x, p["eps"]), _bn_dims(x)
+        squares = ((x - s.mean) ** 2).sum(dim=dims).flatten()
+    else:
+        s, dims = _ln_stats(x, p), _ln_dims(x, p)
+        squares = ((x - s.mean) ** 2).sum(dim=dims)
+    if s.count < 2:
+        return []
+    return [
+        ("the unbiased variance Σ(x − μ)²/(M − 1); normalising uses /M", squares / (s.count - 1))
+    ]
 
 
 def _bn_eval_slips(t: Tensors, p: Params, g: Tensor) -> list[tuple[str, Tensor]]:
