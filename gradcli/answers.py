@@ -202,8 +202,10 @@ def parse_answer(text: str, what: str, shape: Shape | None, name: str = "the qua
     stripped = text.strip()
     if not stripped.startswith("["):
         answer = parse_expected(stripped, what)
-        if shape_of(answer.entries) != view:
-            raise _shape_error(what, shape_of(answer.entries), shape, view, name)
+        got = shape_of(answer.entries)
+        vector_like = len(got) == 1 and 1 in view and got[0] == math.prod(view)
+        if got != view and not vector_like:  # one row (or column) may be written as a list
+            raise _shape_error(what, got, shape, view, name)
         return answer
     tokens, got = _json_tokens(stripped, what)
     if got not in (tuple(shape), view):

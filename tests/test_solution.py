@@ -446,3 +446,51 @@ def test_marking_a_chain_without_torch():
     assert toy_chain().depending_on("a") == ["b", "c"]
     right = mark(toy_chain(), {"c": parse_expected("7")}, tolerance)
     assert right.passed and right.answer.passed
+
+
+LAYER_CASES = {
+    "linear": ["--x", "1,2;3,-1", "--weight", "1,2;0,-1"],
+    "batchnorm": ["--x-shape", "4x3"],
+    "layernorm": ["--x-shape", "2x4", "--param", "normalized_shape=4"],
+    "rmsnorm": ["--x-shape", "2x3"],
+    "conv1d": ["--x-shape", "1x1x5", "--weight-shape", "1x1x2", "--param", "padding=1",
+               "--param", "stride=2"],
+    "conv2d": ["--x-shape", "1x1x4x4", "--weight-shape", "1x1x2x2", "--param", "padding=1"],
+    "maxpool2d": ["--x-shape", "1x1x4x4", "--param", "kernel_size=2"],
+    "avgpool2d": ["--x-shape", "1x1x4x4", "--param", "kernel_size=2"],
+    "dropout": ["--x-shape", "3x4"],
+    "embedding": ["--indices", "1,0,1", "--weight-shape", "3x2"],
+    "attention": ["--q-shape", "3x2", "--param", "causal=true"],
+}  # fmt: skip
+
+
+def view_text(value, shift: float = 0.0) -> str:
+    """A value as its 2-D answer view (rows = every index but the last), shifted."""
+    array = np.asarray(value, dtype=float)
+    array = array.reshape(-1, array.shape[-1]) if array.ndim > 1 else np.atleast_1d(array)
+    return text(array + shift, 15)
+
+
+def test_layer_cases_cover_the_registry():
+    from gradcli.ops.layers import LAYERS
+
+    assert set(LAYER_CASES) == set(LAYERS)
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_CASES))
+def test_every_key_of_every_layer_is_marked(name):
+    """Each quantity of the solution, answered with its own value, is right; answered off by
+    one, wrong or carried forward — never an internal error."""
+    args = ["layer", name, *LAYER_CASES[name], "--steps"]
+    solution = invoke(*args, "--json").json()["solution"]
+    finite = [q for q in solution if np.all(np.isfinite(np.asarray(q["value"], dtype=float)))]
+    right = [a for q in finite for a in ("--expect", f"{q['key']}={view_text(q['value'])}")]
+    run = invoke(*args, *right, "--json")
+    assert run.code == 0, run.stdout[-2000:]
+    assert run.json()["marks"]["right"] == len(finite)
+    off = [a for q in finite for a in ("--expect", f"{q['key']}={view_text(q['value'], 1)}")]
+    run = invoke(*args, *off, "--json")
+    assert run.code == 1
+    marks = run.json()["marks"]
+    assert marks["wrong"] + marks["carried_forward"] == len(finite)
+    assert marks["first_mistake"] == finite[0]["key"]

@@ -675,7 +675,11 @@ def _step_quantity(layer: Layer, step: Step, tensors, params, g: Tensor) -> Quan
 
     def slips() -> list[Slip]:
         found = layer.slips(tensors, params, g, step.key)
-        return [Slip(text, grid(value.double().reshape(shape))) for text, value in found]
+        return [
+            Slip(text, grid(value.double().reshape(shape)))
+            for text, value in found
+            if value.numel() == step.tensor.numel()
+        ]
 
     return Quantity(
         step.key,

@@ -22,20 +22,27 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from gradcli.core.backprop import Backprop, Network, forward
-from gradcli.core.engine import torch
+from gradcli.core.engine import to_grid, torch
 from gradcli.expect import KinkFinder, Slip
 from gradcli.ops.losses import Reduction
+from gradcli.results.grid import Grid, nested
 from gradcli.solution import Quantity, Solution, Value
 
 Tensor = torch.Tensor
 
 
 def _t(value: Value) -> Tensor:
-    return torch.tensor(value, dtype=torch.float64)
+    return torch.tensor(nested(value), dtype=torch.float64)
 
 
 def _list(tensor: Tensor) -> list:
+    """A recomputed value, as plain lists."""
     return (tensor.detach().double() + 0.0).tolist()
+
+
+def _grid(tensor: Tensor) -> Grid:
+    """A true value, compact (8 bytes an entry: the network's size is bounded by them)."""
+    return to_grid(tensor.detach().double() + 0.0)
 
 
 class _Builder:
@@ -107,7 +114,7 @@ def _forward(build: _Builder, i: int, layer, worked: Backprop) -> None:
         f"layer{i}.z",
         "X",
         f"X = x Wᵀ{'' if bias is None else ' + b'}   ({source})",
-        _list(worked.pre[i - 1]),
+        _grid(worked.pre[i - 1]),
         depends_on=build.inputs_key(i),
         compute=pre,
         dim_names=("s", "k"),
@@ -118,7 +125,7 @@ def _forward(build: _Builder, i: int, layer, worked: Backprop) -> None:
         f"layer{i}.output",
         "O",
         f"O = f(X),  {formula}",
-        _list(worked.out[i - 1]),
+        _grid(worked.out[i - 1]),
         depends_on=(f"layer{i}.z",),
         compute=lambda v: _list(layer.activation.forward(_t(v[f"layer{i}.z"]), layer.params)),
         dim_names=("s", "k"),
@@ -137,7 +144,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
             f"{key}.output_grad",
             "∂E/∂O",
             formulas["output_grad"],
-            _list(worked.upstream[i - 1]),
+            _grid(worked.upstream[i - 1]),
             depends_on=(output_key,),
             compute=lambda v: _list(
                 net.loss.gradient(_t(v[output_key]), build.target, net.reduction, net.loss_params)
@@ -151,7 +158,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
             f"{key}.output_grad",
             "Σ δW",
             f"Σ_k δ_k W_kj   (δ_k and W_kj of layer {i + 1})",
-            _list(worked.upstream[i - 1]),
+            _grid(worked.upstream[i - 1]),
             depends_on=(f"layer{i + 1}.delta",),
             compute=lambda v: _list(_t(v[f"layer{i + 1}.delta"]) @ above),
             dim_names=("s", "j"),
@@ -178,7 +185,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
         f"{key}.fprime",
         "f'(X)",
         fprime_formula,
-        _list(worked.derivative[i - 1]),
+        _grid(worked.derivative[i - 1]),
         depends_on=fprime_from,
         compute=fprime,
         dim_names=("s", "k"),
@@ -211,14 +218,14 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
                     )
                 )
         else:
-            found += _reduction_slips(net, _list(worked.delta[i - 1]))
+            found += _reduction_slips(net, _grid(worked.delta[i - 1]))
         return found
 
     build.add(
         f"{key}.delta",
         "δ",
         formulas["delta"] if i == count else "δ_j = f'(X_j) · Σ_k δ_k W_kj",
-        _list(worked.delta[i - 1]),
+        _grid(worked.delta[i - 1]),
         depends_on=(f"{key}.output_grad", f"{key}.fprime"),
         compute=lambda v: _list(_t(v[f"{key}.output_grad"]) * _t(v[f"{key}.fprime"])),
         dim_names=("s", "k"),
@@ -231,7 +238,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
         f"{key}.weight",
         "∂E/∂W",
         f"∂E/∂W_{node}{input_index} = Σ_batch δ_{node} · x_{input_index}",
-        _list(worked.weight_grads[i - 1]),
+        _grid(worked.weight_grads[i - 1]),
         depends_on=(f"{key}.delta", *build.inputs_key(i)),
         compute=lambda v: _list(_t(v[f"{key}.delta"]).T @ build.inputs(i, v)),
         dim_names=("k", "j"),
@@ -245,7 +252,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
             f"{key}.bias",
             "∂E/∂b",
             f"∂E/∂b_{node} = Σ_batch δ_{node}",
-            _list(worked.bias_grads[i - 1]),
+            _grid(worked.bias_grads[i - 1]),
             depends_on=(f"{key}.delta",),
             compute=lambda v: _list(_t(v[f"{key}.delta"]).sum(dim=0)),
             dim_names=("k",),
@@ -276,7 +283,7 @@ def _step(build, lr: float, bias_update: bool, slips, kinks) -> None:
                 key,
                 f"{symbol}'",
                 formula,
-                _list(start - rate * _t(gradients[grad_key])),
+                _grid(start - rate * _t(gradients[grad_key])),
                 depends_on=(grad_key,) if rate else (),
                 compute=(
                     (lambda v, g=grad_key, s=start, r=rate: _list(s - r * _t(v[g])))

@@ -31,7 +31,9 @@ ENGINES = ("grad", "backward")
 # float64 copies of every weight held at once: value, three gradients, numeric estimate and
 # error, the updated value, grids for output
 WEIGHT_COPIES = 10
-ACTIVATION_COPIES = 14  # per pre-activation entry: forward, backprop, autograd graph, steps
+# per pre-activation entry: forward, backprop, autograd graph, steps, and the worked solution's
+# X, O, f'(X), ∂E/∂O and δ (compact grids, one float64 each)
+ACTIVATION_COPIES = 19
 # --epochs: a step of a small network costs the fixed overhead of its torch calls — about
 # 10 per layer and 4 more, each ~3.5 µs here, i.e. ~3000 element operations at the work
 # limit's pace — plus about 3 forward passes of element work (forward, δ, the update)

@@ -159,7 +159,7 @@ def _attention_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[
                 a.dscores.transpose(-2, -1) @ t["q"],
             ),
         ]
-    if a.probs.shape[-1] == a.probs.shape[-2]:
+    if name == "v" and a.probs.shape[-1] == a.probs.shape[-2]:
         return [("∂L/∂V = P G instead of Pᵀ G", a.probs @ g)]
     return []
 
