@@ -19,11 +19,11 @@ computation order is the first mistake; only an all-right sheet passes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gradcli.expect import AnswerCheck, AnswerSet, Expected, as_grid, check_answer
+from gradcli.expect import AnswerCheck, AnswerSet, Expected, Slip, as_grid, check_answer
 from gradcli.settings import Tolerance
 from gradcli.solution import Quantity, Solution, Value, answer_view, nest, shape_of
 
@@ -184,25 +184,30 @@ def _mark_one(
     tolerance: Tolerance,
     upstream: frozenset[str],
 ) -> Mark:
-    check = check_answer(
-        answer,
-        answer_view(quantity.value),
-        quantity.key,
-        tolerance=tolerance,
-        slips=quantity.slips() if quantity.slips is not None else (),
-        noun=quantity.name,
-        labels=quantity.labels,
-        name=quantity.locator or quantity.key,
-        kinks=quantity.kinks,
-    )
-    status = RIGHT if check.passed else WRONG
+    def check(slips: Iterable[Slip] = ()) -> AnswerCheck:
+        return check_answer(
+            answer,
+            answer_view(quantity.value),
+            quantity.key,
+            tolerance=tolerance,
+            slips=slips,
+            noun=quantity.name,
+            labels=quantity.labels,
+            name=quantity.locator or quantity.key,
+            kinks=quantity.kinks,
+        )
+
+    result = check()
+    if not result.passed and quantity.slips is not None:  # slips cost: only for a wrong one
+        result = check(quantity.slips())
+    status = RIGHT if result.passed else WRONG
     if status == WRONG and recomputed is not None:
         carried = check_answer(
             answer, answer_view(recomputed), quantity.key, tolerance=tolerance, noun=quantity.name
         )
         if carried.passed:
             status = CARRIED
-    return Mark(quantity, status, check, recomputed, tuple(sorted(upstream)))
+    return Mark(quantity, status, result, recomputed, tuple(sorted(upstream)))
 
 
 def _as_value(answer: Expected, truth: Value) -> Value | None:
