@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gradcli.errors import InputError
 from gradcli.expect import AnswerCheck, AnswerSet, Expected, Slip, as_grid, check_answer
 from gradcli.settings import Tolerance
 from gradcli.solution import Quantity, Solution, Value, answer_view, nest, shape_of
@@ -197,9 +198,15 @@ def _mark_one(
             kinks=quantity.kinks,
         )
 
-    result = check()
-    if not result.passed and quantity.slips is not None:  # slips cost: only for a wrong one
-        result = check(quantity.slips())
+    slips = quantity.slips
+    try:
+        result = check()
+    except InputError:  # an answer of another shape: an error, unless a slip has that shape
+        if slips is None:
+            raise
+        result, slips = check(slips()), None
+    if not result.passed and slips is not None:  # slips cost: only for a wrong answer
+        result = check(slips())
     status = RIGHT if result.passed else WRONG
     if status == WRONG and recomputed is not None:
         carried = check_answer(
