@@ -1,10 +1,10 @@
 """The worked solution and its marks as Rich text (the same for every command).
 
 - :func:`solution_section`: ``--steps`` for the commands whose solution is a short list —
-  one row per quantity: key, symbol, formula, value;
+  one row per quantity: key, symbol, value, formula;
 - :func:`marks_section`: the marking of several given quantities — the first mistake, then a
-  mark sheet (quantity, yours, true, status) in computation order and the counts; one given
-  quantity keeps its one-line verdict.
+  mark sheet (quantity, status, yours, true) in computation order and the counts; one given
+  quantity keeps its one-line verdict (:func:`answer_lines`, which every renderer shares).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ STATUS = {RIGHT: ("✓ right", "green"), CARRIED: ("→ carried forward", "yello
 WRONG_STATUS = ("✗ wrong", "bold red")
 
 
-def values_text(value, precision: int, limit: int = VALUES_SHOWN) -> str:
+def values_text(value: Any, precision: int, limit: int = VALUES_SHOWN) -> str:
     """A quantity's value on one line: rows separated by ``;``, summarized past ``limit``."""
     rows = as_grid(answer_view(value))
     flat = [entry for row in rows for entry in row]
@@ -35,7 +35,7 @@ def values_text(value, precision: int, limit: int = VALUES_SHOWN) -> str:
     return f"{shown}, … ({len(flat)} entries)"
 
 
-def _cell(value, precision: int) -> str:
+def _cell(value: Any, precision: int) -> str:
     if isinstance(value, str):
         return value
     return "—" if value is None else number(value, precision)
