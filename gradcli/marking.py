@@ -114,8 +114,7 @@ class Marks:
             return (
                 f"no mistake of your own: {_listed(carried)} follow"
                 f"{'s' if len(carried) == 1 else ''} from your earlier answers as you wrote "
-                "them (carried forward) but not from the true values: give those with more "
-                "digits"
+                "them (carried forward), not from the true values: were those rounded?"
             )
         quantity = first.quantity
         text = (

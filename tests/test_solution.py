@@ -494,3 +494,22 @@ def test_every_key_of_every_layer_is_marked(name):
     marks = run.json()["marks"]
     assert marks["wrong"] + marks["carried_forward"] == len(finite)
     assert marks["first_mistake"] == finite[0]["key"]
+
+
+def test_at_a_relu_kink_either_one_sided_derivative_runs_through_the_chain():
+    """X = 0 at node 0 of layer 1 (relu): f'(X) may be written 0 (torch) or 1 (right-hand),
+    and δ and ∂E/∂W worked from the 1 are right too, each with a note. By hand: O2 = 1 with
+    t = 2 (half-sum), so ∂E/∂O1 = (O2 − t)·W2 = (−1, −1), δ1 = ∂E/∂O1·f'(X1)."""
+    net = ["perceptron", "--weights", "1,-1;0.5,0.5", "--weights", "1,1", "--x", "1,1",
+           "--target", "2", "--activation", "relu,identity", "--reduction", "half-sum"]  # fmt: skip
+    right_hand = ["--expect", "layer1.fprime=1,1", "--expect", "layer1.delta=-1,-1",
+                  "--expect", "layer1.weight=-1,-1;-1,-1"]  # fmt: skip
+    run = invoke(*net, *right_hand)
+    assert run.code == 0, run.stdout[-1500:]
+    flat = " ".join(run.stdout.split())
+    assert "at layer1.fprime[0], a kink, 1 is the right-hand derivative; torch uses 0" in flat
+    assert "at layer1.delta[0], a kink, -1 is the right-hand derivative; torch uses 0" in flat
+    torch_side = ["--expect", "layer1.fprime=0,1", "--expect", "layer1.delta=0,-1"]
+    assert invoke(*net, *torch_side, "-q").code == 0
+    marks, _ = marks_of(*net, "--expect", "layer1.fprime=0.5,0.5")  # between at node 0 only
+    assert marks["wrong"] == 1  # node 1 is no kink: f'(X) = 1 there

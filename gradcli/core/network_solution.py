@@ -23,9 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 from gradcli.core.backprop import Backprop, Network, forward
 from gradcli.core.engine import to_grid, torch
-from gradcli.expect import KinkFinder, Slip
+from gradcli.expect import Kink, KinkFinder, Slip
 from gradcli.ops.losses import Reduction
 from gradcli.results.grid import Grid, nested
+from gradcli.settings import Tolerance
 from gradcli.solution import Quantity, Solution, Value
 
 Tensor = torch.Tensor
@@ -48,8 +49,9 @@ def _grid(tensor: Tensor) -> Grid:
 class _Builder:
     """Collects the quantities of one network in computation order."""
 
-    def __init__(self, net: Network) -> None:
+    def __init__(self, net: Network, tolerance: Tolerance | None) -> None:
         self.net = net
+        self.tolerance = tolerance
         self.target = net.target if net.target.dtype == torch.long else net.target.double()
         self.quantities: list[Quantity] = []
 
@@ -77,13 +79,16 @@ def network_solution(
     bias_update: bool = True,
     slips: Mapping[str, Callable[[], Sequence[Slip]]] | None = None,
     kinks: Mapping[str, KinkFinder | None] | None = None,
+    tolerance: Tolerance | None = None,
 ) -> Solution:
     """The worked solution of ``net`` from backprop's ``worked`` values.
 
     ``formulas`` holds the output layer's ``output_grad`` and ``delta`` formulas and the loss's
     (the texts the step tables show); ``slips`` and ``kinks`` give the weight and bias keys'
-    own (another reduction, the step's slips; kinks probed by the caller)."""
-    build = _Builder(net)
+    own (another reduction, the step's slips; kinks probed by the caller). With
+    ``tolerance``, f'(X) and δ accept either one-sided value where X sits on a kink of its
+    activation (the registry's kinks the verdict can see)."""
+    build = _Builder(net, tolerance)
     count = len(net.layers)
     for i, layer in enumerate(net.layers, 1):
         _forward(build, i, layer, worked)
@@ -181,6 +186,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
             return _list(act.derivative(_t(v[f"{key}.z"]), params))
 
     out = worked.out[i - 1].double()
+    on_kink = _kink_finder(build, i, worked)
     build.add(
         f"{key}.fprime",
         "f'(X)",
@@ -195,6 +201,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
                 _list(act.derivative(out, params)),
             )
         ],
+        kinks=on_kink and on_kink(None, worked.derivative[i - 1]),
         noun=f"f'(X) of layer {i}",
     )
     upstream, derivative = worked.upstream[i - 1].double(), worked.derivative[i - 1].double()
@@ -230,6 +237,7 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
         compute=lambda v: _list(_t(v[f"{key}.output_grad"]) * _t(v[f"{key}.fprime"])),
         dim_names=("s", "k"),
         slips=delta_slips,
+        kinks=on_kink and on_kink(worked.upstream[i - 1], worked.delta[i - 1]),
         noun=f"δ of layer {i}",
     )
     node = "k" if i == count else "j"
@@ -261,6 +269,45 @@ def _backward(build, i, worked, formulas, slips, kinks) -> None:
             noun="∂E/∂b",
             locator="∂E/∂b",
         )
+
+
+def _kink_finder(
+    build: _Builder, i: int, worked: Backprop
+) -> Callable[[Tensor | None, Tensor], KinkFinder] | None:
+    """For the entries of layer i whose pre-activation X sits on a kink of its activation:
+    ``finder(factor, truth)`` gives f'(X)'s one-sided values (times ``factor``, δ's ∂E/∂O),
+    either of which — or a value between — a student may write (torch uses ``truth``'s).
+    None when no X sits on a kink."""
+    from gradcli.core.activation import one_sided_slopes, real_kinks
+    from gradcli.core.engine import KINK_MARGIN
+
+    layer = build.net.layers[i - 1]
+    act, params = layer.activation, layer.params
+    if build.tolerance is None:
+        return None
+    kinks = real_kinks(act, params, build.tolerance)
+    at: dict[int, tuple[float, float]] = {}
+    for k, value in enumerate(worked.pre[i - 1].double().reshape(-1).tolist()):
+        for kink in kinks:
+            if abs(value - kink) <= KINK_MARGIN * max(abs(value), 1.0):
+                at[k] = one_sided_slopes(act, params, kink)
+    if not at:
+        return None
+
+    def finder(factor: Tensor | None, truth: Tensor) -> KinkFinder:
+        scale = [1.0] * truth.numel() if factor is None else factor.double().reshape(-1).tolist()
+        values = truth.double().reshape(-1).tolist()
+
+        def find(indices: list[int]) -> dict[int, Kink]:
+            return {
+                k: Kink(scale[k] * at[k][0], scale[k] * at[k][1], values[k])
+                for k in indices
+                if k in at
+            }
+
+        return find
+
+    return finder
 
 
 def _step(build, lr: float, bias_update: bool, slips, kinks) -> None:

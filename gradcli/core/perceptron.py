@@ -432,7 +432,9 @@ def _solution(
         "output_grad": output_gradient_formula(net),
         "delta": output_delta_formula(net),
     }
-    return network_solution(net, worked, loss, formulas, lr, bias_update, slips, kinks)
+    return network_solution(
+        net, worked, loss, formulas, lr, bias_update, slips, kinks, settings.tolerance
+    )
 
 
 def _lazy(make: Callable[[], KinkFinder | None]) -> KinkFinder:
