@@ -23,7 +23,7 @@ from gradcli.errors import InputError, closest, shown
 from gradcli.expect import Expected, check_shape, parse_expected, shape_of, with_min_digits
 from gradcli.parsing import FILE_PREFIX, read_source
 
-_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.]*", re.ASCII)
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,63}", re.ASCII)  # ASCII, bounded: no key is longer
 SHEET_LINES = 10_000  # lines of an answer sheet: far more than any worked solution has keys
 KEYS_SHOWN = 24  # keys listed in an error message before "…"
 

@@ -19,7 +19,7 @@ from gradcli.commands.options import (
 )
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.limits import require_entries
+from gradcli.limits import max_entries, require_entries
 from gradcli.ops.losses import LOSS_LIST, LOSSES, Loss, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import parse_tensor
@@ -124,8 +124,9 @@ def loss(
         raise InputError(f"--target is required: {ARRAY_HELP}")
     reduced = choose(Reduction, reduction, "reduction")
     chosen.check_reduction(reduced)
-    pred_values = parse_tensor(pred, "--pred", max_dims=2)
-    target_values = parse_tensor(target, "--target", max_dims=2)
+    bound = max_entries(LOSS_COPIES)  # require_entries' bound below, applied while reading
+    pred_values = parse_tensor(pred, "--pred", max_dims=2, max_entries=bound)
+    target_values = parse_tensor(target, "--target", max_dims=2, max_entries=bound)
     params = chosen.resolve_params(param or [])
     chosen.prepare_target(pred_values, target_values, params)  # every check before torch loads
     require_entries(

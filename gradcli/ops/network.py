@@ -351,7 +351,7 @@ def key_hint(key: str, plan: NetworkPlan) -> str:
     """Why a ``layerN.…`` key names nothing: the layer that exists, or that it has no bias;
     or that a key after the step needs --lr."""
     count = len(plan.layers)
-    match = re.fullmatch(r"layer(\d+)\.(\w+)", key)
+    match = re.fullmatch(r"layer([0-9]{1,9})\.(\w+)", key, re.ASCII)
     if match is None:
         return ""
     number, name = int(match[1]), match[2]
