@@ -130,20 +130,6 @@ def _shown(result: R, precision: int) -> R:
     return with_precision(result, _digits(precision))
 
 
-def _single_answer(expect: Answer | None) -> str | None:
-    """The bare ``--expect`` text of a command that takes one answer."""
-    if expect is None:
-        return None
-    if isinstance(expect, Mapping):
-        keys = ", ".join(repr(key) for key in expect)
-        raise InputError(
-            f"--expect: this command takes one answer (a list or matrix), not keys ({keys})"
-        )
-    from gradcli.pyvalues import answer_text
-
-    return answer_text(expect)
-
-
 # ---------------------------------------------------------------- the commands
 
 
@@ -152,8 +138,9 @@ def activation(
     x: Values,
     *,
     param: Mapping[str, Any] | None = None,
-    expect: Answer | None = None,
+    expect: Answer | Mapping[str, Answer] | None = None,
     min_digits: int | None = None,
+    steps: bool = False,
     dtype: Dtype = "float64",
     atol: float | None = None,
     rtol: float | None = None,
@@ -163,19 +150,22 @@ def activation(
     """f(x) and f'(x) of an activation at each x: formula vs autograd vs finite differences.
 
     ``gradcli.activation("sigmoid", [0, 0.5], expect=[0.25, 0.235])``; ``param`` sets the
-    activation's parameters (``{"negative_slope": 0.1}``), as ``--param``.
+    activation's parameters (``{"negative_slope": 0.1}``), as ``--param``; ``expect`` is f'(x)
+    (a list) or quantities of the worked solution by key (``{"f": …, "grad": …}``);
+    ``steps`` shows the worked solution.
     """
     from gradcli.commands.activation import activation_result
-    from gradcli.pyvalues import key_values, vector
+    from gradcli.pyvalues import expect_items, key_values, vector
 
     settings = _settings(dtype, atol, rtol, no_numeric)
     result = activation_result(
         name,
         vector(x, "x values"),
         key_values(param, "--param"),
-        _single_answer(expect),
+        expect_items(expect),
         _min_digits(min_digits),
         settings,
+        bool(steps),
     )
     return _shown(result, precision)  # type: ignore[arg-type]
 
@@ -187,8 +177,9 @@ def loss(
     *,
     reduction: Literal["mean", "sum", "half-sum"] = "mean",
     param: Mapping[str, Any] | None = None,
-    expect: Answer | None = None,
+    expect: Answer | Mapping[str, Answer] | None = None,
     min_digits: int | None = None,
+    steps: bool = False,
     dtype: Dtype = "float64",
     atol: float | None = None,
     rtol: float | None = None,
@@ -198,10 +189,11 @@ def loss(
     """A loss and ∂L/∂pred: formula vs autograd vs finite differences.
 
     ``gradcli.loss("cross_entropy", pred=[[2, 1, 0.1]], target=[0])``: rows of ``pred`` are
-    samples; ``target`` holds values, probabilities or class indices, as ``--target``.
+    samples; ``target`` holds values, probabilities or class indices, as ``--target``;
+    ``expect`` is ∂L/∂pred or quantities by key (``{"loss": 0.417, "grad": …}``).
     """
     from gradcli.commands.loss import loss_result
-    from gradcli.pyvalues import key_values, tensor_data
+    from gradcli.pyvalues import expect_items, key_values, tensor_data
 
     settings = _settings(dtype, atol, rtol, no_numeric)
     result = loss_result(
@@ -210,9 +202,10 @@ def loss(
         tensor_data(target, "--target", max_dims=2),
         _text(reduction, "--reduction"),
         key_values(param, "--param"),
-        _single_answer(expect),
+        expect_items(expect),
         _min_digits(min_digits),
         settings,
+        bool(steps),
     )
     return _shown(result, precision)
 
@@ -221,9 +214,10 @@ def softmax_jacobian(
     a: Values,
     *,
     temperature: float = 1.0,
-    expect: Answer | None = None,
+    expect: Answer | Mapping[str, Answer] | None = None,
     min_digits: int | None = None,
     heatmap: bool = False,
+    steps: bool = False,
     dtype: Dtype = "float64",
     atol: float | None = None,
     rtol: float | None = None,
@@ -233,20 +227,21 @@ def softmax_jacobian(
     """p = softmax(a / T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, three ways.
 
     ``gradcli.softmax_jacobian([1, 2, 3], temperature=2)``; ``expect`` is the Jacobian
-    (rows i) — or its diagonal, as ``--expect`` takes it.
+    (rows i), or quantities by key (``{"p": …, "jacobian": …}``), as ``--expect``.
     """
     from gradcli.commands.options import number
     from gradcli.commands.softmax import softmax_result
-    from gradcli.pyvalues import vector
+    from gradcli.pyvalues import expect_items, vector
 
     settings = _settings(dtype, atol, rtol, no_numeric)
     result = softmax_result(
         vector(a, "logits"),
         _option(number, temperature, "--temperature"),
-        _single_answer(expect),
+        expect_items(expect),
         _min_digits(min_digits),
         settings,
         bool(heatmap),
+        bool(steps),
     )
     return _shown(result, precision)
 
@@ -273,7 +268,7 @@ def perceptron(
     optimizer: str | None = None,
     param_option: Mapping[str, Any] | None = None,
     weight_decay: float | None = None,
-    expect: Mapping[str, Answer] | None = None,
+    expect: Answer | Mapping[str, Answer] | None = None,
     min_digits: int | None = None,
     dtype: Dtype = "float64",
     atol: float | None = None,
@@ -331,7 +326,7 @@ def expr(
     at: Mapping[str, float | str] | None = None,
     wrt: str | Sequence[str] | None = None,
     order: Literal[1, 2] = 1,
-    expect: Answer | None = None,
+    expect: Answer | Mapping[str, Answer] | None = None,
     steps: bool = False,
     graph: bool = False,
     min_digits: int | None = None,
@@ -347,7 +342,7 @@ def expr(
     Jacobian, ``order=2`` the Hessian; ``at`` values may be numbers or formulas (``"pi/4"``).
     """
     from gradcli.commands.expr import expr_result
-    from gradcli.pyvalues import number_text, words
+    from gradcli.pyvalues import expect_items, number_text, words
 
     settings = _settings(dtype, atol, rtol, no_numeric)
     for text in expressions:
@@ -359,7 +354,7 @@ def expr(
         points,
         None if wrt is None else words(wrt),
         number_text(order, "--order"),
-        _single_answer(expect),
+        expect_items(expect),
         bool(steps),
         bool(graph),
         _min_digits(min_digits),

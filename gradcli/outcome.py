@@ -61,9 +61,14 @@ class Outcome:
 
     @property
     def passed(self) -> bool | None:
-        """True/False: the answer given (``expect``) matches or not; None: none was given."""
-        answer = getattr(self, "answer", None)
-        return None if answer is None else bool(answer.passed)
+        """True/False: every answer given (``expect``, and the marks of a worked solution)
+        matches or not; None: none was given."""
+        given = [
+            check
+            for check in (getattr(self, "answer", None), getattr(self, "marks", None))
+            if check is not None
+        ]
+        return None if not given else all(bool(check.passed) for check in given)
 
     def __bool__(self) -> bool:
         return bool(getattr(self, "agree", False)) and self.passed is not False

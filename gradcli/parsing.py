@@ -342,6 +342,15 @@ def _too_long(what: str, name: str, max_chars: int, max_entries: int) -> InputEr
     )
 
 
+def read_source(text: str, what: str) -> str:
+    """The text of an option that may be ``@FILE`` or ``-`` (stdin), read in chunks with the
+    bound every input file has (the numbers the memory limit allows, and the text they
+    take); any other text as it is."""
+    from gradcli.limits import max_entries as memory_bound
+
+    return _read_source(text, what, memory_bound())
+
+
 _stdin_taken = False
 
 

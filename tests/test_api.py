@@ -61,6 +61,13 @@ TWINS = [
         id="activation",
     ),
     pytest.param(
+        lambda: gradcli.activation(
+            "sigmoid", [0, 2], expect={"f": [0.5, 0.88], "grad": [0.25, 1]}, steps=True
+        ),
+        line("activation sigmoid 0 2 --expect f=0.5,0.88 --expect grad=0.25,1 --steps"),
+        id="activation-keys",
+    ),
+    pytest.param(
         lambda: gradcli.activation("leaky_relu", [-2, 3], param={"negative_slope": 0.1}),
         line("activation leaky_relu -2 3 --param negative_slope=0.1"),
         id="activation-param",
@@ -628,7 +635,7 @@ def test_bad_input_raises_input_error_with_the_cli_message(call, args, monkeypat
         (lambda: gradcli.activation("sigmoid", [[1, 2], [3, 4]]), "flat list"),
         (lambda: gradcli.activation("sigmoid", []), "no x values given"),
         (lambda: gradcli.activation("sigmoid", [True]), "'True' is not a number"),
-        (lambda: gradcli.activation("sigmoid", [1], expect={"x": 1}), "one answer"),
+        (lambda: gradcli.activation("sigmoid", [1], expect={"x": 1}), "'x' names no quantity"),
         (lambda: gradcli.activation("sigmoid", [1], precision=30), "'--precision'"),
         (lambda: gradcli.loss("mse", [[[1]]], [1]), "at most 2 dimensions"),
         (lambda: gradcli.loss("mse", np.array(["a"]), [1]), "not of numbers"),

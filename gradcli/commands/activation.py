@@ -8,15 +8,16 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
     ParamOpt,
+    SolutionStepsOpt,
     Stray,
-    answer,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.pictures import (
     HeightOpt,
@@ -88,8 +89,9 @@ def activation(
     list_: Annotated[
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
-    expect: ExpectOpt = None,
+    expect: expect_option("f'(x)", "f = f(x), grad = f'(x)") = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     plot: PlotOpt = False,
     x_range: RangeOpt = None,
     width: WidthOpt = None,
@@ -102,15 +104,9 @@ def activation(
         return common.output.show(activation_listing())
     request = plot_request(plot, x_range, width, height, common.output)
     result = activation_result(
-        name,
-        x or [],
-        param or [],
-        expect,
-        min_digits,
-        common.settings,
-        request,
+        name, x or [], param or [], expect or [], min_digits, common.settings, steps, request,
         Stray(ctx),
-    )
+    )  # fmt: skip
     return common.output.show(result)
 
 
@@ -118,9 +114,10 @@ def activation_result(
     name: str | None,
     x: Sequence[str] | Sequence[float],
     param: list[str],
-    expect: str | None,
+    expect: list[str],
     min_digits: int | None,
     settings: Settings,
+    steps: bool = False,
     request: PlotRequest | None = None,
     stray: Stray | None = None,
 ) -> ActivationResult | PlotOnly:
@@ -138,11 +135,17 @@ def activation_result(
         )
     values = stray.numbers(x, "x values") if x else []
     params = act.resolve_params(param)
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        if not values:
-            raise InputError("--expect checks f'(x) at the x values: give them after the name")
-        stray.check_answer_shape(expected, (len(values),), "f'(x)", "x value")
+    if (expect or steps) and not values:
+        flag = "--expect checks f'(x)" if expect else "--steps works"
+        raise InputError(f"{flag} at the x values: give them after the name")
+    expected = parse_answers(
+        expect,
+        activation_outline(len(values)),
+        min_digits,
+        lambda answer, shape, key: stray.check_answer_shape(
+            answer, shape, QUANTITY_NAMES[key], "x value"
+        ),
+    )
 
     from gradcli.core.activation import activation_curve, activation_gradients
 
@@ -152,8 +155,17 @@ def activation_result(
         curve = activation_curve(act, params, values, settings, request.x_range, size)
         if not values:
             return PlotOnly(curve, "activation")
-    result = activation_gradients(act, values, params, settings, expected)
+    result = activation_gradients(act, values, params, settings, expected, steps)
     return dataclasses.replace(result, curve=curve)
+
+
+QUANTITY_NAMES = {"f": "f(x)", "grad": "f'(x)"}
+
+
+def activation_outline(points: int) -> Outline:
+    """The quantities of the worked solution at ``points`` x values: f(x), then f'(x) (the
+    bare --expect)."""
+    return Outline({"f": (points,), "grad": (points,)}, main="grad", command="activation")
 
 
 INFO = CommandInfo(
@@ -164,7 +176,7 @@ INFO = CommandInfo(
     examples=(
         Example("activation sigmoid 0 0.5 -2"),
         Example("activation sigmoid 0.5 --expect 0.2350"),
-        Example("activation leaky_relu -2 3 --param negative_slope=0.1 --json"),
+        Example("activation sigmoid 0.5 --expect f=0.6225 --expect grad=0.235 --steps"),
         Example("activation tanh --plot --range -4,4"),
     ),
     numeric_args=True,

@@ -6,21 +6,21 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
     ParamOpt,
-    answer,
+    SolutionStepsOpt,
     choose,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.expect import check_shape
 from gradcli.limits import max_entries, require_entries
-from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, get_loss
+from gradcli.ops.losses import LOSS_LIST, LOSSES, Loss, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import TensorData, tensor_arg
 from gradcli.results.listing import Listing, ListingTable
@@ -108,8 +108,12 @@ def loss(
     list_: Annotated[
         bool, typer.Option("--list", help="List every loss with its formulas.")
     ] = False,
-    expect: ExpectOpt = None,
+    expect: expect_option(
+        "∂L/∂pred",
+        "loss = L, grad = ∂L/∂pred, p = softmax or σ of pred for cross_entropy and bce_with_logits",
+    ) = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     *,
     common: Common,
 ) -> int:
@@ -117,8 +121,9 @@ def loss(
     if list_:
         return common.output.show(loss_listing())
     result = loss_result(
-        name, pred, target, reduction, param or [], expect, min_digits, common.settings
-    )
+        name, pred, target, reduction, param or [], expect or [], min_digits, common.settings,
+        steps,
+    )  # fmt: skip
     return common.output.show(result)
 
 
@@ -128,9 +133,10 @@ def loss_result(
     target: str | TensorData | None,
     reduction: str,
     param: list[str],
-    expect: str | None,
+    expect: list[str],
     min_digits: int | None,
     settings: Settings,
+    steps: bool = False,
 ) -> LossResult:
     """The check behind ``gradcli loss`` and ``gradcli.loss``: ``pred`` and ``target`` as
     the options' text or already parsed; every check made before torch loads."""
@@ -151,13 +157,21 @@ def loss_result(
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
     )
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        check_shape(expected, pred_values.shape, "∂L/∂pred")
+    expected = parse_answers(expect, loss_outline(chosen, pred_values.shape), min_digits)
 
     from gradcli.core.loss import loss_gradients
 
-    return loss_gradients(chosen, pred_values, target_values, reduced, params, settings, expected)
+    return loss_gradients(
+        chosen, pred_values, target_values, reduced, params, settings, expected, steps
+    )
+
+
+def loss_outline(chosen: Loss, shape: tuple[int, ...]) -> Outline:
+    """The worked solution's quantities: p (for a loss with softmax or σ inside), the loss L,
+    then ∂L/∂pred (the bare --expect)."""
+    shapes: dict[str, tuple[int, ...] | None] = {"p": tuple(shape)} if chosen.link else {}
+    shapes |= {"loss": (), "grad": tuple(shape)}
+    return Outline(shapes, main="grad", command=f"loss {chosen.name}")
 
 
 INFO = CommandInfo(
@@ -169,6 +183,9 @@ INFO = CommandInfo(
         Example("loss mse --pred 1,2,3 --target 0,2,5"),
         Example('loss cross_entropy --pred "2,1,0.1;0.5,2.5,0.3" --target 0,1'),
         Example("loss mse --pred 1,2,3 --target 0,2,5 --reduction half-sum --expect 1,0,-2"),
-        Example("loss --list"),
+        Example(
+            "loss cross_entropy --pred 2,1,0.1 --target 0 --expect p=0.659,0.242,0.099 "
+            "--expect loss=0.417 --steps"
+        ),
     ),
 )

@@ -9,30 +9,32 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     TEXT_FORMATS,
     Common,
     MinDigitsOpt,
     SeedOpt,
-    answers,
     choose,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
-from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     DEFAULT_LR,
     ENGINES,
+    STEP_KEYS,
     SUPPORTED_LOSSES,
     NetworkPlan,
     NetworkSpec,
+    key_hint,
     plan_network,
-    unknown_key,
+    solution_shapes,
 )
 from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
 from gradcli.parsing import (
@@ -108,32 +110,6 @@ def parse_target(text: str | TensorData) -> Vector | Matrix:
     if isinstance(text, str):
         return parse_array(text, "--target")
     return tensor_arg(text, "--target", max_dims=2).nested()
-
-
-_EXPECT_KEY = re.compile(r"^layer[0-9]{1,9}\.(new_)?(weight|bias)$")  # ASCII, bounded
-
-
-def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Expected]:
-    """``layer1.weight=MATRIX`` items → {key: the user's answer}; ``new_weight``/``new_bias``
-    keys (the parameters after one step) need ``--lr``."""
-    answers: dict[str, Expected] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not _EXPECT_KEY.match(key):
-            raise InputError(
-                f"--expect {shown(item)} must look like layer1.weight=MATRIX, layer2.bias=VECTOR "
-                "or layer1.new_weight=MATRIX (layers counted from 1)"
-            )
-        if key in answers:
-            raise InputError(f"--expect {key} is given twice")
-        if ".new_" in key and lr is None:
-            raise InputError(
-                f"--expect {key} checks the parameters after one gradient-descent step: "
-                "give the learning rate with --lr"
-            )
-        answers[key] = parse_expected(value, f"--expect {key}")
-    return answers
 
 
 def check_graph(graph: bool, plan: NetworkPlan, fmt: OutputFormat) -> None:
@@ -263,7 +239,11 @@ def perceptron(
         ),
     ] = "grad",
     steps: Annotated[
-        bool, typer.Option("--steps", help="Show the worked backprop: X, O, f'(X), δ, δ·x.")
+        bool,
+        typer.Option(
+            "--steps",
+            help="Show the worked backprop: X, O, f'(X), δ, δ·x (every quantity's key in --json).",
+        ),
     ] = False,
     graph: Annotated[
         bool,
@@ -333,18 +313,11 @@ def perceptron(
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
-    expect: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--expect",
-            metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
-            help="Your own answer for one gradient (repeatable): whole numbers and fractions"
-            " are exact, decimals checked to the digits you wrote (rounded; truncated too from"
-            " 2 digits on); layerN.new_weight= / new_bias= check the parameters after one --lr"
-            " step; exit 1 if any entry is off.",
-            show_default=False,
-        ),
-    ] = None,
+    expect: expect_option(
+        None,
+        "layerN.z, layerN.output, loss, layerN.output_grad, layerN.fprime, layerN.delta, "
+        "layerN.weight, layerN.bias; with --lr layerN.new_weight, layerN.new_bias, new_loss",
+    ) = None,
     min_digits: MinDigitsOpt = None,
     *,
     common: Common,
@@ -420,14 +393,6 @@ def perceptron_result(
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
     choice = training_choice(optimizer, param_option, weight_decay, lr, epoch_count)
-    expected = answers(parse_expectations(expect, lr), min_digits)
-    stepped = next((key for key in expected if ".new_" in key), None)
-    if choice is not None and stepped:
-        raise InputError(
-            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
-            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
-            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
-        )
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
@@ -461,7 +426,14 @@ def perceptron_result(
         optimizer=choice,
     )
     plan = plan_network(spec)
-    check_expectations(expected, plan)  # every check before torch loads
+    expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
+    stepped = next((key for key in expected if key.rpartition(".")[2] in STEP_KEYS), None)
+    if choice is not None and stepped:
+        raise InputError(
+            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
+            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
+            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
+        )
     check_graph(graph, plan, fmt)
 
     from gradcli.core.perceptron import perceptron_gradients
@@ -475,6 +447,22 @@ def matrix_arg(value: str | TensorData, what: str) -> Matrix:
         return parse_matrix(value, what)
     array = tensor_arg(value, what, max_dims=2).nested()
     return array if isinstance(array[0], list) else [array]
+
+
+def perceptron_outline(plan: NetworkPlan, stepped: bool) -> Outline:
+    """The keys of the worked solution (torch-free, from the plan); the quantities after a
+    step need --lr."""
+    shapes = solution_shapes(plan, stepped)
+    needs = {}
+    if not stepped:
+        for key in solution_shapes(plan, True):
+            if key.split(".")[-1] in STEP_KEYS:
+                what = "the loss" if key == "new_loss" else "the parameters"
+                needs[key] = (
+                    f" checks {what} after one gradient-descent step: give the learning rate "
+                    "with --lr"
+                )
+    return Outline(shapes, command="perceptron", needs=needs, hint=lambda key: key_hint(key, plan))
 
 
 def training_choice(
@@ -509,21 +497,6 @@ def training_choice(
             raise InputError(f"{optimizer.name} has no weight decay")
         options["weight_decay"] = decay
     return TrainingChoice(optimizer, options)
-
-
-def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:
-    """Each ``--expect`` key names a tensor of this network, and its answer can have the
-    tensor's shape (torch-free: the shapes come from the plan)."""
-    shapes = {}
-    for i, layer in enumerate(plan.layers, 1):
-        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
-        if layer.bias:
-            shapes[f"layer{i}.bias"] = (layer.out,)
-    for key, answer in expected.items():
-        base = key.replace(".new_", ".")
-        if base not in shapes:
-            raise unknown_key(key, shapes)
-        check_shape(answer, shapes[base], key)
 
 
 INFO = CommandInfo(

@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
+    SolutionStepsOpt,
     Stray,
-    answer,
     computing_command,
+    expect_option,
     number,
 )
 from gradcli.commands.pictures import for_people
@@ -49,8 +50,9 @@ def softmax_jacobian(
             help="Temperature T in softmax(a / T).",
         ),
     ] = 1.0,
-    expect: ExpectOpt = None,
+    expect: expect_option("the Jacobian", "p = softmax(a/T), jacobian") = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     heatmap: Annotated[
         bool,
         typer.Option(
@@ -66,18 +68,20 @@ def softmax_jacobian(
     if heatmap:
         for_people("--heatmap", common.output)
     result = softmax_result(
-        a or [], temperature, expect, min_digits, common.settings, heatmap, Stray(ctx)
-    )
+        a or [], temperature, expect or [], min_digits, common.settings, heatmap, steps,
+        Stray(ctx),
+    )  # fmt: skip
     return common.output.show(result)
 
 
 def softmax_result(
     a: Sequence[str] | Sequence[float],
     temperature: float,
-    expect: str | None,
+    expect: list[str],
     min_digits: int | None,
     settings: Settings,
     heatmap: bool = False,
+    steps: bool = False,
     stray: Stray | None = None,
 ) -> SoftmaxJacobianResult:
     """The check behind ``gradcli softmax-jacobian`` and ``gradcli.softmax_jacobian``: the
@@ -96,14 +100,32 @@ def softmax_result(
             "use --json for every entry"
         )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        stray.check_answer_shape(expected, (n, n), "the Jacobian", "logit", also=[(n,)])
+    expected = parse_answers(
+        expect,
+        softmax_outline(n),
+        min_digits,
+        lambda answer, shape, key: stray.check_answer_shape(
+            answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
+        ),
+    )
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
-    result = compute(values, temperature, settings, expected)
+    result = compute(values, temperature, settings, expected, steps)
     return dataclasses.replace(result, heatmap=heatmap)
+
+
+QUANTITY_NAMES = {"p": "p", "jacobian": "the Jacobian"}
+
+
+def softmax_outline(n: int) -> Outline:
+    """p, then the n×n Jacobian (the bare --expect; a vector of its diagonal is a slip)."""
+    return Outline(
+        {"p": (n,), "jacobian": (n, n)},
+        main="jacobian",
+        command="softmax-jacobian",
+        also={"jacobian": [(n,)]},
+    )
 
 
 INFO = CommandInfo(

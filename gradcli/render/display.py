@@ -49,8 +49,12 @@ def summary(result: Any) -> str:
         reasons += [diagnosis.message for diagnosis in diagnoses]
         if not diagnoses:
             reasons.append("the gradients DISAGREE (the table marks the entries ✗)")
+    marks = getattr(result, "marks", None)  # a worked solution marked quantity by quantity
+    mistake = None if marks is None else marks.first_mistake
+    if mistake is not None:
+        reasons.append(f"first mistake: {mistake.key} ({mistake.check.summary})")
     answer = getattr(result, "answer", None)
-    if answer is not None and not answer.passed:
+    if mistake is None and answer is not None and not answer.passed:
         parts = getattr(answer, "parts", None)
         if parts is None:
             reasons.append(answer.summary)

@@ -7,11 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerSet
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
 from gradcli.outcome import Outcome
-from gradcli.results import GradientCheck, answer_json
+from gradcli.results import GradientCheck, answer_json, solution_fields, solution_rows
 from gradcli.results.grid import Grid
 from gradcli.results.listing import Listing
+from gradcli.solution import Solution
 
 Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 
@@ -123,9 +125,11 @@ class LayerStep:
     value: Nested | None
     lines: list[str]
     symbol: str = ""
+    key: str = ""  # its key in the worked solution (--expect KEY=), if it is a quantity
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "key": self.key or None,
             "label": self.label,
             "formula": self.formula,
             "shape": self.shape,
@@ -157,8 +161,10 @@ class LayerResult(Outcome):
     numeric: bool  # finite differences were computed
     steps: list[LayerStep] | None = None
     notes: list[str] = field(default_factory=list)
-    answer: AnswerSet | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "layer"
+    solution: Solution | None = None  # y, the steps' keyed quantities, the gradients
+    marks: Marks | None = None  # the user's --expect answers, marked
 
     @property
     def numeric_sampled(self) -> bool:
@@ -187,11 +193,16 @@ class LayerResult(Outcome):
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
     def csv_rows(self) -> tuple[list[str], Iterator[list[Any]]]:
         """One row per gradient entry, with its index tuple in columns i0, i1, … (rows are
-        produced one at a time, so a large gradient is written as it is read)."""
+        produced one at a time, so a large gradient is written as it is read); the worked
+        solution's rows with --steps or an answer for y or an intermediate."""
+        rows = solution_rows(self, shown=[grad.name for grad in self.grads])
+        if rows is not None:
+            return rows
         rank = max((len(grad.shape) for grad in self.grads), default=1)
         header = [
             "input",
@@ -203,7 +214,7 @@ class LayerResult(Outcome):
             "abs_diff",
             "ok",
         ]
-        with_answer = self.answer is not None
+        with_answer = self.marks is not None
         if with_answer:
             header += ["expected", "expected_ok"]
         rows = (row for grad in self.grads for row in self._rows(grad, rank, with_answer))
@@ -229,9 +240,10 @@ class LayerResult(Outcome):
             yield row
 
     def _expected(self, name: str) -> tuple[list, list] | None:
-        part = self.answer.parts.get(name) if self.answer else None
-        if part is None:
+        mark = self.marks.get(name) if self.marks else None
+        if mark is None:
             return None
+        part = mark.check
         values, oks = flat(part.expected), flat(part.ok)
         grad = next(g for g in self.grads if g.name == name)
         if len(values) != len(flat(grad.check.analytic)) or len(oks) != len(values):
