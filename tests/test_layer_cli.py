@@ -390,6 +390,10 @@ STEPS_CASES = {
     "dropout": [["--x", "1,2,3"], ["--x-shape", "2x3", "--param", "p=0"]],
     "embedding": [["--indices", "[[0,1],[1,1]]", "--weight-shape", "3x2"]],
     "attention": [["--q-shape", "3x2"], ["--q-shape", "2x2x3x2", "--param", "causal=true"]],
+    "rnn": [["--x-shape", "3x2x2", "--param", "hidden_size=2", "--upstream-h", "random"],
+            ["--x", "1,2;3,4", "--weight-hh", "0.5", "--param", "nonlinearity=relu"]],
+    "lstm": [["--x-shape", "6x2", "--param", "hidden_size=2", "--upstream-c", "ones"]],
+    "gru": [["--x-shape", "2x3x2", "--h0-shape", "3x2", "--bias-hh", "none"]],
 }  # fmt: skip
 
 

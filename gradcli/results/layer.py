@@ -158,6 +158,10 @@ class LayerResult:
     notes: list[str] = field(default_factory=list)
     answer: AnswerSet | None = None
     command: str = "layer"
+    # a recurrent layer's final states (h_n, c_n), and the upstreams L weighs them with
+    # (G_h, G_c: --upstream-h/-c)
+    final_states: list[TensorInfo] = field(default_factory=list)
+    final_upstreams: list[TensorInfo] = field(default_factory=list)
 
     @property
     def numeric_sampled(self) -> bool:
@@ -175,6 +179,14 @@ class LayerResult:
             "output_shape": self.output.shape,
             "upstream": self.upstream.value,
             "upstream_kind": self.upstream_kind,
+            **(
+                {
+                    "final_states": {i.name: i.to_json() for i in self.final_states},
+                    "final_upstreams": {i.name: i.to_json() for i in self.final_upstreams},
+                }
+                if self.final_states
+                else {}
+            ),
             "grads": {grad.name: grad.to_json() for grad in self.grads},
             "max_abs_diff": self.max_abs_diff,
             "agree": self.agree,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gradcli.errors import InputError, shown, unknown
+from gradcli.errors import InputError, shown, suggest, unknown
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -33,6 +33,11 @@ _BIAS_HELP = "bias, or 'none'"  # the help of every optional bias
 def dims_text(shape: Sequence[int]) -> str:
     """``(2, 3, 5)`` → ``2×3×5``."""
     return "×".join(str(n) for n in shape) if len(shape) else "scalar"
+
+
+def option(name: str) -> str:
+    """The command-line option of input ``name``: ``weight_ih`` → ``--weight-ih``."""
+    return "--" + name.replace("_", "-")
 
 
 # ---------------------------------------------------------------- records
@@ -55,6 +60,9 @@ class LayerInput:
     # bias of nn.Linear and nn.Conv*); ``init_owner`` names that module
     init: str = "normal"
     init_owner: str = ""
+    # how ``--NAME-shape`` draws it: "normal", or "hidden_uniform" (uniform on ±1/√H, as
+    # torch's recurrent modules start every weight and bias)
+    shape_init: str = "normal"
 
     @property
     def has_gradient(self) -> bool:
@@ -66,8 +74,9 @@ class LayerParam:
     """One ``--param KEY=VALUE``: torch's default and what values it accepts.
 
     kind: ``int`` (one integer), ``pair`` (an integer or two, ``2`` or ``1,2``),
-    ``float`` or ``bool``. ``default`` None means "derived" (``default_text`` says from
-    what); ``required`` parameters have no default at all, as in torch.
+    ``float``, ``bool`` or ``choice`` (one of ``choices``, any case). ``default`` None
+    means "derived" (``default_text`` says from what); ``required`` parameters have no
+    default at all, as in torch.
     """
 
     name: str
@@ -79,12 +88,20 @@ class LayerParam:
     requirement: str = ""
     default_text: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # for choice
 
     def parse(self, raw: str, owner: str) -> Any:
         """The value of ``KEY=raw``, checked; InputError naming the parameter otherwise."""
         text = raw.strip()
         if self.kind == "bool":
             return _parse_bool(text, self.name, owner)
+        if self.kind == "choice":
+            if text.lower() not in self.choices:
+                raise InputError(
+                    f"{owner}: --param {self.name}={shown(text)} must be "
+                    f"{' or '.join(self.choices)}{suggest(text.lower(), self.choices)}"
+                )
+            return text.lower()
         if self.kind == "float":
             return self._parse_float(text, owner)
         return self._parse_ints(text, owner)
@@ -131,7 +148,10 @@ class LayerParam:
             return f"{self.name} (required)"
         if self.default is None:
             return f"{self.name}={self.default_text or 'none'}"
-        return f"{self.name}={_show(self.default)}"
+        others = [c for c in self.choices if c != self.default]
+        return f"{self.name}={_show(self.default)}" + (
+            f" (or {', '.join(others)})" if others else ""
+        )
 
 
 def _parse_bool(text: str, name: str, owner: str) -> bool:
@@ -162,6 +182,22 @@ class Step:
     dim_names: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     symbol: str = ""  # the tensor's name in slice titles (default: the label's first word)
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """An output besides y that L may weigh too: a recurrent layer's final state h_n or c_n.
+
+    With ``--{option}`` given, L = Σ G ⊙ y + Σ G_final ⊙ output; the layer's
+    ``forward_all`` returns it, and its upstream reaches the backward in the tensors under
+    ``upstream`` (``G_h``). It has the shape of input ``like`` (``h0``).
+    """
+
+    name: str  # "h_n"
+    option: str  # "upstream-h"
+    upstream: str  # "G_h"
+    like: str  # "h0"
+    formula: str  # "h_n = h_T, the last hidden state"
 
 
 @dataclass(frozen=True)
@@ -205,6 +241,12 @@ class Layer:
     )
     notes: Callable[[Params, Shapes], list[str]] = lambda params, shapes: []
     kinks_text: str = ""
+    # outputs besides y that --upstream-h/-c may weigh in L (recurrent layers' h_n, c_n),
+    # and torch's forward returning them all: {"y": …, "h_n": …}
+    final_outputs: tuple[FinalOutput, ...] = ()
+    forward_all: Callable[[Tensors, Params], dict[str, Tensor]] | None = None
+    # the batch size N, when it is not the first input's first dimension
+    batch_size: Callable[[Tensors], int] | None = None
 
     def input(self, name: str) -> LayerInput:
         for item in self.inputs:
