@@ -226,6 +226,9 @@ class Layer:
     workspace: Callable[[Shapes, Params, Shape], int] = lambda shapes, params, out: 0
     multiply_adds: Callable[[Shapes, Params, Shape], int] | None = None
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
+    # parameters that follow from the inputs the user gave, checked against them before any
+    # input left out is given its default (a recurrent layer's hidden size H)
+    derive: Callable[[Shapes, Params], dict[str, Any]] | None = None
     # a given tensor's shape as the layer reads it (linear: a weight vector is one row)
     reshape: Callable[[str, Shape], Shape] = lambda name, shape: shape
     # inputs that, given in a shorter form than the layer reads (conv2d: an H×W image), are

@@ -86,6 +86,8 @@ def plan(
         else:
             continue
         _check_size(layer, item, shapes[item.name])
+    if layer.derive is not None:
+        params.update(layer.derive(shapes, params))
     for item in layer.inputs:  # then the inputs left out, in registry order
         if item.name in sources:
             continue

@@ -123,14 +123,24 @@ def hidden_size(kind: str, shapes: Shapes, params: Params) -> tuple[int, str] | 
     return None
 
 
-def _need_hidden(kind: str, shapes: Shapes, params: Params) -> tuple[int, str]:
-    found = hidden_size(kind, shapes, params)
-    if found is None:
-        raise InputError(
-            f"{kind}: the hidden size H is not known: give --param hidden_size=H (as "
-            f"{OWNER[kind]}(input_size, hidden_size)), or --weight-hh, or --h0"
-        )
-    return found
+def _derive(kind: str) -> Callable[[Shapes, Params], dict[str, Any]]:
+    """H from the inputs given (the first that says, in :func:`hidden_size`'s order), every
+    other input given checked against it and x — before the ones left out are made to fit."""
+
+    def derive(shapes: Shapes, params: Params) -> dict[str, Any]:
+        if shapes.get("x") is None:
+            return {}  # refused as missing
+        _check_ranks(kind, shapes)
+        found = hidden_size(kind, shapes, params)
+        if found is None:
+            raise InputError(
+                f"{kind}: the hidden size H is not known: give --param hidden_size=H (as "
+                f"{OWNER[kind]}(input_size, hidden_size)), or --weight-hh, or --h0"
+            )
+        _check_shapes(kind, shapes, *found)
+        return {"hidden_size": found[0]}
+
+    return derive
 
 
 def _state_shape(x: Shape, h: int) -> Shape:
@@ -139,11 +149,9 @@ def _state_shape(x: Shape, h: int) -> Shape:
 
 def _default_shape(kind: str) -> Callable[[str, Shapes, Params], Shape | None]:
     def default(name: str, shapes: Shapes, params: Params) -> Shape | None:
-        x = shapes.get("x")
-        if x is None:
+        x, h = shapes.get("x"), params.get("hidden_size")
+        if x is None or h is None:
             return None
-        _check_ranks(kind, shapes)
-        h, _ = _need_hidden(kind, shapes, params)
         rows = _count(kind) * h
         return {
             "h0": _state_shape(x, h),
@@ -157,38 +165,41 @@ def _default_shape(kind: str) -> Callable[[str, Shapes, Params], Shape | None]:
     return default
 
 
+def _check_shapes(kind: str, shapes: Shapes, h: int, source: str) -> None:
+    """Every input present fits x (T×N×D or T×D) and H."""
+    x = shapes["x"]
+    rows = _count(kind) * h
+    said = f"with H = {h} (from {source})"
+    for name in ("h0", "c0"):
+        shape = shapes.get(name)
+        if shape is not None and tuple(shape) != _state_shape(x, h):
+            form = "N×H" if len(x) == 3 else "H (one sequence: x is T×D)"
+            raise InputError(
+                f"{kind}: {option(name)} has shape {dims_text(shape)} but it is {form}: "
+                f"x is {dims_text(x)}, {said}, so it must be {dims_text(_state_shape(x, h))}"
+            )
+    for name, want in (("weight_ih", (rows, x[-1])), ("weight_hh", (rows, h))):
+        shape = shapes.get(name)
+        if shape is not None and tuple(shape) != want:
+            form = f"{_rows(kind)}×D" if name == "weight_ih" else f"{_rows(kind)}×H"
+            what = _stacked(kind) + ("; D = x's features" if name == "weight_ih" else "")
+            raise InputError(
+                f"{kind}: {option(name)} has shape {dims_text(shape)} but {name} is {form} "
+                f"({what}): x is {dims_text(x)}, {said}, so it must be {dims_text(want)}"
+            )
+    for name in ("bias_ih", "bias_hh"):
+        shape = shapes.get(name)
+        if shape is not None and tuple(shape) != (rows,):
+            raise InputError(
+                f"{kind}: {option(name)} has {shape[0]} values but {name} stacks "
+                f"{_stacked(kind)}: {said} it needs {rows}"
+            )
+
+
 def _output_shape(kind: str) -> Callable[[Shapes, Params], Shape]:
     def output(shapes: Shapes, params: Params) -> Shape:
-        _check_ranks(kind, shapes)
-        x = shapes["x"]
-        h, source = _need_hidden(kind, shapes, params)
-        rows = _count(kind) * h
-        said = f"with H = {h} (from {source})"
-        for name in ("h0", "c0"):
-            shape = shapes.get(name)
-            if shape is not None and tuple(shape) != _state_shape(x, h):
-                form = "N×H" if len(x) == 3 else "H (one sequence: x is T×D)"
-                raise InputError(
-                    f"{kind}: {option(name)} has shape {dims_text(shape)} but it is {form}: "
-                    f"x is {dims_text(x)}, {said}, so it must be "
-                    f"{dims_text(_state_shape(x, h))}"
-                )
-        for name, want in (("weight_ih", (rows, x[-1])), ("weight_hh", (rows, h))):
-            shape = shapes[name]
-            if tuple(shape) != want:
-                form = f"{_rows(kind)}×D" if name == "weight_ih" else f"{_rows(kind)}×H"
-                what = _stacked(kind) + ("; D = x's features" if name == "weight_ih" else "")
-                raise InputError(
-                    f"{kind}: {option(name)} has shape {dims_text(shape)} but {name} is {form} "
-                    f"({what}): x is {dims_text(x)}, {said}, so it must be {dims_text(want)}"
-                )
-        for name in ("bias_ih", "bias_hh"):
-            shape = shapes.get(name)
-            if shape is not None and tuple(shape) != (rows,):
-                raise InputError(
-                    f"{kind}: {option(name)} has {shape[0]} values but {name} stacks "
-                    f"{_stacked(kind)}: {said} it needs {rows}"
-                )
+        x, h = shapes["x"], params["hidden_size"]
+        _check_shapes(kind, shapes, h, "the inputs given")  # the defaults fit by construction
         return (x[0], x[1], h) if len(x) == 3 else (x[0], h)
 
     return output
@@ -210,14 +221,7 @@ def _reshape(kind: str) -> Callable[[str, Shape], Shape]:
     return reshape
 
 
-def _resolve(kind: str) -> Callable[[Shapes, Params, str], dict[str, Any]]:
-    def resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
-        return {"hidden_size": shapes["weight_hh"][1]}
-
-    return resolve
-
-
-def _steps_of(shapes: Shapes, params: Params) -> tuple[int, int, int, int]:
+def _sizes(shapes: Shapes, params: Params) -> tuple[int, int, int, int]:
     """T, N, D, H (N = 1 for one sequence)."""
     x = shapes["x"]
     return x[0], (x[1] if len(x) == 3 else 1), x[-1], shapes["weight_hh"][1]
@@ -227,7 +231,7 @@ def _multiply_adds(kind: str) -> Callable[[Shapes, Params, Shape], int]:
     """One forward pass: T·N·gH·(D + H) multiply-adds, and the gates' elementwise work."""
 
     def mads(shapes: Shapes, params: Params, out: Shape) -> int:
-        t, n, d, h = _steps_of(shapes, params)
+        t, n, d, h = _sizes(shapes, params)
         rows = _count(kind) * h
         return t * n * rows * (d + h + 12)
 
@@ -240,7 +244,7 @@ def _workspace(kind: str) -> Callable[[Shapes, Params, Shape], int]:
     the result."""
 
     def workspace(shapes: Shapes, params: Params, out: Shape) -> int:
-        t, n, _, h = _steps_of(shapes, params)
+        t, n, _, h = _sizes(shapes, params)
         return 16 * t * n * _count(kind) * h
 
     return workspace
@@ -975,7 +979,7 @@ def _record(kind: str, summary: str) -> Layer:
         output_dims=lambda shapes: ("t", "n", "h") if len(shapes["x"]) == 3 else ("t", "h"),
         workspace=_workspace(kind),
         multiply_adds=_multiply_adds(kind),
-        resolve=_resolve(kind),
+        derive=_derive(kind),
         reshape=_reshape(kind),
         slips=_slips(kind),
         notes=_notes(kind),
