@@ -110,10 +110,11 @@ HELP_CASES = {
     "gradcli --help": gradcli("--help"),
     **{
         f"gradcli {name} --help": gradcli(name, "--help")
-        for name in ("activation", "softmax-jacobian", "loss", "perceptron", "batch")
+        for name in ("activation", "softmax-jacobian", "loss", "perceptron", "optim", "batch")
     },
     "gradcli activation --list": gradcli("activation", "--list"),
     "gradcli loss --list": gradcli("loss", "--list"),
+    "gradcli optim --list": gradcli("optim", "--list"),
 }
 COMPUTE_CASES = {
     "gradcli softmax-jacobian 1 2 3": gradcli("softmax-jacobian", "1", "2", "3"),
@@ -122,6 +123,9 @@ COMPUTE_CASES = {
         "loss", "cross_entropy", "--pred", "2,1,0.1;0.5,2.5,0.3", "--target", "0,1"
     ),
     "gradcli perceptron (2-2-2, --lr)": MAZUR,
+    "gradcli optim adam (one step)": gradcli(
+        "optim", "adam", "--param", "1,-2,3", "--grad", "0.1,0.2,-0.3", "--state", "step=10"
+    ),
 }
 BIG_CASES = {  # (argv, allowed seconds beyond `import torch`)
     "softmax-jacobian, 1000 inputs": (

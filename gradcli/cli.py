@@ -12,7 +12,17 @@ import typer
 from typer.core import TyperGroup
 
 from gradcli import __version__
-from gradcli.commands import activation, batch, check, expr, layer, loss, perceptron, softmax
+from gradcli.commands import (
+    activation,
+    batch,
+    check,
+    expr,
+    layer,
+    loss,
+    optim,
+    perceptron,
+    softmax,
+)
 from gradcli.commands.guard import fail, guarded
 from gradcli.commands.registry import HELP_OPTIONS, register
 from gradcli.errors import InputError, shown, suggest
@@ -130,7 +140,7 @@ def root(
         print(ctx.get_help())
 
 
-for command in (activation, softmax, loss, perceptron, layer, expr, check, batch):
+for command in (activation, softmax, loss, perceptron, optim, layer, expr, check, batch):
     register(app, command.INFO)
 
 

@@ -73,8 +73,10 @@ def generators() -> dict[str, Callable[[], str]]:
     else:
         found["losses"] = loss_table
     from gradcli.ops.layers import markdown_table as layer_table
+    from gradcli.ops.optimizers import markdown_table as optimizer_table
 
     found["layers"] = layer_table
+    found["optimizers"] = optimizer_table
     return found
 
 

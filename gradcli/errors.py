@@ -98,19 +98,27 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{choice}'?)" if choice else ""
 
 
-_NO_REGULARIZATION = "its losses have no regularization term"
-_PLAIN_STEPS = "perceptron's --lr and --epochs take plain gradient-descent steps, W − lr·∂E/∂W"
+_DECAY = (
+    "L2 weight decay is perceptron's --weight-decay λ (with --epochs) and optim's "
+    "--param-option weight_decay=λ"
+)
+_OPTIMIZERS = (
+    "optimizers are 'gradcli optim NAME' and perceptron's --optimizer NAME (with --epochs)"
+)
+_HYPER = (
+    "an optimizer's hyper-parameters are --param-option NAME=VALUE under torch's names "
+    "(betas=0.9,0.999; adagrad's lr_decay=…), in optim and perceptron --optimizer"
+)
 # Options other tools have and gradcli does not: said plainly instead of a far-fetched guess.
 FOREIGN_OPTIONS = {
     **dict.fromkeys(
-        ("weight-decay", "weight_decay", "wd", "l1", "l2", "regularization", "lambda"),
-        _NO_REGULARIZATION,
+        ("weight-decay", "weight_decay", "wd", "l1", "l2", "regularization", "lambda"), _DECAY
     ),
     **dict.fromkeys(
         ("optimizer", "optim", "adam", "adamw", "sgd", "rmsprop", "momentum", "nesterov"),
-        _PLAIN_STEPS,
+        _OPTIMIZERS,
     ),
-    **dict.fromkeys(("beta1", "beta2", "betas", "scheduler", "lr-decay", "decay"), _PLAIN_STEPS),
+    **dict.fromkeys(("beta1", "beta2", "betas", "scheduler", "lr-decay", "decay"), _HYPER),
     **dict.fromkeys(
         ("batch-size", "batch_size", "bs"), "perceptron --epochs takes full-batch steps"
     ),

@@ -81,7 +81,7 @@ def test_json_has_every_documented_field():
                 "agree", "dtype", "numeric_sampled", "notes", "inputs"):  # fmt: skip
         assert key in data
     assert data["command"] == "layer" and data["name"] == "batchnorm"
-    assert data["params"] == {"eps": 1e-05}
+    assert data["params"] == {"eps": 1e-05, "training": True}
     assert set(data["grads"]) == {"x", "weight", "bias"}
     for grad in data["grads"].values():
         for key in ("value", "analytic", "autograd", "numeric", "numeric_sampled"):
@@ -94,7 +94,9 @@ def test_json_has_every_documented_field():
 def test_json_params_carry_resolved_defaults():
     data = invoke("layer", "maxpool2d", "--x-shape", "1x1x4x4", "--param", "kernel_size=2",
                   "--json").json()  # fmt: skip
-    assert data["params"] == {"kernel_size": 2, "stride": 2, "padding": 0, "dilation": 1}
+    assert data["params"] == {
+        "kernel_size": 2, "stride": 2, "padding": 0, "dilation": 1, "ceil_mode": False
+    }  # fmt: skip
     att = invoke("layer", "attention", "--q-shape", "3x4", "--json").json()
     assert att["params"] == {"scale": 0.5, "causal": False}
 
@@ -197,7 +199,7 @@ def test_list_shows_every_layer_with_formulas():
     for name in ("linear", "batchnorm", "layernorm", "rmsnorm", "conv1d", "conv2d",
                  "maxpool2d", "avgpool2d", "dropout", "embedding", "attention"):  # fmt: skip
         assert f"\n{name} — " in run.stdout
-    assert "y[n,o] = b[o] + Σ_c W[o,c] ⋆ x_pad[n,c]" in run.stdout  # brackets survive
+    assert "y[n,o] = b[o] + Σ_c W[o,c] ⋆ x_pad[n, g·C/groups + c]" in run.stdout  # brackets
     assert "kernel_size (required)" in run.stdout
 
 

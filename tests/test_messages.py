@@ -38,13 +38,15 @@ def test_suggestions_are_close_or_absent(word, choices, meant):
 
 def test_options_other_tools_have_are_said_plainly():
     options = ["--weights", "--lr", "--no-numeric", "--epochs"]
-    message = no_such_option("--weight-decay", options, "perceptron")
+    message = no_such_option("--weight-decay", options, "expr")
     assert message == (
-        "no such option '--weight-decay': gradcli perceptron has no such setting (its losses "
-        "have no regularization term)"
+        "no such option '--weight-decay': gradcli expr has no such setting (L2 weight decay is "
+        "perceptron's --weight-decay λ (with --epochs) and optim's --param-option weight_decay=λ)"
     )
     assert "did you mean" not in no_such_option("--l2", options, "perceptron")
-    assert "plain gradient-descent steps" in no_such_option("--optimizer", options)
+    assert "--weight-decay λ" in no_such_option("--l2", options, "perceptron")
+    assert "'gradcli optim NAME'" in no_such_option("--optimizer", options)
+    assert "--param-option" in no_such_option("--betas", options, "optim")
     # an option a command does have is never called foreign
     assert "no such setting" not in no_such_option("--device", ["--device"], "x")
     assert no_such_option("-x", ["--x"]) == "no such option '-x' (did you mean '--x'?)"
@@ -53,12 +55,14 @@ def test_options_other_tools_have_are_said_plainly():
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["perceptron", "--weights", "1", "--x", "1", "--target", "1", "--weight-decay", "1"],
-         "gradcli perceptron has no such setting"),
         (["perceptron", "--weights", "1", "--x", "1", "--target", "1", "--l2", "0.1"],
-         "gradcli perceptron has no such setting"),
-        (["perceptron", "--weights", "1", "--x", "1", "--target", "1", "--optimizer", "adam"],
-         "gradcli perceptron has no such setting"),
+         "gradcli perceptron has no such setting (L2 weight decay is perceptron's --weight-decay"),
+        (["perceptron", "--weights", "1", "--x", "1", "--target", "1", "--adam"],
+         "optimizers are 'gradcli optim NAME' and perceptron's --optimizer NAME"),
+        (["optim", "adam", "--param", "1", "--grad", "1", "--weight-decay", "0.1"],
+         "optim's --param-option weight_decay=λ"),
+        (["optim", "adam", "--param", "1", "--grad", "1", "--betas", "0.9,0.99"],
+         "--param-option NAME=VALUE"),
         (["activation", "relu", "1", "--optimizer", "adam"], "gradcli activation has no such"),
         (["expr", "x^2", "--at", "x=1", "--weight-decay", "1"], "gradcli expr has no such"),
     ],

@@ -25,6 +25,7 @@ from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
+    DEFAULT_LR,
     ENGINES,
     SUPPORTED_LOSSES,
     NetworkPlan,
@@ -32,6 +33,7 @@ from gradcli.ops.network import (
     plan_network,
     unknown_key,
 )
+from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
 from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
 from gradcli.render import OutputFormat
 
@@ -279,6 +281,38 @@ def perceptron(
             "--no-bias-update", help="Gradient-descent steps keep the biases fixed (tutorials)."
         ),
     ] = False,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            "--optimizer",
+            metavar="NAME",
+            help="Train with an optimizer of 'gradcli optim --list' (adam, momentum…), its"
+            " update checked against torch.optim every epoch [default: plain gradient"
+            " descent]; --lr defaults to torch's for it.",
+            autocompletion=completer(OPTIMIZERS),
+            show_default=False,
+        ),
+    ] = None,
+    param_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param-option",
+            metavar="NAME=VALUE",
+            help="A hyper-parameter of --optimizer under torch's name (betas=0.9,0.99;"
+            " repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    weight_decay: Annotated[
+        str | None,
+        typer.Option(
+            "--weight-decay",
+            metavar="λ",
+            help="Decay the weights (never the biases) by λ: L2 (λ·W added to ∂E/∂W, loss"
+            " E + ½λ‖W‖²) for every optimizer but adamw, whose decay is decoupled.",
+            show_default=False,
+        ),
+    ] = None,
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
@@ -304,8 +338,16 @@ def perceptron(
         raise InputError("--no-bias-update changes gradient-descent steps: add --lr or --epochs")
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
+    choice = training_choice(optimizer, param_option or [], weight_decay, lr, epoch_count)
     request = plot_request(plot, None, width, height, common.output)
     expected = answers(parse_expectations(expect or [], lr), min_digits)
+    stepped = next((key for key in expected if ".new_" in key), None)
+    if choice is not None and stepped:
+        raise InputError(
+            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
+            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
+            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
+        )
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
@@ -338,6 +380,7 @@ def perceptron(
         lr=None if lr is None else parse_lr(lr),
         epochs=epoch_count,
         bias_update=not no_bias_update,
+        optimizer=choice,
     )
     plan = plan_network(spec)
     check_expectations(expected, plan)  # every check before torch loads
@@ -349,6 +392,40 @@ def perceptron(
     if request is not None:
         result = dataclasses.replace(result, loss_plot=(request.width, request.height))
     return common.output.show(result)
+
+
+def training_choice(
+    name: str | None,
+    items: list[str],
+    weight_decay: str | None,
+    lr: str | None,
+    epochs: int | None,
+) -> TrainingChoice | None:
+    """The optimizer ``--epochs`` trains with (None: plain gradient descent, as without these
+    options), its hyper-parameters resolved and checked before torch loads."""
+    if name is None and not items and weight_decay is None:
+        return None
+    optimizer = get_optimizer(name or "sgd")
+    given = "--optimizer" if name is not None else "--param-option" if items else "--weight-decay"
+    if epochs is None:
+        raise InputError(f"{given} changes how the network trains: add --epochs N")
+    if items and name is None:
+        raise InputError("--param-option sets a hyper-parameter of --optimizer: add --optimizer")
+    if any(item.partition("=")[0].strip() == "weight_decay" for item in items):
+        raise InputError(
+            "weight decay is --weight-decay λ here (the weights only, never the biases), not "
+            "--param-option weight_decay=…"
+        )
+    rate = parse_lr(lr) if lr is not None else None if name is not None else DEFAULT_LR
+    options = optimizer.resolve(items, rate)
+    if weight_decay is not None:
+        decay = parse_number(weight_decay, "--weight-decay")
+        if decay < 0:
+            raise InputError(f"--weight-decay: {shown(weight_decay)} must be a number ≥ 0")
+        if "weight_decay" not in options:
+            raise InputError(f"{optimizer.name} has no weight decay")
+        options["weight_decay"] = decay
+    return TrainingChoice(optimizer, options)
 
 
 def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:

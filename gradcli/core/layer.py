@@ -409,7 +409,9 @@ def layer_gradients(
     result = LayerResult(
         name=layer.name,
         summary=layer.summary,
-        params={key: _json_param(value) for key, value in params.items()},
+        # a parameter left at torch's None (embedding's padding_idx, training-mode
+        # batchnorm's running statistics) is not in force: not shown
+        params={key: _json_param(value) for key, value in params.items() if value is not None},
         forward_formula=layer.forward_formula,
         inputs=list(infos.values()),
         state=[

@@ -44,6 +44,7 @@ from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
+    DEFAULT_LR,
     NetworkPlan,
     NetworkSpec,
     as_matrix,
@@ -64,7 +65,6 @@ from gradcli.settings import Settings
 Tensor = torch.Tensor
 Matrix = list[list[float]]
 
-DEFAULT_LR = 0.5  # --epochs without --lr, as in the classic 2-2-2 example
 COMMON_LEARNING_RATES = (0.5, 0.1, 0.01, 1.0)  # tried for the "updated weights" slip without --lr
 
 
@@ -291,12 +291,19 @@ def perceptron_gradients(
             OVERFLOW_CHANGE,
         )
     lr = spec.lr if spec.lr is not None or spec.epochs is None else DEFAULT_LR
+    choice = spec.optimizer
     training = None
-    if spec.epochs is not None:
+    if spec.epochs is not None and choice is not None:
+        from gradcli.core.optim_train import train  # each step asks the optimizer registry
+
+        lr = choice.lr
+        training = train(net, spec.epochs, choice, spec.bias_update, settings)
+    elif spec.epochs is not None:
         from gradcli.core.descent import descend
 
         training = descend(net, spec.epochs, lr, spec.bias_update, settings)
-    layers = _layer_results(net, checks, lr, spec.bias_update, training)
+    step_lr = lr if choice is None else None  # W − lr·∂E/∂W is plain descent's step only
+    layers = _layer_results(net, checks, step_lr, spec.bias_update, training)
     graph = _graph(net, worked, settings) if spec.graph else None
     answer = None
     if expected:
@@ -316,7 +323,7 @@ def perceptron_gradients(
         layers=layers,
         max_abs_diff=max(check.max_abs_diff for check in checks),
         agree=all(check.agree for check in checks)
-        and (training is None or training.last_step.agree)
+        and (training is None or training.agree)
         and (graph is None or graph.agree),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,

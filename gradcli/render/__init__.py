@@ -25,6 +25,7 @@ TABLE_RENDERERS = {
     "gradcli.results.expr": "gradcli.render.expr_table",
     "gradcli.results.layer": "gradcli.render.layer_table",
     "gradcli.results.loss": "gradcli.render.loss_table",
+    "gradcli.results.optim": "gradcli.render.optim_table",
     "gradcli.results.perceptron": "gradcli.render.perceptron_table",
 }
 

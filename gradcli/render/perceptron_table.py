@@ -281,18 +281,7 @@ def history_epochs(count: int) -> list[int]:
 def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
     training = result.training
     assert training is not None
-    samples = len(result.x)
-    biases = (
-        "every step moves W and b" if training.bias_update else "biases fixed (--no-bias-update)"
-    )
-    parts: list[RenderableType] = [
-        Text(
-            f"Gradient descent: {training.epochs:,} step{'s' if training.epochs != 1 else ''} of "
-            f"lr = {training.lr:g}, full batch ({samples} sample{'s' if samples != 1 else ''}), "
-            f"all layers stepped at once from backprop's gradient; {biases}",
-            style="bold",
-        )
-    ]
+    parts: list[RenderableType] = [_training_heading(result)]
     if result.loss_plot is not None:
         parts.append(_loss_plot(result))
     rows: list[list[str | Text]] = []
@@ -302,10 +291,13 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
             rows.append([ELLIPSIS, ELLIPSIS])
         rows.append([f"{epoch:,}", number(training.history[epoch], max(precision, 10))])
         previous = epoch
-    caption = Text(f"history[k] = E after k steps; --json has all {training.epochs + 1:,}")
+    loss = "E" if training.optimizer is None else "loss"
+    caption = Text(f"history[k] = {loss} after k steps; --json has all {training.epochs + 1:,}")
     parts.append(
         FitTable(
-            [Column("epoch k", key=True), Column("E after k steps")], rows, header_style="bold"
+            [Column("epoch k", key=True), Column(f"{loss} after k steps")],
+            rows,
+            header_style="bold",
         )
     )
     parts.append(caption)
@@ -338,6 +330,42 @@ def _training(result: PerceptronResult, precision: int) -> list[RenderableType]:
     return parts
 
 
+def _training_heading(result: PerceptronResult) -> Text:
+    """What the epochs did: plain gradient descent, or the optimizer with its options."""
+    training = result.training
+    assert training is not None
+    samples = len(result.x)
+    count = f"{training.epochs:,} step{'s' if training.epochs != 1 else ''}"
+    batch = f"full batch ({samples} sample{'s' if samples != 1 else ''})"
+    biases = (
+        "every step moves W and b" if training.bias_update else "biases fixed (--no-bias-update)"
+    )
+    run = training.optimizer
+    if run is None:
+        return Text(
+            f"Gradient descent: {count} of lr = {training.lr:g}, {batch}, all layers stepped at "
+            f"once from backprop's gradient; {biases}",
+            style="bold",
+        )
+    from gradcli.ops.optimizers import show_value
+
+    options = ", ".join(
+        f"{k}={show_value(v)}" for k, v in run.options.items() if k != "weight_decay"
+    )
+    if run.weight_decay and run.decay == "decoupled":
+        decay = f"weights decayed by λ = {run.weight_decay:g}, decoupled (biases never)"
+    elif run.weight_decay:
+        decay = f"weights decayed by λ = {run.weight_decay:g} as L2, λ·W added to ∂E/∂W"
+        decay += " (biases never)"
+    else:
+        decay = "no weight decay"
+    return Text(
+        f"Training: {count} of {run.name} (torch.optim.{run.torch_class}; {options}), {batch}, "
+        f"from backprop's gradient; {decay}; {biases}\nloss in the history: {run.loss_formula}",
+        style="bold",
+    )
+
+
 def _loss_plot(result: PerceptronResult) -> RenderableType:
     from gradcli.render.plot import CurvePlot, Figure, Series
 
@@ -345,10 +373,12 @@ def _loss_plot(result: PerceptronResult) -> RenderableType:
     assert training is not None and result.loss_plot is not None
     losses = training.history
     epochs = list(range(len(losses)))
+    run = training.optimizer
+    name, formula = ("E", result.loss_formula) if run is None else ("loss", run.loss_formula)
     positive = all(loss > 0 for loss in losses)
     log = positive and max(losses) > 100 * min(losses)
     figure = Figure(
-        series=(Series(f"E after k steps ({result.loss_formula})", epochs, losses),),
+        series=(Series(f"{name} after k steps ({formula})", epochs, losses),),
         title=f"loss E against the epoch k{' (log scale)' if log else ''}",
         log_y=log,
         x_integer=True,
@@ -374,6 +404,17 @@ def _step_verdicts(result: PerceptronResult) -> list[Text]:
             style="bold green" if first_ok else "bold red",
         )
     ]
+    run = training.optimizer
+    if run is not None:
+        lines.append(
+            Text(
+                f"{'✓' if run.check.agree else '✗'} every epoch's update: by hand and "
+                f"torch.optim.{run.torch_class} {'agree' if run.check.agree else 'DISAGREE'} "
+                f"(max |diff| {run.check.max_abs_diff:.1e}"
+                + (")" if run.check.agree else f", epoch {run.worst_epoch:,})"),
+                style="bold green" if run.check.agree else "bold red",
+            )
+        )
     last = training.last_step
     if training.epochs > 1:
         lines.append(

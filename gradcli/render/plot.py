@@ -67,6 +67,7 @@ class Figure:
     title: str = ""
     notes: tuple[tuple[str, str], ...] = ()  # extra legend lines: (kind, text), kind mark|guide
     x_range: tuple[float, float] | None = None
+    y_range: tuple[float, float] | None = None  # the data's y span to show (else the data's)
     log_y: bool = False  # plot log10(y); y must be positive
     x_integer: bool = False  # x ticks at whole numbers only (epochs)
 
@@ -265,7 +266,7 @@ def _axes(figure: Figure, series: list[Series], marks: list[Mark], style: PlotSt
     if x1 <= x0:
         x0, x1 = x0 - 1, x0 + 1
     rows = max(MIN_HEIGHT, style.height)
-    y_lo, y_hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    y_lo, y_hi = figure.y_range or ((min(ys), max(ys)) if ys else (0.0, 1.0))
     if figure.log_y:
         y0, y1 = math.floor(y_lo), math.ceil(y_hi)
         y1 = y1 if y1 > y0 else y0 + 1

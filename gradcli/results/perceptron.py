@@ -35,6 +35,12 @@ class Training:
     final_weights: list[Matrix]
     final_biases: list[Vector | None]
     last_step: StepCheck
+    optimizer: OptimizerTraining | None = None  # --optimizer / --weight-decay
+
+    @property
+    def agree(self) -> bool:
+        """The last step's gradient, and every update against torch.optim, agree."""
+        return self.last_step.agree and (self.optimizer is None or self.optimizer.check.agree)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +57,38 @@ class Training:
             },
             "final_loss": self.history[-1],
             "final_outputs": self.final_outputs,
+            "optimizer": None if self.optimizer is None else self.optimizer.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class OptimizerTraining:
+    """How ``--optimizer`` trained: the record's name, its options, the weights' decay and
+    the check of every epoch's update against torch.optim (``check.max_abs_diff`` over all
+    parameters and epochs; ``worst_epoch`` where it was largest)."""
+
+    name: str
+    torch_class: str
+    options: dict[str, Any]
+    weight_decay: float
+    decay: str  # "L2" (λ·W added to ∂E/∂W, loss E + ½λ‖W‖²) or "decoupled"
+    loss_formula: str  # what history holds
+    check: StepCheck
+    worst_epoch: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "torch": f"torch.optim.{self.torch_class}",
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()},
+            "weight_decay": self.weight_decay,
+            "decay": self.decay,
+            "decayed": "weights" if self.weight_decay else "none",
+            "history_loss": self.loss_formula,
+            "checked_epochs": "every epoch, against torch.optim",
+            "max_abs_diff": self.check.max_abs_diff,
+            "worst_epoch": self.worst_epoch,
+            "agree": self.check.agree,
         }
 
 

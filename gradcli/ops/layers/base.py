@@ -73,18 +73,21 @@ class LayerInput:
 class LayerParam:
     """One ``--param KEY=VALUE``: torch's default and what values it accepts.
 
-    kind: ``int`` (one integer), ``pair`` (an integer or two, ``2`` or ``1,2``),
-    ``float``, ``bool`` or ``choice`` (one of ``choices``, any case). ``default`` None
-    means "derived" (``default_text`` says from what); ``required`` parameters have no
-    default at all, as in torch.
+    kind: ``int`` (one integer), ``pair`` (an integer or two, ``2`` or ``1,2``), ``ints``
+    (one integer or more, ``3,4``: a shape), ``float``, ``floats`` (one number or more,
+    ``0.1,0.2``: a vector), ``bool`` or ``choice`` (one of ``choices``, any case).
+    ``default`` None means "derived" or torch's None (``default_text`` says which; ``none``
+    is then accepted as a value); ``required`` parameters have no default at all, as in
+    torch. ``minimum`` None lets negative integers through (a layer checks them against its
+    shapes).
     """
 
     name: str
     kind: str
     default: Any
     help: str
-    minimum: int = 0  # for int and pair
-    check: Callable[[float], bool] | None = None  # for float
+    minimum: int | None = 0  # for int, pair and ints
+    check: Callable[[float], bool] | None = None  # for float and floats
     requirement: str = ""
     default_text: str = ""
     required: bool = False
@@ -102,13 +105,15 @@ class LayerParam:
                     f"{' or '.join(self.choices)}{suggest(text.lower(), self.choices)}"
                 )
             return text.lower()
+        if self.default is None and not self.required and text.lower() == "none":
+            return None
         if self.kind == "float":
             return self._parse_float(text, owner)
+        if self.kind == "floats":
+            return self._parse_floats(text, owner)
         return self._parse_ints(text, owner)
 
-    def _parse_float(self, text: str, owner: str) -> float | None:
-        if self.default is None and text.lower() == "none":
-            return None
+    def _parse_float(self, text: str, owner: str) -> float:
         try:
             value = float(text)
         except ValueError:
@@ -122,22 +127,53 @@ class LayerParam:
             )
         return value
 
-    def _parse_ints(self, text: str, owner: str) -> int | tuple[int, int]:
-        pieces = [p for p in re.split(r"[,\s]+", text.strip("()[] ")) if p]
-        wanted = "an integer" if self.kind == "int" else "an integer or a pair like 1,2"
-        if not pieces or len(pieces) > (1 if self.kind == "int" else 2):
+    def _parse_floats(self, text: str, owner: str) -> tuple[float, ...]:
+        pieces = _pieces(text)
+        if not pieces:
+            raise InputError(
+                f"{owner}: --param {self.name}={shown(text)} must be numbers like 0.1,0.2"
+            )
+        values = []
+        for piece in pieces:
+            try:
+                value = float(piece)
+            except ValueError:
+                raise InputError(
+                    f"{owner}: --param {self.name}={shown(text)}: {shown(piece)} is not a number"
+                ) from None
+            if not math.isfinite(value) or (self.check is not None and not self.check(value)):
+                raise InputError(
+                    f"{owner}: --param {self.name}={shown(text)}: {shown(piece)} must be "
+                    f"{self.requirement or 'finite'}"
+                )
+            values.append(value)
+        return tuple(values)
+
+    def _parse_ints(self, text: str, owner: str) -> int | tuple[int, ...]:
+        pieces = _pieces(text)
+        most = {"int": 1, "pair": 2, "ints": MAX_DIMS}[self.kind]
+        wanted = {
+            "int": "an integer",
+            "pair": "an integer or a pair like 1,2",
+            "ints": f"one to {MAX_DIMS} integers like 3,4",
+        }[self.kind]
+        if self.default is None and not self.required:
+            wanted += " (or none)"
+        if not pieces or len(pieces) > most:
             raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
         values = []
         for piece in pieces:
             if not re.fullmatch(r"[+-]?\d{1,9}", piece):
                 raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
             value = int(piece)
-            if value < self.minimum:
+            if self.minimum is not None and value < self.minimum:
                 raise InputError(
                     f"{owner}: --param {self.name}={shown(text)} must be ≥ {self.minimum}"
                     + (" (negative padding is not allowed)" if self.name == "padding" else "")
                 )
             values.append(value)
+        if self.kind == "ints":
+            return tuple(values)
         if len(values) == 1:
             return values[0]  # one integer serves both axes, as in torch
         return (values[0], values[1])
@@ -152,6 +188,11 @@ class LayerParam:
         return f"{self.name}={_show(self.default)}" + (
             f" (or {', '.join(others)})" if others else ""
         )
+
+
+def _pieces(text: str) -> list[str]:
+    """The comma- or space-separated items of a list-valued parameter (brackets allowed)."""
+    return [p for p in re.split(r"[,\s]+", text.strip("()[] ")) if p]
 
 
 def _parse_bool(text: str, name: str, owner: str) -> bool:

@@ -1,6 +1,11 @@
 """conv1d and conv2d (cross-correlation, as torch's): ∂L/∂x is G, spread by the stride
 and padded, correlated with the flipped kernel; ∂L/∂W is x correlated with G. conv1d is
-computed as conv2d with height 1."""
+computed as conv2d with height 1.
+
+With ``groups`` = g the C input and O output channels split into g groups; output o sees
+only the C/g input channels of its group (the weight is O × C/g × k…), so each group is a
+convolution of its own and both gradients are computed group by group (depthwise: g = C).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gradcli._torch import F
+from gradcli._torch import F, torch
 from gradcli.errors import InputError
 from gradcli.ops.layers.base import (
     _BIAS_HELP,
@@ -90,11 +95,8 @@ def _conv_shape_for(nd: int) -> Callable[[Shapes, Params], Shape]:
         x, w, b = shapes["x"], shapes["weight"], shapes.get("bias")
         _need_conv_rank(nd, "x", x)
         _need_conv_rank(nd, "weight", w)
+        _check_channels(layer, x, w, params["groups"])
         both = f"x is {dims_text(x)}, weight is {dims_text(w)}"
-        if w[1] != x[1]:
-            raise InputError(
-                f"{layer}: --weight has {w[1]} input channels but --x has {x[1]} ({both})"
-            )
         _need_vector(layer, "bias", b, w[0], f"weight is {dims_text(w)} ({w[0]} output channels)")
         out = []
         for axis, size, k, s, pad, d in _conv_axes(nd, x, w, params):
@@ -109,6 +111,35 @@ def _conv_shape_for(nd: int) -> Callable[[Shapes, Params], Shape]:
         return (x[0], w[0], *out)
 
     return shape
+
+
+def _check_channels(layer: str, x: Shape, w: Shape, groups: int) -> None:
+    """C and O must split into ``groups`` groups, and W hold C/groups channels per kernel."""
+    both = f"x is {dims_text(x)}, weight is {dims_text(w)}"
+    if x[1] % groups:
+        raise InputError(
+            f"{layer}: --param groups={groups} does not divide the {x[1]} input channels of "
+            f"--x ({both}); torch requires in_channels % groups == 0"
+        )
+    if w[0] % groups:
+        raise InputError(
+            f"{layer}: --param groups={groups} does not divide the {w[0]} output channels of "
+            f"--weight ({both}); torch requires out_channels % groups == 0"
+        )
+    if w[1] == x[1] // groups:
+        return
+    if groups == 1:
+        hint = ""
+        if x[1] % w[1] == 0 and w[0] % (x[1] // w[1]) == 0:
+            hint = f"; for a grouped convolution add --param groups={x[1] // w[1]}"
+        raise InputError(
+            f"{layer}: --weight has {w[1]} input channels but --x has {x[1]} ({both}){hint}"
+        )
+    raise InputError(
+        f"{layer}: --weight has {w[1]} input channels per kernel but --x has {x[1]} in "
+        f"{groups} groups, {x[1] // groups} per group ({both}); with groups the weight is "
+        f"O×C/groups×{'kh×kw' if len(w) == 4 else 'K'}"
+    )
 
 
 def _conv_axes(nd: int, x: Shape, w: Shape, params: Params) -> list[tuple]:
@@ -133,7 +164,8 @@ def _conv_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
 def _conv_forward_for(nd: int) -> Callable[[Tensors, Params], Tensor]:
     def forward(t: Tensors, p: Params) -> Tensor:
         conv = F.conv2d if nd == 2 else F.conv1d
-        return conv(t["x"], t["weight"], t.get("bias"), p["stride"], p["padding"], p["dilation"])
+        stride, padding, dilation, groups = p["stride"], p["padding"], p["dilation"], p["groups"]
+        return conv(t["x"], t["weight"], t.get("bias"), stride, padding, dilation, groups)
 
     return forward
 
@@ -163,13 +195,20 @@ class _InputGradientParts:
 
 
 def conv2d_input_parts(
-    g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+    g: Tensor,
+    w: Tensor,
+    input_hw: tuple[int, int],
+    stride: tuple,
+    padding: tuple,
+    dilation: tuple,
+    groups: int = 1,
 ) -> _InputGradientParts:
     """∂L/∂x: the correlation of G (stride-dilated, zero-padded) with the flipped kernel.
 
     G↑s puts s − 1 zeros between G's entries; padding it by d(k − 1) on each side and
-    correlating with rot180(W), channels swapped (C×O×kh×kw), with dilation d gives
-    ∂L/∂x_pad; rows and columns no window reached get 0; cropping p gives ∂L/∂x.
+    correlating with rot180(W), channels swapped (C×O×kh×kw; with groups, swapped within
+    each group: C × O/groups × kh×kw, group by group), with dilation d gives ∂L/∂x_pad;
+    rows and columns no window reached get 0; cropping p gives ∂L/∂x.
     (``F.conv2d`` is used here as the plain correlation it computes.)
     """
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
@@ -179,42 +218,68 @@ def conv2d_input_parts(
     spread = g.new_zeros(n, o, (ho - 1) * sh + 1, (wo - 1) * sw + 1)
     spread[:, :, ::sh, ::sw] = g
     full = F.pad(spread, (dw * (kw - 1), dw * (kw - 1), dh * (kh - 1), dh * (kh - 1)))
-    flipped = w.flip(2, 3).transpose(0, 1)
-    reached = F.conv2d(full, flipped, dilation=(dh, dw))
+    flipped = _swap_channels(w.flip(2, 3), groups)
+    reached = F.conv2d(full, flipped, dilation=(dh, dw), groups=groups)
     hp, wp = height + 2 * ph, width + 2 * pw
     padded = F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
     dx = padded[:, :, ph : ph + height, pw : pw + width]
     return _InputGradientParts(spread, full, padded, dx)
 
 
+def _swap_channels(w: Tensor, groups: int) -> Tensor:
+    """O × C/g × kh×kw → C × O/g × kh×kw: input and output channels swapped in each group."""
+    o, c_per, kh, kw = w.shape
+    return (
+        w.reshape(groups, o // groups, c_per, kh, kw)
+        .transpose(1, 2)
+        .reshape(groups * c_per, o // groups, kh, kw)
+    )
+
+
 def conv2d_input_gradient(
-    g: Tensor, w: Tensor, input_hw: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+    g: Tensor,
+    w: Tensor,
+    input_hw: tuple[int, int],
+    stride: tuple,
+    padding: tuple,
+    dilation: tuple,
+    groups: int = 1,
 ) -> Tensor:
     """∂L/∂x of a convolution (see :func:`conv2d_input_parts`)."""
-    return conv2d_input_parts(g, w, input_hw, stride, padding, dilation).dx
+    return conv2d_input_parts(g, w, input_hw, stride, padding, dilation, groups).dx
 
 
 def conv2d_weight_gradient(
-    x: Tensor, g: Tensor, kernel: tuple[int, int], stride: tuple, padding: tuple, dilation: tuple
+    x: Tensor,
+    g: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple,
+    padding: tuple,
+    dilation: tuple,
+    groups: int = 1,
 ) -> Tensor:
-    """∂L/∂W[o,c,p,q] = Σ_{n,i,j} G[n,o,i,j]·x_pad[n,c,i·s+p·d, j·s+q·d].
+    """∂L/∂W[o,c,p,q] = Σ_{n,i,j} G[n,o,i,j]·x_pad[n, g·C/groups + c, i·s+p·d, j·s+q·d],
+    g = the group of o (g = 0 without groups).
 
     ``unfold`` lists, for every output position (i, j), the input patch its window
-    covers; each weight entry is then the sum over positions of G times the patch entry
-    it meets: the correlation of x with G.
+    covers; each weight entry is then the sum over samples and positions of G times the
+    patch entry it meets: the correlation of x with G, within each group.
     """
-    n, o = g.shape[0], g.shape[1]
+    n, o, c = g.shape[0], g.shape[1], x.shape[1]
     patches = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
-    per_sample = g.reshape(n, o, -1) @ patches.transpose(1, 2)  # N × O × C·kh·kw
-    return per_sample.sum(dim=0).reshape(o, x.shape[1], *kernel)
+    patches = patches.reshape(n, groups, -1, patches.shape[-1])  # N × g × C/g·kh·kw × P
+    per_group = g.reshape(n, groups, o // groups, -1)  # N × g × O/g × P
+    grad = torch.einsum("ngop,ngkp->gok", per_group, patches)  # summed over n and positions
+    return grad.reshape(o, c // groups, *kernel)
 
 
 def _conv_backward_for(nd: int) -> Callable[[Tensors, Params, Tensor], dict[str, Tensor]]:
     def backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
         x, w, stride, padding, dilation = _as_2d(t, p, nd)
         g2 = g.unsqueeze(2) if nd == 1 else g
-        dx = conv2d_input_gradient(g2, w, (x.shape[2], x.shape[3]), stride, padding, dilation)
-        dw = conv2d_weight_gradient(x, g2, tuple(w.shape[2:]), stride, padding, dilation)
+        hw, groups = (x.shape[2], x.shape[3]), p["groups"]
+        dx = conv2d_input_gradient(g2, w, hw, stride, padding, dilation, groups)
+        dw = conv2d_weight_gradient(x, g2, tuple(w.shape[2:]), stride, padding, dilation, groups)
         grads = {"x": dx.squeeze(2) if nd == 1 else dx, "weight": dw.squeeze(2) if nd == 1 else dw}
         if t.get("bias") is not None:
             grads["bias"] = g.sum(dim=[0, *range(2, g.dim())])
@@ -226,16 +291,20 @@ def _conv_backward_for(nd: int) -> Callable[[Tensors, Params, Tensor], dict[str,
 def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
     def steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         x, w, stride, padding, dilation = _as_2d(t, p, nd)
+        groups = p["groups"]
         g2 = g.unsqueeze(2) if nd == 1 else g
         names = ("n", "c", *_conv_names(nd))
         out_names = ("n", "o", *_conv_names(nd))
         kernel_names = ("o", "c", *(("p", "q") if nd == 2 else ("p",)))
         result = [Step("G = ∂L/∂y (upstream)", "", g, out_names)]
+        if groups > 1:
+            result.append(_groups_step(x.shape[1], w.shape[0], groups))
         if any(padding):
             padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
             result.append(Step("x_pad (x with zero padding)", "", _back(padded, nd), names))
-        result.append(_patch_step(x, g2, stride, padding, dilation, w, nd))
-        parts = conv2d_input_parts(g2, w, (x.shape[2], x.shape[3]), stride, padding, dilation)
+        result.append(_patch_step(x, g2, stride, padding, dilation, w, nd, groups))
+        hw = (x.shape[2], x.shape[3])
+        parts = conv2d_input_parts(g2, w, hw, stride, padding, dilation, groups)
         if stride[0] > 1 or stride[1] > 1:
             result.append(
                 Step("G↑s (G with s − 1 zeros between entries)", "", _back(parts.spread, nd),
@@ -260,19 +329,45 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
             )
         )
         target = "∂L/∂x_pad" if any(padding) else "∂L/∂x"
+        summed = (
+            "correlation summed over o (channels swapped), dilation d"
+            if groups == 1
+            else "correlation summed over the outputs o of c's group only (channels swapped "
+            "within each group), dilation d"
+        )
         result.append(
             Step(
                 f"{target} = pad(G↑s) ⋆ rot180(W)",
-                "correlation summed over o (channels swapped), dilation d"
-                + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
+                summed + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
                 _back(parts.padded, nd),
                 names,
             )
         )
-        result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd))
+        result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd, groups))
         return result
 
     return steps
+
+
+def _groups_step(channels: int, outputs: int, groups: int) -> Step:
+    """Which input channels each group of outputs sees."""
+    c_per, o_per = channels // groups, outputs // groups
+    seen = "channel" if c_per == 1 else "channels"
+    lines = [
+        f"group {k}: y channels {_span(k * o_per, o_per, 1)} (W rows {_span(k * o_per, o_per, 1)})"
+        f" see x {seen} {_span(k * c_per, c_per, 1)} only"
+        for k in range(min(groups, STEP_LINES))
+    ]
+    if groups > len(lines):
+        lines.append(f"… {groups - len(lines)} more groups, each {c_per} channel(s) further")
+    kind = " (depthwise)" if groups == channels else ""
+    return Step(
+        f"groups = {groups}{kind}: {channels} input channels in groups of {c_per}, "
+        f"{outputs} outputs in groups of {o_per}",
+        "output o belongs to group g = o // (O/groups) and sums over x channels "
+        "g·C/groups … (g + 1)·C/groups − 1",
+        lines=tuple(lines),
+    )
 
 
 def _back(v: Tensor, nd: int) -> Tensor:
@@ -287,16 +382,18 @@ def _span(start: int, count: int, step: int) -> str:
     return f"{start}:{last + 1}" + (f":{step}" if step > 1 else "")
 
 
-def _patch_step(x, g, stride, padding, dilation, w, nd) -> Step:
+def _patch_step(x, g, stride, padding, dilation, w, nd, groups) -> Step:
     """Which input patch meets the kernel at each output position."""
     n, o, ho, wo = g.shape
     kh, kw = w.shape[2], w.shape[3]
     (sh, sw), (dh, dw) = stride, dilation
+    c_per, o_per = x.shape[1] // groups, o // groups
     source = "x_pad" if any(padding) else "x"
     lines = []
     for b, k, i, j in _first(STEP_LINES, n, o, ho, wo):
         rows, cols = _span(i * sh, kh, dh), _span(j * sw, kw, dw)
-        where = f"{b}, :, {cols}" if nd == 1 else f"{b}, :, {rows}, {cols}"
+        channels = ":" if groups == 1 else _span((k // o_per) * c_per, c_per, 1)
+        where = f"{b}, {channels}, {cols}" if nd == 1 else f"{b}, {channels}, {rows}, {cols}"
         out = f"{b},{k},{j}" if nd == 1 else f"{b},{k},{i},{j}"
         lines.append(f"y[{out}] = b[{k}] + Σ W[{k}] ⊙ {source}[{where}]")
     total = n * o * ho * wo
@@ -305,39 +402,54 @@ def _patch_step(x, g, stride, padding, dilation, w, nd) -> Step:
     return Step("Which input patch meets the kernel (forward)", "", lines=tuple(lines))
 
 
-def _weight_lines(x, g, stride, padding, dilation, w, nd) -> Step:
+def _weight_lines(x, g, stride, padding, dilation, w, nd, groups) -> Step:
     """Each weight entry meets a strided sub-grid of x_pad: ∂L/∂W is x correlated with G."""
     o, c, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
     ho, wo = g.shape[2], g.shape[3]
-    grad = conv2d_weight_gradient(x, g, (kh, kw), stride, padding, dilation)
+    grad = conv2d_weight_gradient(x, g, (kh, kw), stride, padding, dilation, groups)
     source = "x_pad" if any(padding) else "x"
+    o_per = o // groups
     lines = []
     for a, b, p, q in _first(STEP_LINES, o, c, kh, kw):
         rows, cols = _span(p * dh, ho, sh), _span(q * dw, wo, sw)
+        channel = (a // o_per) * c + b  # x's channel: kernel channel b of a's group
         value = _num(float(grad[a, b, p, q]))
         if nd == 1:
-            lines.append(f"∂L/∂W[{a},{b},{q}] = Σ G[:,{a}] ⊙ {source}[:,{b},{cols}] = {value}")
+            lines.append(
+                f"∂L/∂W[{a},{b},{q}] = Σ G[:,{a}] ⊙ {source}[:,{channel},{cols}] = {value}"
+            )
         else:
             lines.append(
-                f"∂L/∂W[{a},{b},{p},{q}] = Σ G[:,{a}] ⊙ {source}[:,{b},{rows},{cols}] = {value}"
+                f"∂L/∂W[{a},{b},{p},{q}] = Σ G[:,{a}] ⊙ {source}[:,{channel},{rows},{cols}] "
+                f"= {value}"
             )
     total = o * c * kh * kw
     if total > len(lines):
         lines.append(f"… {total - len(lines)} more weight entries (see ∂L/∂weight)")
+    where = "c" if groups == 1 else "g·C/groups + c"
     return Step(
         "Which input entries each weight meets (∂L/∂W = correlation of x with G)",
-        f"∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j] · {source}[n,c,i·s+p·d, j·s+q·d]",
+        f"∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j] · {source}[n,{where},i·s+p·d, j·s+q·d]"
+        + ("" if groups == 1 else ", g = o // (O/groups)"),
         lines=tuple(lines),
     )
 
 
 def _conv_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
+    """x's sample n reaches y's sample n; a kernel (and its bias) reaches its output
+    channel. With groups a slice of kernels no longer splits into the same groups, so
+    kernels and biases are differenced whole-forward, one at a time."""
+    if params["groups"] > 1:
+        return [{"x": 0, "y": 0}]
     return [{"x": 0, "y": 0}, {"weight": 0, "bias": 0, "y": 1}]
 
 
 def _conv_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
-    """unfold's patches: N·C·(kernel entries)·(output positions), and G↑s padded."""
+    """unfold's patches, N·C·(kernel entries)·(output positions) — each group unfolds its
+    own C/groups channels, so groups leave the total as it is (the grouped copy the weight
+    gradient's einsum makes is within the 3 workspaces memory_estimate counts) — G↑s
+    padded, and x padded."""
     x, w = shapes["x"], shapes["weight"]
     patches = x[0] * x[1] * _prod(w[2:]) * _prod(out[2:])
     stride = _pair(params["stride"])
@@ -348,6 +460,8 @@ def _conv_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
 
 
 def _conv_mads(shapes: Shapes, params: Params, out: Shape) -> int:
+    """Each output entry sums over its kernel: C/groups channels × kernel entries (the
+    weight's C/groups×kh×kw), so groups divide the work by groups."""
     w = shapes["weight"]
     return _prod(out) * _prod(w[1:])
 
@@ -359,7 +473,7 @@ def _conv_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, 
     x, w, stride, padding, dilation = _as_2d(t, p, nd)
     g2 = g.unsqueeze(2) if nd == 1 else g
     unflipped = conv2d_input_gradient(
-        g2, w.flip(2, 3), (x.shape[2], x.shape[3]), stride, padding, dilation
+        g2, w.flip(2, 3), (x.shape[2], x.shape[3]), stride, padding, dilation, p["groups"]
     )
     return [
         (
@@ -369,11 +483,32 @@ def _conv_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, 
     ]
 
 
+def _conv_notes(params: Params, shapes: Shapes) -> list[str]:
+    groups = params["groups"]
+    if groups == 1:
+        return []
+    c, o = shapes["x"][1], shapes["weight"][0]
+    if groups == c:
+        own = "kernel" if o == c else f"{o // c} kernels (channel multiplier {o // c})"
+        return [
+            f"depthwise convolution (groups = C = {c}): each input channel has its own {own};"
+            " ∂L/∂x[:, c] comes from channel c's outputs alone"
+        ]
+    return [
+        f"groups = {groups}: x's {c} channels and y's {o} split into {groups} groups of "
+        f"{c // groups} and {o // groups}; each output sums over its own group's channels"
+    ]
+
+
 _SIZE_PARAMS = (
     LayerParam("stride", "pair", 1, "step between windows", minimum=1),
     LayerParam("padding", "pair", 0, "zeros added on each side", minimum=0),
     LayerParam("dilation", "pair", 1, "spacing between kernel entries", minimum=1),
 )
+_GROUPS = LayerParam(
+    "groups", "int", 1, "channel groups; C and O divisible by it (depthwise: groups = C)",
+    minimum=1,
+)  # fmt: skip
 
 
 def _ints_only(params: tuple[LayerParam, ...]) -> tuple[LayerParam, ...]:
@@ -381,9 +516,10 @@ def _ints_only(params: tuple[LayerParam, ...]) -> tuple[LayerParam, ...]:
 
 
 def _conv(nd: int) -> Layer:
-    x_shape, w_shape = ("N×C×H×W", "O×C×kh×kw") if nd == 2 else ("N×C×L", "O×C×K")
+    x_shape, w_shape = ("N×C×H×W", "O×C/groups×kh×kw") if nd == 2 else ("N×C×L", "O×C/groups×K")
     spatial = _conv_names(nd)
-    corr = "W[o,c] ⋆ x_pad[n,c] (correlation, stride s, dilation d)"
+    corr = "W[o,c] ⋆ x_pad[n, g·C/groups + c] (correlation, stride s, dilation d; g = o's group"
+    corr += ", c < C/groups)"
     return Layer(
         name=f"conv{nd}d",
         summary=f"{nd}-D convolution (cross-correlation, as torch's F.conv{nd}d)",
@@ -401,13 +537,14 @@ def _conv(nd: int) -> Layer:
                 init_owner=f"nn.Conv{nd}d",
             ),
         ),
-        params=_SIZE_PARAMS if nd == 2 else _ints_only(_SIZE_PARAMS),
+        params=(*(_SIZE_PARAMS if nd == 2 else _ints_only(_SIZE_PARAMS)), _GROUPS),
         forward_formula=f"y[n,o] = b[o] + Σ_c {corr}",
         backward_formulas={
-            "x": "∂L/∂x = crop_p( pad_{d(k−1)}(G↑s) ⋆ rot180(W) ), channels swapped, dilation d:"
-            " G (with s − 1 zeros between entries) correlated with the flipped kernel",
-            "weight": "∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j]·x_pad[n,c,i·s+p·d, j·s+q·d]:"
-            " x correlated with G",
+            "x": "∂L/∂x = crop_p( pad_{d(k−1)}(G↑s) ⋆ rot180(W) ), channels swapped (within "
+            "each group), dilation d: G (with s − 1 zeros between entries) correlated with the "
+            "flipped kernel",
+            "weight": "∂L/∂W[o,c,p,q] = Σ_n,i,j G[n,o,i,j]·x_pad[n, g·C/groups + c, i·s+p·d,"
+            " j·s+q·d]: x correlated with G, group by group",
             "bias": "∂L/∂b[o] = Σ_n,i,j G[n,o,i,j]",
         },
         output_shape=_conv_shape_for(nd),
@@ -420,6 +557,7 @@ def _conv(nd: int) -> Layer:
         workspace=_conv_workspace,
         multiply_adds=_conv_mads,
         slips=_conv_slips,
+        notes=_conv_notes,
         reshape=_conv_reshape_for(nd),
         shown_as_given=("x", "weight"),
     )

@@ -1,7 +1,9 @@
-"""The normalisation layers: batchnorm (training mode), layernorm and rmsnorm.
+"""The normalisation layers: batchnorm (training or eval mode), layernorm and rmsnorm.
 
 ∂L/∂x carries the terms of μ's and σ's dependence on x; the slips are the answers that
-forgot one of them.
+forgot one of them. In eval mode batchnorm normalises with fixed running statistics, so
+it is an affine map per channel and ∂L/∂x = γ·G/σ; layernorm normalises over the last k
+dimensions (``normalized_shape``), γ and β of that shape.
 """
 
 from __future__ import annotations
@@ -33,18 +35,25 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
+# γ and β of layernorm's normalized_shape, named as x's trailing dims (x: n, t, d or
+# n, t, s, d): k = 2 as in a 3-D x, k = 3 as in a 4-D x
+_TRAILING = _names(("d",), ("t", "d"), ("t", "s", "d"), ("n", "t", "s", "d"))
+
+
 def _gamma(shape: str, dim: str, owner: str) -> LayerInput:
     """γ, ones when left out, as ``owner`` starts it."""
+    names = _TRAILING if shape == "normalized_shape" else _names((dim,))
     return LayerInput(
-        "weight", shape, "γ, or 'none'", _names((dim,)), none_allowed=True, symbol="γ",
+        "weight", shape, "γ, or 'none'", names, none_allowed=True, symbol="γ",
         init="ones", init_owner=owner,
     )  # fmt: skip
 
 
 def _beta(shape: str, dim: str, owner: str) -> LayerInput:
     """β, zeros when left out, as ``owner`` starts it."""
+    names = _TRAILING if shape == "normalized_shape" else _names((dim,))
     return LayerInput(
-        "bias", shape, "β, or 'none'", _names((dim,)), none_allowed=True, symbol="β",
+        "bias", shape, "β, or 'none'", names, none_allowed=True, symbol="β",
         init="zeros", init_owner=owner,
     )  # fmt: skip
 
@@ -56,12 +65,42 @@ def _bn_shape(shapes: Shapes, params: Params) -> Shape:
     why = f"x is {dims_text(x)} ({c} channels, dimension 1)"
     _need_vector("batchnorm", "weight", shapes.get("weight"), c, why)
     _need_vector("batchnorm", "bias", shapes.get("bias"), c, why)
-    if _prod(x) // c < 2:
+    _check_running(params, c, why)
+    if params["training"] and _prod(x) // c < 2:
         raise InputError(
             f"batchnorm: each channel needs more than 1 value for batch statistics (x is "
             f"{dims_text(x)}: {_prod(x) // c} per channel), as torch requires in training mode"
         )
     return tuple(x)
+
+
+def _check_running(params: Params, c: int, why: str) -> None:
+    """Running statistics belong to eval mode, one value per channel."""
+    for key in ("running_mean", "running_var"):
+        value = params[key]
+        if value is None:
+            continue
+        if params["training"]:
+            raise InputError(
+                f"batchnorm: --param {key} is used only in eval mode; add --param "
+                "training=false (in training mode the batch's own statistics normalise)"
+            )
+        if len(value) != c:
+            raise InputError(
+                f"batchnorm: --param {key} has {len(value)} value{'s' * (len(value) != 1)} "
+                f"but {why}, so it needs {c}"
+            )
+
+
+def _bn_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
+    """Eval mode without running statistics: a fresh nn.BatchNorm's, mean 0 and var 1."""
+    if params["training"]:
+        return {}
+    c = shapes["x"][1]
+    return {
+        "running_mean": params["running_mean"] or (0.0,) * c,
+        "running_var": params["running_var"] or (1.0,) * c,
+    }
 
 
 def _bn_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
@@ -80,8 +119,21 @@ def _per_channel(v: Tensor | None, x: Tensor) -> Tensor | float:
     return v.reshape(1, -1, *([1] * (x.dim() - 2)))
 
 
+def _running(x: Tensor, p: Params) -> tuple[Tensor | None, Tensor | None]:
+    """The running mean and variance as tensors of x's dtype (None in training mode)."""
+    if p["training"]:
+        return None, None
+    return (
+        torch.tensor(p["running_mean"], dtype=x.dtype),
+        torch.tensor(p["running_var"], dtype=x.dtype),
+    )
+
+
 def _bn_forward(t: Tensors, p: Params) -> Tensor:
-    return F.batch_norm(t["x"], None, None, t.get("weight"), t.get("bias"), True, 0.0, p["eps"])
+    x = t["x"]
+    mean, var = _running(x, p)
+    w, b = t.get("weight"), t.get("bias")
+    return F.batch_norm(x, mean, var, w, b, p["training"], 0.0, p["eps"])
 
 
 @dataclass
@@ -104,14 +156,28 @@ def _bn_stats(x: Tensor, eps: float) -> _Norm:
     return _Norm(mean, var, sigma, (x - mean) / sigma, count)
 
 
+def _bn_eval_stats(x: Tensor, p: Params) -> _Norm:
+    """Eval mode: μ and σ² are the running statistics, constants with respect to x."""
+    mean, var = (_per_channel(v, x) for v in _running(x, p))
+    sigma = torch.sqrt(var + p["eps"])
+    return _Norm(mean, var, sigma, (x - mean) / sigma, x.numel() // x.shape[1])
+
+
+def _bn_norm(x: Tensor, p: Params) -> _Norm:
+    return _bn_stats(x, p["eps"]) if p["training"] else _bn_eval_stats(x, p)
+
+
 def _bn_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
     x = t["x"]
-    s = _bn_stats(x, p["eps"])
+    s = _bn_norm(x, p)
     dims, m = _bn_dims(x), s.count
     sum_g = g.sum(dim=dims, keepdim=True)
     sum_gx = (g * s.xhat).sum(dim=dims, keepdim=True)
     gamma = _per_channel(t.get("weight"), x)
-    grads = {"x": gamma / (m * s.sigma) * (m * g - sum_g - s.xhat * sum_gx)}
+    if p["training"]:
+        grads = {"x": gamma / (m * s.sigma) * (m * g - sum_g - s.xhat * sum_gx)}
+    else:  # y = γ·(x − μ)/σ + β with μ, σ fixed: an affine map per channel
+        grads = {"x": gamma * g / s.sigma}
     if t.get("weight") is not None:
         grads["weight"] = sum_gx.flatten()
     if t.get("bias") is not None:
@@ -120,6 +186,8 @@ def _bn_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 
 
 def _bn_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    if not p["training"]:
+        return _bn_eval_steps(t, p, g)
     x = t["x"]
     s = _bn_stats(x, p["eps"])
     dims = _bn_dims(x)
@@ -144,6 +212,32 @@ def _bn_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     ]
 
 
+def _bn_eval_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    x = t["x"]
+    s = _bn_eval_stats(x, p)
+    dims = _bn_dims(x)
+    names = _bn_x_dims(x.dim())
+    gamma = "γ" if t.get("weight") is not None else "1 (no γ)"
+    return [
+        Step("μ = running_mean (per channel)", "fixed: not computed from x", s.mean.flatten(),
+             ("c",)),
+        Step("σ² = running_var (per channel)", "fixed: not computed from x", s.var.flatten(),
+             ("c",)),
+        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.flatten(), ("c",)),
+        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
+        Step("G = ∂L/∂y (upstream)", "", g, names),
+        Step("ΣG (per channel)", "= ∂L/∂β", g.sum(dim=dims).flatten(), ("c",)),
+        Step("Σ(G·x̂) (per channel)", "= ∂L/∂γ", (g * s.xhat).sum(dim=dims).flatten(), ("c",)),
+        Step(
+            "∂L/∂x",
+            f"γ·G/σ with γ = {gamma}: μ and σ do not depend on x, so no −ΣG or −x̂·Σ(G·x̂) "
+            "terms",
+            _bn_backward(t, p, g)["x"],
+            names,
+        ),
+    ]  # fmt: skip
+
+
 def _bn_x_dims(rank: int) -> tuple[str, ...]:
     return {2: ("n", "c"), 3: ("n", "c", "l"), 4: ("n", "c", "h", "w")}[rank]
 
@@ -155,13 +249,16 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
         if name != "x":
             return []
         x = t["x"]
+        if kind == "batchnorm" and not p["training"]:
+            return _bn_eval_slips(t, p, g)
         if kind == "batchnorm":
             s, dims = _bn_stats(x, p["eps"]), _bn_dims(x)
             gamma = _per_channel(t.get("weight"), x)
             ghat = g
             scale = gamma / (s.count * s.sigma)
         else:
-            s, dims = _ln_stats(x, p["eps"]), [-1]
+            dims = _ln_dims(x, p)
+            s = _ln_stats(x, p)
             ghat = g if t.get("weight") is None else g * t["weight"]
             scale = 1 / (s.count * s.sigma)
         m = s.count
@@ -182,50 +279,107 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
     return slips
 
 
+def _bn_eval_slips(t: Tensors, p: Params, g: Tensor) -> list[tuple[str, Tensor]]:
+    """Eval mode answered with the training-mode formula (the batch's own μ and σ)."""
+    x = t["x"]
+    train = _bn_backward(t, {**p, "training": True}, g)["x"]
+    s = _bn_stats(x, p["eps"])
+    gamma = _per_channel(t.get("weight"), x)
+    return [
+        ("the training-mode ∂L/∂x (batch statistics); eval mode uses the running ones", train),
+        (
+            "∂L/∂x = γ·G/σ with the batch's σ in place of the running variance's",
+            gamma * g / s.sigma,
+        ),
+    ]
+
+
+def _normalized(x: Shape, params: Params) -> Shape:
+    """The trailing dimensions normalised over: normalized_shape, or x's last one."""
+    given = params.get("normalized_shape")
+    return tuple(given) if given else (x[-1],)
+
+
 def _ln_shape(shapes: Shapes, params: Params, name: str = "layernorm") -> Shape:
     x = shapes["x"]
     _need_rank(name, "x", x, (1, 2, 3, 4), "…×D")
-    d = x[-1]
-    why = f"x is {dims_text(x)} (normalised over its last dimension, D = {d})"
-    _need_vector(name, "weight", shapes.get("weight"), d, why)
-    _need_vector(name, "bias", shapes.get("bias"), d, why)
+    norm = _normalized(x, params)
+    k = len(norm)
+    if k > len(x) or tuple(x[-k:]) != norm:
+        raise InputError(
+            f"{name}: --param normalized_shape={','.join(map(str, norm))} must be the last "
+            f"{k} dimension{'s' * (k > 1)} of x, but x is {dims_text(x)} (torch expects x of "
+            f"shape …×{dims_text(norm)})"
+        )
+    if k == 1:
+        why = f"x is {dims_text(x)} (normalised over its last dimension, D = {norm[0]})"
+        for key in ("weight", "bias"):
+            given = shapes.get(key)
+            if given is not None and len(given) > 1 and tuple(x[-len(given) :]) == tuple(given):
+                raise InputError(
+                    f"{name}: --{key} has shape {dims_text(given)}, x's last {len(given)} "
+                    f"dimensions, but x is normalised over its last one only; add --param "
+                    f"normalized_shape={','.join(map(str, given))} to normalise over them"
+                )
+            _need_vector(name, key, given, norm[0], why)
+    else:
+        for key in ("weight", "bias"):
+            given = shapes.get(key)
+            if given is not None and tuple(given) != norm:
+                raise InputError(
+                    f"{name}: --{key} has shape {dims_text(given)} but normalized_shape is "
+                    f"{dims_text(norm)}, so it needs that shape (give it as rows 1,2;3,4 or "
+                    "nested JSON)"
+                )
     return tuple(x)
 
 
 def _ln_default(name: str, shapes: Shapes, params: Params) -> Shape | None:
-    return (shapes["x"][-1],)
+    return _normalized(shapes["x"], params)
+
+
+def _ln_k(p: Params) -> int:
+    """How many trailing dimensions are normalised."""
+    given = p.get("normalized_shape")
+    return len(given) if given else 1
+
+
+def _ln_dims(x: Tensor, p: Params) -> list[int]:
+    return list(range(-_ln_k(p), 0))
 
 
 def _ln_forward(t: Tensors, p: Params) -> Tensor:
     x = t["x"]
-    return F.layer_norm(x, (x.shape[-1],), t.get("weight"), t.get("bias"), p["eps"])
+    norm = tuple(x.shape[-_ln_k(p) :])
+    return F.layer_norm(x, norm, t.get("weight"), t.get("bias"), p["eps"])
 
 
-def _ln_stats(x: Tensor, eps: float) -> _Norm:
-    d = x.shape[-1]
-    mean = x.sum(dim=-1, keepdim=True) / d
-    var = ((x - mean) ** 2).sum(dim=-1, keepdim=True) / d
-    sigma = torch.sqrt(var + eps)
+def _ln_stats(x: Tensor, p: Params) -> _Norm:
+    dims = _ln_dims(x, p)
+    d = _prod(x.shape[-len(dims) :])
+    mean = x.sum(dim=dims, keepdim=True) / d
+    var = ((x - mean) ** 2).sum(dim=dims, keepdim=True) / d
+    sigma = torch.sqrt(var + p["eps"])
     return _Norm(mean, var, sigma, (x - mean) / sigma, d)
 
 
-def _rows(v: Tensor) -> Tensor:
-    """Sum over every dimension but the last."""
-    return v.reshape(-1, v.shape[-1]).sum(dim=0)
+def _rows(v: Tensor, k: int = 1) -> Tensor:
+    """Sum over every dimension but the last k."""
+    return v.reshape(-1, *v.shape[v.dim() - k :]).sum(dim=0)
 
 
 def _ln_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
     x, w = t["x"], t.get("weight")
-    s = _ln_stats(x, p["eps"])
+    s, dims = _ln_stats(x, p), _ln_dims(x, p)
     ghat = g if w is None else g * w  # ∂L/∂x̂
     d = s.count
-    sum_g = ghat.sum(dim=-1, keepdim=True)
-    sum_gx = (ghat * s.xhat).sum(dim=-1, keepdim=True)
+    sum_g = ghat.sum(dim=dims, keepdim=True)
+    sum_gx = (ghat * s.xhat).sum(dim=dims, keepdim=True)
     grads = {"x": (d * ghat - sum_g - s.xhat * sum_gx) / (d * s.sigma)}
     if w is not None:
-        grads["weight"] = _rows(g * s.xhat)
+        grads["weight"] = _rows(g * s.xhat, len(dims))
     if t.get("bias") is not None:
-        grads["bias"] = _rows(g)
+        grads["bias"] = _rows(g, len(dims))
     return grads
 
 
@@ -235,26 +389,35 @@ def _row_dims(rank: int) -> tuple[str, ...]:
 
 def _ln_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     x, w = t["x"], t.get("weight")
-    s = _ln_stats(x, p["eps"])
+    s, dims = _ln_stats(x, p), _ln_dims(x, p)
+    k = len(dims)
     names = _row_dims(x.dim())
-    rows = names[:-1] or ("row",)
+    rows = names[:-k] or ("row",)
+    lead = x.shape[: x.dim() - k]
+    over = "Σ_d" if k == 1 else f"Σ over the last {k} dims ({dims_text(x.shape[-k:])})"
+    sums = ("Σ_d ĝ (per row)", "Σ_d ĝ·x̂ (per row)")
+    if k > 1:
+        sums = (
+            f"Σ ĝ (per row, over the last {k} dims)",
+            f"Σ ĝ·x̂ (per row, over the last {k} dims)",
+        )
     ghat = g if w is None else g * w
     return [
-        Step("μ (per row)", f"μ = (1/D) Σ_d x, D = {s.count}", s.mean.squeeze(-1), rows),
-        Step("σ² (per row, biased)", "σ² = (1/D) Σ_d (x − μ)²", s.var.squeeze(-1), rows),
-        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.squeeze(-1), rows),
+        Step("μ (per row)", f"μ = (1/D) {over} x, D = {s.count}", s.mean.reshape(lead), rows),
+        Step("σ² (per row, biased)", f"σ² = (1/D) {over} (x − μ)²", s.var.reshape(lead), rows),
+        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.reshape(lead), rows),
         Step("x̂ = (x − μ)/σ", "", s.xhat, names),
         Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", ghat, names),
-        Step("Σ_d ĝ (per row)", "", ghat.sum(dim=-1), rows),
-        Step("Σ_d ĝ·x̂ (per row)", "", (ghat * s.xhat).sum(dim=-1), rows),
+        Step(sums[0], "", ghat.sum(dim=dims), rows),
+        Step(sums[1], "", (ghat * s.xhat).sum(dim=dims), rows),
         Step("∂L/∂x", "(D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ)", _ln_backward(t, p, g)["x"], names),
     ]
 
 
 def _row_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
-    """Each row (every index but the last) of x reaches only the same row of y."""
+    """Each row (every index but the normalised ones) of x reaches only that row of y."""
     rank = len(shapes["x"])
-    return [{"x": i, "y": i} for i in range(rank - 1)]
+    return [{"x": i, "y": i} for i in range(rank - _ln_k(params))]
 
 
 def _rms_shape(shapes: Shapes, params: Params) -> Shape:
@@ -331,9 +494,32 @@ def _eps(default: float | None) -> LayerParam:
     )
 
 
+def _bn_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
+    """Training: a channel of x reaches only that channel of y (its statistics are the
+    channel's), with its γ and β. Eval: an entry reaches only its own sample, and a
+    channel slice would not meet its running statistics, so γ and β go one at a time."""
+    if params["training"]:
+        return [{"x": 1, "weight": 0, "bias": 0, "y": 1}]
+    return [{"x": 0, "y": 0}]
+
+
+def _bn_notes(params: Params, shapes: Shapes) -> list[str]:
+    if params["training"]:
+        return [
+            "batch norm in training mode: the batch's own mean and biased variance "
+            "normalise (running statistics are not involved)"
+        ]
+    return [
+        "batch norm in eval mode (training=false): running_mean and running_var normalise, "
+        "constants with respect to x, so ∂L/∂x = γ·G/σ with no batch-statistics terms; left "
+        "out, they are a fresh nn.BatchNorm's (mean 0, var 1)"
+    ]
+
+
 BATCHNORM = Layer(
     name="batchnorm",
-    summary="batch normalisation, training mode (batch statistics, F.batch_norm)",
+    summary="batch normalisation, training mode (batch statistics) or eval mode (running "
+    "statistics), F.batch_norm",
     inputs=(
         LayerInput(
             "x",
@@ -344,11 +530,36 @@ BATCHNORM = Layer(
         _gamma("C", "c", "nn.BatchNorm"),
         _beta("C", "c", "nn.BatchNorm"),
     ),
-    params=(_eps(1e-5),),
+    params=(
+        _eps(1e-5),
+        LayerParam(
+            "training",
+            "bool",
+            True,
+            "true: batch statistics; false (eval): the running ones",
+        ),
+        LayerParam(
+            "running_mean",
+            "floats",
+            None,
+            "eval mode: μ per channel",
+            default_text="zeros (eval mode)",
+        ),
+        LayerParam(
+            "running_var",
+            "floats",
+            None,
+            "eval mode: σ² per channel",
+            check=lambda v: v >= 0,
+            requirement="≥ 0 (a variance)",
+            default_text="ones (eval mode)",
+        ),
+    ),
     forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) per "
-    "channel, over every dimension but C",
+    "channel, over every dimension but C (eval mode: μ, σ² = running_mean, running_var)",
     backward_formulas={
-        "x": "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂)), M = values per channel",
+        "x": "∂L/∂x = γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂)), M = values per channel "
+        "(eval mode: γ·G/σ, μ and σ fixed)",
         "weight": "∂L/∂γ = Σ G·x̂",
         "bias": "∂L/∂β = Σ G",
     },
@@ -358,28 +569,37 @@ BATCHNORM = Layer(
     backward=_bn_backward,
     steps=_bn_steps,
     output_dims=lambda shapes: _bn_x_dims(len(shapes["x"])),
-    groups=lambda shapes, params: [{"x": 1, "weight": 0, "bias": 0, "y": 1}],
+    groups=_bn_groups,
+    resolve=_bn_resolve,
     slips=_norm_slips("batchnorm"),
-    notes=lambda params, shapes: [
-        "batch norm in training mode: the batch's own mean and biased variance "
-        "normalise (running statistics are not involved)"
-    ],
+    notes=_bn_notes,
 )
 
 
 LAYERNORM = Layer(
     name="layernorm",
-    summary="layer normalisation over the last dimension (F.layer_norm)",
+    summary="layer normalisation over the last dimension(s) (F.layer_norm)",
     inputs=(
-        LayerInput("x", "…×D", "input", _row_dims),
-        _gamma("D", "d", "nn.LayerNorm"),
-        _beta("D", "d", "nn.LayerNorm"),
+        LayerInput("x", "…×normalized_shape", "input", _row_dims),
+        _gamma("normalized_shape", "d", "nn.LayerNorm"),
+        _beta("normalized_shape", "d", "nn.LayerNorm"),
     ),
-    params=(_eps(1e-5),),
+    params=(
+        _eps(1e-5),
+        LayerParam(
+            "normalized_shape",
+            "ints",
+            None,
+            "the trailing dims normalised over, e.g. 3,4; γ and β take this shape",
+            minimum=1,
+            default_text="x's last dimension",
+        ),
+    ),
     forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) "
-    "over the last dimension",
+    "over the last dimension, or the last k = the dims of normalized_shape",
     backward_formulas={
-        "x": "∂L/∂x = (D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ), ĝ = G·γ, sums over the last dim",
+        "x": "∂L/∂x = (D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ), ĝ = G·γ, sums over the normalised "
+        "dims, D = the number of entries they hold",
         "weight": "∂L/∂γ = Σ_rows G·x̂",
         "bias": "∂L/∂β = Σ_rows G",
     },

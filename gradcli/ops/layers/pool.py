@@ -1,9 +1,14 @@
 """maxpool2d and avgpool2d: every window unfolded into a column; G goes back to each
-window's first maximum, or is spread over the window divided by its size."""
+window's first maximum, or is spread over the window divided by its size.
+
+With ``ceil_mode`` the output size rounds up, so a last window may run past the padded
+input (torch keeps it only when it starts inside the input or the left padding); its
+entries outside are left out of the max, and of avgpool's divisor as torch counts it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gradcli._torch import F, torch
@@ -40,6 +45,24 @@ def _pool_geometry(params: Params) -> tuple[tuple, tuple, tuple, tuple]:
     return kernel, stride, padding, dilation
 
 
+def output_size(size: int, extent: int, stride: int, pad: int, ceil_mode: bool) -> int:
+    """torch's pooling output size along one axis (ATen's ``pooling_output_shape``).
+
+    ⌊(size + 2p − extent)/s⌋ + 1, or with ceil_mode ⌈…⌉ + 1 less one when that last
+    window would start in the right padding (at or past size + p, in padded coordinates).
+    """
+    span = size + 2 * pad - extent
+    count = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (count - 1) * stride >= size + pad:
+        count -= 1
+    return count
+
+
+def _overhang(size: int, extent: int, stride: int, pad: int, count: int) -> int:
+    """How far the last window runs past the padded input (ceil_mode only; else 0)."""
+    return max(0, (count - 1) * stride + extent - (size + 2 * pad))
+
+
 def _pool_shape_for(layer: str) -> Callable[[Shapes, Params], Shape]:
     def shape(shapes: Shapes, params: Params) -> Shape:
         x = shapes["x"]
@@ -63,7 +86,7 @@ def _pool_shape_for(layer: str) -> Callable[[Shapes, Params], Shape]:
                     f"input ({size} + 2×{pad} = {size + 2 * pad}); x is {dims_text(x)}, "
                     f"kernel_size is {_show(params['kernel_size'])}"
                 )
-            out.append((size + 2 * pad - extent) // s + 1)
+            out.append(output_size(size, extent, s, pad, params["ceil_mode"]))
         return (x[0], x[1], *out)
 
     return shape
@@ -75,28 +98,53 @@ def _pool_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
     return {}
 
 
-def _windows(x: Tensor, params: Params, fill: float) -> tuple[Tensor, tuple]:
-    """Every pooling window of x as a column: N × C × (window entries) × (positions)."""
+def _geometry(x_hw: Sequence[int], params: Params) -> tuple:
+    """kernel, stride, dilation and the padding on each side: (top, bottom, left, right),
+    bottom and right grown by the overhang of a ceil_mode window."""
     kernel, stride, padding, dilation = _pool_geometry(params)
-    padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]), value=fill)
-    n, c = x.shape[:2]
+    extra = []
+    for size, k, s, pad, d in zip(x_hw, kernel, stride, padding, dilation, strict=True):
+        extent = d * (k - 1) + 1
+        count = output_size(size, extent, s, pad, params["ceil_mode"])
+        extra.append(_overhang(size, extent, s, pad, count))
+    sides = (padding[0], padding[0] + extra[0], padding[1], padding[1] + extra[1])
+    return kernel, stride, dilation, sides
+
+
+def _pad(x: Tensor, sides: tuple, value: float) -> Tensor:
+    top, bottom, left, right = sides
+    return F.pad(x, (left, right, top, bottom), value=value)
+
+
+def _windows(x: Tensor, params: Params, fill: float) -> tuple[Tensor, tuple]:
+    """Every pooling window of x as a column: N × C × (window entries) × (positions); the
+    padding (and a ceil_mode window's overhang) holds ``fill``."""
+    geometry = _geometry(x.shape[2:], params)
+    return _unfold(_pad(x, geometry[3], fill), geometry), geometry
+
+
+def _unfold(padded: Tensor, geometry: tuple) -> Tensor:
+    """The windows of an already padded tensor, as columns."""
+    kernel, stride, dilation, _ = geometry
+    n, c = padded.shape[:2]
     flat = padded.reshape(n * c, 1, *padded.shape[2:])
     cols = F.unfold(flat, kernel, dilation=dilation, stride=stride)
-    return cols.reshape(n, c, kernel[0] * kernel[1], -1), (kernel, stride, padding, dilation)
+    return cols.reshape(n, c, kernel[0] * kernel[1], -1)
 
 
 def _fold(cols: Tensor, x: Tensor, geometry: tuple) -> Tensor:
     """Sum window columns back onto x's grid (overlapping windows accumulate), crop padding."""
-    kernel, stride, padding, dilation = geometry
+    kernel, stride, dilation, (top, bottom, left, right) = geometry
     n, c, h, w = x.shape
     flat = cols.reshape(n * c, kernel[0] * kernel[1], -1)
-    folded = F.fold(flat, (h, w), kernel, dilation=dilation, padding=padding, stride=stride)
-    return folded.reshape(n, c, h, w)
+    size = (top + h + bottom, left + w + right)
+    folded = F.fold(flat, size, kernel, dilation=dilation, stride=stride)
+    return folded.reshape(n, c, *size)[:, :, top : top + h, left : left + w]
 
 
 def _maxpool_forward(t: Tensors, p: Params) -> Tensor:
     kernel, stride, padding, dilation = _pool_geometry(p)
-    return F.max_pool2d(t["x"], kernel, stride, padding, dilation)
+    return F.max_pool2d(t["x"], kernel, stride, padding, dilation, ceil_mode=p["ceil_mode"])
 
 
 def _argmax(x: Tensor, p: Params) -> tuple[Tensor, Tensor, tuple]:
@@ -115,13 +163,13 @@ def _maxpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 
 def _maxpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     x = t["x"]
-    _, winner, (kernel, stride, padding, dilation) = _argmax(x, p)
+    _, winner, (kernel, stride, dilation, sides) = _argmax(x, p)
     n, c, ho, wo = g.shape
     lines = []
     for b, ch, i, j in _first(2 * STEP_LINES, n, c, ho, wo):
         k = int(winner[b, ch, i * wo + j])
-        h = i * stride[0] + (k // kernel[1]) * dilation[0] - padding[0]
-        w = j * stride[1] + (k % kernel[1]) * dilation[1] - padding[1]
+        h = i * stride[0] + (k // kernel[1]) * dilation[0] - sides[0]
+        w = j * stride[1] + (k % kernel[1]) * dilation[1] - sides[2]
         lines.append(
             f"window y[{b},{ch},{i},{j}]: max at x[{b},{ch},{h},{w}] = "
             f"{_num(float(x[b, ch, h, w]))}  →  gets G = {_num(float(g[b, ch, i, j]))}"
@@ -131,6 +179,7 @@ def _maxpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         lines.append(f"… {total - len(lines)} more windows")
     return [
         Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
+        *_size_steps(x, p),
         Step(
             "arg-max of each window (ties: the first maximum in scan order, as torch)",
             "∂L/∂x[h,w] = Σ G over the windows whose max is x[h,w]; 0 elsewhere",
@@ -160,22 +209,71 @@ def _pool_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
     return [{"x": 0, "y": 0}, {"x": 1, "y": 1}]
 
 
+def _size_steps(x: Tensor, p: Params) -> list[Step]:
+    """With ceil_mode: how each output size rounds up, and the windows that run past the
+    padded input (nothing without ceil_mode: ⌊…⌋ + 1 windows, each inside)."""
+    if not p["ceil_mode"]:
+        return []
+    kernel, stride, padding, dilation = _pool_geometry(p)
+    lines = []
+    for axis, size, k, s, pad, d in zip(
+        ("H", "W"), x.shape[2:], kernel, stride, padding, dilation, strict=True
+    ):
+        extent = d * (k - 1) + 1
+        up = -(-(size + 2 * pad - extent) // s) + 1
+        count = output_size(size, extent, s, pad, True)
+        line = f"{axis}_out = ⌈({size} + 2×{pad} − {extent - 1} − 1)/{s}⌉ + 1 = {up}"
+        if count < up:
+            line += (
+                f", but window {up - 1} would start at {(up - 1) * s} ≥ {axis} + p = "
+                f"{size + pad} (in the right padding), so {axis}_out = {count}"
+            )
+        over = _overhang(size, extent, s, pad, count)
+        if over:
+            line += (
+                f"; the last window starts at {(count - 1) * s} and runs {over} past the padded "
+                f"input ({size} + 2×{pad} = {size + 2 * pad}): its entries there are left out"
+            )
+        lines.append(line)
+    return [
+        Step(
+            "output size, ceil_mode: ⌈(size + 2p − d(k − 1) − 1)/s⌉ + 1",
+            "a window is kept only when it starts inside x or the left padding (torch's rule)",
+            lines=tuple(lines),
+        )
+    ]
+
+
 def _pool_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
-    kernel = _pair(params["kernel_size"])
-    return 3 * out[0] * out[1] * _prod(out[2:]) * _prod(kernel) + 2 * _prod(shapes["x"])
+    """The windows as columns (three copies: the columns, the routed or shared G, the
+    folded sums) and x padded twice, a ceil_mode window's overhang (< s) included."""
+    kernel, stride, padding, _ = _pool_geometry(params)
+    x = shapes["x"]
+    padded = (
+        x[0] * x[1] * _prod(n + 2 * p + s for n, p, s in zip(x[2:], padding, stride, strict=True))
+    )
+    return 3 * out[0] * out[1] * _prod(out[2:]) * _prod(kernel) + 2 * padded
 
 
 def _avgpool_forward(t: Tensors, p: Params) -> Tensor:
     kernel, stride, padding, _ = _pool_geometry(p)
-    return F.avg_pool2d(t["x"], kernel, stride, padding, count_include_pad=p["count_include_pad"])
+    return F.avg_pool2d(t["x"], kernel, stride, padding, p["ceil_mode"], p["count_include_pad"])
 
 
 def _avg_divisors(x: Tensor, p: Params) -> Tensor:
-    """How many entries each window averages: kh·kw, or only the real ones."""
-    ones, _ = _windows(torch.ones_like(x[:1, :1]), p, 0.0)
+    """How many entries each window averages, as torch counts them: the window's entries
+    inside the padded input (kh·kw, less only where a ceil_mode window runs past it), or
+    with count_include_pad=false only those inside x."""
+    geometry = _geometry(x.shape[2:], p)
+    _, bottom, _, right = geometry[3]
+    ones = torch.ones_like(x[:1, :1])
     if p["count_include_pad"]:
-        return torch.full_like(ones[:, :, :1], ones.shape[2])
-    return ones.sum(dim=2, keepdim=True)
+        _, _, padding, _ = _pool_geometry(p)
+        inside = _pad(ones, (padding[0], padding[0], padding[1], padding[1]), 1.0)
+        region = _pad(inside, (0, bottom - padding[0], 0, right - padding[1]), 0.0)
+    else:
+        region = _pad(ones, geometry[3], 0.0)
+    return _unfold(region, geometry).sum(dim=2, keepdim=True)
 
 
 def _avgpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
@@ -189,16 +287,17 @@ def _avgpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     x = t["x"]
     divisors = _avg_divisors(x, p).reshape(g.shape[2], g.shape[3])
+    if not p["count_include_pad"]:
+        counted = "the window's entries inside x (padding left out)"
+    elif p["ceil_mode"]:
+        counted = "the window's entries inside the padded input: kh·kw, less where a ceil_mode "
+        counted += "window runs past it"
+    else:
+        counted = "kh·kw"
     return [
         Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
-        Step(
-            "divisor of each window",
-            "kh·kw"
-            if p["count_include_pad"]
-            else "the window's entries inside x (padding left out)",
-            divisors,
-            ("i", "j"),
-        ),
+        *_size_steps(x, p),
+        Step("divisor of each window", counted, divisors, ("i", "j")),
         Step(
             "∂L/∂x",
             "each window spreads G/divisor over its entries; overlaps add up",
@@ -216,6 +315,14 @@ def _avgpool_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[st
     return [("∂L/∂x without dividing by the window size", _fold(spread, x, geometry))]
 
 
+_CEIL_MODE = LayerParam(
+    "ceil_mode",
+    "bool",
+    False,
+    "round the output size up: a last, partial window, kept when it starts inside x or the "
+    "left padding",
+)
+
 POOL_WINDOW = (  # the window parameters every pooling layer takes
     LayerParam("kernel_size", "pair", None, "window size", minimum=1, required=True),
     LayerParam(
@@ -232,8 +339,10 @@ MAXPOOL2D = Layer(
         *POOL_WINDOW,
         LayerParam("padding", "pair", 0, "−∞ added on each side", minimum=0),
         LayerParam("dilation", "pair", 1, "spacing inside a window", minimum=1),
+        _CEIL_MODE,
     ),
-    forward_formula="y[n,c,i,j] = max of x_pad[n,c] over window (i, j) (padding = −∞)",
+    forward_formula="y[n,c,i,j] = max of x_pad[n,c] over window (i, j) (padding = −∞; "
+    "ceil_mode: a last window may run past x_pad, its entries there left out)",
     backward_formulas={
         "x": "∂L/∂x[h,w] = Σ G[i,j] over the windows whose first maximum (scan order) "
         "is at (h, w); 0 elsewhere",
@@ -266,8 +375,11 @@ AVGPOOL2D = Layer(
             True,
             "divide by kh·kw even where the window covers padding",
         ),
+        _CEIL_MODE,
     ),
-    forward_formula="y[n,c,i,j] = (1/divisor) Σ x_pad[n,c] over window (i, j)",
+    forward_formula="y[n,c,i,j] = (1/divisor) Σ x_pad[n,c] over window (i, j); divisor = "
+    "kh·kw (count_include_pad; less where a ceil_mode window runs past x_pad) or the window's "
+    "entries inside x",
     backward_formulas={
         "x": "∂L/∂x[h,w] = Σ G[i,j]/divisor over the windows containing (h, w)",
     },
