@@ -696,6 +696,19 @@ def test_relu_kinks_are_left_out_of_the_numeric_verdict_where_they_reach():
     assert all(np.asarray(nested(g.check.trusted)).all() for g in tanh.grads)
 
 
+def test_an_answer_at_a_relu_kink_may_take_either_side():
+    # a₁ = 0: right of it da₁ = dh₁ = G₁ + da₂·W_hh = 2, left of it (and torch) 0
+    values = {"x": [[0.0], [1.0]], "weight_ih": [[1.0]], "weight_hh": [[1.0]],
+              "bias_ih": "none", "bias_hh": "none"}  # fmt: skip
+    for answer in ("2;1", "0;1"):
+        result = run("rnn", values=values, params=("nonlinearity=relu",), upstream=[[1.0], [1.0]],
+                     expected={"x": parse_expected(answer)})  # fmt: skip
+        assert result.answer.passed, answer
+    wrong = run("rnn", values=values, params=("nonlinearity=relu",), upstream=[[1.0], [1.0]],
+                expected={"x": parse_expected("3;1")})  # fmt: skip
+    assert not wrong.answer.passed
+
+
 # ---------------------------------------------------------------- planning and bounds
 
 

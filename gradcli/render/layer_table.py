@@ -115,7 +115,6 @@ def _tensor_section(info: TensorInfo, title: str, precision: int) -> list[Render
         "given": "given",
         "state": "drawn from --seed",
         "default": "torch's initial value",
-        "ones": "all ones",
     }.get(info.source, "")
     heading = f"{title}  ({_shape(info.shape)}{', ' + source if source else ''})"
     if info.value is None:
