@@ -429,6 +429,9 @@ WIDTH_CASES = {
     "dropout": ["layer", "dropout", "--x-shape", "3x4", "--param", "p=0.5", "--steps"],
     "embedding": ["layer", "embedding", "--indices", "1,0,1", "--weight-shape", "3x2", "--steps"],
     "expect": [*BN, "--expect", "bias=1,2,3"],
+    "lstm-steps": ["layer", "lstm", "--x-shape", "3x2x2", "--param", "hidden_size=2",
+                   "--upstream-c", "random", "--steps"],
+    "gru-long": ["layer", "gru", "--x-shape", "6x2", "--param", "hidden_size=2", "--steps"],
 }  # fmt: skip
 
 

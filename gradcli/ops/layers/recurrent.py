@@ -903,7 +903,7 @@ def _notes(kind: str) -> Callable[[Params, Shapes], list[str]]:
     def notes(params: Params, shapes: Shapes) -> list[str]:
         t = shapes["x"][0]
         text = (
-            f"time steps t = 1…{t}: x_t = x[t−1], y[t−1] = h_t, h₀ = --h0; one layer, "
+            f"time steps t = 1 to {t}: x_t = x[t−1], y[t−1] = h_t, h₀ = --h0; one layer, "
             f"unidirectional, batch_first=False, as {OWNER[kind]}(input_size, hidden_size)"
         )
         if shapes.get("bias_ih") is None or shapes.get("bias_hh") is None:
