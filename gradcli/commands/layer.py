@@ -180,9 +180,10 @@ def layer(
             "--expect",
             metavar="NAME=TENSOR",
             help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
-            "attention; h0=, weight_ih=… for rnn/lstm/gru), one comma-separated list or rows: whole numbers and fractions such "
-            "as 2/3 are exact, decimals checked to the digits you wrote (rounded; truncated "
-            "too from 2 digits on); repeatable; exit 1 if any entry is off.",
+            "attention; h0=, weight_ih=… for rnn/lstm/gru), one comma-separated list or "
+            "rows: whole numbers and fractions such as 2/3 are exact, decimals checked to the "
+            "digits you wrote (rounded; truncated too from 2 digits on); repeatable; exit 1 if "
+            "any entry is off.",
             show_default=False,
         ),
     ] = None,
