@@ -8,11 +8,18 @@ baselines, and is compared by the median wall time (and median peak RSS).
 gradcli imports torch and SymPy with the garbage collector paused (``gradcli._torch.load``);
 the bare baseline does not, which is why a ratio below 1 is possible.
 
+The precise column (mpmath at 50 digits: f and every derivative entry, each confirmed by a
+high-precision difference quotient) is measured as the time one ``expr_derivatives`` call
+takes with it minus the time without it, each call in a fresh process after the imports (as
+a command runs: SymPy's caches cold), for the formulas of PRECISE_CASES; the target is at
+most PRECISE_TARGET seconds for a 20-variable gradient.
+
 Usage: python benchmarks/bench_expr.py [--repeat N] [--markdown]
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 
 from bench import PYTHON, TYPER, Sample, gradcli, medians, run, simple_main
@@ -36,6 +43,79 @@ CASES = {
 HELP = {"gradcli expr --help": gradcli("expr", "--help")}
 # peak RSS: typer, rich and gradcli itself (≈ 20 MiB) come on top of torch and SymPy
 TARGET, HELP_TARGET, MEMORY_TARGET = 1.15, 1.30, 1.15
+
+
+ROSENBROCK_20 = "+".join(f"100*(x{i + 1}-x{i}^2)^2+(1-x{i})^2" for i in range(1, 20))
+PRECISE_CASES = {
+    "x^2*sin(y) (2 variables)": ("x^2*sin(y)", {"x": 1.0, "y": 2.0}, 1),
+    "Rosenbrock, 20 variables (gradient)": (
+        ROSENBROCK_20, {f"x{i}": 0.5 + 0.01 * i for i in range(1, 21)}, 1),
+    "sum of sin(x_i)*exp(-x_i^2), 20 variables (gradient)": (
+        "+".join(f"sin(x{i})*exp(-x{i}^2)" for i in range(1, 21)),
+        {f"x{i}": 0.1 * i for i in range(1, 21)}, 1),
+    "y/(1 - e^y) at 1e-6 (cancellation)": ("y/(1 - e^y)", {"y": 1e-6}, 1),
+    "log(exp(x) + 1) at 800 (overflow)": ("log(exp(x) + 1)", {"x": 800.0}, 1),
+    "exp(-x^2-y^2) Hessian (2×2)": ("exp(-x^2-y^2)", {"x": 0.5, "y": -0.3}, 2),
+}  # fmt: skip
+PRECISE_TARGET = 0.3  # seconds for a 20-variable gradient
+
+
+ONE_CALL = """
+import json, sys, time
+from gradcli.core.expr import ExprRequest, expr_derivatives
+from gradcli.errors import InputError
+from gradcli.expr.language import natural_key, parse
+from gradcli.settings import Settings
+text, at, order, precise = json.loads(sys.argv[1])
+parsed = parse(text)
+variables = tuple(sorted(parsed.variables, key=natural_key))
+request = ExprRequest((parsed,), variables, at, {k: str(v) for k, v in at.items()}, order)
+start = time.perf_counter()
+try:
+    expr_derivatives(request, Settings(), simplify_seconds=0, precise=precise)
+except InputError:
+    print("null")
+else:
+    print(time.perf_counter() - start)
+"""
+
+
+def _one_call(text: str, at: dict, order: int, precise: bool) -> float | None:
+    """One expr_derivatives call in a fresh process (SymPy's caches cold, as for a command),
+    timed after the imports."""
+    import json
+    import subprocess
+
+    argv = [PYTHON, "-W", "ignore", "-c", ONE_CALL, json.dumps([text, at, order, precise])]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+    return None if out == "null" else float(out)
+
+
+def precise_cost(repeat: int) -> list[tuple[str, str, str, bool]]:
+    """The precise column's share of ``expr_derivatives``: each call in a fresh process (as a
+    command runs), with and without the column, interleaved; medians."""
+    rows = []
+    for name, (text, at, order) in PRECISE_CASES.items():
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeat):
+            for precise in (False, True):
+                elapsed = _one_call(text, at, order, precise)
+                if elapsed is not None:  # without the column an overflow is bad input
+                    timings[precise].append(elapsed)
+        with_ = statistics.median(timings[True])
+        twenty = "20 variables" in name
+        target = f"≤ {PRECISE_TARGET} s" if twenty else ""
+        if not timings[False]:
+            rows.append((f"precise column: {name}", f"{with_:.3f} s in all (without it: exit 2)",
+                         "", True))  # fmt: skip
+            continue
+        without = statistics.median(timings[False])
+        cost = max(0.0, with_ - without)
+        rows.append(
+            (f"precise column: {name}", f"+{cost:.3f} s ({with_:.3f} s vs {without:.3f} s, "
+             f"{cost / with_:.0%} of the total)", target, cost <= PRECISE_TARGET or not twenty)
+        )  # fmt: skip
+    return rows
 
 
 def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
@@ -81,7 +161,7 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
         ratio = wall / typer_wall
         rows.append((key, f"{wall:.3f} s = {ratio:.2f}× typer", f"≤ {HELP_TARGET}× typer",
                      ratio <= HELP_TARGET))  # fmt: skip
-    return rows
+    return rows + precise_cost(repeat)
 
 
 def main() -> int:

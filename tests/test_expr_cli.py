@@ -297,3 +297,31 @@ def test_no_number_is_cut_at_any_width(args, width):
     ]
     assert not missing, missing
     assert "…" not in table
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("e", math.e),
+        ("-e", -math.e),
+        ("e+1", math.e + 1),
+        ("2*e", 2 * math.e),
+        ("pi/6", math.pi / 6),
+    ],
+)
+def test_the_documented_constants_are_values_for_at(written, value):
+    """Issue 18 §6: --at x=e (and -e, e+1) was refused though e is a documented constant."""
+    data = invoke("expr", "x^2", "--at", f"x={written}", "--json").json()
+    assert data["at"] == {"x": pytest.approx(value, rel=1e-15)}
+    assert data["analytic"] == [pytest.approx(2 * value, rel=1e-15)]
+
+
+def test_a_power_tower_is_printed_on_one_line_in_bounded_time():
+    """Issue 18 §6: x^x^…^x of 99 x's spent minutes in SymPy's pretty printer; a tower that
+    tall is shown on one line (the numbers are unchanged)."""
+    tower = "^".join(["x"] * 99)
+    run = run_process("expr", tower, "--at", "x=1.1")  # a hang would hit the 120 s timeout
+    assert run.code == 0
+    # one line (wrapped at the terminal's width), not SymPy's staircase of exponents
+    assert run.stdout.startswith("f(x) = ") and "x**(x**(x**" in run.stdout
+    assert "✓ derivatives agree" in run.stdout

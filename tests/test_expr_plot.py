@@ -113,3 +113,28 @@ def test_plot_alone_without_the_variable_value():
 def test_what_cannot_be_plotted(args, fragment):
     run = invoke("expr", *args)
     assert run.code == 2 and fragment in run.stderr and run.stdout == ""
+
+
+def test_many_corner_terms_are_sampled_in_one_vector_pass(monkeypatch):
+    """Issue 18 §6: a sum of 50 abs(sin(k·x)) terms took minutes when f′ was evaluated one
+    sample at a time; every sample (thousands of them at kinks) is now one vector pass."""
+    from gradcli.core import expr_plot
+
+    def one_by_one(*args, **kwargs):
+        raise AssertionError("f′ was evaluated sample by sample")
+
+    monkeypatch.setattr(expr_plot, "_one_by_one", one_by_one)
+    n = 50
+    c = curve("+".join(f"abs(sin({k}*x))" for k in range(1, n + 1)), x_range=(0.1, 3.0))
+    assert c.agree and c.checked > 481
+    # f′(x) = Σ k·cos(kx)·sign(sin(kx)), by hand, wherever no sin(kx) is 0
+    for x, d in list(zip(c.x, c.derivative, strict=True))[::97]:
+        terms = [k * math.cos(k * x) * math.copysign(1.0, math.sin(k * x)) for k in range(1, 51)]
+        if math.isfinite(d) and min(abs(math.sin(k * x)) for k in range(1, 51)) > 1e-6:
+            assert abs(d - math.fsum(terms)) <= 1e-9 * max(1.0, abs(d)), x
+
+
+def test_a_smooth_corner_sample_takes_the_value_its_sides_approach():
+    # abs(x)^3: f′ = 3x·|x|, continuous: exactly 0 at the corner sample 0
+    c = curve("abs(x)^3", x_range=(-1.0, 1.0))
+    assert dict(zip(c.x, c.derivative, strict=True))[0.0] == 0.0

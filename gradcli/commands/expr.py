@@ -43,7 +43,11 @@ if TYPE_CHECKING:
 MAX_EXPRESSIONS = 16
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _OPTION_LIKE = re.compile(r"^--?[A-Za-z][\w-]*(=.*)?$")
-_NUMBER_LIKE = re.compile(r"^[\s\d.eE+-]*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE)
+# a number as typed, well formed or not (1.2.3, 1e, +-1): parse_number explains what is wrong;
+# anything else (e, -e, e+1, pi/6, sqrt(2)) is a constant formula
+_NUMBER_LIKE = re.compile(
+    r"^\s*[+-]*(\d[\d.eE+-]*|\.[\d.eE+-]*)\s*$|^\s*[+-]?(nan|inf|infinity)\s*$", re.IGNORECASE
+)
 
 
 class ExprCommand(GradcliCommand):
@@ -78,21 +82,49 @@ class ExprCommand(GradcliCommand):
 
 
 def expr_listing() -> Listing:
-    """The functions and constants the language knows (no torch, no SymPy)."""
+    """The functions (with their domains) and constants the language knows, one table per
+    kind; no torch, no SymPy."""
+    from gradcli.expr.functions import ALIASES, KINDS
     from gradcli.expr.language import CONSTANTS, FUNCTIONS
 
-    rows = [(f.signature, f.kind, f.summary) for f in FUNCTIONS.values()]
-    rows += [(name, "constant", f"{value!r}") for name, value in CONSTANTS.items()]
+    aliases: dict[str, list[str]] = {}
+    for alias, name in ALIASES.items():
+        aliases.setdefault(name, []).append(alias)
+    tables = []
+    for kind, title in KINDS.items():
+        rows = [
+            (f.signature, f.domain, f.summary + _also(aliases.get(f.name)))
+            for f in FUNCTIONS.values()
+            if f.kind == kind
+        ]
+        tables.append(ListingTable(title, ("name", "domain", "meaning"), rows))
+    constants = [(name, "", f"{value!r}") for name, value in CONSTANTS.items()]
+    tables.append(ListingTable("Constants", ("name", "", "value"), constants))
     entries = [
-        {"name": f.name, "kind": f.kind, "arguments": list(f.arity), "meaning": f.summary}
+        {
+            "name": f.name,
+            "kind": f.kind,
+            "arguments": f.counts_text,
+            "domain": f.domain,
+            "torch": f.has_torch_form,
+            "aliases": aliases.get(f.name, []),
+            "meaning": f.summary,
+        }
         for f in FUNCTIONS.values()
     ]
     entries += [
-        {"name": name, "kind": "constant", "arguments": [], "meaning": repr(value)}
+        {"name": name, "kind": "constant", "arguments": "0", "domain": "", "torch": True,
+         "aliases": [], "meaning": repr(value)}
         for name, value in CONSTANTS.items()
-    ]
-    table = ListingTable("Functions and constants", ("name", "kind", "meaning"), rows)
-    return Listing("expr", entries, [table])
+    ]  # fmt: skip
+    return Listing("expr", entries, tables)
+
+
+def _also(names: list[str] | None) -> str:
+    """The other names a function answers to (arcsin, arsinh…), where it lists none."""
+    if not names:
+        return ""
+    return f"; also {', '.join(names)}"
 
 
 def split_top_level(text: str) -> list[str]:
@@ -113,8 +145,11 @@ def parse_point(items: list[str]) -> tuple[dict[str, float], dict[str, str]]:
     """``--at`` items (repeated and/or comma lists) → values and the text written for each."""
     values: dict[str, float] = {}
     written: dict[str, str] = {}
+    from gradcli.expr.notation import variable_name
+
     for item in (piece for option in items for piece in split_top_level(option)):
         name, sep, text = (part.strip() for part in item.partition("="))
+        name = variable_name(name)  # --at σ=1 is --at sigma=1
         if not sep or not name:
             raise InputError(f"--at {shown(item)} must look like NAME=VALUE, e.g. --at x=1,y=2")
         if not _NAME.match(name):
@@ -138,7 +173,9 @@ def parse_value(text: str, name: str) -> float:
 
 
 def parse_wrt(text: str, variables: list[str]) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
+    from gradcli.expr.notation import variable_name
+
+    names = [variable_name(name.strip()) for name in text.split(",")]
     if not all(names):
         raise InputError(f"--wrt {shown(text)} must be a comma list of variable names")
     for name in names:
@@ -161,7 +198,7 @@ def check_point(
     from gradcli.expr.language import CONSTANTS, FUNCTIONS
 
     for name in values:
-        if name in CONSTANTS or name in FUNCTIONS:
+        if name not in variables and (name in CONSTANTS or name in FUNCTIONS):
             kind = "a constant" if name in CONSTANTS else "a function"
             raise InputError(f"--at {name}: '{name}' is {kind} of the language, not a variable")
         if name not in variables:
@@ -207,6 +244,13 @@ def check_plot(parsed: list[Parsed], order: int, chosen: list[str], common: Comm
         raise InputError(f"--plot draws one expression and its derivative; got {len(parsed)}")
     if order == 2:
         raise InputError("--plot draws f and its first derivative; drop --order 2 or --plot")
+    torchless = _torchless(parsed[0])
+    if torchless:
+        raise InputError(
+            f"--plot checks the plotted f' against torch's autograd, and torch has no form of "
+            f"{', '.join(torchless)}: drop --plot (the table checks it against the finite "
+            "differences and the precise value)"
+        )
     if len(chosen) > 1:
         raise InputError(
             f"--plot draws f along one variable, and {shown(parsed[0].text)} has "
@@ -237,6 +281,23 @@ def check_views(parsed: list[Parsed], order: int, steps: bool, graph: bool, comm
         raise InputError(f"--graph draws the graph of one expression; got {len(parsed)}")
     if order == 2:
         raise InputError("--graph shows the first derivative's backward pass; drop --order 2")
+    torchless = _torchless(parsed[0])
+    if torchless:
+        raise InputError(
+            f"--graph checks every node against torch's autograd, and torch has no form of "
+            f"{', '.join(torchless)}: drop --graph"
+        )
+
+
+def _torchless(parsed: Parsed) -> list[str]:
+    """The functions of a formula torch has no form of (LambertW, Ei…)."""
+    from gradcli.expr.functions import FUNCTIONS
+    from gradcli.expr.language import Call, walk
+
+    return sorted(
+        {n.name for n in walk(parsed.tree) if isinstance(n, Call)}
+        - {name for name, f in FUNCTIONS.items() if f.has_torch_form}
+    )
 
 
 def check_graph_size(result: ExprResult, common: Common) -> None:

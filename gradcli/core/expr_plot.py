@@ -1,7 +1,7 @@
 """``gradcli expr FORMULA --plot``: f and its symbolic derivative along one variable.
 
-f is sampled with torch, f′ is SymPy's derivative evaluated at every sample (whole-vector
-torch operations when the derivative has no corner functions, else point by point), and the
+f is sampled with torch, f′ is SymPy's derivative evaluated at every sample in one
+whole-vector pass (corner samples read just either side, also all at once), and the
 plotted f′ is checked against autograd at every sample where it exists. Kinks (the zeros of
 the arguments of abs, min/max, sign and the activations with corners) are found by a sign
 change between samples and bisection, drawn as guides and sampled exactly; poles and domain
@@ -66,7 +66,7 @@ def expr_curve(
     analytic = _sampled(derivative, function, name, fixed, xs)
     defined = torch.isfinite(analytic) & torch.isfinite(value)  # no f′ where f is undefined
     analytic = torch.where(defined, analytic, math.nan)
-    kinks = [k for k in kinks if _jumps(derivative, function, name, fixed, k)]
+    kinks = _jumping(derivative, function, name, fixed, kinks)
     check = judge(analytic, autograd, None, settings.tolerance, defined=defined)
     disagreements = sum(
         not ok for ok, exists in zip(check.ok.flat(), defined.tolist(), strict=True) if exists
@@ -147,32 +147,77 @@ def _bisect(u: TorchFunction, low: Tensor, high: Tensor) -> list[float]:
     return torch.where(at_low, low, high).tolist()
 
 
-def _jumps(derivative: Any, function: Any, name: str, fixed: dict[str, float], kink: float) -> bool:
-    """Whether f′ jumps at ``kink`` (abs(x) yes; max(x, 0)² no): its values just either side
-    differ by more than 10⁻³ of their size. Only the guides depend on it, not the check."""
-    step = JUMP_STEP * max(1.0, abs(kink))
-    sides = torch.tensor([kink - step, kink + step], dtype=torch.float64)
-    left, right = _sampled(derivative, function, name, fixed, sides).tolist()
-    if not (math.isfinite(left) and math.isfinite(right)):
-        return True
-    return abs(right - left) > 1e-3 * max(1.0, abs(left), abs(right))
+def _jumping(
+    derivative: Any, function: Any, name: str, fixed: dict[str, float], kinks: list[float]
+) -> list[float]:
+    """The kinks where f′ really jumps (abs(x) yes; max(x, 0)² no): its values just either
+    side differ by more than 10⁻³ of their size. Only the guides depend on it, not the check.
+    All kinks are tried at once (a sum of 50 abs(sin(k·x)) has thousands)."""
+    if not kinks:
+        return []
+    at = torch.tensor(kinks, dtype=torch.float64)
+    step = JUMP_STEP * at.abs().clamp(min=1.0)
+    both = _sampled(derivative, function, name, fixed, torch.cat([at - step, at + step]))
+    left, right = both[: len(kinks)], both[len(kinks) :]
+    unknown = ~(torch.isfinite(left) & torch.isfinite(right))
+    scale = torch.maximum(left.abs(), right.abs()).nan_to_num(0.0).clamp(min=1.0)
+    jumps = unknown | ((right - left).abs() > 1e-3 * scale)
+    return [k for k, jump in zip(kinks, jumps.tolist(), strict=True) if jump]
+
+
+SIDE_STEP = 1e-9  # relative distance at which f′ is read either side of a corner sample
+SIDE_AGREEMENT = 1e-6  # f′ values either side this close (relative) are one value
+STEP_BY_STEP = 64  # samples a formula torch cannot run on vectors is evaluated one by one
 
 
 def _sampled(
     derivative: Any, function: Any, name: str, fixed: dict[str, float], xs: Tensor
 ) -> Tensor:
-    """SymPy's derivative of ``function`` at every x; NaN where it does not exist (decided as
-    the table decides it: one-sided limits where a corner function is met exactly)."""
+    """SymPy's derivative of ``function`` at every x (one vector evaluation); NaN where it
+    does not exist. Where a corner function meets its jump exactly (the kinks, which are
+    sampled), f′ is read just either side: equal values are its value there, different
+    ones (or a jump of f) mean no derivative."""
     symbol = sym.symbol(name)
     point = {sym.symbol(k): v for k, v in fixed.items()}
-    whole = sym.Evaluator({**point, symbol: 0.0}, torch.float64)
-    whole.values[symbol] = xs
     try:
-        tensor, hit = whole._eval(derivative)
-        if not hit:
-            return tensor.expand(xs.shape).clone()
-    except (RuntimeError, TypeError, ValueError):  # a corner needs one x at a time
-        pass
+        whole = sym.Evaluator.at_samples(point, symbol, xs, torch.float64)
+        value = whole.tensor(derivative).expand(xs.shape).clone()
+        whole.tensor(function)
+    except (RuntimeError, TypeError, ValueError, NotImplementedError):
+        return _one_by_one(derivative, function, symbol, point, xs)
+    hits = whole.hit_mask
+    if hits is None or not bool(hits.any()):
+        return value
+    hits = hits.expand(xs.shape)
+    value[hits] = _either_side(derivative, function, symbol, point, xs[hits])
+    return value
+
+
+def _either_side(derivative: Any, function: Any, symbol: Any, point: dict, at: Tensor) -> Tensor:
+    """f′ at corner samples from its values a relative 10⁻⁹ either side (vectorised)."""
+    step = SIDE_STEP * at.abs().clamp(min=1.0)
+    right = sym.Evaluator.at_samples(point, symbol, at + step, torch.float64)
+    left = sym.Evaluator.at_samples(point, symbol, at - step, torch.float64)
+    d_right = right.tensor(derivative).expand(at.shape)
+    d_left = left.tensor(derivative).expand(at.shape)
+    f_right = right.tensor(function).expand(at.shape)
+    f_left = left.tensor(function).expand(at.shape)
+    size = torch.maximum(f_right.abs(), f_left.abs()).clamp(min=1.0)
+    continuous = (f_right - f_left).abs() <= SIDE_AGREEMENT * size
+    scale = torch.maximum(d_right.abs(), d_left.abs()).clamp(min=1.0)
+    agree = continuous & ((d_right - d_left).abs() <= SIDE_AGREEMENT * scale)
+    middle = (d_right + d_left) / 2
+    # where the sides agree, the value at the sample itself (sign(0) = 0, H(0) = ½) is the
+    # limit they approach: 2·max(x, 0) is exactly 0 at 0, not the sides' mean 1e-9
+    exact = sym.Evaluator.at_samples(point, symbol, at, torch.float64)
+    exact.convention = True
+    at_sample = exact.tensor(derivative).expand(at.shape)
+    close = torch.isfinite(at_sample) & ((at_sample - middle).abs() <= SIDE_AGREEMENT * scale)
+    return torch.where(agree, torch.where(close, at_sample, middle), math.nan)
+
+
+def _one_by_one(derivative: Any, function: Any, symbol: Any, point: dict, xs: Tensor) -> Tensor:
+    """The derivative sample by sample (a formula whose pieces do not run on vectors)."""
     samples = []
     for x in xs.tolist():
         at = {**point, symbol: x}

@@ -1,47 +1,76 @@
 """The safe parser of ``gradcli expr``: formula text → a small immutable tree.
 
-The text is parsed by :func:`ast.parse` in ``mode="eval"`` and only a whitelist of node
-types becomes part of the tree: numbers, names, ``+ - * / **`` (``^`` is power, as students
-write it), unary minus and calls of the functions in :data:`FUNCTIONS` with positional
-arguments. Everything else — attributes, subscripts, lambdas, comprehensions, strings,
-keyword arguments, dunder names — is an :class:`~gradcli.errors.InputError` naming the
-construct and its column. Nothing here evaluates user text, and nothing imports torch or
-SymPy.
+Reading happens in two stages:
+
+1. :mod:`gradcli.expr.notation` reads the notation textbooks use (``2x``, ``sin^2(x)``,
+   ``|x|``, ``x²``, ``√x``, ``σ``, ``log_2(x)``…) and writes the explicit formula in Python's
+   expression syntax, keeping the text column of every character;
+2. :func:`ast.parse` in ``mode="eval"`` parses that code, and only a whitelist of node types
+   becomes part of the tree: numbers, names, ``+ - * / **``, unary minus and calls of the
+   functions in :data:`FUNCTIONS` with positional arguments. Everything else — attributes,
+   subscripts, lambdas, comprehensions, strings, keyword arguments, dunder names — is an
+   :class:`~gradcli.errors.InputError` naming the construct and its column.
+
+Nothing here evaluates user text, and nothing imports torch or SymPy.
 
 The work is bounded before any algebra system sees the tree: the text length, the nesting
 depth, the number of nodes, every constant exponent (``x**10**10`` is refused at once), and
-the digits of any exact constant SymPy would build (``9**9**9`` never reaches it).
+the digits of any exact constant SymPy would build (``9**9**9`` never reaches it; nor does a
+constant too long for Python to print, such as ``10^5000``).
+
+The tree (:data:`Node`) is what every later stage walks — the SymPy builder, the torch
+builder, the precise evaluator and any derivation shown step by step: eight frozen node
+types, each documented below, with :func:`children` and :func:`walk` to traverse them and
+:func:`to_text` to print one back in the language's own notation.
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
-import keyword
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gradcli.errors import InputError, shown
-from gradcli.ops.activations import ACTIVATION_LIST
-from gradcli.params import describe_all
+from gradcli.expr.functions import ALIASES, FUNCTIONS, MATHS, Function, canonical, known_names
+from gradcli.expr.notation import LAMBDA, Problem, Reading, read, tokenize, variable_name
+
+__all__ = ["ALIASES", "FUNCTIONS", "MATHS", "Function", "variable_name"]
 
 MAX_LENGTH = 2000  # characters of one expression
 MAX_DEPTH = 100  # nesting of the tree (a long sum x + x + … counts as one level)
 MAX_NODES = 1000
 MAX_EXPONENT = 10_000  # |a constant exponent|
-MAX_DIGITS = 10_000  # decimal digits of an exact integer or fraction built from constants
+# decimal digits of an exact integer or fraction built from constants: below Python's
+# 4,300-digit limit on converting an int to text, so SymPy can always print what it builds
+MAX_DIGITS = 4_000
 MAX_LITERAL = 1e300  # |a number as written|
 MAX_NAME = 32  # characters of a variable name
 MAX_VARIABLES = 16
+MAX_POLYGAMMA_ORDER = 100
 
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 NOT_A_NUMBER = ("inf", "infinity", "nan", "oo")  # refused, whatever the case
 
+_Problem = Problem  # the name the walk below uses
+
 
 # --- the tree ----------------------------------------------------------------------------
+#
+# Eight frozen node types. A formula is one of them; the whole tree is immutable, hashable
+# and compares by value, so two parses of the same formula are equal (``parse("2x").tree ==
+# parse("2*x").tree``). Later stages dispatch on the type:
+#
+#   Num(2), Num(0.5)            a number as written
+#   Const("pi"), Const("e")     the two constants
+#   Var("x"), Var("sigma")      a variable (Greek letters spelled out: σ is Var("sigma"))
+#   Neg(u)                      −u
+#   Sum((a, Neg(b), c))         a − b + c: the terms in order, subtractions as Neg
+#   Product((a, b), (c,))       a·b / c: the factors, then the divisors, each in order
+#   Power(base, exponent)       base^exponent (e^x is Power(Const("e"), Var("x")))
+#   Call("asin", (u,))          a function by its canonical name (arcsin, sin^-1 → asin;
+#                               ln → log; log_2(x) → Call("log", (x, Num(2))))
 
 
 @dataclass(frozen=True)
@@ -60,11 +89,15 @@ class Const:
 
 @dataclass(frozen=True)
 class Var:
+    """A variable, by the name the user gives its value with (``--at x=1``)."""
+
     name: str
 
 
 @dataclass(frozen=True)
 class Neg:
+    """−operand."""
+
     operand: Node
 
 
@@ -85,13 +118,15 @@ class Product:
 
 @dataclass(frozen=True)
 class Power:
+    """base^exponent."""
+
     base: Node
     exponent: Node
 
 
 @dataclass(frozen=True)
 class Call:
-    """A whitelisted function (``ln`` is stored as ``log``)."""
+    """A function of :data:`FUNCTIONS` by its canonical name, with its arguments."""
 
     name: str
     args: tuple[Node, ...]
@@ -124,167 +159,79 @@ def walk(node: Node) -> Iterator[Node]:
         stack.extend(reversed(children(current)))
 
 
-# --- the functions -------------------------------------------------------------------------
+# --- printing a tree back -------------------------------------------------------------------
+
+_PRECEDENCE = {Sum: 1, Neg: 2, Product: 3, Power: 5}  # atoms and calls: 9
 
 
-@dataclass(frozen=True)
-class Function:
-    """A function the language accepts by name."""
-
-    name: str
-    arity: tuple[int, ...]  # accepted numbers of arguments
-    summary: str
-    kind: str = "maths"  # or "activation" (torch's function, torch's defaults and kinks)
-    args: str = "x"  # as the listing shows them
-
-    @property
-    def signature(self) -> str:
-        return f"{self.name}({self.args})"
+def _precedence(node: Node) -> int:
+    return _PRECEDENCE.get(type(node), 9)
 
 
-MATHS_FUNCTIONS: tuple[Function, ...] = (
-    Function("sin", (1,), "sine (radians)"),
-    Function("cos", (1,), "cosine (radians)"),
-    Function("tan", (1,), "tangent (radians)"),
-    Function("asin", (1,), "inverse sine, −1 ≤ x ≤ 1"),
-    Function("acos", (1,), "inverse cosine, −1 ≤ x ≤ 1"),
-    Function("atan", (1,), "inverse tangent"),
-    Function("sinh", (1,), "hyperbolic sine"),
-    Function("cosh", (1,), "hyperbolic cosine"),
-    Function("tanh", (1,), "hyperbolic tangent (also the activation)"),
-    Function("asinh", (1,), "inverse hyperbolic sine"),
-    Function("acosh", (1,), "inverse hyperbolic cosine, x ≥ 1"),
-    Function("atanh", (1,), "inverse hyperbolic tangent, −1 < x < 1"),
-    Function("exp", (1,), "eˣ"),
-    Function("log", (1, 2), "natural logarithm, x > 0; log(x, b) is to base b", args="x[, b]"),
-    Function("ln", (1,), "natural logarithm (same as log)"),
-    Function("log2", (1,), "logarithm to base 2"),
-    Function("log10", (1,), "logarithm to base 10"),
-    Function("sqrt", (1,), "square root, x ≥ 0"),
-    Function("cbrt", (1,), "real cube root (negative x too)"),
-    Function("abs", (1,), "|x|; no derivative at 0"),
-    Function("sign", (1,), "−1, 0 or 1; derivative 0 except at 0, where it does not exist"),
-    Function("erf", (1,), "error function"),
-    Function("erfc", (1,), "complementary error function, 1 − erf(x)"),
-    Function("gamma", (1,), "Γ(x), x not 0, −1, −2, …"),
-    Function("min", (2,), "the smaller of two values; no derivative where they tie", args="a, b"),
-    Function("max", (2,), "the larger of two values; no derivative where they tie", args="a, b"),
-)
-
-FUNCTIONS: dict[str, Function] = {f.name: f for f in MATHS_FUNCTIONS}
-for _act in ACTIVATION_LIST:
-    _defaults = f" (torch's defaults: {describe_all(_act.params)})" if _act.params else ""
-    FUNCTIONS.setdefault(
-        _act.name, Function(_act.name, (1,), _act.formula + _defaults, "activation")
-    )
-ALIASES = {"ln": "log"}
+def to_text(node: Node) -> str:
+    """The formula in the language's explicit notation (``2*x^2 - sin(x)``), with the
+    fewest parentheses that parse back to the same tree."""
+    if isinstance(node, Num):
+        return repr(node.value)
+    if isinstance(node, (Const, Var)):
+        return node.name
+    if isinstance(node, Neg):  # binds tighter than * and looser than ^: −x^2, −(2*x)
+        return "-" + _wrapped(node.operand, _precedence(node.operand) < 5)
+    if isinstance(node, Sum):
+        return _sum_text(node)
+    if isinstance(node, Product):
+        text = "*".join(_factor(f, k == 0) for k, f in enumerate(node.factors))
+        for divisor in node.divisors:
+            text += "/" + _wrapped(divisor, _precedence(divisor) <= 5)
+        return text
+    if isinstance(node, Power):
+        base = _wrapped(node.base, _precedence(node.base) <= 5)
+        exponent = node.exponent
+        if isinstance(exponent, Neg):
+            return f"{base}^{to_text(exponent)}"  # x^-y, x^-(a + b)
+        return f"{base}^{_wrapped(exponent, _precedence(exponent) < 5)}"  # x^y^z: right first
+    return f"{node.name}({', '.join(to_text(arg) for arg in node.args)})"
 
 
-# --- errors ------------------------------------------------------------------------------
+def _wrapped(node: Node, parenthesise: bool) -> str:
+    text = to_text(node)
+    return f"({text})" if parenthesise else text
 
 
-class _Problem(Exception):
-    """A problem at a column of the original text (1-based), before the label is known."""
-
-    def __init__(self, message: str, column: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.column = column
-
-
-# --- source text -------------------------------------------------------------------------
-
-_TEXT_SUBSTITUTES = {
-    "−": "-",
-    "–": "-",
-    "×": "*",
-    "·": "*",
-    "⋅": "*",
-    "∗": "*",
-    "÷": "/",
-    "²": "**2",
-    "³": "**3",
-    "π": "pi",
-    "√": "sqrt(…)",
-    "ℯ": "e",
-}
+def _sum_text(node: Sum) -> str:
+    parts = [_wrapped(node.terms[0], isinstance(node.terms[0], Sum))]
+    for term in node.terms[1:]:
+        if isinstance(term, Neg):  # a − b·c; a − (b + c) and a − (−b) keep theirs
+            parts.append(" - " + _wrapped(term.operand, _precedence(term.operand) <= 2))
+        else:
+            text = to_text(term)
+            parts.append(" + " + (f"({text})" if isinstance(term, Sum) or text[0] == "-" else text))
+    return "".join(parts)
 
 
-def _character_problem(text: str) -> _Problem | None:
-    """A character the language does not use: non-ASCII, a control character or a quote."""
-    for i, char in enumerate(text):
-        column = i + 1
-        if char in "'\"":
-            return _Problem("strings are not allowed", column)
-        if char.isascii() and (char.isprintable() or char in "\t\n\r"):
-            continue
-        if char in _TEXT_SUBSTITUTES:
-            return _Problem(f"'{char}' is not allowed; write {_TEXT_SUBSTITUTES[char]}", column)
-        name = unicodedata.name(char, "")
-        if name.startswith("GREEK") and " LETTER " in name:
-            word = name.split(" LETTER ")[-1].lower()
-            word = "lamda" if word == "lambda" else word  # `lambda` is a Python keyword
-            if "CAPITAL" in name:
-                word = word.capitalize()
-            return _Problem(f"'{char}' is not allowed; spell Greek letters out: {word}", column)
-        code = f"U+{ord(char):04X}"
-        return _Problem(f"character {shown(char)} ({code}) is not allowed: use plain ASCII", column)
-    return None
-
-
-@dataclass(frozen=True)
-class _Source:
-    """The text as typed and the code handed to :func:`ast.parse` (``^`` → ``**``)."""
-
-    text: str
-    code: str
-    origin: tuple[int, ...]  # origin[i]: offset in ``text`` of code offset i (plus the end)
-
-    @classmethod
-    def of(cls, text: str) -> _Source:
-        code, origin = [], []
-        for i, char in enumerate(text):
-            if char == "^":  # no other meaning is possible: strings are refused beforehand
-                code.append("**")
-                origin += [i, i]
-            else:
-                code.append(" " if char in "\t\n\r" else char)
-                origin.append(i)
-        origin.append(len(text))
-        joined = "".join(code)
-        indent = len(joined) - len(joined.lstrip())  # eval mode refuses a leading indent
-        return cls(text, joined[indent:], tuple(origin[indent:]))
-
-    def column(self, code_offset: int) -> int:
-        """1-based column in the text of a 0-based offset in the code."""
-        return self.origin[max(0, min(code_offset, len(self.origin) - 1))] + 1
-
-    def span(self, node: ast.AST) -> tuple[int, int]:
-        """Offsets in the text of an AST node (single-line code, ASCII: bytes = characters)."""
-        start = self.origin[node.col_offset]  # type: ignore[attr-defined]
-        end = self.origin[node.end_col_offset]  # type: ignore[attr-defined]
-        return start, end
-
-    def segment(self, node: ast.AST) -> str:
-        start, end = self.span(node)
-        return self.text[start:end]
+def _factor(node: Node, first: bool) -> str:
+    """A factor of a product: sums and products in parentheses, and a negative one after
+    the first."""
+    text = to_text(node)
+    if isinstance(node, (Sum, Product)) or (not first and text.startswith("-")):
+        return f"({text})"
+    return text
 
 
 # --- syntax errors, explained ------------------------------------------------------------
 
-_TOKEN = re.compile(
+_CODE_TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?)"
     r"|(?P<name>[A-Za-z_]\w*)|(?P<op>\*\*|//|\S))"
 )
 _OPEN_ENDED = ("+", "-", "*", "/", "**", "(", ",", ".")
-_KEYWORDS = frozenset(keyword.kwlist)  # `x if y else z` etc. are reported by the walk
 
 
-def _tokens(code: str) -> list[tuple[str, str, int, int]]:
-    """(kind, text, start, end) of each token: kind is num, name or op."""
+def _code_tokens(code: str) -> list[tuple[str, str, int, int]]:
+    """(kind, text, start, end) of each token of the code: kind is num, name or op."""
     found, pos = [], 0
     while pos < len(code):
-        match = _TOKEN.match(code, pos)
+        match = _CODE_TOKEN.match(code, pos)
         if match is None or match.end() == pos:
             break
         kind = match.lastgroup or "op"
@@ -293,78 +240,56 @@ def _tokens(code: str) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def _implicit_product(source: _Source) -> _Problem | None:
-    """``2x``, ``2 x``, ``x y``, ``(x+1)y``, ``sin x``: an error that shows the explicit form."""
-    tokens = _tokens(source.code)
-    for (kind_a, a, start, _), (kind_b, b, _, end) in itertools.pairwise(tokens):
-        if a in _KEYWORDS or b in _KEYWORDS:
-            continue
-        left = kind_a in ("num", "name") or a == ")"
-        right = kind_b in ("num", "name") or (b == "(" and a == ")")
-        if not (left and right):
-            continue
-        column = source.column(start)
-        if (
-            kind_a == kind_b == "num"
-            and b.startswith(".")
-            and source.code[start:].startswith(a + b)
-        ):
-            return _Problem(f"{shown(a + b)} is not a number", column)
-        if kind_a == "name" and a in FUNCTIONS and kind_b != "op":
-            return _Problem(f"the function {a} needs parentheses: write {a}({b})", column)
-        written = source.text[source.origin[start] : source.origin[end]]
-        return _Problem(
-            f"implicit multiplication {shown(written)} is not allowed; write {a}*{b}", column
-        )
-    return None
-
-
-def _paren_problem(source: _Source) -> _Problem | None:
+def _paren_problem(reading: Reading) -> Problem | None:
     depth, opened = 0, []
     pairs = {")": "(", "]": "[", "}": "{"}
-    for i, char in enumerate(source.code):
+    for i, char in enumerate(reading.code):
         if char in "([{":
             opened.append(i)
             depth = max(depth, len(opened))
             if depth > MAX_DEPTH:
-                return _Problem(f"parentheses are nested more than {MAX_DEPTH} deep", None)
+                return Problem(f"parentheses are nested more than {MAX_DEPTH} deep", None)
         elif char in pairs:
             if not opened:
-                return _Problem(f"unmatched '{char}'", source.column(i))
+                return Problem(f"unmatched '{char}'", reading.column(i))
             opened.pop()
     if opened:
-        return _Problem(f"'{source.code[opened[-1]]}' is never closed", source.column(opened[-1]))
+        return Problem(f"'{reading.code[opened[-1]]}' is never closed", reading.column(opened[-1]))
     return None
 
 
-def _explain_syntax_error(source: _Source, error: SyntaxError) -> _Problem:
-    for check in (_paren_problem, _implicit_product):
-        problem = check(source)
-        if problem is not None:
-            return problem
-    code = source.code
+def _explain_syntax_error(reading: Reading, error: SyntaxError) -> Problem:
+    problem = _paren_problem(reading)
+    if problem is not None:
+        return problem
+    code = reading.code
     if "=" in code and "==" not in code:
-        return _Problem(
+        return Problem(
             "'=' is not allowed: write the expression only, and give values with --at NAME=VALUE",
-            source.column(code.index("=")),
+            reading.column(code.index("=")),
         )
-    for char, advice in (("|", "for an absolute value write abs(x)"),
-                         ("!", "for a factorial write gamma(x + 1)")):  # fmt: skip
-        if char in code:
-            return _Problem(f"'{char}' is not allowed; {advice}", source.column(code.index(char)))
-    tokens = _tokens(code)
+    if "!" in code:
+        return Problem("'!' is not allowed; for a factorial write gamma(x + 1)",
+                       reading.column(code.index("!")))  # fmt: skip
+    tokens = _code_tokens(code)
     offset = (error.offset or 0) - 1
     if offset < 0 or offset >= len(code.rstrip()) or (tokens and tokens[-1][1] in _OPEN_ENDED):
         last = tokens[-1] if tokens else ("op", "", 0, 0)
-        after = source.text[source.origin[last[2]] : source.origin[last[3]]]
-        return _Problem(
-            f"the expression ends too early, after {shown(after)}", source.column(last[2])
+        start, end = reading.span(last[2], last[3])
+        return Problem(
+            f"the expression ends too early, after {shown(reading.text[start:end])}", start + 1
         )
-    start = source.origin[offset]
-    near = _tokens(source.text[start:])
-    return _Problem(
-        f"syntax error at {shown(near[0][1] if near else source.text[start])}", start + 1
-    )
+    start = reading.span(offset, offset + 1)[0]
+    near = [token for token in tokenize_safely(reading.text[start:])]
+    return Problem(f"syntax error at {shown(near[0] if near else reading.text[start])}", start + 1)
+
+
+def tokenize_safely(text: str) -> list[str]:
+    """The tokens of (the rest of) a text as typed, for a message; none if it cannot."""
+    try:
+        return [token.text for token in tokenize(text)]
+    except Problem:
+        return []
 
 
 # --- the walk ----------------------------------------------------------------------------
@@ -452,20 +377,29 @@ _OPERATOR_NAMES: dict[type, str] = {
 class _Walker:
     """Turns a whitelisted Python AST into the tree, bounding the work as it goes."""
 
-    def __init__(self, source: _Source) -> None:
-        self.source = source
+    def __init__(self, reading: Reading) -> None:
+        self.reading = reading
         self.nodes = 0
-        self.folds: dict[int, _Fold] = {}  # id(tree node) → fold, for constant sub-trees
+
+    def span(self, node: ast.AST) -> tuple[int, int]:
+        """Offsets in the text of an AST node (the code is ASCII: bytes = characters)."""
+        start = node.col_offset  # type: ignore[attr-defined]
+        end = node.end_col_offset  # type: ignore[attr-defined]
+        return self.reading.span(start, end)
+
+    def segment(self, node: ast.AST) -> str:
+        start, end = self.span(node)
+        return self.reading.text[start:end]
 
     def problem(self, message: str, node: ast.AST) -> _Problem:
-        return _Problem(message, self.source.span(node)[0] + 1)
+        return _Problem(message, self.span(node)[0] + 1)
 
     def walk(self, node: ast.AST, depth: int) -> tuple[Node, _Fold | None]:
         try:
             return self._walk(node, depth)
         except _Undefined:
             raise self.problem(
-                f"the constant {shown(self.source.segment(node))} has no real value", node
+                f"the constant {shown(self.segment(node))} has no real value", node
             ) from None
 
     def _walk(self, node: ast.AST, depth: int) -> tuple[Node, _Fold | None]:
@@ -495,14 +429,12 @@ class _Walker:
         advice = ""
         if isinstance(node, ast.Tuple):
             advice = "; give several expressions as separate arguments"
-        raise self.problem(
-            f"{what} {shown(self.source.segment(node))} is not allowed{advice}", node
-        )
+        raise self.problem(f"{what} {shown(self.segment(node))} is not allowed{advice}", node)
 
     # leaves
 
     def constant(self, node: ast.Constant) -> tuple[Node, _Fold]:
-        value, written = node.value, self.source.segment(node)
+        value, written = node.value, self.segment(node)
         if isinstance(value, bool) or value is None or value is Ellipsis:
             raise self.problem(f"{shown(written)} is not allowed", node)
         if isinstance(value, (str, bytes)):
@@ -521,7 +453,10 @@ class _Walker:
 
     def name(self, node: ast.Name) -> tuple[Node, _Fold | None]:
         name = node.id
-        if name in FUNCTIONS:
+        if name == LAMBDA:
+            return Var("lambda"), None
+        spec = FUNCTIONS.get(canonical(name) or "")
+        if spec is not None and not spec.variable:
             raise self.problem(f"'{name}' is a function: call it, as in {name}(x)", node)
         if name in CONSTANTS:
             return Const(name), _Fold(CONSTANTS[name], 0.0, False)
@@ -575,14 +510,23 @@ class _Walker:
             term, fold = self.walk(piece, depth + 1)
             (divisors if divide else factors).append(term)
             folds.append((divide, fold))
-        return Product(tuple(factors), tuple(divisors)), _fold_product(folds)
+        fold = _fold_product(folds)
+        # SymPy multiplies the exact constant factors into one number, variables or not
+        digits = sum(f.digits for _, f in folds if f is not None and f.exact)
+        if digits > MAX_DIGITS:
+            raise self.problem(
+                f"the constants of {shown(self.segment(node))} multiply to about {digits:,.0f} "
+                f"digits; the limit is {MAX_DIGITS:,}",
+                node,
+            )
+        return Product(tuple(factors), tuple(divisors)), fold
 
     def power(self, node: ast.BinOp, depth: int) -> tuple[Node, _Fold | None]:
         base, base_fold = self.walk(node.left, depth + 1)
         exponent, exp_fold = self.walk(node.right, depth + 1)
         if exp_fold is None:
             return Power(base, exponent), None
-        written = shown(self.source.segment(node.right))
+        written = shown(self.segment(node.right))
         size = exp_fold.magnitude
         if size is None or size > MAX_EXPONENT:
             value = "" if exp_fold.value is None else f" (= {exp_fold.value:g})"
@@ -596,9 +540,12 @@ class _Walker:
             return Power(base, exponent), None
         exact = base_fold.exact and exp_fold.exact
         digits = base_fold.digits * size if exact else 0.0
+        whole_base = base_fold.value is not None and base_fold.value == int(base_fold.value)
+        if exact and whole_base and abs(base_fold.value) >= 1:  # type: ignore[arg-type]
+            digits = size * math.log10(abs(base_fold.value)) + 1  # type: ignore[arg-type]
         if digits > MAX_DIGITS:
             raise self.problem(
-                f"the constant {shown(self.source.segment(node))} has about {digits:,.0f} "
+                f"the constant {shown(self.segment(node))} has about {digits:,.0f} "
                 f"digits; the limit is {MAX_DIGITS:,}",
                 node,
             )
@@ -611,30 +558,40 @@ class _Walker:
         func = node.func
         if node.keywords:
             keyword = node.keywords[0]
-            written = shown(self.source.segment(keyword)) if hasattr(keyword, "col_offset") else ""
+            written = shown(self.segment(keyword)) if hasattr(keyword, "col_offset") else ""
             raise self.problem(f"keyword arguments are not allowed ({written})", keyword)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
-                raise self.problem(
-                    f"'*' unpacking {shown(self.source.segment(arg))} is not allowed", arg
-                )
-        if not isinstance(func, ast.Name) or func.id not in FUNCTIONS:
+                raise self.problem(f"'*' unpacking {shown(self.segment(arg))} is not allowed", arg)
+        name = canonical(func.id) if isinstance(func, ast.Name) else None
+        if name is None:
             raise self.not_a_function(node)
-        name = func.id
         spec = FUNCTIONS[name]
-        if len(node.args) not in spec.arity:
-            counts = " or ".join(str(n) for n in spec.arity)
-            plural = "" if spec.arity == (1,) else "s"
+        if not spec.takes(len(node.args)):
+            plural = "" if spec.counts_text == "1" else "s"
             raise self.problem(
-                f"{name} takes {counts} argument{plural}, got {len(node.args)}", node
+                f"{func.id} takes {spec.counts_text} argument{plural}, got {len(node.args)}",  # type: ignore[attr-defined]
+                node,
             )
         walked = [self.walk(arg, depth + 1) for arg in node.args]
         args = tuple(tree for tree, _ in walked)
         folds = [fold for _, fold in walked]
-        name = ALIASES.get(name, name)
+        if name == "polygamma":
+            self.check_order(node, folds[0])
         if any(fold is None for fold in folds):
             return Call(name, args), None
         return Call(name, args), self.fold_call(name, folds, node)  # type: ignore[arg-type]
+
+    def check_order(self, node: ast.Call, fold: _Fold | None) -> None:
+        """polygamma(n, x): n is a whole number 0 … 100 (torch and SymPy need it known)."""
+        order = node.args[0]
+        value = None if fold is None else fold.value
+        if value is None or value != int(value) or not 0 <= value <= MAX_POLYGAMMA_ORDER:
+            raise self.problem(
+                f"polygamma(n, x): n must be a whole number from 0 to {MAX_POLYGAMMA_ORDER} "
+                f"written as a constant, got {shown(self.segment(order))}",
+                order,
+            )
 
     def fold_call(self, name: str, folds: list[_Fold], node: ast.Call) -> _Fold:
         """Constant arguments: SymPy evaluates gamma of a whole number exactly, (n − 1)!."""
@@ -645,7 +602,7 @@ class _Walker:
             digits = n * math.log10(n)
             if digits > MAX_DIGITS:
                 raise self.problem(
-                    f"the constant {shown(self.source.segment(node))} has about {digits:,.0f} "
+                    f"the constant {shown(self.segment(node))} has about {digits:,.0f} "
                     f"digits; the limit is {MAX_DIGITS:,}",
                     node,
                 )
@@ -666,45 +623,51 @@ class _Walker:
         return _Fold(value, digits, exact)
 
     def not_a_function(self, node: ast.Call) -> _Problem:
-        """A call of something that is not a function: say what was probably meant."""
+        """A call of something that is not a function: one message shape for every unknown
+        name (the known functions, the closest one, and the product it may have meant)."""
         func = node.func
         if not isinstance(func, (ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Call)):
             self.walk(func, 0)  # attribute access, subscripts…: reported as such
-        if isinstance(func, ast.Name):
-            name = func.id
-            if name.startswith("_"):
-                return self.problem(
-                    f"names starting with '_' are not allowed ({shown(name)})", func
-                )
-            close = _close_function(name)
-            if close and name not in CONSTANTS:
-                return self.problem(f"unknown function '{name}' (did you mean '{close}'?)", func)
+        if isinstance(func, ast.Name) and func.id.startswith("_") and func.id != LAMBDA:
+            return self.problem(f"names starting with '_' are not allowed ({shown(func.id)})", func)
         if isinstance(func, ast.Call):
             self.walk(func, 0)
-        start, end = self.source.span(node)
-        written = self.source.text[start:end]
-        cut = self.source.span(func)[1] - start
+        start, end = self.span(node)
+        written = self.reading.text[start:end]
+        cut = self.span(func)[1] - start
         while cut < len(written) and written[cut] in ") ":  # past the parentheses around func
             cut += 1
         explicit = written[:cut].rstrip() + "*" + written[cut:].lstrip()
-        if isinstance(func, ast.Name) and func.id not in CONSTANTS:
-            return self.problem(
-                f"{shown(written)}: '{func.id}' is not a function (see gradcli expr --list); "
-                f"for a product write {explicit}",
-                node,
-            )
+        if isinstance(func, ast.Name):
+            name = "lambda" if func.id == LAMBDA else self.segment(func)
+            return self.problem(unknown_function(name, explicit), func)
         return self.problem(
             f"implicit multiplication {shown(written)} is not allowed; write {explicit}", node
         )
+
+
+def unknown_function(name: str, product: str | None = None) -> str:
+    """The one message for a name called as a function that is not one."""
+    known = ", ".join(sorted(FUNCTIONS, key=str.lower))
+    close = _close_function(name)
+    advice = f"; did you mean '{close}'?" if close else ""
+    if product and not close:
+        advice = f"; for a product write {product}"
+    return f"unknown function {shown(name)}; known: {known}{advice}"
 
 
 def _close_function(name: str) -> str | None:
     """The function a misspelt name probably means (``Sin``, ``sinn``, ``sqr``), if any."""
     import difflib
 
-    if name.lower() in FUNCTIONS:
+    if canonical(name.lower()):
         return name.lower()
-    close = difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.75)
+    names = known_names()
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    if not close:
+        lowered = {n.lower(): n for n in names}
+        close = [lowered[m] for m in difflib.get_close_matches(name.lower(), lowered, n=1,
+                                                                cutoff=0.75)]  # fmt: skip
     return close[0] if close else None
 
 
@@ -745,39 +708,6 @@ def _fold_product(folds: list[tuple[bool, _Fold | None]]) -> _Fold | None:
 # --- plain maths on constants (for --at values and the bounds above) ----------------------
 
 
-def _sign(x: float) -> float:
-    return 0.0 if x == 0 else math.copysign(1.0, x)
-
-
-MATHS: dict[str, Callable[..., float]] = {
-    "sin": math.sin,
-    "cos": math.cos,
-    "tan": math.tan,
-    "asin": math.asin,
-    "acos": math.acos,
-    "atan": math.atan,
-    "sinh": math.sinh,
-    "cosh": math.cosh,
-    "tanh": math.tanh,
-    "asinh": math.asinh,
-    "acosh": math.acosh,
-    "atanh": math.atanh,
-    "exp": math.exp,
-    "log": lambda x, b=None: math.log(x) if b is None else math.log(x) / math.log(b),
-    "log2": math.log2,
-    "log10": math.log10,
-    "sqrt": math.sqrt,
-    "cbrt": lambda x: math.copysign(abs(x) ** (1 / 3), x),
-    "abs": abs,
-    "sign": _sign,
-    "erf": math.erf,
-    "erfc": math.erfc,
-    "gamma": math.gamma,
-    "min": min,
-    "max": max,
-}
-
-
 def _evaluate_constant(node: Node) -> float:
     """The float value of a tree without variables or activations (raises on any problem)."""
     if isinstance(node, Num):
@@ -816,6 +746,7 @@ class Parsed:
     tree: Node
     variables: tuple[str, ...]  # in natural order: x1, x2, x10, y
     appearance: tuple[str, ...]  # in the order they first appear in the text
+    readings: tuple[str, ...] = ()  # how textbook notation was read ("sin^-1(x) is read as…")
 
 
 def natural_key(name: str) -> tuple:
@@ -826,40 +757,55 @@ def natural_key(name: str) -> tuple:
 def parse(text: str, what: str = "expression") -> Parsed:
     """Parse one expression; every problem is an InputError naming ``what`` and the column."""
     try:
-        tree = _parse_tree(text)
+        tree, reading = _parse_tree(text)
     except _Problem as problem:
         where = f", column {problem.column}" if problem.column else ""
         raise InputError(f"{what} {shown(text)}{where}: {problem.message}") from None
     names = {node.name for node in walk(tree) if isinstance(node, Var)}
     ordered: list[str] = []
-    for kind, token, _, _ in _tokens(text):
-        if kind == "name" and token in names and token not in ordered:
-            ordered.append(token)
-    return Parsed(text, tree, tuple(sorted(names, key=natural_key)), tuple(ordered))
+    for token in tokenize(text):
+        name = "lambda" if token.code == LAMBDA else token.code
+        if token.kind == "name" and name in names and name not in ordered:
+            ordered.append(name)
+    ordered += sorted(names - set(ordered), key=natural_key)  # a base written in log_b
+    return Parsed(
+        text, tree, tuple(sorted(names, key=natural_key)), tuple(ordered), reading.readings
+    )
 
 
-def _parse_tree(text: str) -> Node:
+def _parse_tree(text: str) -> tuple[Node, Reading]:
     if not text.strip():
         raise _Problem("the expression is empty")
     if len(text) > MAX_LENGTH:
         raise _Problem(
             f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}"
         )
-    problem = _character_problem(text)
-    if problem is not None:
-        raise problem
-    source = _Source.of(text)
-    problem = _paren_problem(source)
+    tokens_problem = _early_paren_problem(text)
+    if tokens_problem is not None:
+        raise tokens_problem
+    reading = read(text)
+    problem = _paren_problem(reading)
     if problem is not None:
         raise problem
     try:
-        module = ast.parse(source.code, mode="eval")
+        module = ast.parse(reading.code, mode="eval")
     except SyntaxError as error:
-        raise _explain_syntax_error(source, error) from None
+        raise _explain_syntax_error(reading, error) from None
     except (RecursionError, MemoryError, ValueError):
         raise _Problem("the expression is too deeply nested to parse") from None
-    tree, _ = _Walker(source).walk(module.body, 0)
-    return tree
+    tree, _ = _Walker(reading).walk(module.body, 0)
+    return tree, reading
+
+
+def _early_paren_problem(text: str) -> _Problem | None:
+    """Parentheses nested too deep, before the notation reader recurses into them."""
+    depth = deepest = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        return _Problem(f"parentheses are nested more than {MAX_DEPTH} deep", None)
+    return None
 
 
 def parse_constant(text: str, what: str) -> float:

@@ -4,6 +4,9 @@ numbers of SymPy expressions at a point (computed with torch ops, never by evalu
 Variables are real SymPy symbols. Three SymPy functions are replaced by real-only versions
 whose derivatives stay readable (SymPy's own ``Abs`` differentiates into ``re``/``im`` terms
 when it cannot prove its argument real): ``abs``, ``sign`` and the real cube root ``cbrt``.
+Four functions SymPy lacks (or has only for complex arguments) are defined here with their
+derivatives: ``lgamma`` (ln|Γ|), ``logsumexp``, ``owens_t``, and ``log1p``/``expm1`` come
+from :mod:`sympy.codegen.cfunctions`.
 Every activation of the registry has a SymPy function whose derivative is written with the
 same stable pieces torch uses (σ, softplus…) and follows torch's convention at its kinks;
 :data:`ACTIVATION_FORMS` also holds each one's elementary formula, which the tests compare
@@ -24,11 +27,12 @@ from typing import Any
 
 from gradcli._torch import load
 from gradcli.expr.language import Call, Const, Neg, Node, Num, Power, Product, Sum, Var
-from gradcli.expr.torchfn import activation_forwards, defaults, gamma, real_cbrt
+from gradcli.expr.torchfn import activation_forwards, beta, defaults, gamma, real_cbrt
 from gradcli.ops.activations import ACTIVATIONS
 
 sp = load("sympy")
 torch = load("torch")
+from sympy.codegen.cfunctions import expm1, log1p  # noqa: E402  (after SymPy's own import)
 
 Expr = Any  # sympy.Expr (SymPy ships no type stubs)
 Tensor = Any
@@ -95,6 +99,47 @@ class cbrt(sp.Function):
 
     def fdiff(self, argindex: int = 1) -> Expr:
         return 1 / (3 * cbrt(self.args[0]) ** 2)
+
+
+class lgamma(sp.Function):  # named as users call it
+    """ln|Γ(u)| for real u (torch's lgamma); SymPy's loggamma is complex for u < 0."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        return sp.polygamma(0, self.args[0])
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return self.args[0].is_extended_real
+
+
+class logsumexp(sp.Function):
+    """ln(e^a + e^b + …); ∂/∂a = e^(a − logsumexp), the softmax weight of a."""
+
+    @classmethod
+    def eval(cls, *args: Expr) -> Expr | None:
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        return sp.exp(self.args[argindex - 1] - self)
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return all(arg.is_extended_real for arg in self.args) or None
+
+
+class owens_t(sp.Function):
+    """Owen's T(h, a) = ∫₀ᵃ exp(−h²(1+t²)/2) / (2π(1+t²)) dt (not in SymPy)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> Expr:
+        h, a = self.args
+        if argindex == 1:
+            return -sp.exp(-(h**2) / 2) * sp.erf(a * h / sp.sqrt(2)) / (2 * sp.sqrt(2 * sp.pi))
+        return sp.exp(-(h**2) * (1 + a**2) / 2) / (2 * sp.pi * (1 + a**2))
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return all(arg.is_extended_real for arg in self.args) or None
 
 
 def real_forms(expr: Expr) -> Expr:
@@ -239,34 +284,83 @@ ACTIVATION_CLASSES: dict[type, str] = {
 }
 
 
+def _register_precise_forms() -> None:
+    """The mpmath forms of the functions defined here, for the precise column."""
+    from gradcli.expr import precise
+
+    precise.register(Abs, abs, absolute=True)
+    precise.register(sign, corner=True)
+    precise.register(cbrt, precise.cbrt)
+    precise.register(lgamma, precise.lgamma)
+    precise.register(logsumexp, precise.logsumexp)
+    precise.register(owens_t, precise.owens_t)
+    precise.register(log1p, precise.log1p)
+    precise.register(expm1, precise.mpmath.expm1, explosive=True)
+    for head, name in ACTIVATION_CLASSES.items():
+        precise.register(head, elementary=ACTIVATION_FORMS[name].elementary)
+
+
+_register_precise_forms()
+
+
 # --- the tree → SymPy ------------------------------------------------------------------------
 
 _SYMPY_FUNCTIONS: dict[str, Callable[..., Expr]] = {
     "sin": sp.sin,
     "cos": sp.cos,
     "tan": sp.tan,
+    "sec": sp.sec,
+    "csc": sp.csc,
+    "cot": sp.cot,
     "asin": sp.asin,
     "acos": sp.acos,
     "atan": sp.atan,
+    "asec": sp.asec,
+    "acsc": sp.acsc,
+    "acot": sp.acot,
+    "atan2": sp.atan2,
     "sinh": sp.sinh,
     "cosh": sp.cosh,
     "tanh": sp.tanh,
+    "sech": sp.sech,
+    "csch": sp.csch,
+    "coth": sp.coth,
     "asinh": sp.asinh,
     "acosh": sp.acosh,
     "atanh": sp.atanh,
+    "asech": sp.asech,
+    "acsch": sp.acsch,
+    "acoth": sp.acoth,
     "exp": sp.exp,
+    "expm1": expm1,
     "log": lambda u, base=None: sp.log(u) if base is None else sp.log(u, base),
     "log2": lambda u: sp.log(u, 2),
     "log10": lambda u: sp.log(u, 10),
+    "log1p": log1p,
+    "logsumexp": logsumexp,
     "sqrt": sp.sqrt,
     "cbrt": cbrt,
     "abs": Abs,
     "sign": sign,
-    "erf": sp.erf,
-    "erfc": sp.erfc,
-    "gamma": sp.gamma,
     "min": sp.Min,
     "max": sp.Max,
+    "sinc": sp.sinc,
+    "erf": sp.erf,
+    "erfc": sp.erfc,
+    "erfinv": sp.erfinv,
+    "gamma": sp.gamma,
+    "lgamma": lgamma,
+    "digamma": lambda u: sp.polygamma(0, u),
+    "polygamma": sp.polygamma,
+    "beta": sp.beta,
+    "LambertW": sp.LambertW,
+    "erfi": sp.erfi,
+    "Ei": sp.Ei,
+    "Si": sp.Si,
+    "li": sp.li,
+    "fresnels": sp.fresnels,
+    "lowergamma": sp.lowergamma,
+    "owens_t": owens_t,
 }
 
 
@@ -320,6 +414,9 @@ TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.asin: torch.asin,
     sp.acos: torch.acos,
     sp.atan: torch.atan,
+    sp.asec: lambda x: torch.acos(1 / x),
+    sp.acsc: lambda x: torch.asin(1 / x),
+    sp.acot: lambda x: torch.atan(1 / x),
     sp.sinh: torch.sinh,
     sp.cosh: torch.cosh,
     sp.tanh: torch.tanh,
@@ -329,12 +426,20 @@ TORCH_UNARY: dict[Any, Callable[[Tensor], Tensor]] = {
     sp.asinh: torch.asinh,
     sp.acosh: torch.acosh,
     sp.atanh: torch.atanh,
+    sp.asech: lambda x: torch.acosh(1 / x),
+    sp.acsch: lambda x: torch.asinh(1 / x),
+    sp.acoth: lambda x: torch.atanh(1 / x),
     sp.exp: torch.exp,
+    expm1: torch.expm1,
+    log1p: torch.log1p,
+    sp.sinc: lambda x: torch.sinc(x / math.pi),
+    sp.erfinv: torch.erfinv,
+    lgamma: torch.lgamma,
     sp.log: torch.log,
     sp.erf: torch.erf,
     sp.erfc: torch.erfc,
     sp.gamma: gamma,
-    sp.loggamma: torch.lgamma,
+    sp.loggamma: lambda x: torch.where(x > 0, torch.lgamma(x), math.nan),
     sp.Abs: torch.abs,
     Abs: torch.abs,
     cbrt: real_cbrt,
@@ -347,6 +452,11 @@ _COMPARE: dict[Any, Callable[[Tensor, Tensor], Tensor]] = {
     sp.Equality: torch.eq,
     sp.Unequality: torch.ne,
 }
+TORCH_MANY: dict[Any, Callable[..., Tensor]] = {
+    sp.atan2: torch.atan2,
+    sp.beta: beta,
+    logsumexp: lambda *values: torch.logsumexp(torch.stack(torch.broadcast_tensors(*values)), 0),
+}
 CORNERS = (sign, sp.sign, sp.Heaviside, sp.DiracDelta)  # functions with a jump at 0
 
 
@@ -356,6 +466,10 @@ class Evaluator:
     ``hit`` reports whether an evaluation met a corner function (sign, Heaviside, δ) exactly
     at its jump; there the plain value means nothing. With ``side = (v, ±1)`` those jumps are
     resolved as the one-sided limit along the variable ``v`` from that side.
+
+    Values may also be whole vectors (:meth:`at_samples`): then every operation runs on the
+    vector, piecewise parts choose per sample, and ``hit_mask`` marks the samples where a
+    corner function met its jump (NaN there).
     """
 
     def __init__(
@@ -371,6 +485,24 @@ class Evaluator:
         self.side = side
         self.activations = activations or activation_forwards()
         self.memo: dict[Expr, tuple[Tensor, bool]] = {}
+        self.vector = False
+        self.hit_mask: Tensor | None = None
+        self.convention = False  # vector mode: sign(0) = 0, H(0) = 1/2, δ(0)·0 = 0, no NaN
+
+    @classmethod
+    def at_samples(
+        cls, fixed: dict[Expr, float], variable: Expr, samples: Tensor, dtype: Any
+    ) -> Evaluator:
+        """An evaluator over a vector of values of ``variable`` (the others fixed)."""
+        evaluator = cls({**fixed, variable: 0.0}, dtype)
+        evaluator.values[variable] = samples
+        evaluator.vector = True
+        return evaluator
+
+    def tensor(self, expr: Expr) -> Tensor:
+        """The value of ``expr`` (a vector evaluator: one per sample)."""
+        value, _ = self._eval(expr)
+        return value
 
     def value(self, expr: Expr) -> tuple[float, bool]:
         """The value of ``expr`` and whether it met a jump exactly."""
@@ -433,9 +565,61 @@ class Evaluator:
         if head is sp.polygamma:
             (order, arg), hit = self._all(e.args)
             return torch.special.polygamma(int(order), arg), hit
+        if head in TORCH_MANY:
+            values, hit = self._all(e.args)
+            return TORCH_MANY[head](*values), hit
         if head in CORNERS:
             return self._corner(e)
-        raise NotImplementedError(f"gradcli cannot evaluate SymPy's {head.__name__}")
+        if isinstance(e, sp.Derivative | sp.Subs):
+            return self._unevaluated(e)
+        return self._without_torch(e)
+
+    def _unevaluated(self, e: Expr) -> tuple[Tensor, bool]:
+        """A derivative SymPy leaves unevaluated: by a discrete argument (polygamma's order
+        n) it has no value (NaN); otherwise SymPy works it out and it is evaluated."""
+        done = e.doit()
+        if done.has(sp.Derivative, sp.Subs):
+            return self._const(math.nan), False
+        return self._eval(done)
+
+    def _without_torch(self, e: Expr) -> tuple[Tensor, bool]:
+        """A function torch has no form of (LambertW, Ei…, meijerg): each value computed by
+        mpmath from the float arguments and rounded to the dtype."""
+        from gradcli.expr.precise import DIGITS, MpEvaluator, NotAvailable
+
+        symbols = sorted(e.free_symbols, key=str)
+        columns = [self.values[s] for s in symbols]
+        shape = torch.broadcast_shapes(*(c.shape for c in columns)) if columns else ()
+        flat = [c.expand(shape).reshape(-1).tolist() for c in columns]
+        count = len(flat[0]) if flat else 1
+        results = []
+        for k in range(count):
+            point = {s: column[k] for s, column in zip(symbols, flat, strict=True)}
+            try:
+                value = MpEvaluator(point, DIGITS // 2).value(e)
+            except NotAvailable:
+                raise NotImplementedError(f"gradcli cannot evaluate SymPy's {e.func}") from None
+            results.append(value.as_float())
+        tensor = torch.tensor(results, dtype=self.dtype).reshape(shape)
+        return tensor, False
+
+    def _truth_vector(self, condition: Expr) -> Tensor:
+        """A condition per sample (vector mode)."""
+        if condition is sp.true or condition is sp.false:
+            return torch.tensor(bool(condition))
+        if isinstance(condition, sp.And | sp.Or):
+            parts = [self._truth_vector(arg) for arg in condition.args]
+            result = parts[0]
+            for part in parts[1:]:
+                result = result & part if isinstance(condition, sp.And) else result | part
+            return result
+        if isinstance(condition, sp.Not):
+            return ~self._truth_vector(condition.args[0])
+        compare = _COMPARE.get(type(condition))
+        if compare is None:
+            raise NotImplementedError(f"gradcli cannot evaluate the condition {condition}")
+        (lhs, rhs), _ = self._all(condition.args)
+        return compare(lhs, rhs)
 
     def _truth(self, condition: Expr) -> tuple[bool, bool]:
         if condition is sp.true or condition is sp.false:
@@ -454,6 +638,13 @@ class Evaluator:
         return bool(compare(lhs, rhs)), hit
 
     def _piecewise(self, e: Expr) -> tuple[Tensor, bool]:
+        if self.vector:  # each sample takes the first piece whose condition holds there
+            result, hit = self._const(math.nan), False
+            for piece, condition in reversed(e.args):
+                value, piece_hit = self._eval(piece)
+                result = torch.where(self._truth_vector(condition), value, result)
+                hit = hit or piece_hit
+            return result, hit
         for piece, condition in e.args:
             truth, hit = self._truth(condition)
             if truth:
@@ -464,6 +655,8 @@ class Evaluator:
     def _corner(self, e: Expr) -> tuple[Tensor, bool]:
         """sign, Heaviside and δ: their jump at 0 is a "hit"; with ``side``, a limit."""
         arg, hit = self._eval(e.args[0])
+        if self.vector:
+            return self._corner_vector(e, arg, hit)
         u = float(arg)
         if u != u:
             return self._const(math.nan), hit
@@ -477,6 +670,24 @@ class Evaluator:
         if e.func is sp.Heaviside:
             return self._const(1.0 if direction > 0 else 0.0), hit
         return self._const(float(direction)), hit
+
+    def _corner_vector(self, e: Expr, arg: Tensor, hit: bool) -> tuple[Tensor, bool]:
+        zero = arg == 0
+        if e.func is sp.DiracDelta:
+            value = torch.zeros_like(arg)
+        elif e.func is sp.Heaviside:
+            value = (arg > 0).to(arg.dtype)
+        else:
+            value = torch.sign(arg)
+        if self.convention:
+            if e.func is sp.Heaviside:
+                value = torch.where(zero, 0.5, value)
+            return torch.where(arg != arg, math.nan, value), hit
+        value = torch.where(zero | (arg != arg), math.nan, value)
+        if bool(zero.any()):
+            self.hit_mask = zero if self.hit_mask is None else self.hit_mask | zero
+            hit = True
+        return value, hit
 
     def _side_of(self, u: Expr) -> int:
         """The sign of ``u`` just beside the point, on ``side``: from its first non-zero

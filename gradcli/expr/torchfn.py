@@ -7,11 +7,25 @@ reports exactly what torch would, kinks included.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradcli._torch import load
-from gradcli.expr.language import CONSTANTS, Call, Const, Neg, Node, Num, Power, Product, Sum, Var
+from gradcli.expr.language import (
+    CONSTANTS,
+    FUNCTIONS,
+    Call,
+    Const,
+    Neg,
+    Node,
+    Num,
+    Power,
+    Product,
+    Sum,
+    Var,
+    walk,
+)
 from gradcli.ops.activations import ACTIVATIONS
 
 torch = load("torch")
@@ -21,9 +35,32 @@ Tensor = Any
 def gamma(x: Tensor) -> Tensor:
     """Γ(x) = ±exp(lgamma(x)) on the whole real line (torch has lgamma, not Γ): the sign is −
     where x < 0 and ⌊x⌋ is odd."""
+    return _gamma_sign(x) * torch.exp(torch.lgamma(x))
+
+
+def beta(a: Tensor, b: Tensor) -> Tensor:
+    """B(a, b) = Γ(a)Γ(b)/Γ(a + b), from lgamma (no overflow of Γ itself) and Γ's signs."""
+    magnitude = torch.exp(torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
+    return _gamma_sign(a) * _gamma_sign(b) * _gamma_sign(a + b) * magnitude
+
+
+def _gamma_sign(x: Tensor) -> Tensor:
     odd = torch.remainder(torch.floor(x), 2) != 0
-    sign = torch.where((x < 0) & odd, -torch.ones_like(x), torch.ones_like(x))
-    return sign * torch.exp(torch.lgamma(x))
+    return torch.where((x < 0) & odd, -torch.ones_like(x), torch.ones_like(x))
+
+
+def _reduce(combine: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:
+    def apply(*values: Tensor) -> Tensor:
+        result = values[0]
+        for value in values[1:]:
+            result = combine(result, value)
+        return result
+
+    return apply
+
+
+def _logsumexp(*values: Tensor) -> Tensor:
+    return torch.logsumexp(torch.stack(torch.broadcast_tensors(*values)), dim=0)
 
 
 def real_cbrt(x: Tensor) -> Tensor:
@@ -60,33 +97,62 @@ SECOND_ORDER_STAND_INS: dict[str, Callable[[Tensor], Tensor]] = {
     "hardsigmoid": _hardsigmoid_twice_differentiable,
 }
 
+# torch's form of every function of the language that has one (the SymPy-only functions
+# of gradcli.expr.functions have none)
 MATHS: dict[str, Callable[..., Tensor]] = {
     "sin": torch.sin,
     "cos": torch.cos,
     "tan": torch.tan,
+    "sec": lambda x: 1 / torch.cos(x),
+    "csc": lambda x: 1 / torch.sin(x),
+    "cot": lambda x: torch.cos(x) / torch.sin(x),
     "asin": torch.asin,
     "acos": torch.acos,
     "atan": torch.atan,
+    "asec": lambda x: torch.acos(1 / x),
+    "acsc": lambda x: torch.asin(1 / x),
+    "acot": lambda x: torch.atan(1 / x),
+    "atan2": torch.atan2,
     "sinh": torch.sinh,
     "cosh": torch.cosh,
     "tanh": torch.tanh,
+    "sech": lambda x: 1 / torch.cosh(x),
+    "csch": lambda x: 1 / torch.sinh(x),
+    "coth": lambda x: torch.cosh(x) / torch.sinh(x),
     "asinh": torch.asinh,
     "acosh": torch.acosh,
     "atanh": torch.atanh,
+    "asech": lambda x: torch.acosh(1 / x),
+    "acsch": lambda x: torch.asinh(1 / x),
+    "acoth": lambda x: torch.atanh(1 / x),
     "exp": torch.exp,
+    "expm1": torch.expm1,
     "log": lambda x, base=None: torch.log(x) if base is None else torch.log(x) / torch.log(base),
     "log2": torch.log2,
     "log10": torch.log10,
+    "log1p": torch.log1p,
+    "logsumexp": _logsumexp,
     "sqrt": torch.sqrt,
     "cbrt": real_cbrt,
     "abs": torch.abs,
     "sign": torch.sign,
+    "min": _reduce(torch.minimum),
+    "max": _reduce(torch.maximum),
+    "sinc": lambda x: torch.sinc(x / math.pi),
     "erf": torch.erf,
     "erfc": torch.erfc,
+    "erfinv": torch.erfinv,
     "gamma": gamma,
-    "min": torch.minimum,
-    "max": torch.maximum,
+    "lgamma": torch.lgamma,
+    "digamma": torch.digamma,
+    "polygamma": lambda n, x: torch.special.polygamma(int(n), x),
+    "beta": beta,
 }
+
+
+def has_torch_form(tree: Node) -> bool:
+    """Whether every function of the tree has a torch form (else autograd cannot run)."""
+    return all(FUNCTIONS[node.name].has_torch_form for node in walk(tree) if isinstance(node, Call))
 
 
 class TorchFunction:
@@ -138,6 +204,11 @@ class TorchFunction:
                 return torch.exp(exponent)
             return torch.pow(self.node(node.base, x), exponent)
         if isinstance(node, Call):
+            if node.name == "polygamma":  # the order stays a Python int
+                order = int(node.args[0].value) if isinstance(node.args[0], Num) else None
+                if order is None:
+                    order = int(float(self.node(node.args[0], x)))
+                return torch.special.polygamma(order, self.node(node.args[1], x))
             return self.functions[node.name](*[self.node(arg, x) for arg in node.args])
         raise TypeError(f"no torch form for {node!r}")
 

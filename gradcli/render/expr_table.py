@@ -7,6 +7,8 @@ one-line form when the pretty one is wider than the terminal.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
@@ -80,11 +82,39 @@ class Either:
         yield self.ascii if wants_ascii(console) else self.unicode
 
 
+def precise_text(text: str | None, precision: int) -> str:
+    """A precise value's decimal text to ``precision`` significant digits (it may lie far
+    outside float64's range: 4.09343e-391)."""
+    if text is None:
+        return ""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return text
+    if not value.is_finite():
+        return text
+    as_float = float(value)
+    if (as_float != 0 and abs(as_float) != float("inf")) or value == 0:
+        return number(as_float + 0.0, precision)
+    mantissa, _, exponent = f"{value:.{max(precision - 1, 0)}e}".partition("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent):+03d}"
+
+
+def _value_text(result: ExprResult, k: int, precision: int) -> str:
+    """f at the point; where the dtype's value is off, the precise one with it."""
+    precise = result.precise
+    value = number(result.value[k], precision)
+    if precise is None or not precise.value_off[k]:
+        return value
+    return f"{precise_text(precise.value_text[k], precision)} (precise; {result.dtype}: {value})"
+
+
 def _values(result: ExprResult, precision: int) -> Either:
     def line(labels: list[str]) -> Text:
         names = [label.split("(")[0] for label in labels]
         values = ", ".join(
-            f"{name} = {number(v, precision)}" for name, v in zip(names, result.value, strict=True)
+            f"{name} = {_value_text(result, k, precision)}" for k, name in enumerate(names)
         )
         return Text(f"at {_point(result, precision)}:  {values}")
 
@@ -112,7 +142,12 @@ class EntryTable:
         numeric = flatten(check.numeric) if has_numeric else []
         trusted = flatten(check.trusted) if check.trusted is not None else [True] * count
         expected = answer_column(result.answer, count)
+        precise = result.precise if result.precise is not None and result.precise.shown else None
+        precise_texts = flatten(precise.derivative_text) if precise else []
+        flagged = flatten(result.flagged) if result.flagged else [False] * count
+        torch_entries = _torch_entries(result)
         headers = ["symbolic", "autograd"] + (["numeric"] if has_numeric else [])
+        headers += ["precise"] if precise else []
         headers += ["|diff|", ""] + (["expected"] if expected else [])
         columns = [Column("", justify="left", key=True), *(Column(h) for h in headers)]
         ascii_only = wants_ascii(console)
@@ -125,17 +160,39 @@ class EntryTable:
             label = formulas[k].label_ascii if ascii_only else formulas[k].label
             cells: list[str | Text] = [
                 label,
-                number(analytic[k], precision)
+                _float_cell(analytic[k], precision, flagged[k])
                 if exists
                 else Text("does not exist", style="yellow"),
-                number(autograd[k], precision),
+                _float_cell(autograd[k], precision, flagged[k])
+                if torch_entries[k]
+                else Text("no torch form", style="dim"),
             ]
             if has_numeric:
                 cells.append(numeric_cell(numeric[k], trusted[k], precision))
-            cells += [f"{diffs[k]:.1e}", tick(oks[k])] if exists else ["", Text("—", style="dim")]
+            if precise:
+                cells.append(precise_text(precise_texts[k], precision) if exists else "")
+            if not exists:
+                cells += ["", Text("—", style="dim")]
+            else:
+                mark = Text("!", style="bold yellow") if flagged[k] else tick(oks[k])
+                cells += [f"{diffs[k]:.1e}", mark]
             cells += [expected_cell(*expected[k], precision)] if expected else []
             rows.append(cells)
         yield FitTable(columns, rows, caption=summary_caption(count))
+
+
+def _torch_entries(result: ExprResult) -> list[bool]:
+    """Per flat entry: whether its row has a torch form (an autograd value)."""
+    available = result.autograd_available or [True]
+    if not result.is_matrix or result.kind == "hessian":
+        return [available[0]] * len(result.entries())
+    return [available[i] for i, _ in result.entries()]
+
+
+def _float_cell(value: float | None, precision: int, off: bool) -> str | Text:
+    """A float column's value; in yellow where it is off from the precise value."""
+    shown = "nan" if value is None else number(value, precision)
+    return Text(shown, style="yellow") if off else shown
 
 
 class SymbolicMatrix:
@@ -177,6 +234,16 @@ def _verdict(result: ExprResult) -> Text:
     scope = f" on {entries} ({missing} {'does' if missing == 1 else 'do'} not)" if missing else ""
     if not oks:
         return Text("no derivative entry exists at this point; nothing to compare", style="bold")
+    flagged = sum(bool(f) for f in flatten(result.flagged)) if result.flagged else 0
+    if check.agree and flagged:
+        lost = [d for d in flatten(result.precise.digits_lost) if d] if result.precise else []
+        worst = f", up to {max(lost)} digits lost" if lost else ""
+        return Text(
+            f"! the derivatives are settled by the precise values (confirmed at high "
+            f"precision); {result.dtype} is off in {flagged} of {len(oks)} entries (marked !"
+            f"{worst})",
+            style="bold yellow",
+        )
     if check.agree:
         return Text(
             f"✓ derivatives agree{scope}: {diff} within tolerance {tol}", style="bold green"
@@ -221,6 +288,7 @@ def _(result: ExprResult, precision: int) -> RenderableType:
     return Group(
         *plot,
         FormulaLines(result.functions, style="bold"),
+        *[Text(f"({reading})", style="dim") for reading in result.readings],
         _values(result, precision),
         Text(""),
         *derivatives,
@@ -258,22 +326,50 @@ def _matrix(rows: list[list[str]]) -> str:
     return rf"\begin{{pmatrix}} {body} \end{{pmatrix}}"
 
 
+def _latex_values(result: ExprResult) -> list:
+    """The derivative's values for LaTeX: the precise ones where known (float64's may be
+    off or overflow), shaped like the check's columns."""
+    analytic = result.check.analytic
+    precise = result.precise
+    if precise is None:
+        return (
+            [latex_number(v) for v in analytic]
+            if not result.is_matrix
+            else [[latex_number(v) for v in row] for row in analytic]
+        )
+
+    def one(value: float | None, text: str | None) -> str:
+        if text is None:
+            return latex_number(value)
+        shown = precise_text(text, LATEX_DIGITS)
+        if "e" in shown:
+            mantissa, exponent = shown.split("e")
+            return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+        return shown
+
+    if not result.is_matrix:
+        return [one(v, t) for v, t in zip(analytic, precise.derivative_text, strict=True)]
+    return [
+        [one(v, t) for v, t in zip(row, texts, strict=True)]
+        for row, texts in zip(analytic, precise.derivative_text, strict=True)
+    ]
+
+
 @as_latex.register
 def _(result: ExprResult) -> str:
     lines = [rf"{f.label_latex} &= {f.latex}" for f in result.functions]
     point = ", ".join(latex_number(v) for v in result.at.values())
-    analytic = result.check.analytic
+    values = _latex_values(result)
     if result.kind == "gradient":
         lines += [rf"{f.label_latex} &= {f.latex}" for f in result.derivatives]
-        values = r",\ ".join(latex_number(v) for v in analytic)
-        lines.append(rf"\nabla f\left({point}\right) &= \left({values}\right)")
+        joined = r",\ ".join(values)
+        lines.append(rf"\nabla f\left({point}\right) &= \left({joined}\right)")
     else:
         symbol = "J" if result.kind == "jacobian" else "H"
         lines.append(
             rf"{symbol} &= " + _matrix([[f.latex for f in row] for row in result.derivatives])
         )
-        numbers = [[latex_number(v) for v in row] for row in analytic]
-        lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(numbers))
+        lines.append(rf"{symbol}\left({point}\right) &= " + _matrix(values))
     text = "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n"
     if result.steps is not None:
         from gradcli.render.steps import steps_latex

@@ -30,6 +30,42 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class PreciseColumn:
+    """f and each derivative entry evaluated with mpmath at ``digits`` significant digits.
+
+    Entry fields are shaped like the check's columns (a list for a gradient, rows × columns
+    otherwise); None where there is no precise value (the derivative does not exist, or
+    mpmath could not). ``off``: a float column (symbolic or autograd, or a trusted numeric
+    one) differs from the precise value by more than the tolerance; ``shown``: the table
+    shows the column (some float value is off).
+    """
+
+    digits: int
+    value: list[float | None]  # f, one per expression (as float: may be 0.0 or ±inf)
+    value_text: list[str | None]  # f as decimal text (outside float64's range too)
+    derivative: list
+    derivative_text: list
+    digits_lost: list  # int per entry: the worst float column's lost digits
+    value_digits_lost: list[int | None]
+    confirmed: list  # bool per entry: an independent high-precision check agrees (None: none)
+    off: list
+    value_off: list[bool]
+    shown: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "digits": self.digits,
+            "value": self.value,
+            "derivative": self.derivative,
+            "value_text": self.value_text,
+            "derivative_text": self.derivative_text,
+            "confirmed": self.confirmed,
+            "off": self.off,
+            "value_digits_lost": self.value_digits_lost,
+        }
+
+
+@dataclass(frozen=True)
 class ExprResult:
     """f at the point and its derivative entries: symbolic, autograd and numeric.
 
@@ -54,6 +90,11 @@ class ExprResult:
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
     answer: AnswerCheck | None = None
     curve: Curve | None = None  # --plot: drawn above the table, never in machine output
+    precise: PreciseColumn | None = None
+    autograd_available: list[bool] = field(default_factory=list)  # per expression (torch form)
+    readings: list[str] = field(default_factory=list)  # how textbook notation was read
+    flagged: list = field(default_factory=list)  # settled by the precise value, a float off
+    precise_seconds: float = 0.0  # what the precise column cost (for the benchmark)
     steps: StepsReport | None = None  # --steps
     graph: Graph | None = None  # --graph
     command: str = "expr"
@@ -91,6 +132,10 @@ class ExprResult:
                 "derivative": shape(lambda f: f.latex),
             },
             "notes": self.notes,
+            "readings": self.readings,
+            "autograd_available": self.autograd_available,
+            "precise": None if self.precise is None else self.precise.to_json(),
+            "digits_lost": None if self.precise is None else self.precise.digits_lost,
             **answer_json(self.answer),
             "steps": None if self.steps is None else self.steps.to_json(),
             **({"first_steps": self.steps.first_json()} if self.steps and self.steps.first else {}),
@@ -100,15 +145,18 @@ class ExprResult:
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
         check = self.check
         header = ["i", "j", "entry", "derivative", "defined", "analytic", "autograd", "numeric"]
-        header += ["abs_diff", "ok"]
+        header += ["precise", "digits_lost", "abs_diff", "ok"]
         count = len(self.entries())
         numeric = flatten(check.numeric) if check.numeric is not None else [None] * count
+        precise = self.precise
         columns = [
             flatten(self.derivatives),
             flatten(self.defined),
             flatten(check.analytic),
             flatten(check.autograd),
             numeric,
+            flatten(precise.derivative) if precise else [None] * count,
+            flatten(precise.digits_lost) if precise else [None] * count,
             flatten(check.abs_diff),
             flatten(check.ok),
         ]
