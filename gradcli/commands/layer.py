@@ -412,7 +412,6 @@ INFO = CommandInfo(
     examples=(
         Example('layer batchnorm --x "1,2,3;4,5,6;7,8,10;2,0,1" --steps'),
         Example("layer conv2d --x-shape 1x1x4x4 --weight-shape 1x1x2x2 --upstream ones"),
-        Example("layer attention --q-shape 4x3 --param causal=true --steps"),
         Example("layer lstm --x-shape 3x2x4 --param hidden_size=3 --steps"),
         Example("layer --list"),
     ),
