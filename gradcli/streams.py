@@ -67,6 +67,11 @@ _TABLE = str.maketrans(ASCII_STAND_INS)
 _PROBE = "".join(ASCII_STAND_INS)
 
 
+def ascii_text(text: str) -> str:
+    """``text`` with gradcli's symbols replaced by their ASCII stand-ins."""
+    return text.translate(_TABLE)
+
+
 def can_encode(encoding: str | None, text: str = _PROBE) -> bool:
     """Whether ``encoding`` can write ``text`` (gradcli's symbols by default)."""
     try:

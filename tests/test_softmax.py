@@ -109,7 +109,7 @@ def test_csv_rows_carry_the_json_values(numeric, answer):
     from gradcli.render.csvout import write_csv
 
     settings = Settings(numeric=numeric)
-    expected = None if answer is None else parse_expected(answer)
+    expected = None if answer is None else {"jacobian": parse_expected(answer)}
     result = softmax_jacobian([0.5, -1.25, 3.0], 1.0, settings, expected)
     out = io.StringIO()
     write_csv(result, out)

@@ -7,15 +7,16 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
     ParamOpt,
-    answer,
+    SolutionStepsOpt,
     check_answer_shape,
     completer,
     computing_command,
+    expect_option,
     positional_numbers,
     reject_stray_option,
 )
@@ -80,8 +81,9 @@ def activation(
     list_: Annotated[
         bool, typer.Option("--list", help="List every activation with its formulas.")
     ] = False,
-    expect: ExpectOpt = None,
+    expect: expect_option("f'(x)", "f = f(x), grad = f'(x)") = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     plot: PlotOpt = False,
     x_range: RangeOpt = None,
     width: WidthOpt = None,
@@ -104,11 +106,17 @@ def activation(
         )
     values = positional_numbers(ctx, x, "x values") if x else []
     params = act.resolve_params(param or [])
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        if not values:
-            raise InputError("--expect checks f'(x) at the x values: give them after the name")
-        check_answer_shape(ctx, expected, (len(values),), "f'(x)", "x value")
+    if (expect or steps) and not values:
+        flag = "--expect checks f'(x)" if expect else "--steps works"
+        raise InputError(f"{flag} at the x values: give them after the name")
+    expected = parse_answers(
+        expect,
+        activation_outline(len(values)),
+        min_digits,
+        lambda answer, shape, key: check_answer_shape(
+            ctx, answer, shape, QUANTITY_NAMES[key], "x value"
+        ),
+    )
 
     from gradcli.core.activation import activation_curve, activation_gradients
 
@@ -118,8 +126,17 @@ def activation(
         curve = activation_curve(act, params, values, common.settings, request.x_range, size)
         if not values:
             return common.output.show(PlotOnly(curve, "activation"))
-    result = activation_gradients(act, values, params, common.settings, expected)
+    result = activation_gradients(act, values, params, common.settings, expected, steps)
     return common.output.show(dataclasses.replace(result, curve=curve))
+
+
+QUANTITY_NAMES = {"f": "f(x)", "grad": "f'(x)"}
+
+
+def activation_outline(points: int) -> Outline:
+    """The quantities of the worked solution at ``points`` x values: f(x), then f'(x) (the
+    bare --expect)."""
+    return Outline({"f": (points,), "grad": (points,)}, main="grad", command="activation")
 
 
 INFO = CommandInfo(
@@ -130,7 +147,7 @@ INFO = CommandInfo(
     examples=(
         Example("activation sigmoid 0 0.5 -2"),
         Example("activation sigmoid 0.5 --expect 0.2350"),
-        Example("activation leaky_relu -2 3 --param negative_slope=0.1 --json"),
+        Example("activation sigmoid 0.5 --expect f=0.6225 --expect grad=0.235 --steps"),
         Example("activation tanh --plot --range -4,4"),
     ),
     numeric_args=True,

@@ -46,7 +46,7 @@ def _open(file: str) -> Iterator[BinaryIO]:
         claim_stdin("batch")
         if sys.stdin is None:
             raise InputError("batch: standard input is closed; give a FILE or pipe the commands in")
-        yield getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+        yield getattr(sys.stdin, "buffer", None) or _TextAsBytes(sys.stdin)
         return
     try:
         handle = open(file, "rb")  # noqa: SIM115  (closed below)
@@ -54,6 +54,17 @@ def _open(file: str) -> Iterator[BinaryIO]:
         raise InputError(f"batch: cannot read {shown(file)}: {error.strerror}") from None
     with handle:
         yield handle
+
+
+class _TextAsBytes:
+    """A text stream without a byte buffer (a replaced ``sys.stdin``), read as UTF-8 a line
+    at a time like a binary file: never read whole."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.stream.readline(size).encode("utf-8", "surrogateescape")
 
 
 def read_lines(handle: BinaryIO) -> Iterator[tuple[int, str | None, str | None]]:

@@ -29,7 +29,7 @@ def parse_input_spec(text: str, number: int) -> InputSpec:
     if match:
         shape = parse_dims(match["shape"], f"{what} (int:SHAPE:HIGH)", max_dims=MAX_DIMS)
         high = match["high"].strip()
-        if not (high.isascii() and high.isdigit() and 1 <= int(high) <= 2**62):
+        if not (high.isascii() and high.isdigit() and len(high) <= 19 and 1 <= int(high) <= 2**62):
             raise InputError(
                 f"{what} {shown(text)}: HIGH {shown(high)} must be a whole number ≥ 1 "
                 "(integers are drawn from [0, HIGH))"

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     TEXT_FORMATS,
     Common,
-    ExpectOpt,
     MinDigitsOpt,
-    answer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.pictures import (
     HeightOpt,
@@ -348,7 +348,9 @@ def expr(
         str,
         typer.Option("--order", metavar="1|2", help="1: gradient or Jacobian; 2: the Hessian."),
     ] = "1",
-    expect: ExpectOpt = None,
+    expect: expect_option(
+        "the derivative", "f = each expression's value, grad, jacobian or hessian"
+    ) = None,
     steps: Annotated[
         bool,
         typer.Option(
@@ -402,9 +404,10 @@ def expr(
     if picture is not None:
         check_plot(parsed, chosen_order, chosen, common)
     check_point(variables, values, optional=chosen[0] if picture is not None else None)
-    expected = answer(expect, min_digits)
-    if expected is not None and len(values) < len(variables):
+    if expect and len(values) < len(variables):
         raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
+    outline = expr_outline(len(parsed), len(chosen), chosen_order)
+    expected = parse_answers(expect, outline, min_digits)
     if (steps or graph) and len(values) < len(variables):
         flag = "--steps" if steps else "--graph"
         raise InputError(f"{flag} works at a point: add --at {chosen[0]}=VALUE")
@@ -428,6 +431,18 @@ def expr(
     result = expr_derivatives(request, common.settings, expected)
     check_graph_size(result, common)
     return common.output.show(result if curve is None else replace(result, curve=curve))
+
+
+def expr_outline(expressions: int, variables: int, order: int) -> Outline:
+    """f (one value per expression), then the derivative (the bare --expect): grad for one
+    expression, jacobian for several, hessian for --order 2."""
+    if order == 2:
+        key, shape = "hessian", (variables, variables)
+    elif expressions > 1:
+        key, shape = "jacobian", (expressions, variables)
+    else:
+        key, shape = "grad", (variables,)
+    return Outline({"f": (expressions,), key: shape}, main=key, command="expr")
 
 
 def _curve(request: ExprRequest, picture: PlotRequest, common: Common) -> Curve:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
     MinDigitsOpt,
     SeedOpt,
-    answers,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.registry import CommandInfo, Example
-from gradcli.errors import InputError, shown, unknown
-from gradcli.expect import Expected, parse_expected, shape_of
-from gradcli.limits import require_memory, require_work
+from gradcli.errors import InputError, unknown
+from gradcli.limits import FLOAT64, max_entries, require_memory, require_work
 from gradcli.ops.layers import (
     LAYERS,
     Given,
@@ -32,6 +30,7 @@ from gradcli.ops.layers import (
     option,
     plan,
 )
+from gradcli.ops.layers.plan import entry_bytes
 from gradcli.parsing import parse_dims, parse_tensor
 from gradcli.results.layer import LayerListing
 
@@ -174,19 +173,13 @@ def layer(
     steps: Annotated[
         bool, typer.Option("--steps", help="Show the hand derivation's intermediate quantities.")
     ] = False,
-    expect: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--expect",
-            metavar="NAME=TENSOR",
-            help="Your answer for one gradient, e.g. x=… or weight=… (q=, k=, v= for "
-            "attention; h0=, weight_ih=… for rnn/lstm/gru), one comma-separated list or "
-            "rows: whole numbers and fractions such as 2/3 are exact, decimals checked to the "
-            "digits you wrote (rounded; truncated too from 2 digits on); repeatable; exit 1 if "
-            "any entry is off.",
-            show_default=False,
-        ),
-    ] = None,
+    expect: expect_option(
+        None,
+        "y, the gradients by input name: x=, weight=, bias= (q=, k=, v= for attention; h0=, "
+        "weight_ih=… for rnn/lstm/gru), and "
+        "the intermediates of --steps (batchnorm: mu, var, std, xhat, dxhat, dvar, dmu; the "
+        "keys per layer in --list)",
+    ) = None,
     min_digits: MinDigitsOpt = None,
     list_: Annotated[
         bool, typer.Option("--list", help="List every layer with its formulas.")
@@ -211,7 +204,7 @@ def layer(
     checked = plan(chosen, given, param or [], common.settings.dtype.value)
     g = parse_upstream(upstream, checked)
     finals = parse_final_upstreams({"upstream-h": upstream_h, "upstream-c": upstream_c}, checked)
-    expected = answers(parse_expectations(expect or [], checked), min_digits)
+    expected = parse_answers(expect, layer_outline(checked), min_digits)
     require_limits(checked)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
@@ -237,13 +230,20 @@ def gather_inputs(
         elif text.strip().lower() in NO_INPUT_WORDS:
             given[key] = Given(none=True)
         else:
-            data = parse_tensor(text, option(key))
+            data = parse_tensor(text, option(key), max_entries=_input_bound(layer, key))
             given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
     if "x" in given and layer.name == "embedding" and "indices" not in given:
         raise InputError(
             "embedding takes its integer row numbers as --indices (e.g. --indices 0,2,2), not --x"
         )
     return given
+
+
+def _input_bound(layer: Layer, key: str) -> int | None:
+    """How many numbers ``--KEY`` may hold: beyond this the memory check refuses the layer
+    whatever the other shapes, so a file is refused as soon as its count passes it."""
+    item = next((item for item in layer.inputs if item.name == key), None)
+    return None if item is None else max_entries(entry_bytes(item) / FLOAT64)
 
 
 def parse_upstream(text: str, checked: Plan) -> str | Given:
@@ -306,90 +306,22 @@ def _squeezed(shape) -> tuple[int, ...]:
     return tuple(n for n in shape if n != 1)
 
 
-def parse_expectations(items: list[str], checked: Plan) -> dict[str, Expected]:
-    """``NAME=TENSOR`` items → {input name: the answer, laid out as the gradient's 2-D view}."""
+def layer_outline(checked: Plan) -> Outline:
+    """The keys of the worked solution: y, the intermediates --steps shows (their shapes
+    known once computed) and the gradients by input name."""
     layer = checked.layer
-    answers: dict[str, Expected] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip().lower().replace("-", "_")
-        if not sep or not key:
-            names = ", ".join(layer.gradient_names)
-            raise InputError(
-                f"--expect {shown(item)} must look like NAME=TENSOR with NAME one of: {names}"
-            )
-        if key not in layer.input_names:
-            raise unknown(f"--expect name for {layer.name}", key, layer.gradient_names)
-        if not layer.input(key).has_gradient:
-            raise InputError(
-                f"--expect {key}: {layer.name}'s {key} are integers and have no gradient"
-            )
-        if checked.shapes[key] is None:
-            raise InputError(f"--expect {key}: {option(key)} is none, so it has no gradient")
-        if key in answers:
-            raise InputError(f"--expect {key} is given twice")
-        answers[key] = expected_answer(text, key, checked.shapes[key])
-    return answers
-
-
-def expected_answer(text: str, key: str, shape: tuple[int, ...]) -> Expected:
-    """The user's answer as the gradient's 2-D view, keeping exactly what they wrote.
-
-    A vector or matrix gradient takes the answer as written (a transposed matrix is caught
-    and named later); a 3-D or 4-D one takes either the full nested JSON or its 2-D view
-    (rows = every index but the last, written ``a,b;c,d``).
-    """
-    what = f"--expect {key}"
-    if len(shape) <= 2:
-        return parse_expected(text, what)
-    view = (math.prod(shape[:-1]), shape[-1])
-    stripped = text.strip()
-    if not stripped.startswith("["):
-        answer = parse_expected(stripped, what)
-        if shape_of(answer.entries) != view:
-            raise _shape_error(what, key, shape_of(answer.entries), shape, view)
-        return answer
-    tokens, got = _json_tokens(stripped, what)
-    if got not in (tuple(shape), view):
-        raise _shape_error(what, key, got, shape, view)
-    rows = [tokens[i : i + shape[-1]] for i in range(0, len(tokens), shape[-1])]
-    return parse_expected(";".join(",".join(row) for row in rows), what)
-
-
-def _shape_error(what: str, key: str, got, shape, view) -> InputError:
-    return InputError(
-        f"{what} has shape {dims_text(got)} but ∂L/∂{key} has shape {dims_text(shape)} "
-        f"(write it as nested JSON, or as its {dims_text(view)} rows)"
-    )
-
-
-def _json_tokens(text: str, what: str) -> tuple[list[str], tuple[int, ...]]:
-    """The number tokens of a nested JSON answer, as written, and its shape."""
-    try:
-        data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
-    except (json.JSONDecodeError, RecursionError):
-        raise InputError(f"{what} {shown(text)} is not a valid JSON list") from None
-    shape: list[int] = []
-    node = data
-    while isinstance(node, list) and node and len(shape) <= 4:
-        shape.append(len(node))
-        node = node[0]
-    tokens: list[str] = []
-
-    def walk(node, depth: int) -> None:
-        if depth == len(shape):
-            if not isinstance(node, str):
-                raise InputError(f"{what}: {shown(json.dumps(node))} is not a number")
-            tokens.append(node)
-            return
-        if not isinstance(node, list) or len(node) != shape[depth]:
-            raise InputError(f"{what} is ragged or nested too deeply (every row needs the "
-                             "same length, at most 4 dimensions)")  # fmt: skip
-        for item in node:
-            walk(item, depth + 1)
-
-    walk(data, 0)
-    return tokens, tuple(shape)
+    shapes: dict[str, tuple[int, ...] | None] = {"y": tuple(checked.output_shape)}
+    shapes |= {key: None for key, _ in layer.step_keys}
+    needs = {}
+    for item in layer.inputs:
+        if not item.has_gradient:
+            needs[item.name] = f": {layer.name}'s {item.name} are integers and have no gradient"
+        elif checked.shapes[item.name] is None:
+            needs[item.name] = f": --{item.name} is none, so it has no gradient"
+        else:
+            shapes[item.name] = tuple(checked.shapes[item.name])
+    names = {name: f"∂L/∂{name}" for name in layer.gradient_names}
+    return Outline(shapes, command=f"layer {layer.name}", needs=needs, names=names)
 
 
 def require_limits(checked: Plan) -> None:

@@ -6,21 +6,21 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
     ParamOpt,
-    answer,
+    SolutionStepsOpt,
     choose,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
-from gradcli.expect import check_shape
-from gradcli.limits import require_entries
-from gradcli.ops.losses import LOSS_LIST, LOSSES, Reduction, get_loss
+from gradcli.limits import max_entries, require_entries
+from gradcli.ops.losses import LOSS_LIST, LOSSES, Loss, Reduction, get_loss
 from gradcli.params import describe_all
 from gradcli.parsing import parse_tensor
 from gradcli.results.listing import Listing, ListingTable
@@ -103,8 +103,12 @@ def loss(
     list_: Annotated[
         bool, typer.Option("--list", help="List every loss with its formulas.")
     ] = False,
-    expect: ExpectOpt = None,
+    expect: expect_option(
+        "∂L/∂pred",
+        "loss = L, grad = ∂L/∂pred, p = softmax or σ of pred for cross_entropy and bce_with_logits",
+    ) = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     *,
     common: Common,
 ) -> int:
@@ -120,23 +124,30 @@ def loss(
         raise InputError(f"--target is required: {ARRAY_HELP}")
     reduced = choose(Reduction, reduction, "reduction")
     chosen.check_reduction(reduced)
-    pred_values = parse_tensor(pred, "--pred", max_dims=2)
-    target_values = parse_tensor(target, "--target", max_dims=2)
+    bound = max_entries(LOSS_COPIES)  # require_entries' bound below, applied while reading
+    pred_values = parse_tensor(pred, "--pred", max_dims=2, max_entries=bound)
+    target_values = parse_tensor(target, "--target", max_dims=2, max_entries=bound)
     params = chosen.resolve_params(param or [])
     chosen.prepare_target(pred_values, target_values, params)  # every check before torch loads
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
     )
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        check_shape(expected, pred_values.shape, "∂L/∂pred")
+    expected = parse_answers(expect, loss_outline(chosen, pred_values.shape), min_digits)
 
     from gradcli.core.loss import loss_gradients
 
     result = loss_gradients(
-        chosen, pred_values, target_values, reduced, params, common.settings, expected
+        chosen, pred_values, target_values, reduced, params, common.settings, expected, steps
     )
     return common.output.show(result)
+
+
+def loss_outline(chosen: Loss, shape: tuple[int, ...]) -> Outline:
+    """The worked solution's quantities: p (for a loss with softmax or σ inside), the loss L,
+    then ∂L/∂pred (the bare --expect)."""
+    shapes: dict[str, tuple[int, ...] | None] = {"p": tuple(shape)} if chosen.link else {}
+    shapes |= {"loss": (), "grad": tuple(shape)}
+    return Outline(shapes, main="grad", command=f"loss {chosen.name}")
 
 
 INFO = CommandInfo(
@@ -148,6 +159,9 @@ INFO = CommandInfo(
         Example("loss mse --pred 1,2,3 --target 0,2,5"),
         Example('loss cross_entropy --pred "2,1,0.1;0.5,2.5,0.3" --target 0,1'),
         Example("loss mse --pred 1,2,3 --target 0,2,5 --reduction half-sum --expect 1,0,-2"),
-        Example("loss --list"),
+        Example(
+            "loss cross_entropy --pred 2,1,0.1 --target 0 --expect p=0.659,0.242,0.099 "
+            "--expect loss=0.417 --steps"
+        ),
     ),
 )

@@ -15,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gradcli.errors import ExitCode, InputError, no_such_option, shown, unknown
-from gradcli.expect import Expected, check_shape, parse_expected, with_min_digits
+from gradcli.expect import Expected, check_shape, with_min_digits
 from gradcli.parsing import parse_number, parse_values, split_numbers
 from gradcli.render import OutputFormat, render
 from gradcli.settings import Dtype, Settings, tolerance_for
@@ -105,7 +105,7 @@ SeedOpt = Annotated[
 
 def precision_digits(text: str | int) -> int:
     text = str(text).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 17:
+    if not (text.isascii() and text.isdigit() and len(text) <= 2 and 1 <= int(text) <= 17):
         raise typer.BadParameter(f"'{text}' is not a whole number from 1 to 17")
     return int(text)
 
@@ -137,14 +137,36 @@ PrecisionOpt = Annotated[
         "--precision", parser=precision_digits, metavar="1-17", help="Significant digits in tables."
     ),
 ]
-ExpectOpt = Annotated[
-    str | None,
+EXPECT_RULE = (
+    "whole numbers and fractions such as 2/3 are exact, decimals are checked to the digits "
+    "you wrote (rounded; truncated too from 2 digits on)"
+)
+
+
+def expect_option(main: str | None, keys: str) -> Any:
+    """``--expect`` (repeatable): ``VALUES`` for the command's ``main`` quantity, ``KEY=VALUES``
+    for any quantity of the worked solution (``keys`` names them), ``@FILE`` for a sheet."""
+    bare = f"VALUES answers {main}; " if main else ""
+    return Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect",
+            metavar="[KEY=]VALUES|@FILE" if main else "KEY=VALUES|@FILE",
+            help=f"Your answer, repeatable: {bare}KEY=VALUES any quantity of the worked "
+            f"solution ({keys}; see --steps); @FILE a sheet of KEY=VALUES lines. Each answer "
+            f"is one comma-separated list (rows ;-separated): {EXPECT_RULE}; exit 1 unless "
+            "every quantity is right.",
+            show_default=False,
+        ),
+    ]
+
+
+SolutionStepsOpt = Annotated[
+    bool,
     typer.Option(
-        "--expect",
-        metavar="VALUES|MATRIX",
-        help="Your own answer, one comma-separated list (rows ;-separated): whole numbers and "
-        "fractions such as 2/3 are exact, decimals are checked to the digits you wrote "
-        "(rounded; truncated too from 2 digits on); exit 1 if any entry is off.",
+        "--steps",
+        help="Show the worked solution: every quantity with its key (for --expect KEY=…), "
+        "formula and value.",
     ),
 ]
 
@@ -193,9 +215,10 @@ class Output:
 
 
 def exit_code(result: Any) -> int:
-    """0 when the gradients agree and the user's answer (if any) matches, else 1."""
+    """0 when the gradients agree and every quantity the user gave is right, else 1."""
+    marks = getattr(result, "marks", None)
     answer = getattr(result, "answer", None)
-    good = result.agree and (answer is None or answer.passed)
+    good = result.agree and (marks is None or marks.passed) and (answer is None or answer.passed)
     return ExitCode.OK if good else ExitCode.DISAGREE
 
 
@@ -338,24 +361,15 @@ def _option_names(ctx: typer.Context) -> list[str]:
 # ---------------------------------------------------------------- --expect
 
 
-def answer(expect: str | None, min_digits: int | None) -> Expected | None:
-    """The user's ``--expect`` answer (with ``--min-digits``), or None."""
-    require_expect(expect is not None, min_digits)
-    return None if expect is None else parse_expected(expect, min_digits=min_digits)
-
-
 def answers(parsed: dict[str, Expected], min_digits: int | None) -> dict[str, Expected]:
-    """Several ``--expect KEY=…`` answers, each checked with ``--min-digits``."""
-    require_expect(bool(parsed), min_digits)
-    return {key: with_min_digits(value, min_digits) for key, value in parsed.items()}
-
-
-def require_expect(given: bool, min_digits: int | None) -> None:
-    if min_digits is not None and not given:
+    """Several ``--expect KEY=…`` answers, each checked with ``--min-digits`` (for the commands
+    not on the worked solution yet: optim; the others parse with :mod:`gradcli.answers`)."""
+    if min_digits is not None and not parsed:
         raise InputError(
             f"--min-digits {min_digits} sets how many digits an --expect answer needs: "
             "add your answer with --expect"
         )
+    return {key: with_min_digits(value, min_digits) for key, value in parsed.items()}
 
 
 EXPECT_FOLLOWERS = "gradcli.expect_followers"  # ctx.meta key: numbers typed after --expect's value

@@ -8,37 +8,47 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     TEXT_FORMATS,
     Common,
     MinDigitsOpt,
     SeedOpt,
-    answers,
     choose,
     completer,
     computing_command,
+    expect_option,
 )
 from gradcli.commands.pictures import HeightOpt, PlotOpt, WidthOpt, plot_request
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown
-from gradcli.expect import Expected, check_shape, parse_expected
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     DEFAULT_LR,
     ENGINES,
+    STEP_KEYS,
     SUPPORTED_LOSSES,
     NetworkPlan,
     NetworkSpec,
+    key_hint,
     plan_network,
-    unknown_key,
+    solution_shapes,
 )
 from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
-from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
+from gradcli.parsing import (
+    Matrix,
+    Vector,
+    number_tokens,
+    parse_array,
+    parse_matrix,
+    parse_number,
+    whole_number,
+)
 from gradcli.render import OutputFormat
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
-_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
+_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$", re.ASCII)
 
 
 def parse_bias(text: str, layer: int) -> Vector | None:
@@ -55,7 +65,7 @@ def parse_layer_sizes(text: str) -> list[int]:
     """``256,10`` → [256, 10]; every size a positive integer."""
     sizes = []
     for piece in number_tokens(text, "--layers") or [""]:
-        if not piece.isdigit() or int(piece) == 0:
+        if not whole_number(piece, "--layers"):  # None or 0
             raise InputError(f"--layers '{text}': '{piece}' is not a positive whole number")
         sizes.append(int(piece))
     return sizes
@@ -64,7 +74,9 @@ def parse_layer_sizes(text: str) -> list[int]:
 def parse_shape(text: str) -> tuple[int, int]:
     """``64x784`` → (64, 784): samples × input features."""
     match = _SHAPE.match(text)
-    if not match or 0 in (int(match[1]), int(match[2])):
+    if not match or not (
+        whole_number(match[1], "--x-shape") and whole_number(match[2], "--x-shape")
+    ):
         raise InputError(f"--x-shape '{text}' must look like BxN with positive B and N, e.g. 1x10")
     return int(match[1]), int(match[2])
 
@@ -90,32 +102,6 @@ def parse_epochs(text: str) -> int:
 
 def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
-
-
-_EXPECT_KEY = re.compile(r"^layer\d+\.(new_)?(weight|bias)$")
-
-
-def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Expected]:
-    """``layer1.weight=MATRIX`` items → {key: the user's answer}; ``new_weight``/``new_bias``
-    keys (the parameters after one step) need ``--lr``."""
-    answers: dict[str, Expected] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().lower()
-        if not sep or not _EXPECT_KEY.match(key):
-            raise InputError(
-                f"--expect {shown(item)} must look like layer1.weight=MATRIX, layer2.bias=VECTOR "
-                "or layer1.new_weight=MATRIX (layers counted from 1)"
-            )
-        if key in answers:
-            raise InputError(f"--expect {key} is given twice")
-        if ".new_" in key and lr is None:
-            raise InputError(
-                f"--expect {key} checks the parameters after one gradient-descent step: "
-                "give the learning rate with --lr"
-            )
-        answers[key] = parse_expected(value, f"--expect {key}")
-    return answers
 
 
 def check_graph(graph: bool, plan: NetworkPlan, common: Common) -> None:
@@ -246,7 +232,11 @@ def perceptron(
         ),
     ] = "grad",
     steps: Annotated[
-        bool, typer.Option("--steps", help="Show the worked backprop: X, O, f'(X), δ, δ·x.")
+        bool,
+        typer.Option(
+            "--steps",
+            help="Show the worked backprop: X, O, f'(X), δ, δ·x (every quantity's key in --json).",
+        ),
     ] = False,
     graph: Annotated[
         bool,
@@ -316,18 +306,11 @@ def perceptron(
     plot: PlotOpt = False,
     width: WidthOpt = None,
     height: HeightOpt = None,
-    expect: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--expect",
-            metavar="layerN.weight=MATRIX|layerN.bias=VECTOR",
-            help="Your own answer for one gradient (repeatable): whole numbers and fractions"
-            " are exact, decimals checked to the digits you wrote (rounded; truncated too from"
-            " 2 digits on); layerN.new_weight= / new_bias= check the parameters after one --lr"
-            " step; exit 1 if any entry is off.",
-            show_default=False,
-        ),
-    ] = None,
+    expect: expect_option(
+        None,
+        "layerN.z, layerN.output, loss, layerN.output_grad, layerN.fprime, layerN.delta, "
+        "layerN.weight, layerN.bias; with --lr layerN.new_weight, layerN.new_bias, new_loss",
+    ) = None,
     min_digits: MinDigitsOpt = None,
     *,
     common: Common,
@@ -340,14 +323,6 @@ def perceptron(
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
     choice = training_choice(optimizer, param_option or [], weight_decay, lr, epoch_count)
     request = plot_request(plot, None, width, height, common.output)
-    expected = answers(parse_expectations(expect or [], lr), min_digits)
-    stepped = next((key for key in expected if ".new_" in key), None)
-    if choice is not None and stepped:
-        raise InputError(
-            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
-            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
-            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
-        )
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
@@ -383,7 +358,14 @@ def perceptron(
         optimizer=choice,
     )
     plan = plan_network(spec)
-    check_expectations(expected, plan)  # every check before torch loads
+    expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
+    stepped = next((key for key in expected if key.rpartition(".")[2] in STEP_KEYS), None)
+    if choice is not None and stepped:
+        raise InputError(
+            f"--expect {stepped} checks one plain gradient-descent step W − lr·∂E/∂W, not a "
+            f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
+            f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
+        )
     check_graph(graph, plan, common)
 
     from gradcli.core.perceptron import perceptron_gradients
@@ -392,6 +374,22 @@ def perceptron(
     if request is not None:
         result = dataclasses.replace(result, loss_plot=(request.width, request.height))
     return common.output.show(result)
+
+
+def perceptron_outline(plan: NetworkPlan, stepped: bool) -> Outline:
+    """The keys of the worked solution (torch-free, from the plan); the quantities after a
+    step need --lr."""
+    shapes = solution_shapes(plan, stepped)
+    needs = {}
+    if not stepped:
+        for key in solution_shapes(plan, True):
+            if key.split(".")[-1] in STEP_KEYS:
+                what = "the loss" if key == "new_loss" else "the parameters"
+                needs[key] = (
+                    f" checks {what} after one gradient-descent step: give the learning rate "
+                    "with --lr"
+                )
+    return Outline(shapes, command="perceptron", needs=needs, hint=lambda key: key_hint(key, plan))
 
 
 def training_choice(
@@ -426,21 +424,6 @@ def training_choice(
             raise InputError(f"{optimizer.name} has no weight decay")
         options["weight_decay"] = decay
     return TrainingChoice(optimizer, options)
-
-
-def check_expectations(expected: dict[str, Expected], plan: NetworkPlan) -> None:
-    """Each ``--expect`` key names a tensor of this network, and its answer can have the
-    tensor's shape (torch-free: the shapes come from the plan)."""
-    shapes = {}
-    for i, layer in enumerate(plan.layers, 1):
-        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
-        if layer.bias:
-            shapes[f"layer{i}.bias"] = (layer.out,)
-    for key, answer in expected.items():
-        base = key.replace(".new_", ".")
-        if base not in shapes:
-            raise unknown_key(key, shapes)
-        check_shape(answer, shapes[base], key)
 
 
 INFO = CommandInfo(

@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 
+from gradcli.answers import Outline, parse_answers
 from gradcli.commands.options import (
     Common,
-    ExpectOpt,
     MinDigitsOpt,
-    answer,
+    SolutionStepsOpt,
     check_answer_shape,
     computing_command,
+    expect_option,
     number,
     positional_numbers,
 )
@@ -47,8 +48,9 @@ def softmax_jacobian(
             help="Temperature T in softmax(a / T).",
         ),
     ] = 1.0,
-    expect: ExpectOpt = None,
+    expect: expect_option("the Jacobian", "p = softmax(a/T), jacobian") = None,
     min_digits: MinDigitsOpt = None,
+    steps: SolutionStepsOpt = False,
     heatmap: Annotated[
         bool,
         typer.Option(
@@ -76,14 +78,32 @@ def softmax_jacobian(
                 "use --json for every entry"
             )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
-    expected = answer(expect, min_digits)
-    if expected is not None:
-        check_answer_shape(ctx, expected, (n, n), "the Jacobian", "logit", also=[(n,)])
+    expected = parse_answers(
+        expect,
+        softmax_outline(n),
+        min_digits,
+        lambda answer, shape, key: check_answer_shape(
+            ctx, answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
+        ),
+    )
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
-    result = compute(values, temperature, common.settings, expected)
+    result = compute(values, temperature, common.settings, expected, steps)
     return common.output.show(dataclasses.replace(result, heatmap=heatmap))
+
+
+QUANTITY_NAMES = {"p": "p", "jacobian": "the Jacobian"}
+
+
+def softmax_outline(n: int) -> Outline:
+    """p, then the n×n Jacobian (the bare --expect; a vector of its diagonal is a slip)."""
+    return Outline(
+        {"p": (n,), "jacobian": (n, n)},
+        main="jacobian",
+        command="softmax-jacobian",
+        also={"jacobian": [(n,)]},
+    )
 
 
 INFO = CommandInfo(

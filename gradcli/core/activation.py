@@ -15,15 +15,19 @@ from gradcli.core.engine import (
     raise_if_overflowed,
     torch,
 )
-from gradcli.expect import Expected, Kink, KinkFinder, Slip, check_answer
+from gradcli.expect import Expected, Kink, KinkFinder, Slip
+from gradcli.marking import mark
 from gradcli.ops.activations import Activation, plot_range
 from gradcli.params import ParamValues
 from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import Curve
 from gradcli.settings import Settings, Tolerance
+from gradcli.solution import Quantity, Solution
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+    from gradcli.results import GradientCheck
 
 KINK_PROBE = 1e-9  # one-sided slopes are read this far (relative) either side of a kink
 
@@ -71,11 +75,13 @@ def activation_gradients(
     x: Sequence[float],
     params: ParamValues,
     settings: Settings,
-    expected: Expected | None = None,
+    expected: dict[str, Expected] | None = None,
+    steps: bool = False,
 ) -> ActivationResult:
     """Evaluate ``activation`` and its derivative at every x, three ways.
 
-    With ``expected`` (the user's f'(x) values), the answer is checked as well.
+    ``expected`` maps the worked solution's keys (``f``, ``grad``) to the user's answers,
+    which are marked; ``steps`` shows the worked solution.
     """
     xs = as_tensor(list(x), settings.dtype, "x")
     kinks = activation.kinks(params)  # every one: no stencil may straddle even a tiny jump
@@ -92,18 +98,8 @@ def activation_gradients(
     raise_if_not_finite(value, "f(x)", lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
     raise_if_overflowed(check, lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
     values = value.double().tolist()
-    answer = None
-    if expected is not None:
-        answer = check_answer(
-            expected,
-            check.analytic,
-            "f'(x)",
-            tolerance=settings.tolerance,
-            slips=_slips(activation, params, xs, value),
-            noun="f'(x)",
-            labels=[f"x[{k}] = {v:g}" for k, v in enumerate(x_values)],
-            kinks=_answer_kinks(activation, params, x_values, check.analytic.flat(), settings),
-        )
+    solution = activation_solution(activation, params, xs, value, check, settings)
+    marks = mark(solution, expected, settings.tolerance) if expected else None
     return ActivationResult(
         name=activation.name,
         params=dict(params),
@@ -117,8 +113,48 @@ def activation_gradients(
             *_kink_notes(activation, params, xs, settings),
             *check.notes,
         ],
-        answer=answer,
+        answer=None if marks is None else marks.answer,
+        solution=solution,
+        marks=marks,
+        show_steps=steps,
     )
+
+
+def activation_solution(
+    activation: Activation,
+    params: ParamValues,
+    xs: Tensor,
+    value: Tensor,
+    check: GradientCheck,
+    settings: Settings,
+) -> Solution:
+    """f(x), then f'(x) — computed from f(x) when the registry writes f' through the output
+    (σ' = σ(1 − σ)), so that a derivative worked from a wrong f(x) is carried forward."""
+    x_values = xs.double().tolist()
+    labels = tuple(f"x[{k}] = {v:g}" for k, v in enumerate(x_values))
+    formula, derivative_formula = activation.formulas(params)
+    f = Quantity("f", "f(x)", formula, value.double().tolist(), labels=labels)
+    depends_on: tuple[str, ...] = ()
+    compute = None
+    if activation.via_output is not None:
+        slope = activation.via_output[1]
+        depends_on = ("f",)
+
+        def compute(values):
+            return slope(torch.tensor(values["f"], dtype=torch.float64)).tolist()
+
+    grad = Quantity(
+        "grad",
+        "f'(x)",
+        derivative_formula,
+        check.analytic.flat(),
+        depends_on,
+        compute,
+        slips=lambda: _slips(activation, params, xs, value),
+        kinks=_answer_kinks(activation, params, x_values, check.analytic.flat(), settings),
+        labels=labels,
+    )
+    return Solution((f, grad), main="grad")
 
 
 def _answer_kinks(

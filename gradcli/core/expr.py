@@ -36,7 +36,7 @@ from gradcli.core.engine import (
 )
 from gradcli.core.kinks import nudge, probing_finder
 from gradcli.errors import InputError
-from gradcli.expect import Expected, Kink, KinkFinder, Slip, check_answer
+from gradcli.expect import Expected, Kink, KinkFinder, Slip
 from gradcli.expr import precise as mp
 from gradcli.expr import symbolic as sym
 from gradcli.expr.accuracy import Cause, explain
@@ -58,10 +58,12 @@ from gradcli.expr.language import (
 from gradcli.expr.stable import suggestions
 from gradcli.expr.torchfn import SECOND_ORDER_STAND_INS, TorchFunction, has_torch_form, stacked
 from gradcli.limits import require_entries
+from gradcli.marking import mark
 from gradcli.ops.activations import ACTIVATIONS
 from gradcli.results.expr import ExprResult, Formula, PreciseColumn
 from gradcli.results.grid import Grid, nested
 from gradcli.settings import Settings, Tolerance
+from gradcli.solution import Quantity, Solution
 
 torch = load("torch")
 Tensor = Any
@@ -132,12 +134,15 @@ REASONS = {
 def expr_derivatives(
     request: ExprRequest,
     settings: Settings,
-    expected: Expected | None = None,
+    expected: dict[str, Expected] | None = None,
     *,
     simplify_seconds: float | None = None,
     precise: bool = True,
 ) -> ExprResult:
     """Differentiate the request's expressions three ways at its point, and precisely.
+
+    ``expected`` maps the worked solution's keys (``f`` and ``grad``, ``jacobian`` or
+    ``hessian``) to the user's answers, which are marked.
 
     ``simplify_seconds`` bounds the time spent making the shown derivatives tidier (0: show
     them as differentiated; default SIMPLIFY_SECONDS); the numbers never depend on it.
@@ -209,11 +214,11 @@ def expr_derivatives(
 
         graph = expr_graph(request.expressions[0], variables, point, settings)
     flat = request.kind == "gradient"
-    answer = None
-    if expected is not None:
-        answer = _check_answer(
-            request, expected, symbolic, point, values, dtype, settings, autograd
-        )
+    solution = _solution(request, symbolic, point, values, dtype, settings, autograd, display)
+    marks = None
+    if expected:
+        _require_derivative(request, symbolic, expected)
+        marks = mark(solution, expected, settings.tolerance)
     column = _precise_column(request, symbolic, reviews, values, value_precise, settings)
     notes, notes_ascii = (
         _notes(
@@ -249,7 +254,7 @@ def expr_derivatives(
         dtype=settings.dtype.value,
         notes=notes,
         notes_ascii=notes_ascii,
-        answer=answer,
+        answer=None if marks is None else marks.answer,
         precise=column,
         autograd_available=torch_rows,
         readings=[reading for p in request.expressions for reading in p.readings],
@@ -257,6 +262,9 @@ def expr_derivatives(
         precise_seconds=precise_time if precise else 0.0,
         steps=steps,
         graph=graph,
+        solution=solution,
+        marks=marks,
+        show_steps=request.steps,
     )
 
 
@@ -1239,23 +1247,68 @@ def _kink_notes(request: ExprRequest, point: dict[str, float]) -> list[str]:
 # --- --expect -------------------------------------------------------------------------------
 
 
-def _check_answer(
+DERIVATIVE_KEYS = {"gradient": "grad", "jacobian": "jacobian", "hessian": "hessian"}
+
+
+def _require_derivative(
+    request: ExprRequest, symbolic: Symbolic, expected: dict[str, Expected]
+) -> None:
+    """An answer for the derivative needs every entry to exist at the point."""
+    grid = symbolic.entries
+    missing = [e for row in grid for e in row if not e.exists and e.sides is None]
+    if missing and DERIVATIVE_KEYS[request.kind] in expected:
+        raise InputError(
+            "--expect: some derivative entries do not exist at this point, so there is no "
+            "answer to check them against"
+        )
+
+
+def _solution(
     request: ExprRequest,
-    expected: Expected,
     symbolic: Symbolic,
     point: dict[str, float],
     values: list[float],
     dtype: Any,
     settings: Settings,
     autograd: Tensor,
-):
+    display: Any,
+) -> Solution:
+    """f (each expression's value), then the derivative (the bare --expect); entries that do
+    not exist are NaN."""
+    precise = [
+        exact.as_float() + 0.0 if exact is not None and exact.finite else value
+        for value, exact in zip(values, symbolic.value_precise, strict=True)
+    ]  # judged against the precise value where known, as the derivative is
+    f = Quantity(
+        "f",
+        "f",
+        "; ".join(f"{form.label} = {_one_line(form)}" for form in display.functions),
+        precise,
+        labels=tuple(f"f[{i}] = {p.text}" for i, p in enumerate(request.expressions)),
+    )
+    entries = [form for row in display.entries for form in row]
+    derivative = _derivative_quantity(request, symbolic, point, values, dtype, settings, autograd)
+    derivative = replace(
+        derivative, formula="; ".join(f"{form.label} = {_one_line(form)}" for form in entries)
+    )
+    return Solution((f, derivative), main=derivative.key)
+
+
+def _one_line(form: Formula) -> str:
+    """A formula on one line in the language's own notation (x^2, not SymPy's x**2)."""
+    return form.text.replace("**", "^")
+
+
+def _derivative_quantity(
+    request: ExprRequest,
+    symbolic: Symbolic,
+    point: dict[str, float],
+    values: list[float],
+    dtype: Any,
+    settings: Settings,
+    autograd: Tensor,
+) -> Quantity:
     grid = symbolic.entries
-    missing = [e for row in grid for e in row if not e.exists and e.sides is None]
-    if missing:
-        raise InputError(
-            "--expect: some derivative entries do not exist at this point, so there is no "
-            "answer to check them against"
-        )
     torch_values = autograd.detach().double().reshape(len(grid), -1).tolist()
     truth = [
         [_truth(e) if e.sides is None else t for e, t in zip(row, trow, strict=True)]
@@ -1264,20 +1317,24 @@ def _check_answer(
     flat = request.kind == "gradient"
     noun = f"the {request.kind if request.kind != 'jacobian' else 'Jacobian'}"
     noun = noun.replace("hessian", "Hessian")
-    slips = [
-        Slip(text, grid_values[0] if flat else grid_values)
-        for text, grid_values in _slips(request, symbolic, point, values, dtype)
-    ]
+
+    def slips() -> list[Slip]:
+        return [
+            Slip(text, grid_values[0] if flat else grid_values)
+            for text, grid_values in _slips(request, symbolic, point, values, dtype)
+        ]
+
     labels = [f"∂f/∂{v}" for v in request.variables] if flat else []
-    return check_answer(
-        expected,
+    truth = [[math.nan if v is None else v for v in row] for row in truth]
+    return Quantity(
+        DERIVATIVE_KEYS[request.kind],
+        "H" if request.order == 2 else "∇f" if flat else "J",
+        "",
         truth[0] if flat else truth,
-        noun,
-        tolerance=settings.tolerance,
         slips=slips,
         noun=noun,
-        labels=labels,
-        name="H" if request.order == 2 else "J",
+        labels=tuple(labels),
+        locator="H" if request.order == 2 else "J",
         kinks=_kinks(request, grid, truth, point, dtype, settings.tolerance),
     )
 

@@ -29,8 +29,9 @@ from gradcli.core.engine import (
     torch,
 )
 from gradcli.core.kinks import flat_nudged, probing_finder
-from gradcli.errors import InputError, unknown
-from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
+from gradcli.errors import InputError
+from gradcli.expect import Expected, KinkFinder, Slip
+from gradcli.marking import mark
 from gradcli.ops.layers import (
     Given,
     Layer,
@@ -44,6 +45,7 @@ from gradcli.ops.layers import (
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
+from gradcli.solution import Quantity, Solution
 
 Tensor = torch.Tensor
 OVERFLOW_CHANGE = "smaller values (inputs, parameters, --upstream)"
@@ -403,7 +405,8 @@ def layer_gradients(
         for name in names
     ]
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
-    answer = _answers(layer, tensors, params, g, grads, expected, settings) if expected else None
+    wanted = request.steps or any(key in dict(layer.step_keys) for key in expected or {})
+    steps = layer.steps(tensors, params, g) if wanted else None
     after = [*([g_drawn] if g_drawn else []), *finals_drawn]  # drawn after the inputs
     notes = _notes(layer, plan, drawn, after, request.seed, defaults)
     result = LayerResult(
@@ -447,11 +450,18 @@ def layer_gradients(
         rtol=settings.tolerance.rtol,
         seed=request.seed if (drawn or after) else None,
         numeric=settings.numeric,
-        steps=_steps(layer.steps(tensors, params, g)) if request.steps else None,
+        steps=_steps(steps) if request.steps and steps is not None else None,
         notes=notes,
-        answer=answer,
     )
-    return _as_given(result, plan)
+    result = _as_given(result, plan)
+    solution = _solution(layer, result, steps, tensors, params, g, expected or {}, settings)
+    marks = mark(solution, expected, settings.tolerance) if expected else None
+    return replace(
+        result,
+        solution=solution,
+        marks=marks,
+        answer=None if marks is None else marks.answer,
+    )
 
 
 def _final_states(layer: Layer, plan: Plan, outputs) -> list[TensorInfo]:
@@ -654,6 +664,7 @@ def _json_param(value):
 def _steps(steps: list[Step]) -> list[LayerStep]:
     return [
         LayerStep(
+            key=step.key,
             label=step.label,
             formula=step.formula,
             shape=None if step.tensor is None else list(step.tensor.shape),
@@ -715,36 +726,122 @@ def grid(tensor: Tensor) -> list:
     return t.reshape(-1, t.shape[-1]).tolist()
 
 
-def _answers(
+def _solution(
     layer: Layer,
+    result: LayerResult,
+    steps: list[Step] | None,
     tensors: Mapping[str, Tensor | None],
     params,
     g: Tensor,
-    grads: list[LayerGradient],
     expected: Mapping[str, Expected],
     settings: Settings,
-) -> AnswerSet:
-    by_name = {grad.name: grad for grad in grads}
-    parts = {}
-    for key, answer in expected.items():
-        if key not in by_name:
-            raise unknown("--expect key", key, by_name)
-        truth_tensor = torch.tensor(nested(by_name[key].check.analytic), dtype=torch.float64)
-        slips = [
-            Slip(text, grid(value.reshape(truth_tensor.shape)))
-            for text, value in _slips(layer, tensors, params, g, key, truth_tensor)
-        ]
-        parts[key] = check_answer(
-            answer,
-            grid(truth_tensor),
-            key,
-            tolerance=settings.tolerance,
-            slips=slips,
-            noun=f"∂L/∂{key}",
-            name=f"∂L/∂{key}",
-            kinks=_answer_kinks(layer, tensors, params, g, key, truth_tensor, settings),
+) -> Solution:
+    """y, the keyed quantities of the steps (when computed) and ∂L/∂input for every input with
+    a gradient — each in the order the derivation reaches it, the gradients' values the
+    closed-form backward's (the analytic column), their ``compute`` the steps' relation."""
+    by_step = {step.key: step for step in steps or [] if step.key and step.tensor is not None}
+    relations = _relations(layer, by_step, tensors, params, g, settings) if expected else {}
+    grads = {grad.name: grad for grad in result.grads}
+    quantities: dict[str, Quantity] = {}
+
+    def add(key: str, quantity: Quantity) -> None:
+        depends_on, compute = relations.get(key, ((), None))
+        quantities[key] = replace(quantity, depends_on=depends_on, compute=compute)
+
+    output = Quantity("y", "y", layer.forward_formula, result.output.value,
+                      dim_names=tuple(result.output.dim_names))  # fmt: skip
+    if "y" not in by_step:
+        add("y", output)
+    for key, step in by_step.items():
+        if key == "y":
+            add("y", output)
+        elif key in grads:
+            add(key, _gradient_quantity(layer, grads[key], tensors, params, g, settings))
+        else:
+            add(key, _step_quantity(layer, step, tensors, params, g))
+    for name, grad in grads.items():
+        if name not in quantities:
+            add(name, _gradient_quantity(layer, grad, tensors, params, g, settings))
+    absent = [key for key in expected if key not in quantities]
+    if absent:
+        raise InputError(
+            f"--expect {absent[0]}: {layer.name} has no such quantity with these parameters; "
+            f"its keys here: {', '.join(quantities)}"
         )
-    return AnswerSet(parts)
+    return Solution(tuple(quantities.values()))
+
+
+def _step_quantity(layer: Layer, step: Step, tensors, params, g: Tensor) -> Quantity:
+    """An intermediate of --steps, with the registry's slips for its key."""
+    symbol = step.symbol or step.label.split(" ")[0]
+    shape = tuple(step.tensor.shape)
+
+    def slips() -> list[Slip]:
+        found = layer.slips(tensors, params, g, step.key)
+        return [
+            Slip(text, grid(value.double().reshape(shape)))
+            for text, value in found
+            if value.numel() == step.tensor.numel()
+        ]
+
+    return Quantity(
+        step.key,
+        symbol,
+        step.formula or step.label,
+        _step_value(step.tensor),
+        dim_names=tuple(step.dim_names),
+        slips=slips,
+        noun=symbol,
+    )
+
+
+def _gradient_quantity(
+    layer: Layer, grad: LayerGradient, tensors, params, g: Tensor, settings: Settings
+) -> Quantity:
+    """∂L/∂name with the registry's slips (and the batch-mean slip) and the kinks."""
+    name = grad.name
+    truth = torch.tensor(nested(grad.check.analytic), dtype=torch.float64)
+    shape = tuple(tensors[name].shape)
+
+    def slips() -> list[Slip]:
+        return [
+            Slip(text, grid(value.reshape(truth.shape)))
+            for text, value in _slips(layer, tensors, params, g, name, truth.reshape(shape))
+        ]
+
+    return Quantity(
+        name,
+        f"∂L/∂{grad.symbol}",
+        grad.formula,
+        grad.check.analytic,
+        dim_names=tuple(grad.dim_names),
+        slips=slips,
+        kinks=_answer_kinks(layer, tensors, params, g, name, truth, settings),
+        noun=f"∂L/∂{name}",
+        locator=f"∂L/∂{name}",
+    )
+
+
+def _relations(layer: Layer, by_step, tensors, params, g: Tensor, settings: Settings) -> dict:
+    """Each keyed step's dependencies and its compute on plain values (float64: the steps
+    are rebuilt from float64 tensors when the layer ran in float32)."""
+    if settings.dtype.value != "float64":
+        doubled = {k: (v.double() if v is not None and v.is_floating_point() else v)
+                   for k, v in tensors.items()}  # fmt: skip
+        rebuilt = layer.steps(doubled, params, g.double())
+        by_step = {s.key: s for s in rebuilt if s.key and s.tensor is not None}
+    relations = {}
+    for key, step in by_step.items():
+        if step.compute is None:
+            continue
+
+        def compute(values, step=step):
+            given = {k: torch.tensor(nested(v), dtype=torch.float64) for k, v in values.items()}
+            out = step.compute(given)
+            return float(out) + 0.0 if out.dim() == 0 else (out.double() + 0.0).tolist()
+
+        relations[key] = (tuple(step.depends_on), compute)
+    return relations
 
 
 def _answer_kinks(

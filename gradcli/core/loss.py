@@ -15,7 +15,8 @@ from gradcli.core.engine import (
     torch,
 )
 from gradcli.core.kinks import elementwise_finder
-from gradcli.expect import Expected, Slip, check_answer
+from gradcli.expect import Expected, Slip
+from gradcli.marking import mark
 from gradcli.ops.losses import (
     BCE_LOG_FLOOR,
     BCE_TRUST_MARGIN,
@@ -31,6 +32,7 @@ from gradcli.parsing import Matrix, TensorData, Vector
 from gradcli.results import GradientCheck
 from gradcli.results.loss import LossResult
 from gradcli.settings import Dtype, Settings, Tolerance
+from gradcli.solution import Quantity, Solution
 
 Tensor = torch.Tensor
 LOG_PROB_TOLERANCE = 1e-6  # |logsumexp(row)| beyond this: the row is not log-probabilities
@@ -43,11 +45,13 @@ def loss_gradients(
     reduction: Reduction,
     params: ParamValues,
     settings: Settings,
-    expected: Expected | None = None,
+    expected: dict[str, Expected] | None = None,
+    steps: bool = False,
 ) -> LossResult:
     """The loss value and ∂L/∂pred three ways; bad input raises InputError.
 
-    With ``expected`` (the user's gradient), the answer is checked as well.
+    ``expected`` maps the worked solution's keys (``p``, ``loss``, ``grad``) to the user's
+    answers, which are marked; ``steps`` shows the worked solution.
     """
     loss.check_reduction(reduction)
     pred_data, target_data = as_data(pred), as_data(target)
@@ -68,22 +72,8 @@ def loss_gradients(
     raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     value = float(loss_value)
     classes = loss.target_kind is not TargetKind.values and not is_probability_target(y, t)
-    answer = None
-    if expected is not None:
-        answer = check_answer(
-            expected,
-            check.analytic,
-            "∂L/∂pred",
-            tolerance=settings.tolerance,
-            slips=_reduction_slips(loss, y, t, reduction, params),
-            noun="∂L/∂pred",
-            kinks=elementwise_finder(
-                lambda pred: loss.gradient(pred, _like(t, pred), reduction, params),
-                y,
-                check.analytic.flat(),
-                settings.tolerance,
-            ),
-        )
+    solution = loss_solution(loss, y, t, reduction, params, value, check, settings)
+    marks = mark(solution, expected, settings.tolerance) if expected else None
     return LossResult(
         name=loss.name,
         reduction=reduction.value,
@@ -104,8 +94,71 @@ def loss_gradients(
             *_notes(loss, y, t, reduction, params, settings, value),
             *check.notes,
         ],
-        answer=answer,
+        answer=None if marks is None else marks.answer,
+        solution=solution,
+        marks=marks,
+        show_steps=steps,
     )
+
+
+def loss_solution(
+    loss: Loss,
+    y: Tensor,
+    t: Tensor,
+    reduction: Reduction,
+    params: ParamValues,
+    value: float,
+    check: GradientCheck,
+    settings: Settings,
+) -> Solution:
+    """p (softmax or σ of pred, for a loss with one inside), L, then ∂L/∂pred. L and ∂L/∂pred
+    follow from p through the registry's own forward and gradient, fed a pred with that p
+    (log p, logit p): a loss worked from a wrong p is carried forward."""
+    link = loss.link
+    depends_on: tuple[str, ...] = ("p",) if link is not None else ()
+    quantities = []
+    if link is not None:
+        p = link.forward(y.double())
+        quantities.append(Quantity("p", "p", link.symbol, p.tolist()))
+
+    def from_p(fn):
+        def compute(values):
+            z = link.inverse(torch.tensor(values["p"], dtype=torch.float64))
+            return fn(z).tolist()
+
+        return compute
+
+    def loss_of(z: Tensor) -> Tensor:
+        return loss.forward(z, _like(t, z), reduction, params)
+
+    def gradient_of(z: Tensor) -> Tensor:
+        return loss.gradient(z, _like(t, z), reduction, params)
+
+    symbol = "E" if reduction is Reduction.half_sum else "L"
+    quantities.append(
+        Quantity(
+            "loss",
+            symbol,
+            f"{loss.reduced_formula(reduction)},  {loss.formula}",
+            value,
+            depends_on,
+            from_p(loss_of) if link is not None else None,
+        )
+    )
+    quantities.append(
+        Quantity(
+            "grad",
+            "∂L/∂pred",
+            loss.reduced_gradient_formula(reduction),
+            check.analytic.tolist(),
+            depends_on,
+            from_p(gradient_of) if link is not None else None,
+            slips=lambda: _reduction_slips(loss, y, t, reduction, params),
+            locator="∂L/∂pred",
+            kinks=elementwise_finder(gradient_of, y, check.analytic.flat(), settings.tolerance),
+        )
+    )
+    return Solution(tuple(quantities), main="grad")
 
 
 def _describe_entry(y: Tensor) -> Callable[[int], str]:

@@ -39,8 +39,10 @@ from gradcli.core.engine import (
     torch,
 )
 from gradcli.core.kinks import flat_nudged, probing_finder
+from gradcli.core.network_solution import network_solution
 from gradcli.errors import InputError
-from gradcli.expect import AnswerSet, Expected, KinkFinder, Slip, check_answer
+from gradcli.expect import Expected, KinkFinder, Slip
+from gradcli.marking import mark
 from gradcli.ops.losses import Reduction
 from gradcli.ops.network import (
     CLASS_INDEX_LOSSES,
@@ -49,7 +51,6 @@ from gradcli.ops.network import (
     NetworkSpec,
     as_matrix,
     plan_network,
-    unknown_key,
 )
 from gradcli.parsing import TensorData
 from gradcli.results import flatten
@@ -61,6 +62,7 @@ from gradcli.results.perceptron import (
     Training,
 )
 from gradcli.settings import Settings
+from gradcli.solution import Solution
 
 Tensor = torch.Tensor
 Matrix = list[list[float]]
@@ -305,9 +307,9 @@ def perceptron_gradients(
     step_lr = lr if choice is None else None  # W − lr·∂E/∂W is plain descent's step only
     layers = _layer_results(net, checks, step_lr, spec.bias_update, training)
     graph = _graph(net, worked, settings) if spec.graph else None
-    answer = None
-    if expected:
-        answer = check_layer_answers(net, layers, expected, settings, lr)
+    one_step = spec.lr if choice is None else None  # the step --expect new_… and --steps show
+    solution = _solution(net, worked, float(loss), layers, settings, one_step, spec.bias_update)
+    marks = mark(solution, expected, settings.tolerance) if expected else None
     return PerceptronResult(
         x=net.x.double().tolist(),
         target=net.target.tolist()
@@ -331,7 +333,7 @@ def perceptron_gradients(
         seed=spec.seed if net.drawn else None,
         lr=lr,
         numeric_skipped=skipped,
-        steps=_steps(net, worked) if spec.steps else None,
+        steps=_steps(net, solution) if spec.steps else None,
         graph=graph,
         notes=[
             *_notes(net, spec),
@@ -339,9 +341,11 @@ def perceptron_gradients(
             *_crossing_notes(net, numeric, crossings, settings),
             *_check_notes(layers),
         ],
-        answer=answer,
+        answer=None if marks is None else marks.answer,
         bias_update=spec.bias_update,
         training=training,
+        solution=solution,
+        marks=marks,
     )
 
 
@@ -391,55 +395,58 @@ def _check_notes(layers: list[LayerGradients]) -> list[str]:
     return notes
 
 
-def check_layer_answers(
+def _solution(
     net: Network,
+    worked: Backprop,
+    loss: float,
     layers: list[LayerGradients],
-    expected: dict[str, Expected],
     settings: Settings,
     lr: float | None,
-) -> AnswerSet:
-    """Check each ``layerN.weight|bias`` answer against the backprop gradient, and each
-    ``layerN.new_weight|new_bias`` against the parameter after one step of ``lr``."""
-    tensors: dict[str, ParameterGradient] = {}
+    bias_update: bool,
+) -> Solution:
+    """The worked solution, with the slips and kinks of the weight and bias keys (another
+    reduction, the parameters after a step…); the quantities after one step with --lr."""
+    slips: dict[str, Callable[[], list[Slip]]] = {}
+    kinks: dict[str, KinkFinder] = {}
     for layer in layers:
-        tensors[f"layer{layer.index}.weight"] = layer.weight
-        if layer.bias is not None:
-            tensors[f"layer{layer.index}.bias"] = layer.bias
-    parts = {}
-    for key, answer in expected.items():
-        base_key = key.replace(".new_", ".")
-        if base_key not in tensors:
-            raise unknown_key(key, tensors)
-        grad = tensors[base_key]
-        is_weight = key.endswith("weight")
-        if key != base_key:
-            if grad.updated is None:
-                raise InputError(
-                    f"--expect {key} checks the {'weights' if is_weight else 'biases'} after "
-                    "one gradient-descent step: give the learning rate with --lr"
-                )
-            parts[key] = check_answer(
-                answer,
-                grad.updated,
-                key,
-                tolerance=settings.tolerance,
-                slips=_update_slips(grad, lr),
-                noun=f"{'W' if is_weight else 'b'} − lr·{'∂E/∂W' if is_weight else '∂E/∂b'}",
-                kinks=_answer_kinks(net, key, flatten(grad.updated), settings.tolerance, lr),
-            )
-            continue
-        truth = grad.check.analytic
-        parts[key] = check_answer(
-            answer,
-            truth,
-            key,
-            tolerance=settings.tolerance,
-            slips=[*_reduction_slips(net, truth), *_stepped_slips(grad, lr)],
-            noun="∂E/∂W" if is_weight else "∂E/∂b",
-            name="∂E/∂W" if is_weight else "∂E/∂b",
-            kinks=_answer_kinks(net, key, flatten(truth), settings.tolerance, lr),
-        )
-    return AnswerSet(parts)
+        for name, grad in (("weight", layer.weight), ("bias", layer.bias)):
+            if grad is None:
+                continue
+            key = f"layer{layer.index}.{name}"
+            truth = grad.check.analytic
+            slips[key] = lambda truth=truth, grad=grad: [
+                *_reduction_slips(net, truth),
+                *_stepped_slips(grad, lr),
+            ]
+            kinks[key] = _lazy(lambda key=key, truth=truth: _answer_kinks(
+                net, key, flatten(truth), settings.tolerance, lr
+            ))  # fmt: skip
+            if grad.updated is not None and lr is not None:
+                stepped = key.replace(".", ".new_")
+                slips[stepped] = lambda grad=grad: _update_slips(grad, lr)
+                kinks[stepped] = _lazy(lambda stepped=stepped, grad=grad: _answer_kinks(
+                    net, stepped, flatten(grad.updated), settings.tolerance, lr
+                ))  # fmt: skip
+    formulas = {
+        "loss": loss_formula(net),
+        "output_grad": output_gradient_formula(net),
+        "delta": output_delta_formula(net),
+    }
+    return network_solution(
+        net, worked, loss, formulas, lr, bias_update, slips, kinks, settings.tolerance
+    )
+
+
+def _lazy(make: Callable[[], KinkFinder | None]) -> KinkFinder:
+    """A kink finder made only when an answer needs it (it runs the network again)."""
+    made: list[KinkFinder | None] = []
+
+    def find(indices: list[int]) -> dict:
+        if not made:
+            made.append(make())
+        return {} if made[0] is None else dict(made[0](indices))
+
+    return find
 
 
 def _answer_kinks(
@@ -730,38 +737,33 @@ def output_delta_formula(net: Network) -> str:
     return f"δ_k = ∂E/∂O_k · f'(X_k) = [{grad}] · {derivative}"
 
 
-def _steps(net: Network, worked: Backprop) -> list[LayerSteps]:
+def _steps(net: Network, solution: Solution) -> list[LayerSteps]:
+    """--steps' tables, layer by layer, read from the worked solution."""
     count = len(net.layers)
     steps = []
-    for i, layer in enumerate(net.layers):
-        last = i == count - 1
+    for i, layer in enumerate(net.layers, 1):
         _, derivative_formula = layer.activation.formulas(layer.params)
-        if last:
-            upstream_formula = output_gradient_formula(net)
-            delta_formula = output_delta_formula(net)
-            weight_formula = "∂E/∂W_kj = Σ_batch δ_k · x_j"
-            bias_formula = "∂E/∂b_k = Σ_batch δ_k"
-        else:
-            upstream_formula = f"Σ_k δ_k W_kj   (δ_k and W_kj of layer {i + 2})"
-            delta_formula = "δ_j = f'(X_j) · Σ_k δ_k W_kj"
-            weight_formula = "∂E/∂W_ji = Σ_batch δ_j · x_i"
-            bias_formula = "∂E/∂b_j = Σ_batch δ_j"
+
+        def value(name: str, i: int = i) -> list:
+            return solution[f"layer{i}.{name}"].value
+
+        bias = solution.get(f"layer{i}.bias")
         steps.append(
             LayerSteps(
-                index=i + 1,
-                is_output=last,
+                index=i,
+                is_output=i == count,
                 activation=layer.activation.name,
                 derivative_formula=derivative_formula,
-                inputs=worked.inputs[i].double().tolist(),
-                pre_activation=worked.pre[i].double().tolist(),
-                output=worked.out[i].double().tolist(),
-                derivative=worked.derivative[i].double().tolist(),
-                upstream=worked.upstream[i].double().tolist(),
-                upstream_formula=upstream_formula,
-                delta=worked.delta[i].double().tolist(),
-                delta_formula=delta_formula,
-                weight_formula=weight_formula,
-                bias_formula=None if layer.bias is None else bias_formula,
+                inputs=net.x.double().tolist() if i == 1 else value("output", i - 1),
+                pre_activation=value("z"),
+                output=value("output"),
+                derivative=value("fprime"),
+                upstream=value("output_grad"),
+                upstream_formula=solution[f"layer{i}.output_grad"].formula,
+                delta=value("delta"),
+                delta_formula=solution[f"layer{i}.delta"].formula,
+                weight_formula=solution[f"layer{i}.weight"].formula,
+                bias_formula=None if bias is None else bias.formula,
             )
         )
     return steps

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, torch
-from gradcli.expect import Expected, Slip, check_answer
+from gradcli.expect import Expected, Slip
+from gradcli.marking import mark
 from gradcli.ops.softmax import check_temperature
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
+from gradcli.solution import Quantity, Solution
 
 FORMULA = "∂p_i/∂a_j = p_i(δ_ij − p_j) / T"
 SIGN_PATTERN = (
@@ -25,8 +27,12 @@ def stable_softmax(a: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def softmax_jacobian_formula(a: torch.Tensor, temperature: float) -> torch.Tensor:
-    """The closed form p_i(δ_ij − p_j)/T, built as (diag(p) − p pᵀ)/T (in place: one n×n)."""
-    p = stable_softmax(a, temperature)
+    """The closed form p_i(δ_ij − p_j)/T of the logits a."""
+    return jacobian_of_probabilities(stable_softmax(a, temperature), temperature)
+
+
+def jacobian_of_probabilities(p: torch.Tensor, temperature: float) -> torch.Tensor:
+    """p_i(δ_ij − p_j)/T from p, built as (diag(p) − p pᵀ)/T (in place: one n×n)."""
     jacobian = torch.outer(p, p).neg_()
     jacobian.diagonal().add_(p)
     return jacobian.div_(temperature)
@@ -40,11 +46,16 @@ def _scaled_softmax(temperature: float) -> Callable[[torch.Tensor], torch.Tensor
 
 
 def softmax_jacobian(
-    a: Sequence[float], temperature: float, settings: Settings, expected: Expected | None = None
+    a: Sequence[float],
+    temperature: float,
+    settings: Settings,
+    expected: dict[str, Expected] | None = None,
+    steps: bool = False,
 ) -> SoftmaxJacobianResult:
     """Probabilities and the Jacobian from the formula, autograd and finite differences.
 
-    With ``expected`` (the user's Jacobian), the answer is checked as well.
+    ``expected`` maps the worked solution's keys (``p``, ``jacobian``) to the user's
+    answers, which are marked; ``steps`` shows the worked solution.
     """
     check_temperature(temperature)
     inputs = as_tensor(list(a), settings.dtype, "input")
@@ -64,17 +75,8 @@ def softmax_jacobian(
         "a larger --temperature",
     )
     probabilities = stable_softmax(inputs, temperature)
-    answer = None
-    if expected is not None:
-        answer = check_answer(
-            expected,
-            check.analytic,
-            "Jacobian",
-            tolerance=settings.tolerance,
-            slips=_slips(probabilities, temperature),
-            noun="∂p_i/∂a_j",
-            name="J",
-        )
+    solution = softmax_solution(probabilities, temperature, check.analytic)
+    marks = mark(solution, expected, settings.tolerance) if expected else None
     return SoftmaxJacobianResult(
         input=inputs.double().tolist(),
         temperature=temperature,
@@ -83,7 +85,37 @@ def softmax_jacobian(
         dtype=settings.dtype.value,
         formula=FORMULA,
         notes=[SIGN_PATTERN, *check.notes],
-        answer=answer,
+        answer=None if marks is None else marks.answer,
+        solution=solution,
+        marks=marks,
+        show_steps=steps,
+    )
+
+
+def softmax_solution(p: torch.Tensor, temperature: float, jacobian) -> Solution:
+    """p = softmax(a/T), then the Jacobian computed from p (a Jacobian worked from a wrong p is
+    carried forward)."""
+
+    def compute(values):
+        given = torch.tensor(values["p"], dtype=torch.float64)
+        return jacobian_of_probabilities(given, temperature).tolist()
+
+    return Solution(
+        (
+            Quantity("p", "p", "p_i = exp(a_i/T) / Σ_j exp(a_j/T)", p.double().tolist()),
+            Quantity(
+                "jacobian",
+                "J",
+                FORMULA,
+                jacobian,
+                ("p",),
+                compute,
+                slips=lambda: _slips(p, temperature),
+                noun="∂p_i/∂a_j",
+                locator="J",
+            ),
+        ),
+        main="jacobian",
     )
 
 

@@ -66,6 +66,26 @@ def _no_untrusted(y: Tensor, t: Tensor, p: ParamValues) -> Tensor | None:
 
 
 @dataclass(frozen=True)
+class Link:
+    """The squashing a loss applies to its input before the log (softmax, sigmoid): the
+    probabilities p a student writes down on the way, and how p maps back to an input with
+    the same loss (log p, logit p) — so that the loss and its gradient can be recomputed from
+    a student's p by the loss's own code."""
+
+    symbol: str  # p = softmax(z)
+    forward: Callable[[Tensor], Tensor]  # z → p
+    inverse: Callable[[Tensor], Tensor]  # p → a z with forward(z) = p
+
+
+def _logit(p: Tensor) -> Tensor:
+    return torch.log(p) - torch.log1p(-p)
+
+
+SOFTMAX_LINK = Link("p = softmax(z) by rows", lambda z: stable_softmax(z), lambda p: torch.log(p))
+SIGMOID_LINK = Link("p = σ(z)", lambda z: torch.sigmoid(z), _logit)
+
+
+@dataclass(frozen=True)
 class Loss:
     """One loss function and everything gradcli knows about it."""
 
@@ -86,6 +106,7 @@ class Loss:
     untrusted: Untrusted = _no_untrusted  # entries where finite differences mislead
     fd_input: Callable[[Tensor], Tensor] | None = None  # makes stencils safe (bce: clamp)
     notes: tuple[str, ...] = ()  # always shown (conventions, clamping)
+    link: Link | None = None  # the softmax or sigmoid inside the loss, when there is one
 
     @property
     def can_distrust(self) -> bool:
@@ -542,6 +563,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         target_is="values in [0, 1]",
         prepare=_prepare_unit_target,
         gradient_rhs="(σ(z) − t)",
+        link=SIGMOID_LINK,
     ),
     Loss(
         "cross_entropy",
@@ -557,6 +579,7 @@ LOSS_LIST: tuple[Loss, ...] = (
         mean_over="N = samples, the rows of --pred",
         prepare=_prepare_cross_entropy,
         gradient_rhs="(softmax(z) − q)",
+        link=SOFTMAX_LINK,
     ),
     Loss(
         "nll",

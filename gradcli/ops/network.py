@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gradcli.errors import InputError, shown
@@ -31,7 +31,9 @@ ENGINES = ("grad", "backward")
 # float64 copies of every weight held at once: value, three gradients, numeric estimate and
 # error, the updated value, grids for output
 WEIGHT_COPIES = 10
-ACTIVATION_COPIES = 14  # per pre-activation entry: forward, backprop, autograd graph, steps
+# per pre-activation entry: forward, backprop, autograd graph, steps, and the worked solution's
+# X, O, f'(X), ∂E/∂O and δ (compact grids, one float64 each)
+ACTIVATION_COPIES = 19
 # --epochs: a step of a small network costs the fixed overhead of its torch calls — about
 # 10 per layer and 4 more, each ~3.5 µs here, i.e. ~3000 element operations at the work
 # limit's pace — plus about 3 forward passes of element work (forward, δ, the update)
@@ -314,21 +316,51 @@ def _class_target(raw: list, shape: tuple[int, int], depth: int) -> list:
     return [int(v) for v in raw] * (samples if len(raw) == 1 else 1)
 
 
-def unknown_key(key: str, tensors: Iterable[str]) -> InputError:
-    """An unknown ``--expect`` key, suggesting the same tensor of a layer that exists."""
-    names = sorted(tensors)
-    match = re.fullmatch(r"layer(\d+)\.(new_)?(weight|bias)", key)
-    layers = sorted({int(k.split(".")[0].removeprefix("layer")) for k in names})
-    hint = ""
-    if match:
-        nearest = min(layers, key=lambda n: abs(n - int(match[1])))
-        candidate = f"layer{nearest}.{match[2] or ''}{match[3]}"
-        if candidate.replace(".new_", ".") in names:
-            hint = f" (did you mean '{candidate}'?)"
-        elif match[3] == "bias":
-            hint = f" (layer {match[1] if int(match[1]) in layers else nearest} has no bias)"
-    count = len(layers)
-    return InputError(
-        f"--expect key {shown(key)} names no tensor of this network{hint}; it has "
-        f"{count} layer{'s' if count != 1 else ''}: {', '.join(names)}"
-    )
+STEP_KEYS = ("new_weight", "new_bias", "new_loss")  # quantities after one step: need --lr
+
+
+def solution_shapes(plan: NetworkPlan, stepped: bool) -> dict[str, tuple[int, ...]]:
+    """The keys of perceptron's worked solution, in computation order, with their shapes
+    (torch-free, from the plan): the forward pass layer by layer (z, output), the loss, the
+    backward pass from the output layer down (output_grad = ∂E/∂O, fprime = f'(z), delta,
+    weight and bias gradients), and with a step (``stepped``, --lr) the new parameters and
+    the loss after the step."""
+    samples = plan.samples
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, layer in enumerate(plan.layers, 1):
+        shapes[f"layer{i}.z"] = (samples, layer.out)
+        shapes[f"layer{i}.output"] = (samples, layer.out)
+    shapes["loss"] = ()
+    for i in range(len(plan.layers), 0, -1):
+        layer = plan.layers[i - 1]
+        for name in ("output_grad", "fprime", "delta"):
+            shapes[f"layer{i}.{name}"] = (samples, layer.out)
+        shapes[f"layer{i}.weight"] = (layer.out, layer.fan_in)
+        if layer.bias:
+            shapes[f"layer{i}.bias"] = (layer.out,)
+    if stepped:
+        for i, layer in enumerate(plan.layers, 1):
+            shapes[f"layer{i}.new_weight"] = (layer.out, layer.fan_in)
+            if layer.bias:
+                shapes[f"layer{i}.new_bias"] = (layer.out,)
+        shapes["new_loss"] = ()
+    return shapes
+
+
+def key_hint(key: str, plan: NetworkPlan) -> str:
+    """Why a ``layerN.…`` key names nothing: the layer that exists, or that it has no bias;
+    or that a key after the step needs --lr."""
+    count = len(plan.layers)
+    match = re.fullmatch(r"layer([0-9]{1,9})\.(\w+)", key, re.ASCII)
+    if match is None:
+        return ""
+    number, name = int(match[1]), match[2]
+    if not 1 <= number <= count:
+        nearest = min(max(number, 1), count)
+        return (
+            f" (the network has {count} layer{'s' if count != 1 else ''}: did you mean "
+            f"'layer{nearest}.{name}'?)"
+        )
+    if name in ("bias", "new_bias") and not plan.layers[number - 1].bias:
+        return f" (layer {number} has no bias)"
+    return ""

@@ -51,6 +51,10 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         from gradcli.render.graph import write_dot
 
         write_dot(result.graph, stream)
+    elif type(result).__module__ == "gradcli.results.listing":  # --list: text rows only
+        from gradcli.render.listing import write_listing
+
+        write_listing(result, stream)
     else:
         from gradcli.render.table import write_table
 

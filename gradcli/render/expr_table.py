@@ -20,16 +20,17 @@ from gradcli.render.table import (
     MATRIX_LIMIT,
     VECTOR_LIMIT,
     answer_column,
-    answer_lines,
     as_renderable,
     expected_cell,
+    marks_lines,
     number,
     numeric_cell,
     pick,
+    steps_section,
     summary_caption,
     tick,
 )
-from gradcli.results import flatten
+from gradcli.results import flatten, main_answer
 from gradcli.results.expr import ExprResult, Formula
 
 
@@ -141,7 +142,7 @@ class EntryTable:
         has_numeric = check.numeric is not None
         numeric = flatten(check.numeric) if has_numeric else []
         trusted = flatten(check.trusted) if check.trusted is not None else [True] * count
-        expected = answer_column(result.answer, count)
+        expected = answer_column(main_answer(result), count)
         precise = result.precise if result.precise is not None and result.precise.shown else None
         precise_texts = flatten(precise.derivative_text) if precise else []
         flagged = flatten(result.flagged) if result.flagged else [False] * count
@@ -300,8 +301,9 @@ def _(result: ExprResult, precision: int) -> RenderableType:
             Either(Text(note, style="yellow"), Text(plain, style="yellow"))
             for note, plain in zip(result.notes, result.notes_ascii, strict=True)
         ],
+        *steps_section(result, precision),
         _verdict(result),
-        *answer_lines(result.answer),
+        *marks_lines(result, precision),
     )
 
 

@@ -16,13 +16,14 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from gradcli.marking import RIGHT
 from gradcli.render.fit import Column, FitTable
+from gradcli.render.solution_table import marks_lines
 from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
     MATRIX_LIMIT,
     VECTOR_LIMIT,
-    answer_lines,
     as_renderable,
     matrix_table,
     number,
@@ -244,7 +245,8 @@ def _gradient_section(result: LayerResult, grad: LayerGradient, precision: int) 
 
 
 def _step_section(step: LayerStep, precision: int) -> list[RenderableType]:
-    heading = Text(step.label, style="bold")
+    heading = Text(f"[{step.key}] " if step.key else "", style="dim")
+    heading.append(step.label, style="bold")
     if step.formula:
         heading.append(f"   {step.formula}", style="")
     parts: list[RenderableType] = [heading]
@@ -306,7 +308,11 @@ def _answer_tables(result: LayerResult, precision: int) -> list[RenderableType]:
     """The user's answers with a ✓/✗ per entry, laid out and labelled like the gradient."""
     tables: list[RenderableType] = []
     by_name = {grad.name: grad for grad in result.grads}
-    for key, part in result.answer.parts.items() if result.answer else []:
+    marks = result.marks
+    for item in marks if marks is not None else []:
+        key, part = item.key, item.check
+        if item.key not in by_name or (len(marks) > 1 and item.status == RIGHT):
+            continue  # y and the steps' quantities: the mark sheet shows them
         values, oks = part.expected, part.ok
         if not (values and isinstance(values[0], list)):
             values, oks = [values], [oks]
@@ -363,11 +369,13 @@ def _(result: LayerResult, precision: int) -> RenderableType:
         parts.append(Text("Worked backward pass (the hand derivation)", style="bold underline"))
         for step in result.steps:
             parts += _step_section(step, precision)
+
     parts += [Text(note, style="yellow") for note in result.notes]
     parts.append(_overall(result))
-    if result.answer is not None:
-        parts.append(_columns(_answer_tables(result, precision)))
-        parts += answer_lines(result.answer)
+    if result.marks is not None:
+        tables = _answer_tables(result, precision)
+        parts += [_columns(tables)] if tables else []
+        parts += marks_lines(result, precision)
     return Group(*parts)
 
 

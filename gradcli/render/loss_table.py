@@ -11,17 +11,18 @@ from gradcli.render.table import (
     ELLIPSIS,
     VECTOR_LIMIT,
     answer_column,
-    answer_lines,
     as_renderable,
     expected_cell,
+    marks_lines,
     number,
     numeric_cell,
     pick,
+    steps_section,
     summary_caption,
     tick,
     verdict,
 )
-from gradcli.results import flatten
+from gradcli.results import flatten, main_answer
 from gradcli.results.loss import LossResult
 
 
@@ -50,7 +51,7 @@ def _element_table(result: LossResult, precision: int) -> FitTable:
     index_header = "r,c" if result.is_matrix else "i"  # row, column of --pred
     target_header = "target q" if result.target_kind == "class indices" else "target"
     pred, target = flatten(result.pred), flatten(result.target_elements)
-    expected = answer_column(result.answer, len(pred))
+    expected = answer_column(main_answer(result), len(pred))
     has_numeric = check.numeric is not None
     headers = ["pred", target_header, "analytic", "autograd"]
     headers += ["numeric"] if has_numeric else []
@@ -90,7 +91,8 @@ def _(result: LossResult, precision: int) -> RenderableType:
         _title(result, precision),
         _element_table(result, precision),
         *_caption(result),
+        *steps_section(result, precision),
         *notes,
         verdict(result.check, "gradients"),
-        *answer_lines(result.answer),
+        *marks_lines(result, precision),
     )

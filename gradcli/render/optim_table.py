@@ -7,10 +7,10 @@ from rich.text import Text
 
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.perceptron_table import history_epochs
+from gradcli.render.solution_table import answer_lines
 from gradcli.render.table import (
     ELLIPSIS,
     VECTOR_LIMIT,
-    answer_lines,
     as_renderable,
     expected_cell,
     number,

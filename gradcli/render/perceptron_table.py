@@ -6,15 +6,17 @@ from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from gradcli.expect import AnswerSet
+from gradcli.marking import RIGHT
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.table import (
     EDGE,
     ELLIPSIS,
     MATRIX_LIMIT,
     VECTOR_LIMIT,
-    answer_lines,
     answer_matrices,
     as_renderable,
+    marks_lines,
     matrix_table,
     number,
     numeric_cell,
@@ -441,17 +443,14 @@ def _(result: PerceptronResult, precision: int) -> RenderableType:
             parts += _steps_section(result, precision)
         parts += [Text(note, style="yellow") for note in result.notes]
         parts += _step_verdicts(result)
-        if result.answer is not None:
-            parts.append(_columns(answer_matrices(result.answer, precision)))
-            parts += answer_lines(result.answer)
+        parts += _answers(result, precision)
         return Group(*parts)
     if result.graph is not None:  # the graph is the view: its leaves hold every ∂E/∂W
         if result.steps is not None:
             parts += _steps_section(result, precision)
         parts += [Text(note, style="yellow") for note in result.notes]
         parts.append(_overall(result))
-        if result.answer is not None:
-            parts += answer_lines(result.answer)
+        parts += marks_lines(result, precision)
         return Group(*parts)
     parts.append(_data(result, precision))
     tolerance = Tolerance(result.atol, result.rtol)
@@ -472,10 +471,19 @@ def _(result: PerceptronResult, precision: int) -> RenderableType:
         parts.append(Text(result.numeric_skipped, style="yellow"))
     parts += [Text(note, style="yellow") for note in result.notes]
     parts.append(_overall(result))
-    if result.answer is not None:
-        parts.append(_columns(answer_matrices(result.answer, precision)))
-        parts += answer_lines(result.answer)
+    parts += _answers(result, precision)
     return Group(*parts)
+
+
+def _answers(result: PerceptronResult, precision: int) -> list[RenderableType]:
+    """The user's answers: each matrix with a ✓/✗ per entry (for several quantities, only the
+    ones not right), then the verdict or the mark sheet."""
+    marks = result.marks
+    if marks is None:
+        return []
+    shown = AnswerSet({m.key: m.check for m in marks if len(marks) == 1 or m.status != RIGHT})
+    matrices = answer_matrices(shown, precision) if shown.parts else []
+    return [*([_columns(matrices)] if matrices else []), *marks_lines(result, precision)]
 
 
 def _header_with(result: PerceptronResult, precision: int) -> list[RenderableType]:
@@ -485,11 +493,16 @@ def _header_with(result: PerceptronResult, precision: int) -> list[RenderableTyp
         f"perceptron {'-'.join(sizes)}  (activations: {acts};  O = f(X), X = x Wᵀ + b, W out×in)",
         style="bold",
     )
-    loss = Text(
+    text = (
         f"loss {result.loss_name}, reduction {result.reduction}:  {result.loss_formula}\n"
         f"E = {number(result.loss, max(precision, 9))}"
     )
-    return [title, loss]
+    if result.new_loss is not None:
+        text += (
+            f";  after one step of lr = {result.lr:g}: E = "
+            f"{number(result.new_loss, max(precision, 9))}"
+        )
+    return [title, Text(text)]
 
 
 def _engine_text(engine: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import singledispatch
 from typing import Any, TextIO
 
@@ -14,11 +13,12 @@ from rich.text import Text
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.render.fit import Column, FitTable
 from gradcli.render.heatmap import HeatLegend, HeatMap, heat_scale, heat_style
+from gradcli.render.numbers import number
 from gradcli.render.plain import ascii_renderable
-from gradcli.results import GradientCheck, flatten
+from gradcli.render.solution_table import marks_lines, steps_section
+from gradcli.results import GradientCheck, flatten, main_answer
 from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import PlotOnly
-from gradcli.results.listing import Listing
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.streams import can_encode
 
@@ -44,25 +44,10 @@ def write_table(result: Any, out: TextIO, precision: int) -> None:
     print_renderable(as_renderable(result, precision), out)
 
 
-def listing_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    """A plain table of text rows, for ``--list``."""
-    table = Table(title=Text(title), title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
 NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check
 # An entry left out of the verdict (its finite difference is not trusted: a kink, overflow,
 # rounding, a function finer than the step): the same mark in every command's tables.
 UNTRUSTED = "~"
-
-
-def number(value: float | None, precision: int) -> str:
-    """``precision`` significant digits; blank for a missing value; never ``-0``."""
-    return "" if value is None else f"{value + 0.0:.{precision}g}"
 
 
 def numeric_cell(value: float | None, trusted: bool, precision: int) -> str | Text:
@@ -107,23 +92,6 @@ def answer_column(answer: AnswerCheck | None, count: int) -> list | None:
     return list(zip(values, oks, strict=True))
 
 
-def answer_lines(answer: AnswerCheck | AnswerSet | None) -> list[Text]:
-    """The one-line verdict on the user's answer (one per part for several answers)."""
-    if answer is None:
-        return []
-    parts = answer.parts.items() if isinstance(answer, AnswerSet) else [("", answer)]
-    lines = []
-    for key, part in parts:
-        lines.append(
-            Text(
-                f"{key}: {part.summary}" if key else part.summary,
-                style="bold green" if part.passed else "bold red",
-            )
-        )
-        lines += [Text(f"note: {warning}", style="yellow") for warning in part.warnings]
-    return lines
-
-
 def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> list[Table]:
     """The user's matrices with a ✓/✗ per entry."""
     if answer is None:
@@ -137,11 +105,22 @@ def answer_matrices(answer: AnswerCheck | AnswerSet | None, precision: int) -> l
         if len(oks) != len(values) or len(oks[0]) != len(values[0]):
             continue
         title = f"your answer{f' for {key}' if key else ''}"
-        # perceptron keys: layerN.weight and layerN.new_weight are W (rows k = nodes, columns
-        # j = inputs), as in the ∂E/∂W tables; biases one row of nodes k; softmax's (i, j)
-        labels = ("k", "j") if key.endswith("weight") else ("", "k") if key else ("i", "j")
-        tables.append(matrix_table(title, values, precision, False, oks, labels))
+        tables.append(matrix_table(title, values, precision, False, oks, _answer_labels(key)))
     return tables
+
+
+def _answer_labels(key: str) -> tuple[str, str]:
+    """Row and column labels of an answer's matrix, as the tables of that quantity have them:
+    perceptron's layerN.weight and layerN.new_weight are W (rows k = nodes, columns j =
+    inputs), its per-sample quantities (z, output, δ…) samples s × nodes k, a bias one row of
+    nodes k; otherwise (i, j)."""
+    if not key:
+        return ("i", "j")
+    if key.endswith("weight"):
+        return ("k", "j")
+    if key.rpartition(".")[2] in ("z", "output", "output_grad", "fprime", "delta"):
+        return ("s", "k")
+    return ("", "k")
 
 
 def _flatten(values: list) -> list:
@@ -172,19 +151,13 @@ def as_renderable(result: Any, precision: int) -> RenderableType:
 
 
 @as_renderable.register
-def _(result: Listing, precision: int) -> RenderableType:
-    tables = [listing_table(t.title, t.columns, t.rows) for t in result.tables]
-    return Group(*tables, *[Text(note) for note in result.notes])
-
-
-@as_renderable.register
 def _(result: ActivationResult, precision: int) -> RenderableType:
     check = result.check
     params = ", ".join(f"{k}={v}" for k, v in result.params.items())
     title = Text(
         f"{result.name}{f' ({params})' if params else ''}:  {result.formula}", style="bold"
     )
-    expected = answer_column(result.answer, len(result.x))
+    expected = answer_column(main_answer(result), len(result.x))
     has_numeric = check.numeric is not None
     headers = ["f(x)", "f'(x) analytic", "autograd"]
     headers += ["numeric"] if has_numeric else []
@@ -219,9 +192,10 @@ def _(result: ActivationResult, precision: int) -> RenderableType:
         title,
         table,
         caption,
+        *steps_section(result, precision),
         *notes,
         verdict(check, "derivatives"),
-        *answer_lines(result.answer),
+        *marks_lines(result, precision),
     )
 
 
@@ -310,8 +284,9 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
                 " --json has every entry"
             ),
             *[Text(note, style="yellow") for note in result.notes],
+            *steps_section(result, precision),
             verdict(check, "Jacobians"),
-            *answer_lines(result.answer),
+            *marks_lines(result, precision),
         )
     if n > MATRIX_LIMIT:
         heading += f": summarized, first and last {EDGE} rows/columns; --json has every entry"
@@ -329,14 +304,15 @@ def _(result: SoftmaxJacobianResult, precision: int) -> RenderableType:
                 trusted=check.trusted,
             )
         )
-    matrices = Columns([*tables, *answer_matrices(result.answer, precision)], padding=(0, 2))
+    matrices = Columns([*tables, *answer_matrices(main_answer(result), precision)], padding=(0, 2))
     notes = [Text(note, style="yellow") for note in result.notes]
     return Group(
         title,
         probs,
         Text(heading, style="bold"),
         matrices,
+        *steps_section(result, precision),
         *notes,
         verdict(check, "Jacobians"),
-        *answer_lines(result.answer),
+        *marks_lines(result, precision),
     )

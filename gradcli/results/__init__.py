@@ -68,6 +68,24 @@ def answer_json(answer: AnswerCheck | None) -> dict[str, Any]:
     return {"check": None if answer is None else answer.to_json()}
 
 
+def solution_fields(result: Any) -> dict[str, Any]:
+    """The ``solution`` list and ``marks`` counts every command's JSON carries (see
+    :func:`gradcli.marking.solution_json`)."""
+    from gradcli.marking import solution_json
+
+    return solution_json(result.solution, result.marks)
+
+
+def main_answer(result: Any) -> AnswerCheck | None:
+    """The check of the command's main quantity (the bare --expect), if it was given: the
+    answer shown beside the gradient in tables and CSV."""
+    marks = getattr(result, "marks", None)
+    if marks is None or marks.main is None:
+        return None
+    mark = marks.get(marks.main)
+    return None if mark is None else mark.check
+
+
 @dataclass(frozen=True)
 class ColumnBlocks:
     """CSV rows given a block at a time as columns (lists of equal length, one per header
@@ -121,3 +139,55 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}
     return value
+
+
+SOLUTION_CSV_HEADER = ["key", "symbol", "index", "value", "expected", "expected_ok", "status"]
+
+
+def solution_rows(
+    result: Any, shown: Iterable[str] | None = None
+) -> tuple[list[str], Iterator[list[Any]]] | None:
+    """CSV of the worked solution — one row per entry of every quantity, with the user's value
+    and the quantity's status where one was given — when the user asked for it (``--steps``)
+    or gave an answer the command's own rows cannot show (a key other than the main one, or
+    than ``shown``); else None (the command's gradient rows)."""
+    solution, marks = getattr(result, "solution", None), getattr(result, "marks", None)
+    carried = set(shown) if shown is not None else {getattr(marks, "main", None)}
+    keyed = marks is not None and any(m.key not in carried for m in marks)
+    if solution is None or not (getattr(result, "show_steps", False) or keyed):
+        return None
+    return SOLUTION_CSV_HEADER, _solution_row_iter(solution, marks)
+
+
+def _solution_row_iter(solution: Any, marks: Any) -> Iterator[list[Any]]:
+    from gradcli.solution import flat_values
+
+    for quantity in solution:
+        given = marks.get(quantity.key) if marks is not None else None
+        values = flat_values(quantity.value)
+        expected = oks = None
+        if given is not None:
+            expected, oks = flatten(given.check.expected), flatten(given.check.ok)
+            if len(expected) != len(values) or len(oks) != len(values):
+                expected = oks = None  # another shape (a transposed matrix): no entry matches
+        shape = quantity.shape
+        for k, value in enumerate(values):
+            yield [
+                quantity.key,
+                quantity.symbol,
+                _index_text(k, shape),
+                value,
+                None if expected is None else expected[k],
+                None if oks is None else oks[k],
+                "" if given is None else given.status,
+            ]
+
+
+def _index_text(position: int, shape: tuple[int, ...]) -> str:
+    """Flat entry ``position`` of a tensor of ``shape`` as ``i`` or ``i,j,…`` (blank for a
+    number)."""
+    index = []
+    for size in reversed(shape):
+        position, rest = divmod(position, size)
+        index.append(str(rest))
+    return ",".join(reversed(index))

@@ -5,9 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerCheck
-from gradcli.results import GradientCheck, answer_columns, answer_json
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import (
+    GradientCheck,
+    answer_columns,
+    answer_json,
+    main_answer,
+    solution_fields,
+    solution_rows,
+)
 from gradcli.results.curve import Curve
+from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
@@ -23,9 +32,12 @@ class ActivationResult:
     check: GradientCheck
     dtype: str
     notes: list[str] = field(default_factory=list)
-    answer: AnswerCheck | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "activation"
     curve: Curve | None = None  # --plot: drawn above the table, never in --json or CSV
+    solution: Solution | None = None  # the worked solution: f, grad
+    marks: Marks | None = None  # the user's --expect answers, marked
+    show_steps: bool = False  # --steps
 
     @property
     def agree(self) -> bool:
@@ -44,12 +56,16 @@ class ActivationResult:
             "derivative_formula": self.derivative_formula,
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
     def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+        rows = solution_rows(self)
+        if rows is not None:
+            return rows
         header = ["x", "value", "analytic", "autograd", "numeric", "abs_diff", "ok"]
         numeric = self.check.numeric or [None] * len(self.x)
-        extra_header, extra = answer_columns(self.answer, len(self.x))
+        extra_header, extra = answer_columns(main_answer(self), len(self.x))
         rows = [
             [x, v, a, g, n, d, ok, *extra[i]]
             for i, (x, v, a, g, n, d, ok) in enumerate(

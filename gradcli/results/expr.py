@@ -5,11 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerCheck
-from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import (
+    GradientCheck,
+    answer_columns,
+    answer_json,
+    flatten,
+    main_answer,
+    solution_fields,
+    solution_rows,
+)
 from gradcli.results.curve import Curve
 from gradcli.results.graph import Graph
 from gradcli.results.steps import StepsReport
+from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class ExprResult:
     dtype: str
     notes: list[str] = field(default_factory=list)
     notes_ascii: list[str] = field(default_factory=list)  # the same, with ASCII entry labels
-    answer: AnswerCheck | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     curve: Curve | None = None  # --plot: drawn above the table, never in machine output
     precise: PreciseColumn | None = None
     autograd_available: list[bool] = field(default_factory=list)  # per expression (torch form)
@@ -98,6 +108,9 @@ class ExprResult:
     steps: StepsReport | None = None  # --steps
     graph: Graph | None = None  # --graph
     command: str = "expr"
+    solution: Solution | None = None  # the worked solution: f, the derivative
+    marks: Marks | None = None  # the user's --expect answers, marked
+    show_steps: bool = False  # the worked solution's list is shown
 
     @property
     def agree(self) -> bool:
@@ -140,9 +153,13 @@ class ExprResult:
             "steps": None if self.steps is None else self.steps.to_json(),
             **({"first_steps": self.steps.first_json()} if self.steps and self.steps.first else {}),
             "graph": None if self.graph is None else self.graph.to_json(),
+            **solution_fields(self),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+    def csv_rows(self) -> tuple[list[str], Any]:
+        rows = solution_rows(self)
+        if rows is not None:
+            return rows
         check = self.check
         header = ["i", "j", "entry", "derivative", "defined", "analytic", "autograd", "numeric"]
         header += ["precise", "digits_lost", "abs_diff", "ok"]
@@ -160,7 +177,7 @@ class ExprResult:
             flatten(check.abs_diff),
             flatten(check.ok),
         ]
-        extra_header, extra = answer_columns(self.answer, count)
+        extra_header, extra = answer_columns(main_answer(self), count)
         rows = []
         for k, (i, j) in enumerate(self.entries()):
             formula, *values = (column[k] for column in columns)

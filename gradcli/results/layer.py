@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerSet
-from gradcli.results import GradientCheck, answer_json
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import GradientCheck, answer_json, solution_fields, solution_rows
 from gradcli.results.grid import Grid
 from gradcli.results.listing import Listing
+from gradcli.solution import Solution
 
 Nested = Any  # a Grid, a number, or nested lists of numbers (a tensor of any rank)
 
@@ -122,9 +124,11 @@ class LayerStep:
     value: Nested | None
     lines: list[str]
     symbol: str = ""
+    key: str = ""  # its key in the worked solution (--expect KEY=), if it is a quantity
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "key": self.key or None,
             "label": self.label,
             "formula": self.formula,
             "shape": self.shape,
@@ -156,12 +160,14 @@ class LayerResult:
     numeric: bool  # finite differences were computed
     steps: list[LayerStep] | None = None
     notes: list[str] = field(default_factory=list)
-    answer: AnswerSet | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "layer"
     # a recurrent layer's final states (h_n, c_n), and the upstreams L weighs them with
     # (G_h, G_c: --upstream-h/-c)
     final_states: list[TensorInfo] = field(default_factory=list)
     final_upstreams: list[TensorInfo] = field(default_factory=list)
+    solution: Solution | None = None  # y, the steps' keyed quantities, the gradients
+    marks: Marks | None = None  # the user's --expect answers, marked
 
     @property
     def numeric_sampled(self) -> bool:
@@ -198,11 +204,16 @@ class LayerResult:
             "steps": None if self.steps is None else [step.to_json() for step in self.steps],
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
     def csv_rows(self) -> tuple[list[str], Iterator[list[Any]]]:
         """One row per gradient entry, with its index tuple in columns i0, i1, … (rows are
-        produced one at a time, so a large gradient is written as it is read)."""
+        produced one at a time, so a large gradient is written as it is read); the worked
+        solution's rows with --steps or an answer for y or an intermediate."""
+        rows = solution_rows(self, shown=[grad.name for grad in self.grads])
+        if rows is not None:
+            return rows
         rank = max((len(grad.shape) for grad in self.grads), default=1)
         header = [
             "input",
@@ -214,7 +225,7 @@ class LayerResult:
             "abs_diff",
             "ok",
         ]
-        with_answer = self.answer is not None
+        with_answer = self.marks is not None
         if with_answer:
             header += ["expected", "expected_ok"]
         rows = (row for grad in self.grads for row in self._rows(grad, rank, with_answer))
@@ -240,9 +251,10 @@ class LayerResult:
             yield row
 
     def _expected(self, name: str) -> tuple[list, list] | None:
-        part = self.answer.parts.get(name) if self.answer else None
-        if part is None:
+        mark = self.marks.get(name) if self.marks else None
+        if mark is None:
             return None
+        part = mark.check
         values, oks = flat(part.expected), flat(part.ok)
         grad = next(g for g in self.grads if g.name == name)
         if len(values) != len(flat(grad.check.analytic)) or len(oks) != len(values):

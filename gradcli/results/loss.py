@@ -5,8 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerCheck
-from gradcli.results import GradientCheck, answer_columns, answer_json, flatten
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import (
+    GradientCheck,
+    answer_columns,
+    answer_json,
+    flatten,
+    main_answer,
+    solution_fields,
+    solution_rows,
+)
+from gradcli.solution import Solution
 
 
 def _is_matrix(values: list) -> bool:
@@ -33,8 +43,11 @@ class LossResult:
     check: GradientCheck
     dtype: str
     notes: list[str] = field(default_factory=list)
-    answer: AnswerCheck | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "loss"
+    solution: Solution | None = None  # the worked solution: p, loss, grad
+    marks: Marks | None = None  # the user's --expect answers, marked
+    show_steps: bool = False  # --steps
 
     @property
     def agree(self) -> bool:
@@ -68,10 +81,15 @@ class LossResult:
             "divisor_symbol": self.divisor_symbol,
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
-        """One row per element of pred (matrices row by row, with row/col indices)."""
+    def csv_rows(self) -> tuple[list[str], Any]:
+        """One row per element of pred (matrices row by row, with row/col indices); the worked
+        solution's rows with --steps or an answer for another quantity."""
+        rows = solution_rows(self)
+        if rows is not None:
+            return rows
         check = self.check
         columns = [
             flatten(self.pred),
@@ -93,6 +111,6 @@ class LossResult:
         else:
             header = ["i", *values]
             index = [[k] for k in range(count)]
-        extra_header, extra = answer_columns(self.answer, count)
+        extra_header, extra = answer_columns(main_answer(self), count)
         rows = [index[k] + [column[k] for column in columns] + extra[k] for k in range(count)]
         return header + extra_header, rows

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerSet, shape_of
-from gradcli.results import GradientCheck, answer_json, flatten
+from gradcli.expect import AnswerCheck, AnswerSet, shape_of
+from gradcli.marking import Marks
+from gradcli.results import GradientCheck, answer_json, flatten, solution_fields, solution_rows
 from gradcli.results.graph import Graph
+from gradcli.solution import Solution
 
 Matrix = list[list[float]]
 Vector = list[float]
@@ -205,12 +207,14 @@ class PerceptronResult:
     numeric_skipped: str | None  # why there is no finite-difference column, if there is none
     steps: list[LayerSteps] | None = None
     notes: list[str] = field(default_factory=list)
-    answer: AnswerSet | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "perceptron"
     bias_update: bool = True  # --no-bias-update: gradient-descent steps leave b as it is
     training: Training | None = None  # --epochs
     loss_plot: tuple[int | None, int | None] | None = None  # --plot: (width, height), not JSON
     graph: Graph | None = None  # --graph: the computation graph with every node's adjoint
+    solution: Solution | None = None  # the worked solution: every quantity by key
+    marks: Marks | None = None  # the user's --expect answers, marked
 
     @property
     def history(self) -> list[dict[str, Any]] | None:
@@ -247,9 +251,22 @@ class PerceptronResult:
             "graph": None if self.graph is None else self.graph.to_json(),
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
-    def csv_rows(self) -> tuple[list[str], list[list[Any]]]:
+    @property
+    def new_loss(self) -> float | None:
+        """E after one step of --lr, from the worked solution."""
+        quantity = self.solution.get("new_loss") if self.solution is not None else None
+        return None if quantity is None else quantity.value
+
+    def csv_rows(self) -> tuple[list[str], Any]:
+        gradients = [
+            f"layer{layer.index}.{name}" for layer in self.layers for name in ("weight", "bias")
+        ]
+        rows = solution_rows(self, shown=gradients)
+        if rows is not None:
+            return rows
         header = [
             "layer",
             "tensor",
@@ -279,7 +296,8 @@ class PerceptronResult:
     def _expected(self, row: list[Any]) -> list[Any]:
         """The user's value for this CSV row's entry and whether it matched, or blanks."""
         layer, tensor, k, j = row[:4]
-        part = self.answer.parts.get(f"layer{layer}.{tensor}") if self.answer else None
+        mark = self.marks.get(f"layer{layer}.{tensor}") if self.marks else None
+        part = None if mark is None else mark.check
         truth = self.layers[layer - 1].weight if tensor == "weight" else self.layers[layer - 1].bias
         if part is None or truth is None or shape_of(part.ok) != shape_of(truth.value):
             return [None, None]  # no answer for this tensor, or one of another shape

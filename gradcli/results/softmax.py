@@ -6,8 +6,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gradcli.expect import AnswerCheck
-from gradcli.results import ColumnBlocks, GradientCheck, answer_columns, answer_json
+from gradcli.expect import AnswerCheck, AnswerSet
+from gradcli.marking import Marks
+from gradcli.results import (
+    ColumnBlocks,
+    GradientCheck,
+    answer_columns,
+    answer_json,
+    main_answer,
+    solution_fields,
+    solution_rows,
+)
+from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
@@ -21,9 +31,12 @@ class SoftmaxJacobianResult:
     dtype: str
     formula: str
     notes: list[str] = field(default_factory=list)
-    answer: AnswerCheck | None = None
+    answer: AnswerCheck | AnswerSet | None = None
     command: str = "softmax-jacobian"
     heatmap: bool = False  # --heatmap: the table shows the Jacobian as blocks (not in --json)
+    solution: Solution | None = None  # the worked solution: p, jacobian
+    marks: Marks | None = None  # the user's --expect answers, marked
+    show_steps: bool = False  # --steps
 
     @property
     def agree(self) -> bool:
@@ -40,12 +53,17 @@ class SoftmaxJacobianResult:
             "formula": self.formula,
             "notes": self.notes,
             **answer_json(self.answer),
+            **solution_fields(self),
         }
 
-    def csv_rows(self) -> tuple[list[str], ColumnBlocks]:
-        """One row per Jacobian entry (i, j), given a row of the matrix at a time as columns."""
+    def csv_rows(self) -> tuple[list[str], Any]:
+        """One row per Jacobian entry (i, j), given a row of the matrix at a time as columns;
+        the worked solution's rows with --steps or an answer for p."""
+        rows = solution_rows(self)
+        if rows is not None:
+            return rows
         header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "abs_diff", "ok"]
-        extra_header, extra = answer_columns(self.answer, len(self.input) ** 2)
+        extra_header, extra = answer_columns(main_answer(self), len(self.input) ** 2)
         return header + extra_header, ColumnBlocks(self._blocks(extra))
 
     def _blocks(self, extra: Any) -> Iterator[list[list[Any]]]:

@@ -99,6 +99,7 @@ __all__ = [
     "plan",
     "slice_cost",
     "slice_elements",
+    "solution_keys",
 ]
 
 
@@ -145,8 +146,15 @@ def listing() -> list[tuple[str, str, list[tuple[str, str]]]]:
             ("forward", layer.forward_formula),
         ]
         lines += [("backward", layer.backward_formulas[n]) for n in layer.gradient_names]
+        lines.append(("--expect keys", ", ".join(solution_keys(layer))))
         blocks.append((layer.name, layer.summary, lines))
     return blocks
+
+
+def solution_keys(layer: Layer) -> list[str]:
+    """The keys ``--expect KEY=`` takes for this layer: y, the intermediates of --steps (some
+    only with some parameters, e.g. conv's x_pad with padding), the gradients by input name."""
+    return ["y", *(key for key, _ in layer.step_keys), *layer.gradient_names]
 
 
 def listing_entries() -> list[dict[str, Any]]:
@@ -161,6 +169,11 @@ def listing_entries() -> list[dict[str, Any]]:
             "params": {p.name: _entry_default(p) for p in layer.params},
             "formula": layer.forward_formula,
             "backward": {n: layer.backward_formulas[n] for n in layer.gradient_names},
+            "keys": {
+                "y": "the output",
+                **dict(layer.step_keys),
+                **{n: f"∂L/∂{n}" for n in layer.gradient_names},
+            },
         }
         for layer in LAYER_LIST
     ]

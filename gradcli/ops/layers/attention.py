@@ -22,6 +22,7 @@ from gradcli.ops.layers.base import (
     _need_rank,
     _prod,
     dims_text,
+    staged,
 )
 
 if TYPE_CHECKING:
@@ -94,22 +95,51 @@ def _attention_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 
 
 def _attention_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
-    a = _attention_parts(t, p, g)
-    lead = ("b", "h")[: t["q"].dim() - 2]
+    """S, P, dP, dS, each from the ones before it; then the gradients from dS and P."""
+    from gradcli.core.softmax import softmax_vjp, stable_softmax
+
+    q, k, v = t["q"], t["k"], t["v"]
+    scale = p["scale"]
+    lead = ("b", "h")[: q.dim() - 2]
     rows = (*lead, "i", "j")
     masked = "; −∞ above the diagonal (causal)" if p["causal"] else ""
-    return [
-        Step("S = Q Kᵀ·scale", f"scale = {p['scale']:.6g}{masked}", a.scores, rows),
-        Step("P = softmax(S) by rows", "max-shifted: exp(S − max) / Σ exp(S − max)", a.probs, rows),
+
+    def scores(values) -> Tensor:
+        s = q @ k.transpose(-2, -1) * scale
+        if p["causal"]:
+            allowed = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+            s = s.masked_fill(~allowed, float("-inf"))
+        return s
+
+    return staged(
+        Step("S = Q Kᵀ·scale", f"scale = {scale:.6g}{masked}", dim_names=rows, key="scores",
+             compute=scores),
+        Step("P = softmax(S) by rows", "max-shifted: exp(S − max) / Σ exp(S − max)",
+             dim_names=rows, key="probs", depends_on=("scores",),
+             compute=lambda values: stable_softmax(values["scores"], 1.0)),
         Step("G = ∂L/∂y (upstream)", "", g, (*lead, "i", "e")),
-        Step("dP = G Vᵀ", "", a.dprobs, rows),
-        Step(
-            "dS = P ⊙ (dP − rowsum(dP ⊙ P))",
-            "the softmax Jacobian p_i(δ_ij − p_j) applied to each row of dP",
-            a.dscores,
-            rows,
-        ),
-    ]
+        Step("dP = G Vᵀ", "", dim_names=rows, key="dprobs",
+             compute=lambda values: g @ v.transpose(-2, -1)),
+        Step("dS = P ⊙ (dP − rowsum(dP ⊙ P))",
+             "the softmax Jacobian p_i(δ_ij − p_j) applied to each row of dP", dim_names=rows,
+             key="dscores", depends_on=("probs", "dprobs"),
+             compute=lambda values: softmax_vjp(values["probs"], values["dprobs"])),
+        Step("∂L/∂Q = dS K·scale", "", dim_names=(*lead, "i", "e"), key="q",
+             depends_on=("dscores",), compute=lambda values: values["dscores"] @ k * scale),
+        Step("∂L/∂K = dSᵀ Q·scale", "", dim_names=(*lead, "j", "e"), key="k",
+             depends_on=("dscores",),
+             compute=lambda values: values["dscores"].transpose(-2, -1) @ q * scale),
+        Step("∂L/∂V = Pᵀ G", "", dim_names=(*lead, "j", "f"), key="v", depends_on=("probs",),
+             compute=lambda values: values["probs"].transpose(-2, -1) @ g),
+    )  # fmt: skip
+
+
+ATTENTION_KEYS = (
+    ("scores", "S = Q Kᵀ·scale"),
+    ("probs", "P = softmax(S) by rows"),
+    ("dprobs", "dP = G Vᵀ"),
+    ("dscores", "dS = P ⊙ (dP − rowsum(dP ⊙ P))"),
+)
 
 
 def _attention_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
@@ -129,7 +159,7 @@ def _attention_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[
                 a.dscores.transpose(-2, -1) @ t["q"],
             ),
         ]
-    if a.probs.shape[-1] == a.probs.shape[-2]:
+    if name == "v" and a.probs.shape[-1] == a.probs.shape[-2]:
         return [("∂L/∂V = P G instead of Pᵀ G", a.probs @ g)]
     return []
 
@@ -203,6 +233,7 @@ ATTENTION = Layer(
     forward=_attention_forward,
     backward=_attention_backward,
     steps=_attention_steps,
+    step_keys=ATTENTION_KEYS,
     output_dims=lambda shapes: (*("b", "h")[: len(shapes["q"]) - 2], "i", "f"),
     groups=_attention_groups,
     broadcast_inputs=("q", "k", "v"),

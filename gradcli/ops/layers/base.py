@@ -11,7 +11,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from gradcli.errors import InputError, shown, suggest, unknown
@@ -115,6 +115,8 @@ class LayerParam:
 
     def _parse_float(self, text: str, owner: str) -> float:
         try:
+            if not text.isascii() or "_" in text:  # float() would take '１', '٢' and '1_0'
+                raise ValueError(text)
             value = float(text)
         except ValueError:
             raise InputError(
@@ -163,7 +165,7 @@ class LayerParam:
             raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
         values = []
         for piece in pieces:
-            if not re.fullmatch(r"[+-]?\d{1,9}", piece):
+            if not re.fullmatch(r"[+-]?\d{1,9}", piece, re.ASCII):
                 raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
             value = int(piece)
             if self.minimum is not None and value < self.minimum:
@@ -215,7 +217,13 @@ def _show(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """One intermediate quantity of the hand derivation: a tensor, or lines of text."""
+    """One intermediate quantity of the hand derivation: a tensor, or lines of text.
+
+    A tensor step with a ``key`` is a quantity of the worked solution (``--expect KEY=``):
+    ``compute`` recomputes it from the tensors of the keys in ``depends_on`` (the layer's
+    inputs and G are closed over), so that an answer worked from a student's own earlier
+    values can be recognised (carried forward). A step keyed by an input's name (``x``) is
+    the way the derivation reaches that gradient; ``y`` the output."""
 
     label: str
     formula: str = ""
@@ -223,6 +231,24 @@ class Step:
     dim_names: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     symbol: str = ""  # the tensor's name in slice titles (default: the label's first word)
+    key: str = ""
+    depends_on: tuple[str, ...] = ()
+    compute: Callable[[Mapping[str, Tensor]], Tensor] | None = None
+
+
+def staged(*steps: Step) -> list[Step]:
+    """The steps, each keyed one without a tensor given the tensor its ``compute`` makes from
+    the steps before it: the values shown and the relation that marking recomputes are one
+    function."""
+    values: dict[str, Tensor] = {}
+    done = []
+    for step in steps:
+        if step.compute is not None and step.tensor is None:
+            step = replace(step, tensor=step.compute({k: values[k] for k in step.depends_on}))
+        if step.key and step.tensor is not None:
+            values[step.key] = step.tensor
+        done.append(step)
+    return done
 
 
 @dataclass(frozen=True)
@@ -291,6 +317,10 @@ class Layer:
     forward_all: Callable[[Tensors, Params], dict[str, Tensor]] | None = None
     # the batch size N, when it is not the first input's first dimension
     batch_size: Callable[[Tensors], int] | None = None
+    # the keys of --steps' quantities (--expect KEY=), in the order the derivation reaches
+    # them, each with what it is; y and the gradients (keys: the input names) are always
+    # quantities, and may be reached by a step too
+    step_keys: tuple[tuple[str, str], ...] = ()
 
     def input(self, name: str) -> LayerInput:
         for item in self.inputs:

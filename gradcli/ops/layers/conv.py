@@ -301,14 +301,16 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
             result.append(_groups_step(x.shape[1], w.shape[0], groups))
         if any(padding):
             padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
-            result.append(Step("x_pad (x with zero padding)", "", _back(padded, nd), names))
+            result.append(
+                Step("x_pad (x with zero padding)", "", _back(padded, nd), names, key="x_pad")
+            )
         result.append(_patch_step(x, g2, stride, padding, dilation, w, nd, groups))
         hw = (x.shape[2], x.shape[3])
         parts = conv2d_input_parts(g2, w, hw, stride, padding, dilation, groups)
         if stride[0] > 1 or stride[1] > 1:
             result.append(
                 Step("G↑s (G with s − 1 zeros between entries)", "", _back(parts.spread, nd),
-                     out_names)
+                     out_names, key="g_spread")
             )  # fmt: skip
         pad = [dilation[i] * (w.shape[2 + i] - 1) for i in range(2)]
         result.append(
@@ -318,6 +320,7 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
                 _back(parts.full, nd),
                 out_names,
                 symbol="pad(G↑s)",
+                key="g_full",
             )
         )
         result.append(
@@ -326,6 +329,7 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
                 "",
                 _back(w.flip(2, 3), nd),
                 kernel_names,
+                key="w_rot",
             )
         )
         target = "∂L/∂x_pad" if any(padding) else "∂L/∂x"
@@ -341,6 +345,7 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
                 summed + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
                 _back(parts.padded, nd),
                 names,
+                key="dx_pad" if any(padding) else "x",
             )
         )
         result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd, groups))
@@ -552,6 +557,13 @@ def _conv(nd: int) -> Layer:
         forward=_conv_forward_for(nd),
         backward=_conv_backward_for(nd),
         steps=_conv_steps_for(nd),
+        step_keys=(
+            ("x_pad", "x with zero padding (with padding)"),
+            ("g_spread", "G↑s, G with s − 1 zeros between entries (with stride)"),
+            ("g_full", "pad(G↑s), the input of the full correlation"),
+            ("w_rot", "rot180(W), the kernel flipped"),
+            ("dx_pad", "∂L/∂x_pad, before the padding is cropped (with padding)"),
+        ),
         output_dims=lambda shapes: ("n", "o", *spatial),
         groups=_conv_groups,
         workspace=_conv_workspace,

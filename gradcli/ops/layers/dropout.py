@@ -65,7 +65,7 @@ def _dropout_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         ),
         Step("scale 1/(1 − p)", f"= {1 / (1 - p['p']):.6g}", lines=()),
         Step("G = ∂L/∂y (upstream)", "", g, names),
-        Step("∂L/∂x = G·m/(1 − p)", "", g * t["mask"] / (1 - p["p"]), names),
+        Step("∂L/∂x = G·m/(1 − p)", "", g * t["mask"] / (1 - p["p"]), names, key="x"),
     ]
 
 

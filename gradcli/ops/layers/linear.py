@@ -65,7 +65,13 @@ def _linear_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     x, w = t["x"], t["weight"]
     x2, g2 = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
     steps = [
-        Step("y = x Wᵀ + b", "", F.linear(x, w, t.get("bias")), _linear_out_dims(x.dim())),
+        Step(
+            "y = x Wᵀ + b",
+            "",
+            F.linear(x, w, t.get("bias")),
+            _linear_out_dims(x.dim()),
+            key="y",
+        ),
         Step("G = ∂L/∂y (upstream)", "", g, _linear_out_dims(x.dim())),
     ]
     out, fan_in = w.shape

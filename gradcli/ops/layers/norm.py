@@ -29,6 +29,7 @@ from gradcli.ops.layers.base import (
     _need_vector,
     _prod,
     dims_text,
+    staged,
 )
 
 if TYPE_CHECKING:
@@ -186,30 +187,71 @@ def _bn_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 
 
 def _bn_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    """Training mode: the staged computation (the computational graph of CS231n's batch-norm
+    backward), each quantity from the ones before it."""
     if not p["training"]:
         return _bn_eval_steps(t, p, g)
-    x = t["x"]
-    s = _bn_stats(x, p["eps"])
+    x, gamma, beta, eps = t["x"], t.get("weight"), t.get("bias"), p["eps"]
     dims = _bn_dims(x)
-    names = _bn_x_dims(x.dim())
+    m = x.numel() // x.shape[1]
+    names, c = _bn_x_dims(x.dim()), ("c",)
     where = "over every dimension but C" if x.dim() > 2 else "over the batch (dimension N)"
-    return [
-        Step(
-            "μ (per channel)", f"μ_c = (1/M) Σ x, {where}; M = {s.count}", s.mean.flatten(), ("c",)
-        ),
-        Step("σ² (per channel, biased)", "σ²_c = (1/M) Σ (x − μ_c)²", s.var.flatten(), ("c",)),
-        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.flatten(), ("c",)),
-        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
+
+    def ch(v: Tensor | None) -> Tensor | float:  # a per-channel vector, broadcast along x
+        return _per_channel(v, x)
+
+    def total(v: Tensor) -> Tensor:  # a sum per channel
+        return v.sum(dim=dims)
+
+    steps = [
+        Step("μ (per channel)", f"μ_c = (1/M) Σ x, {where}; M = {m}", dim_names=c, key="mu",
+             compute=lambda v: total(x) / m),
+        Step("σ² (per channel, biased)", "σ²_c = (1/M) Σ (x − μ_c)²", dim_names=c, key="var",
+             depends_on=("mu",), compute=lambda v: total((x - ch(v["mu"])) ** 2) / m),
+        Step("σ = √(σ² + eps)", f"eps = {eps:g}", dim_names=c, key="std", depends_on=("var",),
+             compute=lambda v: torch.sqrt(v["var"] + eps)),
+        Step("x̂ = (x − μ)/σ", "", dim_names=names, key="xhat", depends_on=("mu", "std"),
+             compute=lambda v: (x - ch(v["mu"])) / ch(v["std"])),
+        Step("y = γ·x̂ + β", "" if gamma is not None else "no γ: y = x̂ + β", dim_names=names,
+             key="y", depends_on=("xhat",),
+             compute=lambda v: ch(gamma) * v["xhat"] + (0.0 if beta is None else ch(beta))),
         Step("G = ∂L/∂y (upstream)", "", g, names),
-        Step("ΣG (per channel)", "= ∂L/∂β", g.sum(dim=dims).flatten(), ("c",)),
-        Step("Σ(G·x̂) (per channel)", "= ∂L/∂γ", (g * s.xhat).sum(dim=dims).flatten(), ("c",)),
-        Step(
-            "∂L/∂x",
-            "γ/(M·σ) · (M·G − ΣG − x̂·Σ(G·x̂))",
-            _bn_backward(t, p, g)["x"],
-            names,
-        ),
-    ]
+        Step("dx̂ = ∂L/∂x̂ = G·γ", "" if gamma is not None else "no γ: dx̂ = G",
+             dim_names=names, key="dxhat", compute=lambda v: g * ch(gamma)),
+        Step("dσ² = ∂L/∂σ² (per channel)", "Σ dx̂·(x − μ)·(−½)·σ⁻³", dim_names=c, key="dvar",
+             depends_on=("dxhat", "mu", "std"),
+             compute=lambda v: total(v["dxhat"] * (x - ch(v["mu"]))) * -0.5 * v["std"] ** -3),
+        Step("dμ = ∂L/∂μ (per channel)", "Σ −dx̂/σ + dσ²·Σ −2(x − μ)/M", dim_names=c,
+             key="dmu", depends_on=("dxhat", "std", "dvar", "mu"),
+             compute=lambda v: total(-v["dxhat"]) / v["std"]
+             + v["dvar"] * total(-2 * (x - ch(v["mu"]))) / m),
+        Step("∂L/∂x", "dx̂/σ + dσ²·2(x − μ)/M + dμ/M", dim_names=names, key="x",
+             depends_on=("dxhat", "std", "dvar", "mu", "dmu"),
+             compute=lambda v: v["dxhat"] / ch(v["std"])
+             + ch(v["dvar"]) * 2 * (x - ch(v["mu"])) / m + ch(v["dmu"]) / m),
+    ]  # fmt: skip
+    if gamma is not None:
+        steps.append(
+            Step("Σ(G·x̂) (per channel)", "= ∂L/∂γ", dim_names=c, key="weight",
+                 depends_on=("xhat",), compute=lambda v: total(g * v["xhat"]))
+        )  # fmt: skip
+    if beta is not None:
+        steps.append(
+            Step("ΣG (per channel)", "= ∂L/∂β", dim_names=c, key="bias",
+                 compute=lambda v: total(g))
+        )  # fmt: skip
+    return staged(*steps)
+
+
+BN_KEYS = (
+    ("mu", "μ, the mean per channel"),
+    ("var", "σ², the biased variance per channel"),
+    ("std", "σ = √(σ² + eps)"),
+    ("xhat", "x̂ = (x − μ)/σ"),
+    ("dxhat", "dx̂ = ∂L/∂x̂ = G·γ"),
+    ("dvar", "dσ² = ∂L/∂σ²"),
+    ("dmu", "dμ = ∂L/∂μ"),
+)
 
 
 def _bn_eval_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
@@ -224,7 +266,7 @@ def _bn_eval_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         Step("σ² = running_var (per channel)", "fixed: not computed from x", s.var.flatten(),
              ("c",)),
         Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.flatten(), ("c",)),
-        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
+        Step("x̂ = (x − μ)/σ", "", s.xhat, names, key="xhat"),
         Step("G = ∂L/∂y (upstream)", "", g, names),
         Step("ΣG (per channel)", "= ∂L/∂β", g.sum(dim=dims).flatten(), ("c",)),
         Step("Σ(G·x̂) (per channel)", "= ∂L/∂γ", (g * s.xhat).sum(dim=dims).flatten(), ("c",)),
@@ -234,6 +276,7 @@ def _bn_eval_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
             "terms",
             _bn_backward(t, p, g)["x"],
             names,
+            key="x",
         ),
     ]  # fmt: skip
 
@@ -246,6 +289,8 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
     """Batch/layer norm answers that forgot a term of ∂L/∂x (the mean's or the variance's)."""
 
     def slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+        if name in ("var", "dxhat"):
+            return _step_slips(kind, t, p, g, name)
         if name != "x":
             return []
         x = t["x"]
@@ -277,6 +322,27 @@ def _norm_slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tupl
         ]
 
     return slips
+
+
+def _step_slips(kind: str, t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    """Slips in the staged intermediates (training mode): the variance divided by M − 1 (the
+    unbiased one; the normalisation uses the biased), dx̂ without γ."""
+    if kind == "batchnorm" and not p["training"]:
+        return []
+    x, w = t["x"], t.get("weight")
+    if name == "dxhat":
+        return [] if w is None else [("dx̂ = G: the γ factor forgotten", g)]
+    if kind == "batchnorm":
+        s, dims = _bn_stats(x, p["eps"]), _bn_dims(x)
+        squares = ((x - s.mean) ** 2).sum(dim=dims).flatten()
+    else:
+        s, dims = _ln_stats(x, p), _ln_dims(x, p)
+        squares = ((x - s.mean) ** 2).sum(dim=dims)
+    if s.count < 2:
+        return []
+    return [
+        ("the unbiased variance Σ(x − μ)²/(M − 1); normalising uses /M", squares / (s.count - 1))
+    ]
 
 
 def _bn_eval_slips(t: Tensors, p: Params, g: Tensor) -> list[tuple[str, Tensor]]:
@@ -388,12 +454,14 @@ def _row_dims(rank: int) -> tuple[str, ...]:
 
 
 def _ln_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
-    x, w = t["x"], t.get("weight")
-    s, dims = _ln_stats(x, p), _ln_dims(x, p)
+    """Each quantity from the ones before it, over the last k dimensions (normalized_shape)."""
+    x, w, beta, eps = t["x"], t.get("weight"), t.get("bias"), p["eps"]
+    dims = _ln_dims(x, p)
     k = len(dims)
+    d = _prod(x.shape[-k:])
     names = _row_dims(x.dim())
     rows = names[:-k] or ("row",)
-    lead = x.shape[: x.dim() - k]
+    lead = tuple(x.shape[: x.dim() - k])
     over = "Σ_d" if k == 1 else f"Σ over the last {k} dims ({dims_text(x.shape[-k:])})"
     sums = ("Σ_d ĝ (per row)", "Σ_d ĝ·x̂ (per row)")
     if k > 1:
@@ -401,17 +469,47 @@ def _ln_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
             f"Σ ĝ (per row, over the last {k} dims)",
             f"Σ ĝ·x̂ (per row, over the last {k} dims)",
         )
-    ghat = g if w is None else g * w
-    return [
-        Step("μ (per row)", f"μ = (1/D) {over} x, D = {s.count}", s.mean.reshape(lead), rows),
-        Step("σ² (per row, biased)", f"σ² = (1/D) {over} (x − μ)²", s.var.reshape(lead), rows),
-        Step("σ = √(σ² + eps)", f"eps = {p['eps']:g}", s.sigma.reshape(lead), rows),
-        Step("x̂ = (x − μ)/σ", "", s.xhat, names),
-        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", ghat, names),
-        Step(sums[0], "", ghat.sum(dim=dims), rows),
-        Step(sums[1], "", (ghat * s.xhat).sum(dim=dims), rows),
-        Step("∂L/∂x", "(D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ)", _ln_backward(t, p, g)["x"], names),
-    ]
+
+    def row(v: Tensor) -> Tensor:  # a per-row value, broadcast over the normalised dims
+        return v.reshape(*lead, *([1] * k))
+
+    def total(v: Tensor) -> Tensor:  # a sum per row
+        return v.sum(dim=dims).reshape(lead)
+
+    return staged(
+        Step("μ (per row)", f"μ = (1/D) {over} x, D = {d}", dim_names=rows, key="mu",
+             compute=lambda v: total(x) / d),
+        Step("σ² (per row, biased)", f"σ² = (1/D) {over} (x − μ)²", dim_names=rows, key="var",
+             depends_on=("mu",), compute=lambda v: total((x - row(v["mu"])) ** 2) / d),
+        Step("σ = √(σ² + eps)", f"eps = {eps:g}", dim_names=rows, key="std",
+             depends_on=("var",), compute=lambda v: torch.sqrt(v["var"] + eps)),
+        Step("x̂ = (x − μ)/σ", "", dim_names=names, key="xhat", depends_on=("mu", "std"),
+             compute=lambda v: (x - row(v["mu"])) / row(v["std"])),
+        Step("y = γ·x̂ + β", "", dim_names=names, key="y", depends_on=("xhat",),
+             compute=lambda v: v["xhat"] * (1.0 if w is None else w)
+             + (0.0 if beta is None else beta)),
+        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", dim_names=names,
+             key="dxhat", compute=lambda v: g if w is None else g * w),
+        Step(sums[0], "", dim_names=rows, key="sum_dxhat", depends_on=("dxhat",),
+             compute=lambda v: total(v["dxhat"])),
+        Step(sums[1], "", dim_names=rows, key="sum_dxhat_xhat", depends_on=("dxhat", "xhat"),
+             compute=lambda v: total(v["dxhat"] * v["xhat"])),
+        Step("∂L/∂x", "(D·ĝ − Σĝ − x̂·Σ(ĝ·x̂)) / (D·σ)", dim_names=names, key="x",
+             depends_on=("dxhat", "sum_dxhat", "xhat", "sum_dxhat_xhat", "std"),
+             compute=lambda v: (d * v["dxhat"] - row(v["sum_dxhat"])
+                                - v["xhat"] * row(v["sum_dxhat_xhat"])) / (d * row(v["std"]))),
+    )  # fmt: skip
+
+
+LN_KEYS = (
+    ("mu", "μ, the mean per row"),
+    ("var", "σ², the biased variance per row"),
+    ("std", "σ = √(σ² + eps)"),
+    ("xhat", "x̂ = (x − μ)/σ"),
+    ("dxhat", "ĝ = ∂L/∂x̂ = G·γ"),
+    ("sum_dxhat", "Σ ĝ per row"),
+    ("sum_dxhat_xhat", "Σ ĝ·x̂ per row"),
+)
 
 
 def _row_groups(shapes: Shapes, params: Params) -> list[dict[str, int]]:
@@ -448,24 +546,39 @@ def _rms_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
 
 
 def _rms_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
-    x, w = t["x"], t.get("weight")
-    ms, r, xhat = _rms_parts(x, p["eps"])
+    x, w, eps = t["x"], t.get("weight"), p["eps"]
+    d = x.shape[-1]
     names = _row_dims(x.dim())
     rows = names[:-1] or ("row",)
-    ghat = g if w is None else g * w
-    return [
-        Step("mean(x²) (per row)", f"(1/D) Σ_d x², D = {x.shape[-1]}", ms.squeeze(-1), rows),
-        Step("r = √(mean(x²) + eps)", f"eps = {p['eps']:g}", r.squeeze(-1), rows),
-        Step("x̂ = x/r", "", xhat, names),
-        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", ghat, names),
-        Step(
-            "mean(ĝ·x̂) (per row)",
-            "",
-            (ghat * xhat).sum(dim=-1) / x.shape[-1],
-            rows,
-        ),
-        Step("∂L/∂x", "(ĝ − x̂·mean(ĝ·x̂)) / r", _rms_backward(t, p, g)["x"], names),
-    ]
+
+    def row(v: Tensor) -> Tensor:
+        return v.unsqueeze(-1)
+
+    return staged(
+        Step("mean(x²) (per row)", f"(1/D) Σ_d x², D = {d}", dim_names=rows, key="ms",
+             compute=lambda v: (x * x).sum(dim=-1) / d),
+        Step("r = √(mean(x²) + eps)", f"eps = {eps:g}", dim_names=rows, key="r",
+             depends_on=("ms",), compute=lambda v: torch.sqrt(v["ms"] + eps)),
+        Step("x̂ = x/r", "", dim_names=names, key="xhat", depends_on=("r",),
+             compute=lambda v: x / row(v["r"])),
+        Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", dim_names=names,
+             key="dxhat", compute=lambda v: g if w is None else g * w),
+        Step("mean(ĝ·x̂) (per row)", "", dim_names=rows, key="mean_dxhat_xhat",
+             depends_on=("dxhat", "xhat"),
+             compute=lambda v: (v["dxhat"] * v["xhat"]).sum(dim=-1) / d),
+        Step("∂L/∂x", "(ĝ − x̂·mean(ĝ·x̂)) / r", dim_names=names, key="x",
+             depends_on=("dxhat", "xhat", "mean_dxhat_xhat", "r"),
+             compute=lambda v: (v["dxhat"] - v["xhat"] * row(v["mean_dxhat_xhat"])) / row(v["r"])),
+    )  # fmt: skip
+
+
+RMS_KEYS = (
+    ("ms", "mean(x²) per row"),
+    ("r", "r = √(mean(x²) + eps)"),
+    ("xhat", "x̂ = x/r"),
+    ("dxhat", "ĝ = ∂L/∂x̂ = G·γ"),
+    ("mean_dxhat_xhat", "mean(ĝ·x̂) per row"),
+)
 
 
 def _rms_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
@@ -568,6 +681,7 @@ BATCHNORM = Layer(
     forward=_bn_forward,
     backward=_bn_backward,
     steps=_bn_steps,
+    step_keys=BN_KEYS,
     output_dims=lambda shapes: _bn_x_dims(len(shapes["x"])),
     groups=_bn_groups,
     resolve=_bn_resolve,
@@ -609,6 +723,7 @@ LAYERNORM = Layer(
     forward=_ln_forward,
     backward=_ln_backward,
     steps=_ln_steps,
+    step_keys=LN_KEYS,
     output_dims=lambda shapes: _row_dims(len(shapes["x"])),
     groups=_row_groups,
     slips=_norm_slips("layernorm"),
@@ -634,6 +749,7 @@ RMSNORM = Layer(
     forward=_rms_forward,
     backward=_rms_backward,
     steps=_rms_steps,
+    step_keys=RMS_KEYS,
     output_dims=lambda shapes: _row_dims(len(shapes["x"])),
     groups=_row_groups,
     resolve=_rms_resolve,

@@ -297,12 +297,13 @@ def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     return [
         Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
         *_size_steps(x, p),
-        Step("divisor of each window", counted, divisors, ("i", "j")),
+        Step("divisor of each window", counted, divisors, ("i", "j"), key="divisor"),
         Step(
             "∂L/∂x",
             "each window spreads G/divisor over its entries; overlaps add up",
             _avgpool_backward(t, p, g)["x"],
             ("n", "c", "h", "w"),
+            key="x",
         ),
     ]
 
@@ -388,6 +389,7 @@ AVGPOOL2D = Layer(
     forward=_avgpool_forward,
     backward=_avgpool_backward,
     steps=_avgpool_steps,
+    step_keys=(("divisor", "how many entries each window averages"),),
     output_dims=lambda shapes: ("n", "c", "i", "j"),
     groups=_pool_groups,
     workspace=_pool_workspace,
