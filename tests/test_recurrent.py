@@ -583,7 +583,7 @@ def test_batch_slip_uses_n_not_t():
 
 
 def step_keys(result) -> list[str]:
-    return [s.label.split("  ")[0] for s in result.steps if "  " in s.label]
+    return [s.key for s in result.steps if s.key]
 
 
 @pytest.mark.parametrize(
@@ -627,7 +627,7 @@ def test_step_values_are_what_their_keys_say():
         seed=9,
         finals={"c_n": "random"},
     )
-    values = {s.label.split("  ")[0]: np.asarray(nested(s.value)) for s in result.steps}
+    values = {s.key: np.asarray(nested(s.value)) for s in result.steps if s.key}
     y = np.asarray(nested(result.output.value))
     _, _, back = np_lstm(arrays(result))
     for t in (1, 2, 3):
@@ -809,7 +809,7 @@ def test_cli_json_carries_final_states_and_upstreams():
     assert data["final_upstreams"]["G_h"]["source"] == "ones"
 
 
-def test_cli_table_and_expect_with_dashed_names():
+def test_cli_table_and_expect_of_a_weight():
     base = json.loads(
         invoke(
             "layer", "rnn", "--x", "1,2;3,4", "--weight-hh", "0.5", "--weight-ih", "1,-1", "--json"
@@ -826,7 +826,7 @@ def test_cli_table_and_expect_with_dashed_names():
         "--weight-ih",
         "1,-1",
         "--expect",
-        f"weight-ih={answer}",
+        f"weight_ih={answer}",
     )
     assert ok.exit_code == 0, ok.output
     assert "L = Σ G ⊙ y with G" in ok.stdout
@@ -841,7 +841,91 @@ def test_cli_upstream_h_of_a_layer_without_final_states_is_refused():
 
 
 def test_list_shows_the_recurrent_layers():
-    text = invoke("layer", "--list").stdout
+    text = " ".join(invoke("layer", "--list").stdout.split())  # wrapped lines joined
     for kind in ("rnn", "lstm", "gru"):
         assert f"{kind} — " in text
-    assert "nonlinearity=tanh (or relu)" in text
+    assert "nonlinearity=tanh" in text and "(or relu)" in text
+    assert "tK.dh" in text and "tK.dc" in text and "tK.dah" in text
+
+
+# ---------------------------------------------------------------- the worked solution's keys
+
+HAND = {"x": [[1.0, 2.0], [0.0, 1.0], [-1.0, 0.5]], "weight_ih": [[0.5, -0.5]],
+        "weight_hh": [[0.3]], "bias_ih": [0.0], "bias_hh": [0.1]}  # fmt: skip
+
+
+def hand_run(answers: dict):
+    expected = {key: parse_expected(text) for key, text in answers.items()}
+    return run("rnn", values=HAND, upstream=[[1], [1], [1]], expected=expected,
+               settings_=NO_NUMERIC)  # fmt: skip
+
+
+def test_every_step_key_takes_an_answer_and_a_chain_is_carried_forward():
+    # the truth by hand (test_rnn_by_hand): h₂, h₃, then dh₂ = 1 + 0.3·(1 − h₃²)
+    h1 = np.tanh(-0.4)
+    h2 = np.tanh(-0.5 + 0.3 * h1 + 0.1)
+    h3 = np.tanh(-0.75 + 0.3 * h2 + 0.1)
+    dh2 = 1 + 0.3 * (1 - h3**2)
+    right = hand_run({"t3.h": f"{h3:.8f}", "t2.dh": f"{dh2:.8f}"})
+    assert right.answer.passed
+    # dh₂ = 2 is wrong; da₂ and dh₁ worked from it are carried forward, not wrong
+    da2 = 2 * (1 - h2**2)
+    dh1 = 1 + 0.3 * da2
+    marks = hand_run({"t2.dh": "2", "t2.da": f"{da2:.6f}", "t1.dh": f"{dh1:.6f}"}).marks
+    assert [m.status for m in marks] == ["wrong", "carried forward", "carried forward"]
+    assert marks.get("t1.dh").sources == ("t2.da",)  # the nearest answer it follows from
+    # a da₂ that follows from nothing given is wrong
+    alone = hand_run({"t2.da": f"{da2:.6f}"}).marks
+    assert [m.status for m in alone] == ["wrong"]
+
+
+def test_steps_left_out_of_a_long_sequence_still_take_answers():
+    base = run("lstm", {"x": (7, 1, 2)}, params=("hidden_size=1",), steps=True, seed=4)
+    solution = {q.key: q for q in base.solution}
+    assert {f"t{t}.dc" for t in range(1, 8)} <= set(solution)
+    assert "t4.dc" not in step_keys(base)  # not written out, a quantity still
+    value = np.asarray(nested(solution["t4.dc"].value)).ravel()
+    answer = ",".join(f"{v:.10g}" for v in value)
+    result = run("lstm", {"x": (7, 1, 2)}, params=("hidden_size=1",), seed=4,
+                 expected={"t4.dc": parse_expected(answer)})  # fmt: skip
+    assert result.answer.passed
+
+
+def test_the_textbook_gru_is_named_at_a_step():
+    base = run("gru", values=GRU_VALUES, upstream=GRU_G)
+    y_textbook, _ = np_gru(arrays(base), textbook=True)
+    result = run("gru", values=GRU_VALUES, upstream=GRU_G,
+                 expected={"t2.h": parse_expected(answer_text(y_textbook[1]))})  # fmt: skip
+    part = result.answer.parts["t2.h"]
+    assert not part.passed and "t2.h of the textbook GRU" in part.hint, part.hint
+
+
+def test_no_bptt_is_named_at_a_step():
+    base = run("rnn", {"x": (4, 2, 3)}, params=("hidden_size=2",), seed=3)
+    g2 = arrays(base)["g"][1]  # without BPTT dh₂ = G₂ exactly
+    result = run("rnn", {"x": (4, 2, 3)}, params=("hidden_size=2",), seed=3,
+                 expected={"t2.dh": parse_expected(answer_text(g2))})  # fmt: skip
+    hint = result.answer.parts["t2.dh"].hint
+    assert "t2.dh without backpropagation through time" in hint, hint
+
+
+def test_keys_follow_the_sequence_length():
+    layer = get_layer("gru")
+    checked = plan(layer, {"x": Given(shape=(3, 2, 4))}, ["hidden_size=2"])
+    keys = [key for key, _ in layer.keys(checked.shapes, checked.params)]
+    assert keys[:5] == ["t1.r", "t1.z", "t1.nh", "t1.n", "t1.h"]
+    assert keys[15] == "y" and keys[16:19] == ["t3.dh", "t3.da", "t3.dah"]
+    assert keys[-1] == "t1.dah" and len(keys) == 3 * 5 + 1 + 3 * 3
+    run_ = invoke("layer", "gru", "--x-shape", "3x2x4", "--param", "hidden_size=2",
+                  "--expect", "t4.h=1,2")  # fmt: skip
+    assert run_.exit_code == 2 and "t4.h" in run_.stderr and "t3.h" in run_.stderr
+
+
+def test_json_solution_has_every_time_step():
+    run_ = invoke("layer", "rnn", "--x-shape", "6x2", "--param", "hidden_size=2", "--steps",
+                  "--json")  # fmt: skip
+    data = json.loads(run_.stdout)
+    keys = [q["key"] for q in data["solution"]]
+    assert [f"t{t}.h" for t in range(1, 7)] == [k for k in keys if k.endswith(".h")]
+    shown = [step["key"] for step in data["steps"] if step["key"]]
+    assert "t3.h" in keys and "t3.h" not in shown and "t6.h" in shown

@@ -311,7 +311,7 @@ def layer_outline(checked: Plan) -> Outline:
     known once computed) and the gradients by input name."""
     layer = checked.layer
     shapes: dict[str, tuple[int, ...] | None] = {"y": tuple(checked.output_shape)}
-    shapes |= {key: None for key, _ in layer.step_keys}
+    shapes |= {key: None for key, _ in layer.keys(checked.shapes, checked.params)}
     needs = {}
     for item in layer.inputs:
         if not item.has_gradient:

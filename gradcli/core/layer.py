@@ -405,7 +405,8 @@ def layer_gradients(
         for name in names
     ]
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
-    wanted = request.steps or any(key in dict(layer.step_keys) for key in expected or {})
+    keys = dict(layer.keys(plan.shapes, plan.params))
+    wanted = request.steps or any(key in keys for key in expected or {})
     steps = layer.steps(tensors, params, g) if wanted else None
     after = [*([g_drawn] if g_drawn else []), *finals_drawn]  # drawn after the inputs
     notes = _notes(layer, plan, drawn, after, request.seed, defaults)
@@ -674,6 +675,7 @@ def _steps(steps: list[Step]) -> list[LayerStep]:
             symbol=step.symbol or step.label.split(" ")[0],
         )
         for step in steps
+        if step.shown
     ]
 
 

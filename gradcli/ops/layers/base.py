@@ -234,6 +234,9 @@ class Step:
     key: str = ""
     depends_on: tuple[str, ...] = ()
     compute: Callable[[Mapping[str, Tensor]], Tensor] | None = None
+    # False: a quantity of the worked solution that --steps does not write out (the middle
+    # time steps of a long sequence); --expect and the JSON solution still have it
+    shown: bool = True
 
 
 def staged(*steps: Step) -> list[Step]:
@@ -321,6 +324,9 @@ class Layer:
     # them, each with what it is; y and the gradients (keys: the input names) are always
     # quantities, and may be reached by a step too
     step_keys: tuple[tuple[str, str], ...] = ()
+    # the keys for these shapes, when they depend on them (a recurrent layer's t1.h … tT.h,
+    # listed in step_keys as the patterns tK.h …)
+    keys_for: Callable[[Shapes, Params], tuple[tuple[str, str], ...]] | None = None
 
     def input(self, name: str) -> LayerInput:
         for item in self.inputs:
@@ -331,6 +337,10 @@ class Layer:
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(item.name for item in self.inputs)
+
+    def keys(self, shapes: Shapes, params: Params) -> tuple[tuple[str, str], ...]:
+        """The keys of --steps' quantities for these shapes and parameters."""
+        return self.step_keys if self.keys_for is None else self.keys_for(shapes, params)
 
     @property
     def gradient_names(self) -> tuple[str, ...]:

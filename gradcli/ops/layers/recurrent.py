@@ -701,37 +701,48 @@ def _skipped(steps: int, direction: str) -> Step:
     between = "t3" if left == 1 else f"t3 to t{steps - 2}"
     return Step(
         f"… {between}: {left} of {steps} time steps not shown",
-        f"the {direction} goes through them in the same way",
+        f"the {direction} goes through them in the same way; --expect takes their keys "
+        "and --json has every one",
     )
 
 
 def _steps(kind: str) -> Callable[[Tensors, Params, Tensor], list[Step]]:
-    """The forward pass, G, the backward pass and the gradients, at the shown time steps."""
+    """Every quantity as a keyed step, in computation order — the forward pass, y, G, the
+    backward pass, the gradients — the middle time steps of a long sequence not shown."""
 
     def steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         items = quantities(kind, t, p, g)
         values = evaluate(items)
         total = t["x"].shape[0]
-        times = shown_times(total)
-
-        def at(time: int, backward: bool) -> list[Step]:
-            return [
-                Step(f"{q.key}  {q.label}", q.formula, values[q.key], q.dims, symbol=q.symbol)
-                for q in items
-                if q.time == time and q.backward == backward
-            ]
-
+        shown = set(shown_times(total))
         out: list[Step] = []
-        for backward, order in ((False, times), (True, times[::-1])):
-            if backward:
-                out.append(_upstream_step(t, g))
-            for k, time in enumerate(order):
-                out += at(time, backward)
-                if total > STEP_TIMES and k == 1:
-                    out.append(_skipped(total, "backward pass" if backward else "forward pass"))
-        return out + at(0, True)
+        for k, q in enumerate(items):
+            if q.backward and not items[k - 1].backward:  # the forward pass is done
+                out += [_output_step(t, values, total), _upstream_step(t, g)]
+            visible = q.time in shown or not q.time
+            out.append(
+                Step(q.label, q.formula, values[q.key], q.dims, symbol=q.symbol, key=q.key,
+                     depends_on=q.depends_on, compute=q.compute, shown=visible)
+            )  # fmt: skip
+            following = items[k + 1] if k + 1 < len(items) else None
+            gap = total - 1 if q.backward else 2  # the skipped steps come after this one
+            if total > STEP_TIMES and q.time == gap and following and following.time != gap:
+                out.append(_skipped(total, "backward pass" if q.backward else "forward pass"))
+        return out
 
     return steps
+
+
+def _output_step(t: Tensors, values: Mapping[str, Tensor], total: int) -> Step:
+    """y, the hidden states of every time step: shown above the steps, a quantity still."""
+    keys = tuple(f"t{k}.h" for k in range(1, total + 1))
+    dims = ("t", "n", "h") if t["x"].dim() == 3 else ("t", "h")
+
+    def stack(v: Mapping[str, Tensor]) -> Tensor:
+        return torch.stack([v[key] for key in keys])
+
+    return Step("the output sequence", "y[t−1] = h_t", stack(values), dims, key="y",
+                depends_on=keys, compute=stack, shown=False)  # fmt: skip
 
 
 def _upstream_step(t: Tensors, g: Tensor) -> Step:
@@ -757,28 +768,31 @@ def _gate_order(kind: str) -> tuple[str, tuple[int, ...]] | None:
     return None
 
 
+def _forward_key(key: str) -> bool:
+    """A key of the forward pass (t3.h, t3.f): the same with or without BPTT."""
+    return "." in key and not key.split(".", 1)[1].startswith("d")
+
+
 def _slips(kind: str) -> Callable[[Tensors, Params, Tensor, str], list[tuple[str, Tensor]]]:
+    """For a gradient or a step's key: the no-BPTT value, the textbook GRU's, and for the
+    weights and biases the gate blocks in another order."""
+
     def slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+        what = name if "." in name else f"∂L/∂{name}"
         found = []
-        if t["x"].shape[0] > 1:
+        if t["x"].shape[0] > 1 and not _forward_key(name):
             values = evaluate(quantities(kind, t, p, g, through_time=False))
-            found.append(
-                (
-                    f"∂L/∂{name} without backpropagation through time: dh_t = G_t alone, "
-                    "nothing flowing back from step t+1",
-                    values[name],
-                )
-            )
+            text = "without backpropagation through time: dh_t = G_t alone, nothing flowing"
+            if name in values:
+                found.append((f"{what} {text} back from step t+1", values[name]))
         if kind == "gru":
             values = evaluate(quantities(kind, t, p, g, textbook=True))
-            found.append(
-                (
-                    f"∂L/∂{name} of the textbook GRU, r applied to h before the product: "
-                    "n = tanh(W_in x + b_in + W_hn (r⊙h) + b_hn); torch's GRU puts r on "
-                    "(W_hn h + b_hn)",
-                    values[name],
+            if name in values:
+                text = (
+                    "of the textbook GRU, r applied to h before the product: n = tanh(W_in x + "
+                    "b_in + W_hn (r⊙h) + b_hn); torch's GRU puts r on (W_hn h + b_hn)"
                 )
-            )
+                found.append((f"{what} {text}", values[name]))
         order = _gate_order(kind)
         if order is not None and name.startswith(("weight_", "bias_")):
             text, blocks = order
@@ -892,6 +906,56 @@ def _params(kind: str) -> tuple[LayerParam, ...]:
     )
 
 
+_KEYS = {
+    "rnn": (("a", "the pre-activation a_K"), ("h", "the hidden state h_K = y[K−1]")),
+    "lstm": (
+        ("i", "the input gate"), ("f", "the forget gate"), ("g", "the cell candidate"),
+        ("o", "the output gate"), ("c", "the cell state c_K"), ("h", "the hidden state h_K"),
+    ),
+    "gru": (
+        ("r", "the reset gate"), ("z", "the update gate"),
+        ("nh", "n's hidden part h_{K−1} W_hnᵀ + b_hn"), ("n", "the new gate"),
+        ("h", "the hidden state h_K"),
+    ),
+}  # fmt: skip
+_BACK_KEYS = {
+    "rnn": (("dh", "∂L/∂h_K"), ("da", "∂L/∂a_K")),
+    "lstm": (("dh", "∂L/∂h_K"), ("dc", "∂L/∂c_K"), ("da", "∂L/∂a_K (blocks i | f | g | o)")),
+    "gru": (
+        ("dh", "∂L/∂h_K"), ("da", "∂L/∂ of x_K W_ihᵀ + b_ih (blocks r | z | n)"),
+        ("dah", "∂L/∂ of h_{K−1} W_hhᵀ + b_hh (blocks r | z | n)"),
+    ),
+}  # fmt: skip
+
+
+def _step_keys(kind: str) -> tuple[tuple[str, str], ...]:
+    """The keys as patterns, for listings: tK.h at every time step K = 1…T."""
+    return tuple(
+        (f"tK.{name}", f"{text}, K = 1…T") for name, text in (*_KEYS[kind], *_BACK_KEYS[kind])
+    )
+
+
+def _keys_for(kind: str) -> Callable[[Shapes, Params], tuple[tuple[str, str], ...]]:
+    """The keys for T time steps, in computation order: forward t1…tT, y, backward tT…t1."""
+
+    def keys(shapes: Shapes, params: Params) -> tuple[tuple[str, str], ...]:
+        steps = shapes["x"][0]
+        out = [
+            (f"t{t}.{name}", text.replace("_K", sub(t)))
+            for t in range(1, steps + 1)
+            for name, text in _KEYS[kind]
+        ]
+        out.append(("y", "the output sequence"))
+        out += [
+            (f"t{t}.{name}", text.replace("_K", sub(t)))
+            for t in range(steps, 0, -1)
+            for name, text in _BACK_KEYS[kind]
+        ]
+        return tuple(out)
+
+    return keys
+
+
 def _finals(kind: str) -> tuple[FinalOutput, ...]:
     finals = [FinalOutput("h_n", "upstream-h", "G_h", "h0", "h_n = h_T, the last hidden state")]
     if kind == "lstm":
@@ -993,6 +1057,8 @@ def _record(kind: str, summary: str) -> Layer:
         final_outputs=_finals(kind),
         forward_all=outputs,
         batch_size=_batch_size,
+        step_keys=_step_keys(kind),
+        keys_for=_keys_for(kind),
     )
 
 
