@@ -6,7 +6,12 @@ wall time (and the median peak RSS). Targets are ratios against:
 * ``python -c "import torch"`` for computing commands (the floor: they must import torch);
 * ``python -c "import typer, typer.rich_utils"`` for help and listings (they must not).
 
-Usage: python benchmarks/bench.py [--repeat N] [--markdown]
+Usage: python benchmarks/bench.py [--repeat N] [--markdown] [--startup]
+
+``--startup`` measures only help and listings against Typer's import (a minute, not ten):
+each figure is the ratio of the medians, followed by the spread of the per-round ratios
+(each run divided by the Typer run of its own round: first to third quartile) and the same
+ratio in CPU time, which a busy machine disturbs far less than wall time.
 
 The "separate invocations" figure runs one line of each kind of the batch file as its own
 process and multiplies the median by the number of lines, rather than spending ~40 minutes
@@ -70,10 +75,11 @@ class Sample:
     wall: float
     rss_mib: float
     code: int
+    cpu: float = 0.0  # user + system seconds of the process
 
 
-def run(argv: list[str], stdin: str | None = None) -> Sample:
-    """Wall time and peak RSS of one process (output discarded)."""
+def run(argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None) -> Sample:
+    """Wall time and peak RSS of one process (output discarded); ``env`` adds variables."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -81,13 +87,15 @@ def run(argv: list[str], stdin: str | None = None) -> Sample:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=out,
+            env=None if env is None else {**os.environ, **env},
         )
         if stdin is not None:
             proc.stdin.write(stdin.encode())
             proc.stdin.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-    return Sample(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+    code = os.waitstatus_to_exitcode(status)
+    return Sample(wall, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime)
 
 
 def medians(samples: list[Sample]) -> tuple[float, float]:
@@ -116,6 +124,14 @@ HELP_CASES = {
     "gradcli loss --list": gradcli("loss", "--list"),
     "gradcli optim --list": gradcli("optim", "--list"),
 }
+MORE_HELP_CASES = {  # --startup measures these too
+    **{
+        f"gradcli {name} --help": gradcli(name, "--help")
+        for name in ("optim", "layer", "expr", "check")
+    },
+    **{f"gradcli {name} --list": gradcli(name, "--list") for name in ("optim", "layer", "expr")},
+}
+HELP_TARGET = 1.30  # × typer
 COMPUTE_CASES = {
     "gradcli softmax-jacobian 1 2 3": gradcli("softmax-jacobian", "1", "2", "3"),
     "gradcli activation sigmoid 0.5": gradcli("activation", "sigmoid", "0.5"),
@@ -183,10 +199,7 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
         ),
         ("baseline: python -c 'import typer, typer.rich_utils'", f"{typer_wall:.3f} s", "", True),
     ]
-    for key in HELP_CASES:
-        wall, _ = medians(samples[key])
-        ratio = wall / typer_wall
-        rows.append((key, f"{wall:.3f} s = {ratio:.2f}× typer", "≤ 1.30× typer", ratio <= 1.30))
+    rows += help_rows(samples, HELP_CASES)
     for key in COMPUTE_CASES:
         wall, rss = medians(samples[key])
         ratio, mem = wall / torch_wall, rss / torch_rss
@@ -213,6 +226,48 @@ def measure(repeat: int) -> list[tuple[str, str, str, bool]]:
     return rows
 
 
+def quartiles(values: list[float]) -> tuple[float, float]:
+    """First and third quartile (the spread reported beside a median)."""
+    q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return q1, q3
+
+
+def help_rows(samples: dict[str, list[Sample]], cases: dict[str, list[str]]) -> list[Row]:
+    """One row per help or listing case: the ratio of the medians against Typer's import, the
+    quartiles of the per-round ratios, and the ratio of the medians in CPU time."""
+    typer = samples["typer"]
+    typer_wall = statistics.median(s.wall for s in typer)
+    typer_cpu = statistics.median(s.cpu for s in typer)
+    rows = []
+    for key in cases:
+        runs = samples[key]
+        wall = statistics.median(s.wall for s in runs)
+        ratio = wall / typer_wall
+        low, high = quartiles([s.wall / t.wall for s, t in zip(runs, typer, strict=True)])
+        cpu = statistics.median(s.cpu for s in runs) / typer_cpu
+        figure = f"{wall:.3f} s = {ratio:.2f}× typer (rounds {low:.2f}–{high:.2f}×; CPU {cpu:.2f}×)"
+        rows.append((key, figure, f"≤ {HELP_TARGET:.2f}× typer", ratio <= HELP_TARGET))
+    return rows
+
+
+def measure_startup(repeat: int) -> list[Row]:
+    """Help and listings only, interleaved with Typer's import."""
+    cases = {**HELP_CASES, **MORE_HELP_CASES}
+    samples: dict[str, list[Sample]] = {"typer": []}
+    for _ in range(repeat):
+        samples["typer"].append(run(TYPER))
+        for key, argv in cases.items():
+            sample = run(argv)
+            if sample.code != 0:
+                raise SystemExit(f"{key} exited {sample.code}")
+            samples.setdefault(key, []).append(sample)
+    typer = samples["typer"]
+    low, high = quartiles([s.wall for s in typer])
+    baseline = f"{statistics.median(s.wall for s in typer):.3f} s (rounds {low:.3f}–{high:.3f} s)"
+    return [("baseline: python -c 'import typer, typer.rich_utils'", baseline, "", True),
+            *help_rows(samples, cases)]  # fmt: skip
+
+
 def simple_main(doc: str, measure: Callable[[int], list[Row]], repeat: int) -> int:
     """The command line of a benchmark with no options of its own: --repeat and --markdown."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -225,7 +280,16 @@ def simple_main(doc: str, measure: Callable[[int], list[Row]], repeat: int) -> i
 
 
 def main() -> int:
-    return simple_main(__doc__, measure, repeat=7)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, help="rounds (default 7, or 21 with --startup)")
+    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--startup", action="store_true", help="help and listings only")
+    args = parser.parse_args()
+    compile_gradcli()
+    chosen, repeat = (measure_startup, 21) if args.startup else (measure, 7)
+    repeat = args.repeat or repeat
+    rows = chosen(repeat)
+    return report(rows, f"{repeat} interleaved runs each; medians", args.markdown)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def load(name: str = "torch") -> ModuleType:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        with spinner(f"loading {name.split('.')[0]}"):
+        with spinner(f"loading {name.split('.')[0]}"), standing_somewhere() as moved:
             module = importlib.import_module(name)
+            if moved:  # torch.func imports torch._dynamo later, and its config reads the cwd
+                importlib.import_module("torch._dynamo")
         if threads_wanted is not None:
             sys.modules["torch"].set_num_threads(threads_wanted)
     finally:
@@ -44,6 +46,42 @@ def load(name: str = "torch") -> ModuleType:
         if enabled:
             gc.enable()
     return module
+
+
+GONE = (
+    "the current directory no longer exists (it was deleted or moved); cd to an existing "
+    "directory and run again"
+)
+
+
+@contextlib.contextmanager
+def standing_somewhere() -> Iterator[bool]:
+    """Run the block from ``/`` when the working directory has been deleted, and return to it
+    after (so relative paths still mean what they meant: nothing). Yields whether it moved.
+
+    torch's oneMKL ends the process with "Intel oneMKL FATAL ERROR: Cannot load
+    libtorch_cpu.so" (exit 2, no ``Error:`` line) when ``getcwd()`` fails while torch loads,
+    and ``torch._dynamo`` calls ``os.getcwd()`` when it is imported.
+    """
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        pass
+    else:
+        yield False
+        return
+    from gradcli.errors import InputError
+
+    try:
+        here = os.open(".", os.O_RDONLY)
+    except OSError:
+        raise InputError(GONE) from None
+    try:
+        os.chdir("/")
+        yield True
+    finally:
+        os.fchdir(here)
+        os.close(here)
 
 
 SPINNER_DELAY = 1.0  # seconds before the spinner shows

@@ -20,8 +20,11 @@ DEFAULT_MAX_MEMORY = 2 * 10**9
 MAX_WORK_ENV = "GRADCLI_MAX_WORK"
 DEFAULT_MAX_WORK = 5e10  # element operations (multiply-adds, activations): about a minute here
 FLOAT64 = 8  # bytes per float64 entry: every comparison is made in float64
+_OPERATIONS = re.compile(r"\d+(?:\.\d*)?(?:e[+-]?\d+)?", re.IGNORECASE | re.ASCII)
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_AMOUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE | re.ASCII
+)
 
 
 def max_memory() -> int:
@@ -65,10 +68,7 @@ def max_work() -> float:
     raw = os.environ.get(MAX_WORK_ENV, "").strip()
     if not raw:
         return DEFAULT_MAX_WORK
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
+    value = float(raw) if _OPERATIONS.fullmatch(raw) else math.nan  # ASCII digits only
     if not (math.isfinite(value) and value >= 1):
         raise InputError(f"{MAX_WORK_ENV}={shown(raw)} is not a number of operations, e.g. 1e11")
     return value
@@ -93,6 +93,24 @@ def check_limits() -> None:
 def entries(shape: Iterable[int]) -> int:
     """Number of entries of a tensor of ``shape`` (exact, however large)."""
     return math.prod(int(n) for n in shape)
+
+
+PARSED_ENTRY_BYTES = 160  # peak bytes per number while a tensor's text is parsed (45–110 measured)
+TEXT_PER_ENTRY = 32  # characters a number may take on average in @FILE / stdin text
+
+
+def max_entries(copies: float = 0.0) -> int:
+    """How many numbers a tensor given as text may hold: what the memory limit allows for
+    ``copies`` float64 copies of it (the command's own need), and never more than parsing
+    the text can hold (``PARSED_ENTRY_BYTES`` each)."""
+    return int(max_memory() // max(FLOAT64 * copies, PARSED_ENTRY_BYTES))
+
+
+def max_text(entries_allowed: int) -> int:
+    """Characters of @FILE / stdin text read for at most ``entries_allowed`` numbers: room for
+    ``TEXT_PER_ENTRY`` each (a float64 written in full takes 24), within an eighth of the
+    memory limit (the text is held twice while it is joined), and at least 1 MB."""
+    return max(min(entries_allowed * TEXT_PER_ENTRY, max_memory() // 8), 10**6)
 
 
 def require_entries(shape: Iterable[int], what: str, copies: float = 1.0) -> None:

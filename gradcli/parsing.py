@@ -6,13 +6,14 @@ its input in linear time and raises :class:`InputError` naming the option and th
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from gradcli.errors import InputError, shown, suggest
 
@@ -133,54 +134,191 @@ def _nest(values: list[float], shape: tuple[int, ...]) -> list:
     return [_nest(values[i * size : (i + 1) * size], shape[1:]) for i in range(shape[0])]
 
 
-def parse_tensor(text: str, what: str, *, max_dims: int = 4) -> TensorData:
+def parse_tensor(
+    text: str, what: str, *, max_dims: int = 4, max_entries: int | None = None
+) -> TensorData:
     """A tensor from option text: ``1,2,3``, rows ``1,2;3,4``, a JSON nested list (up to
-    ``max_dims`` deep), ``@FILE`` (the same forms, read from a text file) or ``-`` (stdin)."""
-    source = _read_source(text, what)
+    ``max_dims`` deep), ``@FILE`` (the same forms, read from a text file) or ``-`` (stdin).
+
+    At most ``max_entries`` numbers (default: what the memory limit allows while parsing,
+    :func:`gradcli.limits.max_entries`); a file or stdin is read in chunks and refused as soon
+    as it holds more, whatever size it claims to have.
+    """
+    from gradcli.limits import max_entries as memory_bound
+
+    bound = memory_bound() if max_entries is None else max_entries
+    source = _read_source(text, what, bound)
+    data = _parse_source(source, text, what, max_dims)
+    if len(data.values) > bound:
+        raise _too_many(what, f"{len(data.values):,} numbers", bound)
+    return data
+
+
+def _parse_source(source: str, text: str, what: str, max_dims: int) -> TensorData:
     stripped = source.strip()
     if not stripped:
         raise InputError(f"{what} is empty: give numbers such as 1,2,3")
     if stripped.startswith("["):
         return _from_json(stripped, what, max_dims)
     if ";" in stripped or "\n" in stripped:
-        rows = [row for row in re.split(r"[;\n]", stripped) if row.strip()]
-        if not rows:
-            raise InputError(f"{what} {shown(text)} holds no numbers")
         if max_dims < 2:
             raise InputError(f"{what} must be a vector, not a matrix")
-        parsed = [parse_values([row], what) for row in rows]
-        widths = {len(row) for row in parsed}
-        if len(widths) > 1:
-            lengths = ", ".join(str(len(row)) for row in parsed[:10])
-            raise InputError(f"{what} is ragged: its rows have {lengths} values")
-        return TensorData([v for row in parsed for v in row], (len(parsed), len(parsed[0])))
-    values = parse_values([stripped], what)
+        return _from_rows(stripped, text, what)
+    values = _numbers_in(stripped, what)
+    if not values:
+        raise InputError(f"no {what} given")
     return TensorData(values, (len(values),))
 
 
-def _read_source(text: str, what: str) -> str:
-    """The option's text, or the contents of ``@FILE`` / stdin for ``-``."""
-    from gradcli.limits import human_bytes, max_memory
+_TOKEN = re.compile(r"[^,\s]+")
+_ROW = re.compile(r"[^;\n]+")
 
-    limit = max_memory() // 8  # parsed numbers take several times their text's size
+
+def _from_rows(text: str, original: str, what: str) -> TensorData:
+    """Rows separated by ``;`` or new lines, read into one flat list (no list per row)."""
+    column = _one_per_row(text)
+    if column:
+        return TensorData(column, (len(column), 1))
+    values: list[float] = []
+    widths: list[int] = []
+    for row in _ROW.finditer(text):
+        body = row.group()
+        if body.isspace():
+            continue
+        numbers = _numbers_in(body, what)
+        if not numbers:
+            raise InputError(f"no {what} given")
+        values += numbers
+        widths.append(len(numbers))
+    if not widths:
+        raise InputError(f"{what} {shown(original)} holds no numbers")
+    if min(widths) != max(widths):
+        lengths = ", ".join(str(width) for width in widths[:10])
+        raise InputError(f"{what} is ragged: its rows have {lengths} values")
+    return TensorData(values, (len(widths), widths[0]))
+
+
+_WITHIN_A_ROW = re.compile(r"[^\S\n]|,")  # white space other than a new line, or a comma
+_BREAK = re.compile(r"[,\s]")
+FAST_BLOCK = 1 << 16  # characters converted at a time on the fast path
+
+
+def _one_per_row(text: str) -> list[float] | None:
+    """A column written one number per row (as ``np.savetxt`` writes a vector), read in one
+    pass; None when a row holds more than one number or the fast path does not apply (the
+    row-by-row reading then decides)."""
+    rows = text.replace("\r\n", "\n").replace(";", "\n")
+    return None if _WITHIN_A_ROW.search(rows) else _fast_numbers(rows)
+
+
+def _numbers_in(text: str, what: str) -> list[float]:
+    """The numbers of ``text`` (separated by commas and white space), each as
+    :func:`parse_number` reads it; the first bad one is named."""
+    values = _fast_numbers(text)
+    if values is not None:
+        return values
+    return [parse_number(match.group(), what) for match in _TOKEN.finditer(text)]
+
+
+def _fast_numbers(text: str) -> list[float] | None:
+    """The numbers of ASCII ``text`` without ``_`` by ``float()``, which there reads exactly
+    what ``_NUMBER`` allows (and nan/inf, which the finiteness check catches), converted a
+    block at a time so that only one block's pieces exist at once. None when any piece is
+    not a finite number: the careful reading then names it."""
+    if not text.isascii() or "_" in text:
+        return None
+    values: list[float] = []
+    start = 0
+    try:
+        while start < len(text):
+            cut = _BREAK.search(text, start + FAST_BLOCK)
+            end = cut.start() if cut else len(text)
+            values += map(float, text[start:end].replace(",", " ").split())
+            start = end
+    except ValueError:
+        return None
+    return values if all(map(math.isfinite, values)) else None
+
+
+def _too_many(what: str, found: str, bound: int) -> InputError:
+    from gradcli.limits import MAX_MEMORY_ENV, human_bytes, max_memory
+
+    return InputError(
+        f"{what} holds {found}; the limit is {bound:,} numbers, set by the memory limit of "
+        f"{human_bytes(max_memory())} (set {MAX_MEMORY_ENV} to raise it)"
+    )
+
+
+FILE_CHUNK = 1 << 16  # bytes read at a time from @FILE and stdin
+BOM = "\ufeff"
+_ENTRY_SEPARATORS = str.maketrans(",;[]", "    ")
+
+
+def _read_source(text: str, what: str, max_entries: int) -> str:
+    """The option's text, or the contents of ``@FILE`` / stdin for ``-``, read in chunks up
+    to ``max_entries`` numbers (and the text that many numbers can take)."""
     if text.strip() == STDIN:
-        return _read_stdin(what, limit)
+        claim_stdin(what)
+        if sys.stdin is None:
+            raise InputError(f"{what}: standard input is closed")
+        stream = getattr(sys.stdin, "buffer", None) or sys.stdin
+        return _read_bounded(stream, what, "standard input", max_entries)
     if not text.startswith(FILE_PREFIX):
         return text
-    path = Path(text[len(FILE_PREFIX) :])
+    path = text[len(FILE_PREFIX) :]
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(
-                f"{what}: {shown(str(path))} is {human_bytes(size)}; the limit for a tensor file "
-                f"is {human_bytes(limit)} (set GRADCLI_MAX_MEMORY to raise it)"
-            )
-        with path.open(encoding="utf-8") as handle:
-            return handle.read(limit + 1)
+        with open(path, "rb") as handle:
+            return _read_bounded(handle, what, shown(path), max_entries)
     except OSError as error:
-        raise InputError(f"{what}: cannot read {shown(str(path))}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{what}: {shown(str(path))} is not UTF-8 text") from None
+        raise InputError(f"{what}: cannot read {shown(path)}: {error.strerror}") from None
+
+
+def _read_bounded(stream: BinaryIO | TextIO, what: str, name: str, max_entries: int) -> str:
+    """Read ``stream`` chunk by chunk, counting the numbers on the way: refuse NUL bytes, text
+    that is not UTF-8, more than ``max_entries`` numbers and more text than they need. A byte
+    order mark at the start is skipped."""
+    from gradcli.limits import max_text
+
+    max_chars = max_text(max_entries)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    pieces: list[str] = []
+    chars = entries = offset = 0
+    inside = False  # the text so far ends inside a number
+    while True:
+        raw = stream.read(FILE_CHUNK)
+        if "\0" in raw if isinstance(raw, str) else b"\0" in raw:
+            raise InputError(f"{what}: {name} holds NUL bytes: it is not a text file")
+        try:
+            piece = raw if isinstance(raw, str) else decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"{what}: {name} is not UTF-8 text (byte {offset + error.start + 1})"
+            ) from None
+        offset += len(raw)
+        if piece and not chars:
+            piece = piece.removeprefix(BOM)
+        if piece:
+            chars += len(piece)
+            if chars > max_chars:
+                raise _too_long(what, name, max_chars, max_entries)
+            spaced = piece.translate(_ENTRY_SEPARATORS)
+            entries += len(spaced.split()) - (inside and not spaced[0].isspace())
+            inside = not spaced[-1].isspace()
+            if entries > max_entries:
+                raise _too_many(what, f"more than {max_entries:,} numbers ({name})", max_entries)
+            pieces.append(piece)
+        if not raw:
+            return "".join(pieces)
+
+
+def _too_long(what: str, name: str, max_chars: int, max_entries: int) -> InputError:
+    from gradcli.limits import MAX_MEMORY_ENV
+
+    return InputError(
+        f"{what}: {name} is longer than {max_chars:,} characters, more than {max_entries:,} "
+        f"numbers can take (the limit set by the memory limit; set {MAX_MEMORY_ENV} to "
+        "raise it)"
+    )
 
 
 _stdin_taken = False
@@ -198,19 +336,6 @@ def claim_stdin(owner: str) -> None:
     if _stdin_taken:
         raise InputError(f"{owner}: standard input ('-') is already taken; use @FILE instead")
     _stdin_taken = True
-
-
-def _read_stdin(what: str, limit: int) -> str:
-    claim_stdin(what)
-    if sys.stdin is None:
-        raise InputError(f"{what}: standard input is closed")
-    try:
-        text = sys.stdin.read(limit + 1)
-    except UnicodeDecodeError:
-        raise InputError(f"{what}: standard input is not UTF-8 text") from None
-    if len(text) > limit:
-        raise InputError(f"{what}: standard input holds more than {limit:,} characters")
-    return text
 
 
 def _from_json(text: str, what: str, max_dims: int) -> TensorData:
@@ -317,6 +442,20 @@ def parse_matrix(text: str, what: str) -> Matrix:
 
 
 _DIM_SEPARATORS = re.compile(r"\s*[x×,]\s*", re.IGNORECASE)
+MAX_WHOLE_DIGITS = 100  # far beyond any size that fits; int() itself stops at 4,300 digits
+
+
+def whole_number(text: str, what: str) -> int | None:
+    """A whole number ≥ 0 written in ASCII digits, or None when ``text`` is not one; an
+    InputError when it has more than ``MAX_WHOLE_DIGITS`` digits (no size is that large)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    if len(text.lstrip("0")) > MAX_WHOLE_DIGITS:
+        raise InputError(
+            f"{what}: {shown(text)} has {len(text.lstrip('0')):,} digits; no size or count "
+            f"that large can fit (at most {MAX_WHOLE_DIGITS} digits are read)"
+        )
+    return int(text)
 
 
 def parse_dims(text: str, what: str, *, max_dims: int = 4, min_dims: int = 1) -> tuple[int, ...]:
@@ -324,7 +463,7 @@ def parse_dims(text: str, what: str, *, max_dims: int = 4, min_dims: int = 1) ->
     pieces = _DIM_SEPARATORS.split(text.strip())
     example = "x".join(["2", "3", "4", "5"][: max(min_dims, 2)])
     for piece in pieces:
-        if not piece.isascii() or not piece.isdigit() or int(piece) == 0:
+        if not whole_number(piece, what):  # None or 0
             raise InputError(
                 f"{what} {shown(text)}: {shown(piece)} is not a positive whole number "
                 f"(write a shape such as {example})"

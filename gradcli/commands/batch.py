@@ -46,7 +46,7 @@ def _open(file: str) -> Iterator[BinaryIO]:
         claim_stdin("batch")
         if sys.stdin is None:
             raise InputError("batch: standard input is closed; give a FILE or pipe the commands in")
-        yield getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+        yield getattr(sys.stdin, "buffer", None) or _TextAsBytes(sys.stdin)
         return
     try:
         handle = open(file, "rb")  # noqa: SIM115  (closed below)
@@ -54,6 +54,17 @@ def _open(file: str) -> Iterator[BinaryIO]:
         raise InputError(f"batch: cannot read {shown(file)}: {error.strerror}") from None
     with handle:
         yield handle
+
+
+class _TextAsBytes:
+    """A text stream without a byte buffer (a replaced ``sys.stdin``), read as UTF-8 a line
+    at a time like a binary file: never read whole."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.stream.readline(size).encode("utf-8", "surrogateescape")
 
 
 def read_lines(handle: BinaryIO) -> Iterator[tuple[int, str | None, str | None]]:
@@ -101,11 +112,13 @@ def run_batch(handle: BinaryIO, out: TextIO, commands: dict[str, Any]) -> int:
     ``commands`` are the application's commands by name (batch is handed them by the running
     app, so it never imports the app). Ctrl-C stops the whole batch at once (exit 130).
     """
+    from gradcli import sandbox
     from gradcli._torch import torch_threads
 
     # every line is small work: one torch thread (measured with benchmarks/bench_batch.py:
-    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine)
-    with torch_threads(1):
+    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine); torch stays
+    # loaded here, so that each check line's child process starts with it
+    with torch_threads(1), sandbox.torch_in_parent():
         return _run_lines(handle, out, commands)
 
 
@@ -149,8 +162,16 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
         return code, stdout.getvalue().strip()
     if code == ExitCode.INTERRUPTED:
         return code, ""
-    message = stderr.getvalue().strip().removeprefix("Error: ")
-    return max(code, ExitCode.BAD_INPUT), _error(number, message or f"exit code {code}")
+    return max(code, ExitCode.BAD_INPUT), _error(number, _message(stderr.getvalue(), code))
+
+
+def _message(stderr: str, code: int) -> str:
+    """The line's ``Error:`` message (the last one: the user's code may have printed before)."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    if errors:
+        return errors[-1].removeprefix("Error: ")
+    return "\n".join(lines) or f"exit code {code}"
 
 
 def _arguments(text: str) -> tuple[str, list[str]]:

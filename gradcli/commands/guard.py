@@ -15,6 +15,7 @@ from typing import Any
 import typer
 from typer._click.exceptions import NoSuchOption
 
+from gradcli._torch import GONE
 from gradcli.errors import ExitCode, InputError, escape, no_such_option
 
 MESSAGE_LIMIT = 1000  # characters of one error line
@@ -54,6 +55,8 @@ def guarded(run: Callable[[], Any]) -> int:
     except Exception as error:
         if _out_of_memory(error):
             return fail(OUT_OF_MEMORY)
+        if _working_directory_gone(error):
+            return fail(GONE)
         if os.environ.get("GRADCLI_DEBUG") == "1":
             traceback.print_exc()
         return fail(
@@ -75,6 +78,17 @@ def _out_of_memory(error: Exception) -> bool:
     return isinstance(error, RuntimeError) and (
         "can't allocate memory" in text or "not enough memory" in text
     )
+
+
+def _working_directory_gone(error: Exception) -> bool:
+    """``os.getcwd()`` failed somewhere (the directory was deleted): not a bug of gradcli's."""
+    if not isinstance(error, FileNotFoundError) or error.filename is not None:
+        return False
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def _no_such_option(error: NoSuchOption) -> str:

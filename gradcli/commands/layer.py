@@ -19,7 +19,7 @@ from gradcli.commands.options import (
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError, shown, unknown
 from gradcli.expect import Expected, parse_expected, shape_of
-from gradcli.limits import require_memory, require_work
+from gradcli.limits import FLOAT64, max_entries, require_memory, require_work
 from gradcli.ops.layers import (
     LAYERS,
     Given,
@@ -32,6 +32,7 @@ from gradcli.ops.layers import (
     option,
     plan,
 )
+from gradcli.ops.layers.plan import entry_bytes
 from gradcli.parsing import parse_dims, parse_tensor
 from gradcli.results.layer import LayerListing
 
@@ -237,13 +238,20 @@ def gather_inputs(
         elif text.strip().lower() in NO_INPUT_WORDS:
             given[key] = Given(none=True)
         else:
-            data = parse_tensor(text, option(key))
+            data = parse_tensor(text, option(key), max_entries=_input_bound(layer, key))
             given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
     if "x" in given and layer.name == "embedding" and "indices" not in given:
         raise InputError(
             "embedding takes its integer row numbers as --indices (e.g. --indices 0,2,2), not --x"
         )
     return given
+
+
+def _input_bound(layer: Layer, key: str) -> int | None:
+    """How many numbers ``--KEY`` may hold: beyond this the memory check refuses the layer
+    whatever the other shapes, so a file is refused as soon as its count passes it."""
+    item = next((item for item in layer.inputs if item.name == key), None)
+    return None if item is None else max_entries(entry_bytes(item) / FLOAT64)
 
 
 def parse_upstream(text: str, checked: Plan) -> str | Given:

@@ -105,7 +105,7 @@ SeedOpt = Annotated[
 
 def precision_digits(text: str | int) -> int:
     text = str(text).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 17:
+    if not (text.isascii() and text.isdigit() and len(text) <= 2 and 1 <= int(text) <= 17):
         raise typer.BadParameter(f"'{text}' is not a whole number from 1 to 17")
     return int(text)
 

@@ -34,11 +34,19 @@ from gradcli.ops.network import (
     unknown_key,
 )
 from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
-from gradcli.parsing import Matrix, Vector, number_tokens, parse_array, parse_matrix, parse_number
+from gradcli.parsing import (
+    Matrix,
+    Vector,
+    number_tokens,
+    parse_array,
+    parse_matrix,
+    parse_number,
+    whole_number,
+)
 from gradcli.render import OutputFormat
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
-_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$")
+_SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$", re.ASCII)
 
 
 def parse_bias(text: str, layer: int) -> Vector | None:
@@ -55,7 +63,7 @@ def parse_layer_sizes(text: str) -> list[int]:
     """``256,10`` → [256, 10]; every size a positive integer."""
     sizes = []
     for piece in number_tokens(text, "--layers") or [""]:
-        if not piece.isdigit() or int(piece) == 0:
+        if not whole_number(piece, "--layers"):  # None or 0
             raise InputError(f"--layers '{text}': '{piece}' is not a positive whole number")
         sizes.append(int(piece))
     return sizes
@@ -64,7 +72,9 @@ def parse_layer_sizes(text: str) -> list[int]:
 def parse_shape(text: str) -> tuple[int, int]:
     """``64x784`` → (64, 784): samples × input features."""
     match = _SHAPE.match(text)
-    if not match or 0 in (int(match[1]), int(match[2])):
+    if not match or not (
+        whole_number(match[1], "--x-shape") and whole_number(match[2], "--x-shape")
+    ):
         raise InputError(f"--x-shape '{text}' must look like BxN with positive B and N, e.g. 1x10")
     return int(match[1]), int(match[2])
 
@@ -92,7 +102,7 @@ def parse_target(text: str) -> Vector | Matrix:
     return parse_array(text, "--target")
 
 
-_EXPECT_KEY = re.compile(r"^layer\d+\.(new_)?(weight|bias)$")
+_EXPECT_KEY = re.compile(r"^layer[0-9]{1,9}\.(new_)?(weight|bias)$")  # ASCII, bounded
 
 
 def parse_expectations(items: list[str], lr: str | None = None) -> dict[str, Expected]:

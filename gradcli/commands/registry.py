@@ -4,6 +4,9 @@ Every command is registered once through :func:`register`, which gives it the sh
 conventions: ``-h`` as well as ``--help``, a summary that fits ``gradcli --help`` uncut, a
 usage line that shows required arguments as required (``NAME X...``), and 2–4 examples at
 the end of its ``--help`` (the tests run every one of them).
+
+Commands load on demand (:data:`gradcli.cli.COMMAND_LOADERS`): ``gradcli activation --list``
+imports the activation command alone.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class CommandInfo:
     command_class: type[GradcliCommand] | None = None  # a subclass, for a command's own parsing
 
 
-COMMANDS: dict[str, CommandInfo] = {}
+COMMANDS: dict[str, CommandInfo] = {}  # the commands loaded so far (gradcli.cli loads them)
 
 
 class GradcliCommand(TyperCommand):

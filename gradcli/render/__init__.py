@@ -23,6 +23,7 @@ class OutputFormat(str, Enum):
 TABLE_RENDERERS = {
     "gradcli.results.check": "gradcli.render.check_table",
     "gradcli.results.expr": "gradcli.render.expr_table",
+    "gradcli.results.failure": "gradcli.render.failure_table",
     "gradcli.results.layer": "gradcli.render.layer_table",
     "gradcli.results.loss": "gradcli.render.loss_table",
     "gradcli.results.optim": "gradcli.render.optim_table",
@@ -51,6 +52,10 @@ def render(result: Any, fmt: OutputFormat, precision: int, out: TextIO | None = 
         from gradcli.render.graph import write_dot
 
         write_dot(result.graph, stream)
+    elif type(result).__module__ == "gradcli.results.listing":  # --list: text rows only
+        from gradcli.render.listing import write_listing
+
+        write_listing(result, stream)
     else:
         from gradcli.render.table import write_table
 

@@ -14,9 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradcli.render.fit import FitTable
-from gradcli.streams import ASCII_STAND_INS
+from gradcli.streams import ascii_text
 
-_TABLE = str.maketrans(ASCII_STAND_INS)
 _UNICODE_PROBE = "∂²⋅─│⎛⎝⎧⎩√ℯ"
 
 
@@ -29,10 +28,6 @@ def wants_ascii(console: Console) -> bool:
     except (UnicodeEncodeError, LookupError):
         return True
     return False
-
-
-def ascii_text(text: str) -> str:
-    return text.translate(_TABLE)
 
 
 def ascii_renderable(item: RenderableType | None) -> RenderableType | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import singledispatch
 from typing import Any, TextIO
 
@@ -18,7 +17,6 @@ from gradcli.render.plain import ascii_renderable
 from gradcli.results import GradientCheck, flatten
 from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import PlotOnly
-from gradcli.results.listing import Listing
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.streams import can_encode
 
@@ -42,16 +40,6 @@ def print_renderable(renderable: RenderableType, out: TextIO) -> None:
 
 def write_table(result: Any, out: TextIO, precision: int) -> None:
     print_renderable(as_renderable(result, precision), out)
-
-
-def listing_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
-    """A plain table of text rows, for ``--list``."""
-    table = Table(title=Text(title), title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    return table
 
 
 NOT_COMPUTED = "—"  # a numeric entry left out of a sampled check
@@ -169,12 +157,6 @@ def pick(n: int, limit: int) -> list[int | None]:
 @singledispatch
 def as_renderable(result: Any, precision: int) -> RenderableType:
     raise TypeError(f"no table renderer for {type(result).__name__}")
-
-
-@as_renderable.register
-def _(result: Listing, precision: int) -> RenderableType:
-    tables = [listing_table(t.title, t.columns, t.rows) for t in result.tables]
-    return Group(*tables, *[Text(note) for note in result.notes])
 
 
 @as_renderable.register

@@ -115,6 +115,8 @@ class LayerParam:
 
     def _parse_float(self, text: str, owner: str) -> float:
         try:
+            if not text.isascii() or "_" in text:  # float() would take '１', '٢' and '1_0'
+                raise ValueError(text)
             value = float(text)
         except ValueError:
             raise InputError(
@@ -163,7 +165,7 @@ class LayerParam:
             raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
         values = []
         for piece in pieces:
-            if not re.fullmatch(r"[+-]?\d{1,9}", piece):
+            if not re.fullmatch(r"[+-]?\d{1,9}", piece, re.ASCII):
                 raise InputError(f"{owner}: --param {self.name}={shown(text)} must be {wanted}")
             value = int(piece)
             if self.minimum is not None and value < self.minimum:

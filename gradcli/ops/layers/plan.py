@@ -179,6 +179,16 @@ def memory_estimate(layer: Layer, shapes: Shapes, params: Params, out: Shape) ->
     return 8 * tensor_entries + PYTHON_FLOAT_BYTES * lists
 
 
+def entry_bytes(item: LayerInput) -> int:
+    """The least :func:`memory_estimate` counts for each entry of the input ``item`` (its
+    copies, and for an input with a gradient the gradients and their result lists; nothing of
+    the output's): a file with more than limit / this numbers would be refused anyway, so it
+    is refused while it is read."""
+    if item.has_gradient:
+        return 8 * (2 + 4) + PYTHON_FLOAT_BYTES * (LISTS_PER_ENTRY + 1)
+    return 8 * 2 + PYTHON_FLOAT_BYTES
+
+
 def _missing(layer: Layer, item: LayerInput) -> str:
     if item.kind == "index":
         return f"{layer.name} needs {option(item.name)} (integers, {item.shape})"
