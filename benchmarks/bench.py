@@ -78,8 +78,8 @@ class Sample:
     cpu: float = 0.0  # user + system seconds of the process
 
 
-def run(argv: list[str], stdin: str | None = None) -> Sample:
-    """Wall time and peak RSS of one process (output discarded)."""
+def run(argv: list[str], stdin: str | None = None, env: dict[str, str] | None = None) -> Sample:
+    """Wall time and peak RSS of one process (output discarded); ``env`` adds variables."""
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -87,6 +87,7 @@ def run(argv: list[str], stdin: str | None = None) -> Sample:
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=out,
+            env=None if env is None else {**os.environ, **env},
         )
         if stdin is not None:
             proc.stdin.write(stdin.encode())

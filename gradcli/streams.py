@@ -146,9 +146,12 @@ class SafeStream(io.TextIOBase):
     def _silence(self) -> None:
         """Point the descriptor at /dev/null so that Python's exit flush cannot fail again."""
         with contextlib.suppress(Exception):
+            target = self.raw.fileno()  # type: ignore[union-attr]  (may raise: no descriptor)
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.raw.fileno())  # type: ignore[union-attr]
-            os.close(devnull)
+            try:
+                os.dup2(devnull, target)
+            finally:
+                os.close(devnull)  # never left open (a test runner's streams have no fileno)
 
 
 @contextlib.contextmanager

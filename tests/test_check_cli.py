@@ -83,21 +83,7 @@ def user(tmp_path):
         (["{d}/mylayer.py:2x"], ["'2x' is not a Python name"]),
         (["{d}:f"], ["is not a .py file"]),
         (["{d}/mylayer.py:dubled", "-i", "3"], ["mylayer.py has no 'dubled'", "'doubled'"]),
-        (["{d}/broken.py:f"], ["broken.py line 2: SyntaxError: invalid syntax"]),
-        (["{d}/raises.py:f"], ["raises.py line 2 in <module>: RuntimeError: boom at import"]),
-        (
-            ["{d}/mylayer.py:doubled", "--backward", "{d}/mylayer.py:view3", "-i", "4"],
-            [
-                "mylayer.py line 9 in view3: RuntimeError: shape '[3]' is invalid for input of "
-                "size 4"
-            ],
-        ),
-        (["{d}/mylayer.py:quits", "-i", "3"], ["line 13 in quits: SystemExit", "sys.exit(3)"]),
         (["{d}/mylayer.py:log", "-i", "-1,2"], ["NaN or ∞ at 1 of 2 entries", "--input"]),
-        (["{d}/mylayer.py:as_list", "-i", "3"], ["returned a list of 2 values"]),
-        (["{d}/mylayer.py:as_pair", "-i", "3"], ["returned a tuple of 2 values", "one output"]),
-        (["{d}/mylayer.py:as_ints", "-i", "3"], ["tensor of int64, not floats"]),
-        (["{d}/mylayer.py:numpy_out", "-i", "3"], ["NumPy array", "--numpy"]),
         (["{d}/mylayer.py:value"], ["mylayer.py:value is int, not a function"]),
         (["{d}/mylayer.py:Plain"], ["is a class but not a torch.autograd.Function"]),
         (["{d}/mylayer.py:two"], ["one --input per input", "2 inputs (x, w)"]),
@@ -146,16 +132,73 @@ def test_bad_input_and_errors_in_user_code_are_one_line(user, args, fragments):
     ])  # fmt: skip
 
 
-def test_traceback_prints_the_users_frames_then_the_error_line(user):
+@pytest.mark.parametrize(
+    ("args", "headline", "where"),
+    [
+        (["{d}/broken.py:f"], "broken.py cannot be imported: SyntaxError: invalid syntax",
+         "broken.py line 2 in <module>"),
+        (["{d}/raises.py:f"], "raised RuntimeError in the import of raises.py: boom at import",
+         "raises.py line 2 in <module>"),
+        (
+            ["{d}/mylayer.py:doubled", "--backward", "{d}/mylayer.py:view3", "-i", "4"],
+            "raised RuntimeError in the backward of mylayer.py:doubled: shape '[3]' is invalid "
+            "for input of size 4",
+            "mylayer.py line 9 in view3",
+        ),
+        (["{d}/mylayer.py:quits", "-i", "3"],
+         "your code called sys.exit(3) in the forward of mylayer.py:quits",
+         "mylayer.py line 13 in quits"),
+        (["{d}/mylayer.py:as_list", "-i", "3"],
+         "your forward returned an int as output 0 of 2, not a tensor", None),
+        (["{d}/mylayer.py:as_ints", "-i", "3"], "a tensor of int64, not floats", None),
+        (["{d}/mylayer.py:numpy_out", "-i", "3"], "a NumPy array for tensor inputs; pass --numpy",
+         None),
+    ],
+)  # fmt: skip
+def test_errors_in_their_code_are_findings_exit_1(user, args, headline, where):
+    """An exception (SyntaxError and SystemExit too) or a forward result that is no tensor:
+    a finding about the user's code — exit 1, said on stdout (the table, or JSON), no
+    traceback, nothing on stderr."""
+    argv = [arg.replace("{d}", str(user)) for arg in args]
+    run = invoke("check", *argv)
+    assert run.code == 1, (run.stdout, run.stderr)
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "hello from" in run.stderr or run.stderr == ""
+    text = " ".join(run.stdout.split())
+    assert f"✗ {headline}" in text or headline in text, text
+    if where:
+        assert f"at {where}" in text
+    data = invoke("check", *argv, "--json").json()
+    assert data["agree"] is False and data["command"] == "check"
+    failure = data["failure"]
+    assert headline in " ".join(failure["headline"].split())
+    if where:
+        assert f"{failure['where']['file']} line {failure['where']['line']} in " \
+            f"{failure['where']['function']}" == where  # fmt: skip
+
+
+def test_a_tuple_of_tensors_is_several_outputs(user):
+    data = invoke("check", f"{user}/mylayer.py:as_pair", "-i", "3", "--json").json()
+    assert data["agree"] is True
+    assert data["outputs"] == [{"name": "out0", "shape": [3]}, {"name": "out1", "shape": [3]}]
+    assert data["output_shape"] == [6]
+
+
+def test_traceback_prints_the_users_frames_before_the_finding(user):
     run = invoke(
         "check", f"{user}/mylayer.py:doubled", "--backward", f"{user}/mylayer.py:view3",
         "-i", "4", "--traceback",
     )  # fmt: skip
-    assert run.code == 2 and run.stdout == ""
+    assert run.code == 1
     assert run.stderr.count("Traceback (most recent call last):") == 1
     assert 'mylayer.py", line 9, in view3' in run.stderr
     assert "gradcli/core" not in run.stderr  # their frames, not ours
-    assert run.stderr.rstrip().splitlines()[-1].startswith("Error: mylayer.py line 9 in view3")
+    assert run.stderr.rstrip().splitlines()[-1].startswith("RuntimeError: shape '[3]'")
+    assert "at mylayer.py line 9 in view3" in run.stdout
+    assert "--traceback shows" not in run.stdout
+    plain = invoke("check", f"{user}/mylayer.py:doubled", "--backward",
+                   f"{user}/mylayer.py:view3", "-i", "4")  # fmt: skip
+    assert "Traceback" not in plain.stderr and "--traceback shows" in plain.stdout
 
 
 def test_their_prints_go_to_stderr_and_json_stays_valid(user):
@@ -322,7 +365,9 @@ def test_help_states_the_trust_and_the_exit_codes():
     run = invoke("check", "--help")
     text = " ".join(run.stdout.split())
     assert "runs with your permissions" in text
-    assert "Exit 0" in text and "2: bad input or an error in your code" in text
+    assert "Exit 0" in text and "an error in your code; 2: bad input" in text
+    for option in ("--kwarg", "--convention", "--timeout"):
+        assert option in text
 
 
 def test_real_process_json_is_clean():

@@ -12,9 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "check.md"
 
 
-def test_the_page_shows_two_console_examples():
+def test_the_page_shows_its_console_examples():
     # tests/test_readme.py re-runs every console block of every page
-    assert PAGE.read_text(encoding="utf-8").count("```console") == 2
+    text = PAGE.read_text(encoding="utf-8")
+    assert text.count("```console") == 6
+    for shown in ("--kwarg bn_param=", "uses_helper.py", "os._exit(0)", "--timeout 1"):
+        assert shown in text, shown
 
 
 def diagnoses_table() -> str:

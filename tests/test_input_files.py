@@ -32,7 +32,7 @@ from gradcli.parsing import _TOKEN, parse_number, parse_tensor
 from tests.conftest import assert_bad_input, invoke
 from tests.test_layers import CASES, case_id
 
-LOSS_BOUND = DEFAULT_MAX_MEMORY // (FLOAT64 * LOSS_COPIES)  # 6,250,000: require_entries' bound
+LOSS_BOUND = DEFAULT_MAX_MEMORY // (FLOAT64 * LOSS_COPIES)  # 1,562,500: require_entries' bound
 PEAK_MIB = 256  # the bad-input corpus's memory bound per case
 SECONDS = 10.0  # a whole process, start-up included, on a busy machine (it was 30 s+ before)
 ADDRESS_SPACE = 1 << 30  # bytes a child may map: the old whole-file read needed 2.8 GB
@@ -87,7 +87,7 @@ def assert_refused(code: int, stderr: str, seconds: float, peak: float, fragment
 
 
 def test_the_loss_file_bound_is_the_command_lines_bound():
-    assert max_entries(LOSS_COPIES) == LOSS_BOUND == 6_250_000
+    assert max_entries(LOSS_COPIES) == LOSS_BOUND == 1_562_500
     assert max_entries() == DEFAULT_MAX_MEMORY // PARSED_ENTRY_BYTES
 
 
@@ -140,14 +140,14 @@ def test_text_without_numbers_is_bounded_too(tmp_path):
 
 
 def test_stdin_is_counted_like_a_file():
-    bound = 10**6 // (FLOAT64 * LOSS_COPIES)  # 3,125 under GRADCLI_MAX_MEMORY=1M
+    bound = 10**6 // (FLOAT64 * LOSS_COPIES)  # 781 under GRADCLI_MAX_MEMORY=1M
     args = ["loss", "mse", "--pred", "-", "--target", "1", "--json"]
     env = {"GRADCLI_MAX_MEMORY": "1M"}
     over = CliRunner().invoke(app, args, input="1 " * (bound + 1), env=env)
     assert over.exit_code == 2 and over.stdout == ""
     assert f"holds more than {bound:,} numbers (standard input)" in over.stderr
     within = CliRunner().invoke(app, args, input="1 " * bound, env=env)
-    assert within.exit_code == 2 and "3125 values" in within.stderr  # read whole; shapes differ
+    assert within.exit_code == 2 and f"{bound} values" in within.stderr  # read whole; shapes differ
 
 
 @pytest.mark.parametrize(

@@ -773,6 +773,12 @@ def test_big_sequences_are_refused_with_size_and_limit(monkeypatch):
     work = plan(get_layer("rnn"), {"x": Given(shape=(1000, 1, 2000))}, ["hidden_size=2000"])
     with pytest.raises(InputError, match=r"needs about .* operations; the limit is"):
         require_limits(work)
+    monkeypatch.delenv("GRADCLI_MAX_MEMORY")
+    # a long thin sequence: little memory, but the derivation's Python loop visits every step
+    thin = plan(get_layer("lstm"), {"x": Given(shape=(100000, 1))}, ["hidden_size=1"])
+    assert thin.fixed_work >= 100000 * 1_000_000
+    with pytest.raises(InputError, match=r"needs about .* operations; the limit is"):
+        require_limits(thin)
     # the estimate grows with T·N·H·(D + H)
     small = plan(get_layer("lstm"), {"x": Given(shape=(10, 2, 3))}, ["hidden_size=4"])
     double = plan(get_layer("lstm"), {"x": Given(shape=(20, 2, 3))}, ["hidden_size=4"])

@@ -112,11 +112,13 @@ def run_batch(handle: BinaryIO, out: TextIO, commands: dict[str, Any]) -> int:
     ``commands`` are the application's commands by name (batch is handed them by the running
     app, so it never imports the app). Ctrl-C stops the whole batch at once (exit 130).
     """
+    from gradcli import sandbox
     from gradcli._torch import torch_threads
 
     # every line is small work: one torch thread (measured with benchmarks/bench_batch.py:
-    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine)
-    with torch_threads(1):
+    # two threads made a 1,000-line batch 1.4–2.2× slower on this 2-core machine); torch stays
+    # loaded here, so that each check line's child process starts with it
+    with torch_threads(1), sandbox.torch_in_parent():
         return _run_lines(handle, out, commands)
 
 
@@ -160,8 +162,16 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
         return code, stdout.getvalue().strip()
     if code == ExitCode.INTERRUPTED:
         return code, ""
-    message = stderr.getvalue().strip().removeprefix("Error: ")
-    return max(code, ExitCode.BAD_INPUT), _error(number, message or f"exit code {code}")
+    return max(code, ExitCode.BAD_INPUT), _error(number, _message(stderr.getvalue(), code))
+
+
+def _message(stderr: str, code: int) -> str:
+    """The line's ``Error:`` message (the last one: the user's code may have printed before)."""
+    lines = stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("Error: ")]
+    if errors:
+        return errors[-1].removeprefix("Error: ")
+    return "\n".join(lines) or f"exit code {code}"
 
 
 def _arguments(text: str) -> tuple[str, list[str]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,19 +14,35 @@ from gradcli.commands.options import Common, SeedOpt, computing_command
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown
 from gradcli.limits import FLOAT64, require_memory
-from gradcli.parsing import parse_dims, parse_tensor
+from gradcli.parsing import parse_dims, parse_number, parse_tensor
 from gradcli.results.check import InputSpec
-from gradcli.usercode import Target, UserCodeError, UserInterrupt, parse_target
+from gradcli.usercode import UserCodeFailure, UserInterrupt, parse_target
 
 MAX_DIMS = 4
+DEFAULT_TIMEOUT = 60.0  # seconds one call of the user's code may take
+KWARG_LIMIT = 100_000  # characters of one --kwarg value
+KWARG_DEPTH = 16  # nesting of a --kwarg value's lists and objects
+CONVENTIONS = ("auto", "inputs", "cs231n")
+PYTHON_WORDS = {"True": True, "False": False, "None": None}
 _SHAPE = re.compile(r"^\s*\d+(\s*[x×]\s*\d+)*\s*$", re.IGNORECASE)
 _INT_SPEC = re.compile(r"^\s*int\s*:(?P<shape>[^:]*):(?P<high>[^:]*)$", re.IGNORECASE)
+_SCALAR_SPEC = re.compile(r"^\s*scalar\s*(?::(?P<value>.*))?$", re.IGNORECASE | re.S)
+_BARE_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def parse_input_spec(text: str, number: int) -> InputSpec:
-    """``3x4`` (random values of that shape), ``1,2;3,4`` / JSON / @FILE (values), or
-    ``int:SHAPE:HIGH`` (integers in [0, HIGH), no gradient)."""
+    """``3x4`` (random values of that shape), ``1,2;3,4`` / JSON / @FILE (values),
+    ``int:SHAPE:HIGH`` (integers in [0, HIGH), no gradient), or ``scalar`` / ``scalar:0.5``
+    (a 0-d tensor: random, or that value)."""
     what = f"--input {number}"
+    scalar = _SCALAR_SPEC.match(text)
+    if scalar:
+        if scalar["value"] is None:
+            return InputSpec(text, "random", ())
+        value = parse_number(scalar["value"], f"{what} (scalar:VALUE)")
+        return InputSpec(text, "literal", (), (value,))
+    if text.strip().lower().startswith("scalar"):
+        raise InputError(f"{what} {shown(text)} must look like scalar or scalar:VALUE")
     match = _INT_SPEC.match(text)
     if match:
         shape = parse_dims(match["shape"], f"{what} (int:SHAPE:HIGH)", max_dims=MAX_DIMS)
@@ -78,7 +96,8 @@ def check(
             "-i",
             metavar="SPEC",
             help="One per input, in order: a shape 3x4 (random values, |x| in [0.1, 1]), "
-            "values '1,2;3,4' / JSON / @FILE, or int:SHAPE:HIGH (integers, no gradient).",
+            "values '1,2;3,4' / JSON / @FILE, int:SHAPE:HIGH (integers, no gradient), or "
+            "scalar / scalar:0.5 (a 0-d tensor).",
             show_default=False,
         ),
     ] = None,
@@ -100,6 +119,33 @@ def check(
         str,
         typer.Option("--order", metavar="1|2", help="2: also check the gradient of your gradient."),
     ] = "1",
+    kwarg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kwarg",
+            metavar="NAME=VALUE",
+            help="A non-tensor argument of your forward, by name; VALUE is JSON "
+            '(stride=2, bn_param=\'{"mode": "train"}\') or a bare word (mode=train).',
+            show_default=False,
+        ),
+    ] = None,
+    convention: Annotated[
+        str,
+        typer.Option(
+            "--convention",
+            metavar="auto|inputs|cs231n",
+            help="A pair's calling convention: backward(dout, *inputs), or CS231n's "
+            "forward -> (out, cache) with backward(dout, cache); auto tells them apart.",
+        ),
+    ] = "auto",
+    timeout: Annotated[
+        str,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Longest one call of your code may take (0: no limit).",
+        ),
+    ] = "60",
     show_traceback: Annotated[
         bool,
         typer.Option("--traceback", help="On an error in your code, print its full traceback."),
@@ -110,12 +156,16 @@ def check(
     """Check your own backward against finite differences; say which entries are wrong and why.
 
     FILE.py is imported and run as Python: it is your own code and runs with your
-    permissions, so check only code you trust. Exit 0: right; 1: wrong gradients (or a
-    defect such as an in-place change); 2: bad input or an error in your code.
+    permissions, so check only code you trust; it runs in a child process, so an exit, a
+    crash or a hang is reported too. Exit 0: right; 1: wrong gradients, a defect (such as
+    an in-place change) or an error in your code; 2: bad input.
     """
     request_target = parse_target(target)
     request_backward = None if backward is None else parse_target(backward, "--backward ")
     specs = tuple(parse_input_spec(text, i) for i, text in enumerate(input_ or [], 1))
+    kwargs = parse_kwargs(kwarg or [])
+    chosen_convention = parse_convention(convention, backward is not None)
+    seconds = parse_timeout(timeout)
     chosen_order = parse_order(order)
     if not common.settings.numeric:
         raise InputError(
@@ -131,36 +181,156 @@ def check(
     require_memory(total * FLOAT64 * 8, f"holding the inputs ({total:,} entries) and their copies")
     if numpy:
         numpy_available()
-    return _run(request_target, request_backward, specs, seed, numpy, chosen_order, common,
-                show_traceback)  # fmt: skip
+    fields = {
+        "target": request_target,
+        "backward": request_backward,
+        "inputs": specs,
+        "seed": seed,
+        "numpy": numpy,
+        "order": chosen_order,
+        "kwargs": tuple(kwargs.items()),
+        "convention": chosen_convention,
+    }
+    return _run(fields, seconds, common, show_traceback)
 
 
-def _run(
-    target: Target,
-    backward: Target | None,
-    specs: tuple[InputSpec, ...],
-    seed: int,
-    numpy: bool,
-    order: int,
-    common: Common,
-    show_traceback: bool,
-) -> int:
-    """Import torch and the user's code now that every option is valid; run; render."""
-    from gradcli.core.check import CheckRequest
-    from gradcli.core.check import check as run_check
+def parse_kwargs(texts: list[str]) -> dict[str, Any]:
+    """``--kwarg NAME=VALUE`` (repeatable) → {name: value}; VALUE is JSON, True/False/None,
+    or a bare word (a string). Never evaluated as Python."""
+    found: dict[str, Any] = {}
+    for text in texts:
+        name, sep, raw = text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(
+                f"--kwarg {shown(text)} must look like NAME=VALUE, e.g. stride=2 or "
+                """bn_param='{"mode": "train"}'"""
+            )
+        if not name.isidentifier():
+            raise InputError(f"--kwarg {shown(text)}: {shown(name)} is not a Python name")
+        if name in found:
+            raise InputError(f"--kwarg {name} is given twice")
+        found[name] = _kwarg_value(name, raw.strip())
+    return found
 
-    request = CheckRequest(target, backward, specs, seed, numpy, order)
+
+def _kwarg_value(name: str, raw: str) -> Any:
+    what = f"--kwarg {name}"
+    if not raw:
+        raise InputError(f"{what} has no value: write {name}=VALUE (JSON, or a word)")
+    if len(raw) > KWARG_LIMIT:
+        raise InputError(f"{what}: the value is longer than {KWARG_LIMIT:,} characters")
+    if raw in PYTHON_WORDS:
+        return PYTHON_WORDS[raw]
+    if _json_depth(raw) > KWARG_DEPTH:
+        raise InputError(f"{what}: the value is nested more than {KWARG_DEPTH} levels deep")
+
+    def constant(token: str) -> float:
+        raise InputError(f"{what}: {token} is not a finite number (NaN and inf are not allowed)")
+
     try:
-        result = run_check(request, common.settings)
-    except UserCodeError as error:
-        if show_traceback:
-            files = [target.path] + ([backward.path] if backward else [])
-            sys.stderr.write(error.traceback_text(files))
-        raise
+        value = json.loads(raw, parse_constant=constant)
+    except json.JSONDecodeError as error:
+        if _BARE_WORD.match(raw):
+            return raw  # a word such as train or max: the string
+        raise InputError(
+            f"{what} {shown(raw)} is neither JSON nor a bare word ({error.msg} at character "
+            f'{error.pos + 1}); quote it for your shell, e.g. {name}=\'{{"mode": "train"}}\''
+        ) from None
+    if not _finite(value):
+        raise InputError(f"{what} {shown(raw)}: a number overflows float64 (±1.8e308)")
+    return value
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of ``[`` and ``{`` in a JSON text (strings skipped), in one pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped = not escaped and char == "\\"
+            if char == '"' and not escaped:
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
+def parse_convention(text: str, pair: bool) -> str:
+    value = text.strip().lower()
+    if value not in CONVENTIONS:
+        raise InputError(f"--convention {shown(text)} must be one of: {', '.join(CONVENTIONS)}")
+    if value != "auto" and not pair:
+        raise InputError(
+            f"--convention {value} is for a forward/backward pair: give --backward FILE.py:NAME"
+        )
+    return value
+
+
+def parse_timeout(text: str) -> float:
+    value = parse_number(text, "--timeout")
+    if value < 0:
+        raise InputError(f"--timeout {shown(text)} must be ≥ 0 seconds (0: no limit)")
+    return value
+
+
+def _run(fields: dict[str, Any], seconds: float, common: Common, show_traceback: bool) -> int:
+    """Run the check — torch and the user's code in a child process — and render here."""
+    from gradcli import sandbox
+    from gradcli.results.failure import CheckFailure
+
+    settings = common.settings
+    try:
+        result = sandbox.contain(lambda: _check_in_child(fields, settings), seconds or None)
+    except UserCodeFailure as failure:
+        if show_traceback and failure.failure.traceback:
+            sys.stderr.write(failure.failure.traceback.rstrip("\n") + "\n")
+        notes = [] if sandbox.available() else [NOT_CONTAINED]
+        if not show_traceback and failure.failure.traceback:
+            notes.append("--traceback shows the whole traceback")
+        backward = fields["backward"]
+        result = CheckFailure(
+            fields["target"].text,
+            None if backward is None else backward.text,
+            failure.failure,
+            notes,
+        )
     except UserInterrupt as interrupt:
         sys.stderr.write(f"Error: {interrupt}\n")
         return ExitCode.INTERRUPTED
+    else:
+        if not sandbox.available():
+            result.notes.append(NOT_CONTAINED)
     return common.output.show(result)
+
+
+def _check_in_child(fields: dict[str, Any], settings: Any) -> Any:
+    """In the child process: import torch and the core, run the check."""
+    from gradcli.core.check import CheckRequest, check
+
+    return check(CheckRequest(**fields), settings)
+
+
+NOT_CONTAINED = (
+    "your code ran inside gradcli's own process (GRADCLI_NO_SANDBOX=1, or no os.fork on this "
+    "system): an os._exit, a crash or a hang in it is not contained, and --timeout is not "
+    "enforced"
+)
 
 
 INFO = CommandInfo(
@@ -176,5 +346,10 @@ INFO = CommandInfo(
             code=1,
         ),
         Example("check examples/linear_torch.py:Linear --input 4x3 --input 2x3 --input 2"),
+        Example(
+            "check examples/cs231n_affine.py:affine_forward --backward "
+            "examples/cs231n_affine.py:affine_backward --numpy --input 2x4x3 --input 12x5 "
+            "--input 5"
+        ),
     ),
 )

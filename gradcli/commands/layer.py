@@ -329,11 +329,12 @@ def require_limits(checked: Plan) -> None:
 
     The forward pass runs about FORWARD_PASSES times over (forward, the backward by hand,
     autograd's forward and backward, the result's conversions); finite differences keep
-    within the engine's own work budget.
+    within the engine's own work budget. A layer may add work its forward does not measure
+    (a recurrent layer's Python loop over the time steps).
     """
     what = f"layer {checked.layer.name} on these shapes"
     require_memory(checked.bytes_needed, what)
-    require_work(FORWARD_PASSES * checked.multiply_adds, what)
+    require_work(FORWARD_PASSES * checked.multiply_adds + checked.fixed_work, what)
 
 
 INFO = CommandInfo(

@@ -25,6 +25,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli._torch import load
+from gradcli.core.calling import (
+    CS231N,
+    Binding,
+    Convention,
+    TorchState,
+    bind,
+    fresh_cache,
+    is_array,
+    open_parameters,
+    output_tensor,
+    resolve_convention,
+    result_failure,
+    split_result,
+    tensor_problem,
+    type_name,
+)
 from gradcli.core.diagnose import diagnose
 from gradcli.core.engine import (
     BASE_STEP,
@@ -50,7 +66,7 @@ from gradcli.results.check import (
     unravel,
 )
 from gradcli.settings import Dtype, Settings, Tolerance
-from gradcli.usercode import Loader, Target, UserCodeError
+from gradcli.usercode import Loader, Target
 
 torch = load()
 Tensor = torch.Tensor
@@ -84,6 +100,8 @@ class CheckRequest:
     seed: int = 0
     numpy: bool = False
     order: int = 1
+    kwargs: tuple[tuple[str, Any], ...] = ()  # --kwarg NAME=VALUE, parsed
+    convention: str = "auto"  # of a forward/backward pair: auto, inputs or cs231n
 
 
 # ------------------------------------------------------------------ the user's code
@@ -100,9 +118,13 @@ class Returned:
 
 
 class Session:
-    """One forward call whose backward can be called again and again."""
+    """One forward call whose backward can be called again and again.
+
+    ``out`` is the forward's output; with several outputs, their entries joined (flat), and
+    ``outputs`` names each one and its shape."""
 
     out: Tensor
+    outputs: list[tuple[str, tuple[int, ...]]]
     changed: list[str | None]  # per argument: "forward"/"backward" when it was changed in place
 
     def vjp(self, v: Tensor) -> Returned:  # pragma: no cover  (abstract)
@@ -115,8 +137,11 @@ def _user_form(x: Tensor, numpy: bool) -> Any:
 
 
 def _as_tensor(value: Any) -> Tensor | None:
-    """A tensor (NumPy arrays and NumPy scalars too) as a float64 copy, else None."""
+    """A tensor (NumPy arrays and NumPy scalars too) as a float64 copy, else None (also for
+    a tensor that is not dense, real and on the CPU: meta, sparse, complex…)."""
     if isinstance(value, Tensor):
+        if tensor_problem(value) is not None:
+            return None
         return value.detach().to(torch.float64).clone()
     module = type(value).__module__
     if module == "numpy" and hasattr(value, "dtype") and hasattr(value, "shape"):
@@ -137,38 +162,57 @@ def _dtype_name(value: Any) -> str | None:
 
 
 def _type_name(value: Any) -> str:
+    """What a value is, without an article: ``list``, ``meta tensor (…)``, ``numpy.str_``."""
     if isinstance(value, Tensor):
-        return "tensor"
+        problem = tensor_problem(value)
+        return "tensor" if problem is None else problem.removeprefix("a ")
     module, name = type(value).__module__, type(value).__name__
     return name if module == "builtins" else f"{module}.{name}"
 
 
 def _output(value: Any, label: str, numpy: bool) -> Tensor:
-    """The forward's output as a tensor (as computed), or a UserCodeError saying what it was."""
-    if isinstance(value, Tensor):
-        out = value
-    elif type(value).__module__ == "numpy" and hasattr(value, "shape"):
-        if not numpy:
-            raise UserCodeError(
-                f"{label} returned a NumPy array for tensor inputs; pass --numpy to give it "
-                "NumPy arrays"
-            )
-        import numpy
+    """The forward's one output as a tensor (as computed), or a failure saying what it was."""
+    if isinstance(value, (tuple, list)):
+        return _join(_outputs(value, label, numpy))
+    return output_tensor(value, label, numpy)
 
-        array = numpy.asarray(value)
-        if array.dtype.kind != "f":
-            raise UserCodeError(f"{label} returned a NumPy array of {array.dtype}, not floats")
-        out = torch.from_numpy(array.copy())
-    elif isinstance(value, (tuple, list)):
-        raise UserCodeError(
-            f"{label} returned a {type(value).__name__} of {len(value)} values; gradcli check "
-            "needs one output tensor (check a function that returns one of them)"
-        )
-    else:
-        raise UserCodeError(f"{label} returned {_type_name(value)}, not a tensor")
-    if not (out.is_floating_point()):
-        raise UserCodeError(f"{label} returned a tensor of {_dtype_name(out)}, not floats")
-    return out
+
+def _outputs(value: Any, label: str, numpy: bool) -> list[Tensor]:
+    """The forward's outputs: one tensor, or each item of a tuple (several outputs)."""
+    if not isinstance(value, (tuple, list)):
+        return [output_tensor(value, label, numpy)]
+    if not value:
+        raise result_failure(label, "forward", f"an empty {type(value).__name__}")
+    return [
+        output_tensor(item, label, numpy, f"output {i} of {len(value)}")
+        for i, item in enumerate(value)
+    ]
+
+
+def _join(outs: Sequence[Tensor]) -> Tensor:
+    """Several outputs as one flat tensor (one output as it is)."""
+    if len(outs) == 1:
+        return outs[0]
+    common = outs[0].dtype
+    for o in outs[1:]:
+        common = torch.promote_types(common, o.dtype)
+    return torch.cat([o.reshape(-1).to(common) for o in outs])
+
+
+def _split(v: Tensor, outputs: Sequence[tuple[str, tuple[int, ...]]]) -> list[Tensor]:
+    """A flat upstream vector cut into one upstream per output, in each output's shape."""
+    parts, start = [], 0
+    for _, shape in outputs:
+        size = math.prod(shape)
+        parts.append(v.reshape(-1)[start : start + size].reshape(shape))
+        start += size
+    return parts
+
+
+def _named(outs: Sequence[Tensor], names: Sequence[str]) -> list[tuple[str, tuple[int, ...]]]:
+    if len(names) != len(outs):
+        names = ["out"] if len(outs) == 1 else [f"out{i}" for i in range(len(outs))]
+    return [(name, tuple(o.shape)) for name, o in zip(names, outs, strict=True)]
 
 
 def _changed(before: Tensor, after: Any) -> bool:
@@ -199,9 +243,12 @@ class _TorchSession(Session):
         self.passed = (
             self.leaves if code.kind == KIND_AUTOGRAD else [leaf.clone() for leaf in self.leaves]
         )
+        code.shapes = code.slot_shapes(self.leaves)
         with code.loader.running(f"the forward of {code.label}"):
             raw = code.call(*self.passed)
-        self.out = _output(raw, f"{code.label} (forward)", numpy=False)
+        self.outs = _outputs(raw, f"{code.label}", numpy=False)
+        self.outputs = _named(self.outs, [])
+        self.out = _join(self.outs)
 
     def vjp(self, v: Tensor) -> Returned:
         code = self.code
@@ -209,21 +256,22 @@ class _TorchSession(Session):
             self._start()  # backward changed an input in place: torch would refuse a 2nd call
         wanted = [leaf for leaf, grad in zip(self.leaves, code.differentiable, strict=True) if grad]
         code.recorded.clear()
-        code.shapes = [tuple(leaf.shape) for leaf in self.leaves]
+        code.shapes = code.slot_shapes(self.leaves)
         grads: Sequence[Tensor | None] = [None] * len(wanted)
-        if self.out.requires_grad:
+        pairs = [
+            (o, u)
+            for o, u in zip(self.outs, _split(v, self.outputs), strict=True)
+            if o.requires_grad
+        ]
+        if pairs:
             with code.loader.running(f"the backward of {code.label}"):
-                grads = torch.autograd.grad(
-                    (self.out * v.reshape(self.out.shape).to(self.out.dtype)).sum(),
-                    wanted,
-                    retain_graph=True,
-                    allow_unused=True,
-                )
+                total = sum((o * u.to(o.dtype)).sum() for o, u in pairs)
+                grads = torch.autograd.grad(total, wanted, retain_graph=True, allow_unused=True)
         self.changed = _changes(self.pristine, self.passed, "backward", self.changed)
         n = len(self.leaves)
         if code.kind == KIND_AUTOGRAD:
             if code.recorded:
-                return _returned(code.recorded[-1], n)
+                return code.per_input(code.recorded[-1], n)
             return Returned([None] * n, ["none"] * n, [None] * n)
         per_arg = iter(grads)
         full = [next(per_arg) if grad else None for grad in code.differentiable]
@@ -267,7 +315,9 @@ def _returned(values: Any, n_args: int) -> Returned:
 
 @dataclass
 class _TorchCode:
-    """An autograd.Function (through a recording subclass) or a plain function of tensors."""
+    """An autograd.Function (through a recording subclass) or a plain function of tensors.
+
+    ``call`` takes the inputs alone (the binding adds --kwarg values and defaults)."""
 
     kind: str
     label: str
@@ -277,11 +327,44 @@ class _TorchCode:
     differentiable: list[bool]
     numpy: bool = False
     recorded: list[Any] = field(default_factory=list)
-    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    shapes: list[tuple[int, ...] | None] = field(default_factory=list)
+    binding: Binding | None = None
     dout_changed: bool = False  # backward changed its grad_output in place
 
     def open(self, args: list[Tensor]) -> Session:
         return _TorchSession(self, args)
+
+    def slot_shapes(self, inputs: Sequence[Tensor]) -> list[tuple[int, ...] | None]:
+        """Per argument of ``apply``: the input's shape, or None for a fixed value."""
+        if self.binding is None:
+            return [tuple(x.shape) for x in inputs]
+        return [
+            tuple(inputs[slot.index].shape) if slot.index >= 0 else None
+            for slot in self.binding.positional
+        ]
+
+    def per_input(self, values: Any, n_inputs: int) -> Returned:
+        """What backward returned (one value per argument of ``apply``), picked per input.
+
+        torch's rule: more values than arguments are fine when the extra ones are None (an
+        optional parameter that was not given)."""
+        slots = self.binding.positional if self.binding is not None else []
+        arity = len(slots) if slots else n_inputs
+        full = _returned(values, arity)
+        if slots:
+            picked = [i for i, slot in enumerate(slots) if slot.index >= 0]
+            full = Returned(
+                [full.grads[i] for i in picked],
+                [full.states[i] for i in picked],
+                [full.dtypes[i] for i in picked],
+                full.count,
+            )
+        items = list(values) if isinstance(values, (tuple, list)) else [values]
+        if full.count is not None and full.count > arity and all(v is None for v in items[arity:]):
+            full.count = arity  # trailing Nones for parameters not given: torch's rule
+        if full.count == arity:
+            full.count = n_inputs  # one value per argument of apply: the right count
+        return full
 
     def record(self, args: list[Tensor]) -> list[Intermediate]:
         """The forward's intermediate values at ``args`` (best effort)."""
@@ -291,7 +374,23 @@ class _TorchCode:
     def forward64(self, args: list[Tensor]) -> Tensor:
         with torch.no_grad(), self.loader.running(f"the forward of {self.label}"):
             out = self.call(*args)
-        return _output(out, f"{self.label} (forward)", numpy=False).detach().reshape(-1)
+        return _output(out, f"{self.label}", numpy=False).detach().reshape(-1)
+
+    def graph_grads(
+        self, inputs: list[Tensor], floats: list[Tensor], dout: Tensor, create_graph: bool
+    ) -> list[Tensor | None]:
+        """The user's gradients at ``inputs`` for the flat upstream ``dout``, through autograd
+        (for --order 2: differentiable in the inputs and in ``dout``)."""
+        passed = inputs if self.kind == KIND_AUTOGRAD else [x.clone() for x in inputs]
+        self.shapes = self.slot_shapes(inputs)
+        with self.loader.running(f"the forward of {self.label}"):
+            outs = _outputs(self.call(*passed), self.label, numpy=False)
+        parts = _split(dout, _named(outs, []))
+        with self.loader.running(f"the backward of {self.label}"):
+            total = sum((o * u.to(o.dtype)).sum() for o, u in zip(outs, parts, strict=True))
+            return list(
+                torch.autograd.grad(total, floats, create_graph=create_graph, allow_unused=True)
+            )
 
 
 def _recording_function(base: type, code: _TorchCode) -> type:
@@ -315,7 +414,9 @@ def _recording_function(base: type, code: _TorchCode) -> type:
         for i, shape in enumerate(code.shapes):
             item = items[i] if i < len(items) else None
             usable = (
-                isinstance(item, Tensor)
+                shape is not None
+                and isinstance(item, Tensor)
+                and tensor_problem(item) is None
                 and item.is_floating_point()
                 and _torch_accepts(item.shape, shape)
             )
@@ -337,43 +438,64 @@ def _torch_accepts(grad_shape: Sequence[int], input_shape: Sequence[int]) -> boo
 
 
 class _PairSession(Session):
-    """The course convention: forward(*inputs) once, backward(dout, *inputs) per call."""
+    """A forward/backward pair: forward once, then backward per upstream vector.
+
+    In the inputs convention backward gets (dout…, *inputs) — fresh copies each call; in the
+    CS231n convention (dout…, cache) — a deep copy of the cache each call (of the inputs too,
+    sharing what the cache shares), or the cache of a new forward when it cannot be copied.
+    """
 
     def __init__(self, code: _PairCode, args: list[Tensor]) -> None:
         self.code = code
         self.pristine = args
-        passed = [_user_form(x, code.numpy) for x in args]
-        with code.loader.running(f"the forward of {code.label}"):
-            raw = code.forward(*passed)
-        self.out = _output(raw, f"{code.label} (forward)", code.numpy)
-        self.changed = _changes(args, passed, "forward", [None] * len(args))
+        self.passed, raw = code.run_forward(args)
+        convention = code.convention_for(raw)
+        outs, self.cache = split_result(raw, convention)
+        if convention.name != CS231N and len(outs) > 1 and not is_array(outs[-1]):
+            raise result_failure(
+                code.label, "forward", f"{len(outs)} values whose last is {type_name(outs[-1])}"
+                " — a cache? In CS231n's convention (forward -> (out, cache), backward(dout, "
+                "cache)) say --convention cs231n",
+            )  # fmt: skip
+        self.outs = [
+            output_tensor(o, code.label, code.numpy,
+                          f"output {i} of {len(outs)}" if len(outs) > 1 else "")
+            for i, o in enumerate(outs)
+        ]  # fmt: skip
+        self.outputs = _named(self.outs, convention.output_names)
+        code.layout = self.outputs
+        self.out = _join(self.outs)
+        self.changed = _changes(args, self.passed, "forward", [None] * len(args))
 
     def vjp(self, v: Tensor) -> Returned:
         code = self.code
-        passed = [_user_form(x, code.numpy) for x in self.pristine]
-        upstream = v.reshape(self.out.shape).to(self.out.dtype)
-        dout = _user_form(upstream, code.numpy)
-        with code.loader.running(f"the backward of {code.label}"):
-            raw = code.backward(dout, *passed)
+        upstreams = [u.to(o.dtype) for u, o in zip(_split(v, self.outputs), self.outs, strict=True)]
+        douts = [_user_form(u, code.numpy) for u in upstreams]
+        if code.convention is not None and code.convention.name == CS231N:
+            copied = fresh_cache(self.passed, self.cache)
+            if copied is None:
+                passed, raw = code.run_forward(self.pristine)
+                cache = split_result(raw, code.convention)[1]
+            else:
+                passed, cache = copied
+            with code.loader.running(f"the backward of {code.label}"):
+                raw = code.backward(*douts, cache)
+        else:
+            passed = [_user_form(x, code.numpy) for x in self.pristine]
+            with code.loader.running(f"the backward of {code.label}"):
+                raw = code.backward(*douts, *passed, **code.backward_kwargs())
         self.changed = _changes(self.pristine, passed, "backward", self.changed)
-        code.dout_changed = code.dout_changed or _changed(upstream, dout)
-        items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
-        n_args, n_float = len(passed), sum(code.differentiable)
-        if len(items) == n_args or len(items) != n_float:
-            return _returned(items, n_args)
-        floats = _returned(items, n_float)  # one gradient per float input: spread them out
-        picks = iter(range(n_float))
-        full = Returned([], [], [], len(items))
-        for grad in code.differentiable:
-            k = next(picks) if grad else None
-            full.grads.append(None if k is None else floats.grads[k])
-            full.states.append("none" if k is None else floats.states[k])
-            full.dtypes.append(None if k is None else floats.dtypes[k])
-        return full
+        code.dout_changed = code.dout_changed or any(
+            _changed(u, d) for u, d in zip(upstreams, douts, strict=True)
+        )
+        return code.per_input(raw)
 
 
 @dataclass
 class _PairCode:
+    """A forward/backward pair; ``forward`` takes the inputs alone (the binding adds the
+    --kwarg values and defaults)."""
+
     kind: str
     label: str
     forward: Callable[..., Any]
@@ -382,6 +504,10 @@ class _PairCode:
     names: list[str]
     differentiable: list[bool]
     numpy: bool
+    asked: str = "auto"  # --convention
+    binding: Binding | None = None
+    convention: Convention | None = None  # known after the first forward
+    layout: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # outputs
     dout_changed: bool = False  # backward changed its dout in place
 
     def open(self, args: list[Tensor]) -> Session:
@@ -395,11 +521,76 @@ class _PairCode:
                 return record_numpy(self.forward, passed, self.names)
             return record_torch(self.forward, [x.clone() for x in args], self.names)
 
-    def forward64(self, args: list[Tensor]) -> Tensor:
+    def run_forward(self, args: Sequence[Tensor]) -> tuple[list[Any], Any]:
+        """The inputs as passed (fresh copies) and what the forward returned."""
         passed = [_user_form(x, self.numpy) for x in args]
         with self.loader.running(f"the forward of {self.label}"):
-            out = self.forward(*passed)
-        return _output(out, f"{self.label} (forward)", self.numpy).detach().reshape(-1)
+            raw = self.forward(*passed)
+        return passed, raw
+
+    def convention_for(self, raw: Any) -> Convention:
+        if self.convention is None:
+            self.convention = resolve_convention(
+                self.asked, raw, self.backward, len(self.names), self.label
+            )
+        return self.convention
+
+    def backward_kwargs(self) -> dict[str, Any]:
+        """The --kwarg values, for a backward that takes them too (by name, or **kwargs)."""
+        given = [] if self.binding is None else self.binding.given
+        if not given:
+            return {}
+        try:
+            params = inspect.signature(self.backward).parameters
+        except (TypeError, ValueError):
+            return {}
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        return {s.name: s.resolve(()) for s in given if takes_any or s.name in params}
+
+    def per_input(self, raw: Any) -> Returned:
+        """One gradient per input, in order — or one per float input, spread out."""
+        items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+        n_args, n_float = len(self.names), sum(self.differentiable)
+        if len(items) == n_args or len(items) != n_float:
+            return _returned(items, n_args)
+        floats = _returned(items, n_float)  # one gradient per float input: spread them out
+        picks = iter(range(n_float))
+        full = Returned([], [], [], len(items))
+        for grad in self.differentiable:
+            k = next(picks) if grad else None
+            full.grads.append(None if k is None else floats.grads[k])
+            full.states.append("none" if k is None else floats.states[k])
+            full.dtypes.append(None if k is None else floats.dtypes[k])
+        return full
+
+    def forward64(self, args: list[Tensor]) -> Tensor:
+        _, raw = self.run_forward(args)
+        outs, _ = split_result(raw, self.convention_for(raw))
+        return _join(_outputs(outs, self.label, self.numpy)).detach().reshape(-1)
+
+    def graph_grads(
+        self, inputs: list[Tensor], floats: list[Tensor], dout: Tensor, create_graph: bool
+    ) -> list[Tensor | None]:
+        """The user's backward at ``inputs`` for the flat upstream ``dout`` (torch pairs:
+        differentiable by autograd, for --order 2)."""
+        if self.convention is not None and self.convention.name == CS231N:
+            with self.loader.running(f"the forward of {self.label}"):
+                raw = self.forward(*[x.clone() for x in inputs])
+            outs, cache = split_result(raw, self.convention)
+            shapes = _named([torch.as_tensor(o) for o in outs], self.convention.output_names)
+            with self.loader.running(f"the backward of {self.label}"):
+                result = self.backward(*_split(dout, shapes), cache)
+        else:
+            with self.loader.running(f"the backward of {self.label}"):
+                result = self.backward(
+                    *_split(dout, self.layout), *[x.clone() for x in inputs],
+                    **self.backward_kwargs(),
+                )  # fmt: skip
+        items = list(result) if isinstance(result, (tuple, list)) else [result]
+        if len(items) == len(inputs) and len(inputs) != len(floats):
+            items = [g for g, d in zip(items, self.differentiable, strict=True) if d]
+        grads = [g if isinstance(g, Tensor) else None for g in items[: len(floats)]]
+        return grads + [None] * (len(floats) - len(grads))
 
 
 class _SecondSession(Session):
@@ -409,6 +600,7 @@ class _SecondSession(Session):
         self.code = code
         self.leaves = [a.detach().clone().requires_grad_(True) for a in args]
         self.out = code.first_order(self.leaves, create_graph=True)
+        self.outputs = [("grad", tuple(self.out.shape))]
         self.changed = [None] * len(args)
 
     def vjp(self, w: Tensor) -> Returned:
@@ -456,31 +648,9 @@ class _SecondCode:
         values = iter(leaves[:-1])
         inputs = [next(values) if x is None else x for x in self.fixed]
         floats = [x for x, fixed in zip(inputs, self.fixed, strict=True) if fixed is None]
-        dout = leaves[-1].reshape(self.out_shape)
-        first = self.first
+        dout = leaves[-1].reshape(-1)
         with torch.enable_grad():
-            if isinstance(first, _PairCode):
-                with self.loader.running(f"the backward of {first.label}"):
-                    raw = first.backward(dout, *[x.clone() for x in inputs])
-                items = list(raw) if isinstance(raw, (tuple, list)) else [raw]
-                if len(items) == len(inputs) and len(inputs) != len(floats):
-                    items = [g for g, fixed in zip(items, self.fixed, strict=True) if fixed is None]
-                grads = [g if isinstance(g, Tensor) else None for g in items[: len(floats)]]
-                grads += [None] * (len(floats) - len(grads))
-            else:
-                passed = inputs if first.kind == KIND_AUTOGRAD else [x.clone() for x in inputs]
-                first.shapes = [tuple(x.shape) for x in inputs]
-                with self.loader.running(f"the forward of {first.label}"):
-                    out = first.call(*passed)
-                with self.loader.running(f"the backward of {first.label}"):
-                    grads = list(
-                        torch.autograd.grad(
-                            (out * dout.to(out.dtype)).sum(),
-                            floats,
-                            create_graph=create_graph,
-                            allow_unused=True,
-                        )
-                    )
+            grads = self.first.graph_grads(inputs, floats, dout, create_graph)
         parts = [
             (torch.zeros_like(x) if g is None else g.reshape(x.shape).to(x.dtype)).reshape(-1)
             for x, g in zip(floats, grads, strict=True)
@@ -495,25 +665,18 @@ def _is_function_class(obj: Any) -> bool:
     return isinstance(obj, type) and issubclass(obj, torch.autograd.Function)
 
 
-def _input_names(func: Callable[..., Any], skip: int) -> list[str] | None:
-    """Names of the positional inputs (None when it takes ``*args``)."""
-    try:
-        params = list(inspect.signature(func).parameters.values())[skip:]
-    except (TypeError, ValueError):
-        return None
-    names = []
-    for p in params:
-        if p.kind == p.VAR_POSITIONAL:
-            return None
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
-            names.append(p.name)
-    return names
+@dataclass
+class _Loaded:
+    """The user's objects and how their forward's parameters are read."""
+
+    kind: str
+    forward: Any
+    backward: Any
+    skip: int  # leading parameters that are not the user's (ctx)
 
 
-def _load(
-    request: CheckRequest, loader: Loader
-) -> tuple[str, Callable[..., Any], Any, list[str] | None]:
-    """The kind, the forward callable, the backward (or None) and the input names."""
+def _load(request: CheckRequest, loader: Loader) -> _Loaded:
+    """The kind, the forward (a function or an autograd.Function), the backward (or None)."""
     target = request.target
     obj = loader.load(target)
     if _is_function_class(obj):
@@ -530,7 +693,7 @@ def _load(
         own_setup = getattr(obj, "setup_context", None) is not getattr(
             torch.autograd.Function, "setup_context", None
         )
-        return KIND_AUTOGRAD, obj, None, _input_names(obj.forward, 0 if own_setup else 1)
+        return _Loaded(KIND_AUTOGRAD, obj, None, 0 if own_setup else 1)
     if isinstance(obj, type):
         raise InputError(
             f"{target.label} is a class but not a torch.autograd.Function subclass; name a "
@@ -546,38 +709,39 @@ def _load(
                 "--numpy needs --backward FILE.py:NAME: a NumPy function has no gradient of its "
                 "own to check (torch functions are checked through autograd)"
             )
-        return KIND_FUNCTION, obj, None, _input_names(obj, 0)
+        return _Loaded(KIND_FUNCTION, obj, None, 0)
     backward = loader.load(request.backward)
     if not callable(backward) or isinstance(backward, type):
         raise InputError(f"--backward: {request.backward.label} is not a function")
-    return KIND_PAIR, obj, backward, _input_names(obj, 0)
+    return _Loaded(KIND_PAIR, obj, backward, 0)
 
 
-def _specs(
-    request: CheckRequest, names: list[str] | None, label: str
-) -> tuple[list[str], list[InputSpec], list[str]]:
-    """The input names and specs, with the default input for a one-input function."""
-    notes = []
+def _binding(
+    request: CheckRequest, loaded: _Loaded, label: str
+) -> tuple[Binding, list[InputSpec], list[str]]:
+    """The forward's parameters bound to the --input specs and --kwarg values (the default
+    input for a one-input forward when no --input is given), and notes."""
+    func = loaded.forward.forward if loaded.kind == KIND_AUTOGRAD else loaded.forward
+    kwargs = dict(request.kwargs)
+    keywords = loaded.kind != KIND_AUTOGRAD
     specs = list(request.inputs)
+    notes = []
     if not specs:
-        if names is not None and len(names) == 1:
+        params = open_parameters(func, loaded.skip, kwargs)
+        if params is not None and sum(p.default is p.empty for p in params) == 1:
             specs = [InputSpec("5", "random", DEFAULT_SHAPE)]
-            notes.append(f"no --input given: {names[0]} is 5 random values (--input SHAPE sets it)")
+            name = next(p.name for p in params if p.default is p.empty)
+            notes.append(f"no --input given: {name} is 5 random values (--input SHAPE sets it)")
         else:
-            wanted = f" ({', '.join(names)})" if names else ""
-            count = f"{len(names)} inputs" if names else "its inputs"
+            wanted = [p.name for p in params or [] if p.default is p.empty]
+            shown_names = f" ({', '.join(wanted)})" if wanted else ""
+            count = f"{len(wanted)} inputs" if wanted else "its inputs"
             raise InputError(
-                f"give one --input per input of {label}: it takes {count}{wanted}, e.g. "
+                f"give one --input per input of {label}: it takes {count}{shown_names}, e.g. "
                 "--input 3x4 (a shape), --input 1,2;3,4 (values) or --input int:8:5"
             )
-    if names is not None and len(names) != len(specs):
-        listed = ", ".join(names) if names else "none"
-        raise InputError(
-            f"{label} takes {len(names)} input{'s' if len(names) != 1 else ''} ({listed}) but "
-            f"{len(specs)} --input {'were' if len(specs) != 1 else 'was'} given"
-        )
-    final = names if names is not None else [f"x{i}" for i in range(len(specs))]
-    return final, specs, notes
+    binding = bind(func, loaded.skip, len(specs), kwargs, label, keywords_allowed=keywords)
+    return binding, specs, notes
 
 
 # ------------------------------------------------------------------ inputs
@@ -743,15 +907,25 @@ class Findings:
     mode: str
     probes: int
     out_dtype: str
+    outputs: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
 
 
 def _probes(
-    out_shape: Sequence[int], mode: str, generator: Any, name: str
+    outputs: Sequence[tuple[str, tuple[int, ...]]], mode: str, generator: Any, name: str
 ) -> tuple[Tensor, list[str]]:
-    """Upstream vectors (P × out_size) and their labels."""
-    size = math.prod(out_shape)
+    """Upstream vectors (P × out_size) and their labels (``out[0, 1]``; with several outputs
+    each entry is named by its output: ``next_h[0, 1]``)."""
+    size = sum(math.prod(shape) for _, shape in outputs)
     if mode == "full":
-        labels = [_out_label(name, unravel(o, list(out_shape))) for o in range(size)]
+        if len(outputs) == 1:
+            shape = list(outputs[0][1])
+            labels = [_out_label(name, unravel(o, shape)) for o in range(size)]
+        else:
+            labels = [
+                _out_label(output, unravel(o, list(shape)))
+                for output, shape in outputs
+                for o in range(math.prod(shape))
+            ]
         return torch.eye(size, dtype=torch.float64), labels
     rows = torch.randn(PROJECTIONS, size, generator=generator, dtype=torch.float64)
     return rows, [f"v{p + 1}" for p in range(PROJECTIONS)]
@@ -793,7 +967,7 @@ def run_order(
         f"checking {'the full Jacobian' if mode == 'full' else 'random projections'} "
         f"({n_probes} × {sum(sizes)} entries)",
     )
-    probes, labels = _probes(out_shape, mode, generator, "out" if order == 1 else "grad")
+    probes, labels = _probes(session.outputs, mode, generator, "out" if order == 1 else "grad")
     returned = [session.vjp(v) for v in probes]
     scaled = session.vjp(UPSTREAM_SCALE * probes[0])
     repeat_same = session.vjp(probes[0])
@@ -860,7 +1034,9 @@ def run_order(
         record=getattr(subject, "record", None),
         dout_changed=bool(getattr(subject, "dout_changed", False)),
     )
-    return Findings(blocks, evidence, notes, mode, n_probes, _dtype_name(out) or "")
+    return Findings(
+        blocks, evidence, notes, mode, n_probes, _dtype_name(out) or "", session.outputs
+    )
 
 
 def _jacobian(columns: NumericColumns, out_size: int, n: int) -> Tensor:
@@ -1049,7 +1225,7 @@ def _problem(arg: ArgEvidence) -> str | None:
     missing value count as zero, torch's rule: the values and the diagnoses decide)."""
     state = arg.states[0]
     if state.startswith("type:"):
-        return f"a {state.removeprefix('type:')} was returned, not an array"
+        return f"a {state.removeprefix('type:')} was returned, not a dense float array or tensor"
     raw = arg.raw[0]
     if raw is not None and tuple(raw.shape) != arg.shape and arg.reduced_from is None:
         return f"the gradient has shape {_shape(raw.shape)}, not {_shape(arg.shape)}"
@@ -1102,10 +1278,14 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
             "--order 2 differentiates your backward with autograd, which NumPy code does not "
             "have; drop --numpy and write the pair with torch"
         )
-    loader = Loader()
-    kind, forward, backward, signature = _load(request, loader)
+    state = TorchState()
+    loader = Loader(guard=state)
+    loaded = _load(request, loader)
+    kind = loaded.kind
     label = request.target.label
-    names, specs, notes = _specs(request, signature, label)
+    binding, specs, notes = _binding(request, loaded, label)
+    notes += _after_import()
+    names = binding.names
     differentiable = [spec.kind != "int" for spec in specs]
     if not any(differentiable):
         raise InputError("every --input is int:…; at least one input must take a gradient")
@@ -1115,12 +1295,16 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
     code: _TorchCode | _PairCode
     if kind == KIND_PAIR:
         code = _PairCode(
-            kind, label, forward, backward, loader, names, differentiable, request.numpy
-        )
+            kind, label, binding.caller(loaded.forward), loaded.backward, loader, names,
+            differentiable, request.numpy, request.convention, binding,
+        )  # fmt: skip
     else:
-        code = _TorchCode(kind, label, forward, loader, names, differentiable)
+        code = _TorchCode(
+            kind, label, binding.caller(loaded.forward), loader, names, differentiable,
+            binding=binding,
+        )  # fmt: skip
         if kind == KIND_AUTOGRAD:
-            code.call = _recording_function(forward, code).apply
+            code.call = binding.caller(_recording_function(loaded.forward, code).apply)
     first = run_order(code, args, settings, generator, 1, request.seed)
     diagnoses = diagnose(first.evidence)
     notes += _input_notes(specs, names, request.seed)
@@ -1145,6 +1329,8 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
             diagnoses += diagnose(second.evidence)
             notes += _mode_notes(second, "second order: ")
             notes += [f"second order: {note}" for note in second.notes]
+    notes += state.notes()
+    notes += _convention_notes(code, request.convention)
     blocks = first.blocks
     second_blocks = [] if second is None else second.blocks
     for block in [*blocks, *second_blocks]:
@@ -1186,6 +1372,11 @@ def _check(request: CheckRequest, settings: Settings) -> CheckResult:
         rtol=settings.tolerance.rtol,
         seed=request.seed,
         notes=notes,
+        outputs=[{"name": name, "shape": list(shape)} for name, shape in first.outputs],
+        kwargs=dict(request.kwargs),
+        convention=code.convention.name
+        if isinstance(code, _PairCode) and code.convention
+        else None,
         recognised=None if recognised is None else recognised.name,
     )
 
@@ -1209,6 +1400,41 @@ def _second_order(
     dout = away_from_zero(out_shape, generator).to(floats[0].dtype).reshape(-1)
     second = _SecondCode(code, fixed, out_shape, code.loader, names, [True] * len(names))
     return run_order(second, [*floats, dout], settings, generator, 2, seed + 1)
+
+
+def _after_import() -> list[str]:
+    """What the import of the user's files may keep (a default dtype, a seed) and what it may
+    not: autograd switched off for everyone, or more threads than the check's one."""
+    notes = []
+    if not torch.is_grad_enabled():
+        torch.set_grad_enabled(True)
+        notes.append(
+            "importing your file turned autograd off (torch.set_grad_enabled(False)); the "
+            "check turned it back on"
+        )
+    if (threads := torch.get_num_threads()) != 1:
+        torch.set_num_threads(1)
+        notes.append(
+            f"importing your file set torch's thread count to {threads}; the check runs on one"
+        )
+    return notes
+
+
+def _convention_notes(code: _TorchCode | _PairCode, asked: str) -> list[str]:
+    convention = code.convention if isinstance(code, _PairCode) else None
+    if convention is None or convention.name != CS231N:
+        return []
+    how = (
+        "as asked (--convention cs231n)"
+        if asked == CS231N
+        else ("recognised from what the forward returns and the backward's parameters")
+    )
+    douts = ", ".join(f"d{name}" for name in convention.output_names)
+    outs = ", ".join(convention.output_names)
+    return [
+        f"CS231n convention, {how}: forward(…) -> ({outs}, cache), backward({douts}, cache) -> "
+        "one gradient per input; the cache is deep-copied for every backward call"
+    ]
 
 
 def _input_notes(specs: Sequence[InputSpec], names: Sequence[str], seed: int) -> list[str]:

@@ -139,7 +139,7 @@ def _structural(arg: ArgEvidence, ev: Evidence) -> list[Diagnosis]:
         ]
     if state.startswith("type:"):
         kind = state.removeprefix("type:")
-        noun = "a NumPy array" if ev.numpy else "a tensor"
+        noun = "a NumPy array" if ev.numpy else "a dense float tensor on the CPU"
         return [
             finding(
                 "wrong-type",

@@ -23,6 +23,7 @@ class OutputFormat(str, Enum):
 TABLE_RENDERERS = {
     "gradcli.results.check": "gradcli.render.check_table",
     "gradcli.results.expr": "gradcli.render.expr_table",
+    "gradcli.results.failure": "gradcli.render.failure_table",
     "gradcli.results.layer": "gradcli.render.layer_table",
     "gradcli.results.loss": "gradcli.render.loss_table",
     "gradcli.results.optim": "gradcli.render.optim_table",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -48,7 +50,10 @@ def _header(result: CheckResult) -> list[RenderableType]:
     pair = f" with backward {result.backward}" if result.backward else ""
     form = ", NumPy" if result.numpy else ""
     title = Text(f"check {result.target}{pair}", style="bold")
-    kind = Text(f"{result.kind}{form}, {result.dtype}, order {result.order}", style="dim")
+    convention = f", {result.convention} convention" if result.convention == "cs231n" else ""
+    kind = Text(
+        f"{result.kind}{form}{convention}, {result.dtype}, order {result.order}", style="dim"
+    )
     inputs = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
     for column in ("input", "shape", "dtype", "from", "gradient"):
         inputs.add_column(column, overflow="fold")
@@ -64,7 +69,14 @@ def _header(result: CheckResult) -> list[RenderableType]:
             "checked" if info.requires_grad else "none",
         )
     out = Text(f"output: {_shape(result.output_shape)}")
-    return [title, kind, inputs, out]
+    if len(result.outputs) > 1:
+        each = ", ".join(f"{o['name']} {_shape(o['shape'])}" for o in result.outputs)
+        out = Text(f"outputs: {each} (one upstream each; {_shape(result.output_shape)} joined)")
+    parts: list[RenderableType] = [title, kind, inputs]
+    if result.kwargs:
+        given = ", ".join(f"{k}={json.dumps(v)}" for k, v in result.kwargs.items())
+        parts.append(Text(f"--kwarg {_short(given, 72)}"))
+    return [*parts, out]
 
 
 def _short(text: str, limit: int = 24) -> str:
@@ -73,6 +85,8 @@ def _short(text: str, limit: int = 24) -> str:
 
 
 def _is_drawn(spec: str) -> bool:
+    if spec.strip().lower() == "scalar":
+        return True
     return all(part.strip().isdigit() for part in spec.lower().replace("×", "x").split("x"))
 
 
@@ -93,7 +107,8 @@ def _block_heading(block: GradientBlock, atol: float, rtol: float) -> Text:
         return Text(f"{head}: ✗ {block.problem}", style="bold red")
     if not checked:
         return Text(f"{head}: no entry could be judged", style="bold yellow")
-    return Text(f"{head}: ✓ {checked} entries right{unchecked}, {diff}", style="bold green")
+    entries = "entry" if checked == 1 else "entries"
+    return Text(f"{head}: ✓ {checked} {entries} right{unchecked}, {diff}", style="bold green")
 
 
 def _map(block: GradientBlock) -> RenderableType | None:

@@ -88,10 +88,14 @@ def _write_grid(grid: Grid, out: TextIO, ascii_only: bool) -> None:
         out.write(json.dumps(json_safe(grid.flat()), ensure_ascii=ascii_only))
         return
     out.write("[")
-    for i in range(len(grid)):
-        out.write(", " if i else "")
-        if grid.dims == 2:
-            out.write(json.dumps(json_safe(grid.row(i)), ensure_ascii=ascii_only))
-        else:
+    if grid.dims == 2:  # rows in chunks of about STREAM_ABOVE entries: one dumps per chunk
+        per_chunk = max(1, STREAM_ABOVE // max(1, grid.size // max(1, len(grid))))
+        for start in range(0, len(grid), per_chunk):
+            rows = [grid.row(i) for i in range(start, min(start + per_chunk, len(grid)))]
+            out.write(", " if start else "")
+            out.write(json.dumps(json_safe(rows), ensure_ascii=ascii_only)[1:-1])
+    else:
+        for i in range(len(grid)):
+            out.write(", " if i else "")
             _write_grid(grid.block(i), out, ascii_only)
     out.write("]")

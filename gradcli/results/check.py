@@ -294,6 +294,9 @@ class CheckResult:
     rtol: float
     seed: int
     notes: list[str] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # {name, shape} per output
+    kwargs: dict[str, Any] = field(default_factory=dict)  # --kwarg values
+    convention: str | None = None  # a pair's: "inputs" or "cs231n"
     answer: None = None
     command: str = "check"
     recognised: str | None = None  # the registry function the forward is ("sigmoid"…)
@@ -320,6 +323,9 @@ class CheckResult:
             "probes": self.probes,
             "inputs": inputs,
             "output_shape": self.output_shape,
+            "outputs": self.outputs,
+            "convention": self.convention,
+            "kwargs": self.kwargs,
             "second_order": [block.to_json() for block in self.second_order],
             "diagnoses": [d.to_json() for d in self.diagnoses],
             "agree": self.agree,

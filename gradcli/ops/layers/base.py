@@ -295,6 +295,9 @@ class Layer:
     broadcast_inputs: tuple[str, ...] = ()
     workspace: Callable[[Shapes, Params, Shape], int] = lambda shapes, params, out: 0
     multiply_adds: Callable[[Shapes, Params, Shape], int] | None = None
+    # work of the whole check that the forward's multiply-adds do not measure (element
+    # operations): a recurrent layer's Python loop over its time steps, in every hand pass
+    fixed_work: Callable[[Shapes, Params], int] | None = None
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
     # parameters that follow from the inputs the user gave, checked against them before any
     # input left out is given its default (a recurrent layer's hidden size H)

@@ -47,6 +47,7 @@ class Plan:
     given_shapes: dict[str, Shape] = field(default_factory=dict)  # as written, before reshape
     # how each drawn or default input is made (LayerInput.init; "normal" for --x-shape & co.)
     inits: dict[str, str] = field(default_factory=dict)
+    fixed_work: int = 0  # beyond the forward passes (Layer.fixed_work)
 
 
 def plan(
@@ -116,6 +117,7 @@ def plan(
         multiply_adds=forward,
         given_shapes=given_shapes,
         inits=inits,
+        fixed_work=layer.fixed_work(shapes, params) if layer.fixed_work else 0,
     )
 
 

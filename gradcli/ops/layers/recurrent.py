@@ -54,6 +54,13 @@ if TYPE_CHECKING:
 GATES = {"rnn": ("a",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 OWNER = {"rnn": "nn.RNN", "lstm": "nn.LSTM", "gru": "nn.GRU"}
 STEP_TIMES = 4  # --steps shows every time step up to this many, else t1, t2, t(T−1), tT
+# Per time step, in element operations (≈ 1.2 ns each, the unit of GRADCLI_MAX_WORK):
+# torch's module steps in C++ (~10 µs a step, measured); the derivation is a Python loop
+# of small torch calls (rnn ~120 µs, lstm ~300 µs, gru ~200 µs a step to build and
+# evaluate, measured), run by every hand pass: the backward, --steps, the slips, the kinks
+MODULE_STEP = 10_000
+HAND_STEP = {"rnn": 100_000, "lstm": 250_000, "gru": 170_000}
+HAND_PASSES = 8
 KINK_BAND = 1e-4  # a relu pre-activation this close to 0 is a kink for finite differences
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
@@ -228,14 +235,24 @@ def _sizes(shapes: Shapes, params: Params) -> tuple[int, int, int, int]:
 
 
 def _multiply_adds(kind: str) -> Callable[[Shapes, Params, Shape], int]:
-    """One forward pass: T·N·gH·(D + H) multiply-adds, and the gates' elementwise work."""
+    """One forward pass: T·N·gH·(D + H) multiply-adds, the gates' elementwise work, and
+    the module's own cost per time step."""
 
     def mads(shapes: Shapes, params: Params, out: Shape) -> int:
         t, n, d, h = _sizes(shapes, params)
         rows = _count(kind) * h
-        return t * n * rows * (d + h + 12)
+        return t * n * rows * (d + h + 12) + t * MODULE_STEP
 
     return mads
+
+
+def _fixed_work(kind: str) -> Callable[[Shapes, Params], int]:
+    """The derivation's Python loop: every hand pass visits each time step."""
+
+    def work(shapes: Shapes, params: Params) -> int:
+        return shapes["x"][0] * HAND_STEP[kind] * HAND_PASSES
+
+    return work
 
 
 def _workspace(kind: str) -> Callable[[Shapes, Params, Shape], int]:
@@ -1043,6 +1060,7 @@ def _record(kind: str, summary: str) -> Layer:
         output_dims=lambda shapes: ("t", "n", "h") if len(shapes["x"]) == 3 else ("t", "h"),
         workspace=_workspace(kind),
         multiply_adds=_multiply_adds(kind),
+        fixed_work=_fixed_work(kind),
         derive=_derive(kind),
         reshape=_reshape(kind),
         slips=_slips(kind),

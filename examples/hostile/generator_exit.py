@@ -1,0 +1,5 @@
+"""Hostile: a forward that raises GeneratorExit."""
+
+
+def forward(x):
+    raise GeneratorExit("closed")

@@ -1,0 +1,4 @@
+"""Hostile: an import that never finishes."""
+
+while True:
+    pass

@@ -1,0 +1,5 @@
+"""Hostile: an import that sleeps for an hour."""
+
+import time
+
+time.sleep(3600)
