@@ -204,8 +204,8 @@ def layer(
     checked = plan(chosen, given, param or [], common.settings.dtype.value)
     g = parse_upstream(upstream, checked)
     finals = parse_final_upstreams({"upstream-h": upstream_h, "upstream-c": upstream_c}, checked)
+    require_limits(checked)  # first: the outline lists every key (t1.h … tT.dh: T-long)
     expected = parse_answers(expect, layer_outline(checked), min_digits)
-    require_limits(checked)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
 
@@ -317,7 +317,7 @@ def layer_outline(checked: Plan) -> Outline:
         if not item.has_gradient:
             needs[item.name] = f": {layer.name}'s {item.name} are integers and have no gradient"
         elif checked.shapes[item.name] is None:
-            needs[item.name] = f": --{item.name} is none, so it has no gradient"
+            needs[item.name] = f": {option(item.name)} is none, so it has no gradient"
         else:
             shapes[item.name] = tuple(checked.shapes[item.name])
     names = {name: f"∂L/∂{name}" for name in layer.gradient_names}
