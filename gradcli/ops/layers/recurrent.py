@@ -953,7 +953,8 @@ def _step_keys(kind: str) -> tuple[tuple[str, str], ...]:
 
 
 def _keys_for(kind: str) -> Callable[[Shapes, Params], tuple[tuple[str, str], ...]]:
-    """The keys for T time steps, in computation order: forward t1…tT, y, backward tT…t1."""
+    """The keys for T time steps, in computation order: forward t1…tT, backward tT…t1 (y,
+    whose shape is known, is every layer's key already)."""
 
     def keys(shapes: Shapes, params: Params) -> tuple[tuple[str, str], ...]:
         steps = shapes["x"][0]
@@ -962,7 +963,6 @@ def _keys_for(kind: str) -> Callable[[Shapes, Params], tuple[tuple[str, str], ..
             for t in range(1, steps + 1)
             for name, text in _KEYS[kind]
         ]
-        out.append(("y", "the output sequence"))
         out += [
             (f"t{t}.{name}", text.replace("_K", sub(t)))
             for t in range(steps, 0, -1)
