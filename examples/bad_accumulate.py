@@ -1,6 +1,7 @@
 """Broken (non-deterministic): backward accumulates into a buffer that is never reset.
 
-    gradcli check examples/bad_accumulate.py:forward --backward examples/bad_accumulate.py:backward \
+    gradcli check examples/bad_accumulate.py:forward \
+        --backward examples/bad_accumulate.py:backward \
         --numpy --input 3
 
 The first call is right; every later call adds to the previous result. Two calls with the

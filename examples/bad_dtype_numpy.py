@@ -1,6 +1,7 @@
 """Broken (wrong dtype): the gradient array is allocated as integers.
 
-    gradcli check examples/bad_dtype_numpy.py:forward --backward examples/bad_dtype_numpy.py:backward \
+    gradcli check examples/bad_dtype_numpy.py:forward \
+        --backward examples/bad_dtype_numpy.py:backward \
         --numpy --input 2,-1,3
 
 dx = np.zeros(x.shape, dtype=int) truncates every value written into it: the gradient of

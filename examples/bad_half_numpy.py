@@ -1,6 +1,7 @@
 """Broken (factor ½): the sum of squares, whose backward drops the 2 of d(x²)/dx = 2x.
 
-    gradcli check examples/bad_half_numpy.py:forward --backward examples/bad_half_numpy.py:backward \
+    gradcli check examples/bad_half_numpy.py:forward \
+        --backward examples/bad_half_numpy.py:backward \
         --numpy --input 2x3
 
 out = Σ x² (a scalar). The gradient is 2x; this backward returns x: ½ × the true one,

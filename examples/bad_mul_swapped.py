@@ -1,6 +1,7 @@
 """Broken (inputs swapped): the product x · y returns its two gradients in the wrong order.
 
-    gradcli check examples/bad_mul_swapped.py:forward --backward examples/bad_mul_swapped.py:backward \
+    gradcli check examples/bad_mul_swapped.py:forward \
+        --backward examples/bad_mul_swapped.py:backward \
         --numpy --input 2x3 --input 2x3
 
 ∂(xy)/∂x = y and ∂(xy)/∂y = x, so backward must return (dout·y, dout·x). This one returns

@@ -1,6 +1,7 @@
 """Broken (NaN): softplus's backward written as eˣ / (1 + eˣ), which overflows for large x.
 
-    gradcli check examples/bad_softplus_nan.py:forward --backward examples/bad_softplus_nan.py:backward \
+    gradcli check examples/bad_softplus_nan.py:forward \
+        --backward examples/bad_softplus_nan.py:backward \
         --numpy --input 1,-3,800
 
 The forward is the stable log(1 + eˣ) = logaddexp(0, x), finite at x = 800. Its derivative is

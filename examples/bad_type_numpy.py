@@ -1,6 +1,7 @@
 """Broken (wrong type): backward returns a number, not an array of the input's shape.
 
-    gradcli check examples/bad_type_numpy.py:forward --backward examples/bad_type_numpy.py:backward \
+    gradcli check examples/bad_type_numpy.py:forward \
+        --backward examples/bad_type_numpy.py:backward \
         --numpy --input 3
 
 out = Σ x² is a scalar, but its gradient has one entry per x: 2x · dout. Returning

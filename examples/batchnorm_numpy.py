@@ -1,6 +1,7 @@
 """Correct: batch normalisation (training mode) as a NumPy forward/backward pair.
 
-    gradcli check examples/batchnorm_numpy.py:forward --backward examples/batchnorm_numpy.py:backward \
+    gradcli check examples/batchnorm_numpy.py:forward \
+        --backward examples/batchnorm_numpy.py:backward \
         --numpy --input 6x3 --input 3 --input 3
 
 x is batch × features; each feature is normalised over the batch, then scaled and shifted:

@@ -1,6 +1,7 @@
 """Correct: batch normalisation (training mode) as a torch forward/backward pair.
 
-    gradcli check examples/batchnorm_torch.py:forward --backward examples/batchnorm_torch.py:backward \
+    gradcli check examples/batchnorm_torch.py:forward \
+        --backward examples/batchnorm_torch.py:backward \
         --input 6x3 --input 3 --input 3
 
 The same formulas as batchnorm_numpy.py with torch tensors (var with unbiased=False, as

@@ -12,6 +12,7 @@ from gradcli.core.engine import (
     numeric_entries,
     raise_if_not_finite,
     raise_if_overflowed,
+    to_grid,
     torch,
 )
 from gradcli.core.kinks import elementwise_finder
@@ -30,6 +31,7 @@ from gradcli.ops.losses import (
 from gradcli.params import ParamValues
 from gradcli.parsing import Matrix, TensorData, Vector
 from gradcli.results import GradientCheck
+from gradcli.results.grid import nested
 from gradcli.results.loss import LossResult
 from gradcli.settings import Dtype, Settings, Tolerance
 from gradcli.solution import Quantity, Solution
@@ -119,11 +121,11 @@ def loss_solution(
     quantities = []
     if link is not None:
         p = link.forward(y.double())
-        quantities.append(Quantity("p", "p", link.symbol, p.tolist()))
+        quantities.append(Quantity("p", "p", link.symbol, to_grid(p)))
 
     def from_p(fn):
         def compute(values):
-            z = link.inverse(torch.tensor(values["p"], dtype=torch.float64))
+            z = link.inverse(torch.tensor(nested(values["p"]), dtype=torch.float64))
             return fn(z).tolist()
 
         return compute
@@ -150,7 +152,7 @@ def loss_solution(
             "grad",
             "∂L/∂pred",
             loss.reduced_gradient_formula(reduction),
-            check.analytic.tolist(),
+            check.analytic,  # the grid itself: no copy of a large gradient
             depends_on,
             from_p(gradient_of) if link is not None else None,
             slips=lambda: _reduction_slips(loss, y, t, reduction, params),

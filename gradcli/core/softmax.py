@@ -8,6 +8,7 @@ from gradcli.core.engine import as_tensor, check_jacobian, raise_if_overflowed, 
 from gradcli.expect import Expected, Slip
 from gradcli.marking import mark
 from gradcli.ops.softmax import check_temperature
+from gradcli.results.grid import nested
 from gradcli.results.softmax import SoftmaxJacobianResult
 from gradcli.settings import Settings
 from gradcli.solution import Quantity, Solution
@@ -97,7 +98,7 @@ def softmax_solution(p: torch.Tensor, temperature: float, jacobian) -> Solution:
     carried forward)."""
 
     def compute(values):
-        given = torch.tensor(values["p"], dtype=torch.float64)
+        given = torch.tensor(nested(values["p"]), dtype=torch.float64)
         return jacobian_of_probabilities(given, temperature).tolist()
 
     return Solution(
