@@ -431,7 +431,7 @@ WIDTH_CASES = {
     "expect": [*BN, "--expect", "bias=1,2,3"],
     "lstm-steps": ["layer", "lstm", "--x-shape", "3x2x2", "--param", "hidden_size=2",
                    "--upstream-c", "random", "--steps"],
-    "gru-long": ["layer", "gru", "--x-shape", "6x2", "--param", "hidden_size=2", "--steps"],
+    "gru-steps": ["layer", "gru", "--x-shape", "4x2", "--param", "hidden_size=2", "--steps"],
 }  # fmt: skip
 
 
