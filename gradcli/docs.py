@@ -5,8 +5,13 @@
 * Every ````console`` block is a list of ``$ gradcli …`` commands followed by their
   output; the outputs are re-run (from the repository's folder, at 80 columns, without
   colour) and compared.
+* Every ````pycon`` block is a Python session (``>>>`` and ``...`` lines, then what they
+  print, as the interactive interpreter shows it); the blocks of one page run in turn in one
+  namespace, from the repository's folder at 80 columns, and their outputs are compared the
+  same way.
 
-``python -m gradcli.docs`` rewrites every page; ``--check`` only reports drift (exit 1).
+``python -m gradcli.docs`` rewrites every page and runs examples/notebook.ipynb again
+(``--no-notebook`` leaves it); ``--check`` only reports drift (exit 1).
 
 Figures at noise level differ from CPU to CPU: torch dispatches other kernels (AVX2, AVX-512,
 none, ARM), whose last bits differ, and finite differences and |diff| columns show those bits.
@@ -29,6 +34,7 @@ from gradcli.params import describe_all
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+NOTEBOOK = ROOT / "examples" / "notebook.ipynb"
 
 
 def pages() -> list[Path]:
@@ -37,6 +43,7 @@ def pages() -> list[Path]:
 
 
 CONSOLE_BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+PYCON_BLOCK = re.compile(r"```pycon\n(.*?)```", re.S)
 GENERATED = re.compile(r"(<!-- BEGIN generated:(\w+) -->\n)(.*?)(<!-- END generated:\2 -->)", re.S)
 WIDTH = 80
 NOISE_LEVEL = 1e-8  # |x| below this is rounding noise next to the verdict's atol (1e-6)
@@ -143,8 +150,72 @@ def render_console_block(block: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def python_statements(block: str) -> list[tuple[list[str], str]]:
+    """The statements of a pycon block (each as its ``>>>``/``...`` lines) with the output
+    shown after each."""
+    found: list[tuple[list[str], list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith(">>> ") or line == ">>>":
+            found.append(([line], []))
+        elif (line.startswith("... ") or line == "...") and found and not found[-1][1]:
+            found[-1][0].append(line)
+        elif found:
+            found[-1][1].append(line)
+    return [(lines, "\n".join(output)) for lines, output in found]
+
+
+def run_python(source: str, namespace: dict) -> str:
+    """What the interactive interpreter prints for one statement: its output, the value of
+    an expression (``repr``, None not shown), or the exception's last line."""
+    import contextlib
+    import io
+    import os
+
+    buffer = io.StringIO()
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(WIDTH)
+    hook = sys.displayhook
+
+    def display(value: object) -> None:
+        if value is not None:
+            namespace["_"] = value
+            print(repr(value))
+
+    sys.displayhook = display
+    try:
+        with contextlib.redirect_stdout(buffer):
+            try:
+                exec(compile(source, "<pycon>", "single"), namespace)
+            except Exception as error:
+                name = f"{type(error).__module__}.{type(error).__qualname__}"
+                name = name.removeprefix("builtins.")
+                print(f"Traceback (most recent call last):\n  ...\n{name}: {error}")
+    finally:
+        sys.displayhook = hook
+        if before is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = before
+    return buffer.getvalue()
+
+
+def render_pycon_block(block: str, namespace: dict) -> str:
+    """Run every statement of a pycon block and rebuild the block (noise as for console
+    blocks: where the new output differs only at noise level, the shown one stays)."""
+    out: list[str] = []
+    for lines, shown in python_statements(block):
+        source = "\n".join(line[4:] for line in lines) + "\n"
+        output = run_python(source, namespace).rstrip("\n")
+        if output != shown and without_noise(output) == without_noise(shown):
+            Kept.count += 1
+            output = shown
+        out.extend(lines + ([output] if output else []))
+    return "\n".join(out) + "\n"
+
+
 def refresh(text: str) -> str:
-    """README text with generated tables and console outputs brought up to date."""
+    """README text with generated tables, console outputs and Python sessions brought up to
+    date."""
     tables = generators()
 
     def table(match: re.Match) -> str:
@@ -152,9 +223,36 @@ def refresh(text: str) -> str:
         return match.group(0) if make is None else match.group(1) + make() + match.group(4)
 
     text = GENERATED.sub(table, text)
-    return CONSOLE_BLOCK.sub(
+    text = CONSOLE_BLOCK.sub(
         lambda m: "```console\n" + render_console_block(m.group(1)) + "```", text
     )
+    namespace: dict = {"__name__": "__pycon__"}
+    return PYCON_BLOCK.sub(
+        lambda m: "```pycon\n" + render_pycon_block(m.group(1), namespace) + "```", text
+    )
+
+
+def run_notebook(path: Path = NOTEBOOK, timeout: int = 600):  # -> nbformat.NotebookNode
+    """The notebook executed in a real Jupyter kernel (this Python's, from the repository's
+    folder): its cells' outputs as Jupyter shows them. Needs nbclient and ipykernel (the
+    ``test`` extra)."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+    )
+    client.execute()
+    return notebook
+
+
+def refresh_notebook(path: Path = NOTEBOOK) -> None:
+    """Store the notebook with fresh outputs (what GitHub's viewer shows); not compared by
+    ``--check``: its figures at noise level differ from CPU to CPU."""
+    import nbformat
+
+    nbformat.write(run_notebook(path), path)
 
 
 def main(argv: list[str]) -> int:
@@ -177,6 +275,8 @@ def main(argv: list[str]) -> int:
             drift = 1
         else:
             path.write_text(updated, encoding="utf-8")
+    if "--check" not in argv and "--no-notebook" not in argv:
+        refresh_notebook()
     if Kept.count:
         print(
             f"kept {Kept.count} example output(s) as the pages show them: they differ from this "

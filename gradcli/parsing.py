@@ -170,6 +170,27 @@ def _parse_source(source: str, text: str, what: str, max_dims: int) -> TensorDat
     return TensorData(values, (len(values),))
 
 
+def tensor_arg(
+    value: str | TensorData, what: str, *, max_dims: int = 4, max_entries: int | None = None
+) -> TensorData:
+    """An option's tensor: its text, parsed (:func:`parse_tensor`), or a tensor already
+    read from Python values (``import gradcli``), its dimensions and size bounded the same
+    way."""
+    if isinstance(value, str):
+        return parse_tensor(value, what, max_dims=max_dims, max_entries=max_entries)
+    if value.dims > max_dims:
+        raise InputError(
+            f"{what} is nested {value.dims} lists deep; at most {max_dims} "
+            f"dimension{'s' if max_dims != 1 else ''} are allowed here"
+        )
+    from gradcli.limits import max_entries as memory_bound
+
+    bound = memory_bound() if max_entries is None else max_entries
+    if len(value.values) > bound:
+        raise _too_many(what, f"{len(value.values):,} numbers", bound)
+    return value
+
+
 _TOKEN = re.compile(r"[^,\s]+")
 _ROW = re.compile(r"[^;\n]+")
 

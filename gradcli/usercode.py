@@ -53,6 +53,39 @@ class Target:
         return f"{self.path.name}:{self.name}"
 
 
+@dataclass(frozen=True)
+class GivenCode:
+    """The user's code handed over as a Python object (``gradcli.check(MySigmoid, …)``): a
+    function or class defined anywhere, a notebook cell included."""
+
+    obj: object
+    text: str  # how results name it: its qualified name
+    files: tuple[str, ...] = ()  # the files its code is in: frames there are the user's
+
+    @property
+    def label(self) -> str:
+        return self.text
+
+    @staticmethod
+    def of(obj: object) -> GivenCode:
+        module = getattr(obj, "__module__", None) or ""
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+        text = name if module in ("", "__main__", "builtins") else f"{module}.{name}"
+        return GivenCode(obj, text, tuple(_code_files(obj)))
+
+
+def _code_files(obj: object) -> list[str]:
+    """Where ``obj``'s code lives (a class: its methods' files too)."""
+    found = []
+    functions = [obj, *vars(obj).values()] if isinstance(obj, type) else [obj]
+    for item in functions:
+        item = getattr(item, "__func__", item)  # staticmethod, classmethod
+        code = getattr(item, "__code__", None)
+        if code is not None and code.co_filename not in found:
+            found.append(code.co_filename)
+    return found
+
+
 class UserCodeError(InputError):
     """The user's file cannot be used as asked (a missing NAME, not a function…): exit 2."""
 
@@ -117,8 +150,13 @@ class Loader:
         self.modules: dict[str, ModuleType] = {}
         self.guard = guard or contextlib.nullcontext
 
-    def load(self, target: Target) -> object:
-        """The object ``NAME`` in the target's file."""
+    def load(self, target: Target | GivenCode) -> object:
+        """The object ``NAME`` in the target's file (or the object handed over, whose files
+        are then the user's, wherever they are)."""
+        if isinstance(target, GivenCode):
+            _TARGET_FILES.update(_key(file) for file in target.files if not file.startswith("<"))
+            is_user_file.cache_clear()
+            return target.obj
         module = self._module(target.path)
         if not hasattr(module, target.name):
             public = [n for n, v in vars(module).items() if not n.startswith("_") and callable(v)]

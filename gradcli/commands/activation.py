@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -13,20 +14,27 @@ from gradcli.commands.options import (
     MinDigitsOpt,
     ParamOpt,
     SolutionStepsOpt,
-    check_answer_shape,
+    Stray,
     completer,
     computing_command,
     expect_option,
-    positional_numbers,
-    reject_stray_option,
 )
-from gradcli.commands.pictures import HeightOpt, PlotOpt, RangeOpt, WidthOpt, plot_request
+from gradcli.commands.pictures import (
+    HeightOpt,
+    PlotOpt,
+    PlotRequest,
+    RangeOpt,
+    WidthOpt,
+    plot_request,
+)
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.ops.activations import ACTIVATION_LIST, ACTIVATIONS, get_activation
 from gradcli.params import describe_all
+from gradcli.results.activation import ActivationResult
 from gradcli.results.curve import PlotOnly
 from gradcli.results.listing import Listing, ListingTable
+from gradcli.settings import Settings
 
 
 def activation_listing() -> Listing:
@@ -94,18 +102,39 @@ def activation(
     """f(x) and f'(x) of an activation: analytic formula vs autograd vs finite differences."""
     if list_:
         return common.output.show(activation_listing())
+    request = plot_request(plot, x_range, width, height, common.output)
+    result = activation_result(
+        name, x or [], param or [], expect or [], min_digits, common.settings, steps, request,
+        Stray(ctx),
+    )  # fmt: skip
+    return common.output.show(result)
+
+
+def activation_result(
+    name: str | None,
+    x: Sequence[str] | Sequence[float],
+    param: list[str],
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+    steps: bool = False,
+    request: PlotRequest | None = None,
+    stray: Stray | None = None,
+) -> ActivationResult | PlotOnly:
+    """The check behind ``gradcli activation`` and ``gradcli.activation``: ``x`` as the
+    command line's tokens or as numbers, every check made before torch loads."""
+    stray = stray or Stray()
     if name is None:
         raise InputError("no activation name given; run 'gradcli activation --list' to see them")
-    reject_stray_option(ctx, name)
+    stray.reject(name)
     act = get_activation(name)
-    request = plot_request(plot, x_range, width, height, common.output)
     if not x and request is None:
         raise InputError(
             f"no x values given: write them after the name, e.g. 'gradcli activation "
             f"{act.name} 0.5 -1 2', or draw it with --plot"
         )
-    values = positional_numbers(ctx, x, "x values") if x else []
-    params = act.resolve_params(param or [])
+    values = stray.numbers(x, "x values") if x else []
+    params = act.resolve_params(param)
     if (expect or steps) and not values:
         flag = "--expect checks f'(x)" if expect else "--steps works"
         raise InputError(f"{flag} at the x values: give them after the name")
@@ -113,8 +142,8 @@ def activation(
         expect,
         activation_outline(len(values)),
         min_digits,
-        lambda answer, shape, key: check_answer_shape(
-            ctx, answer, shape, QUANTITY_NAMES[key], "x value"
+        lambda answer, shape, key: stray.check_answer_shape(
+            answer, shape, QUANTITY_NAMES[key], "x value"
         ),
     )
 
@@ -123,11 +152,11 @@ def activation(
     curve = None
     if request is not None:
         size = (request.width, request.height)
-        curve = activation_curve(act, params, values, common.settings, request.x_range, size)
+        curve = activation_curve(act, params, values, settings, request.x_range, size)
         if not values:
-            return common.output.show(PlotOnly(curve, "activation"))
-    result = activation_gradients(act, values, params, common.settings, expected, steps)
-    return common.output.show(dataclasses.replace(result, curve=curve))
+            return PlotOnly(curve, "activation")
+    result = activation_gradients(act, values, params, settings, expected, steps)
+    return dataclasses.replace(result, curve=curve)
 
 
 QUANTITY_NAMES = {"f": "f(x)", "grad": "f'(x)"}

@@ -155,9 +155,7 @@ def _run_line(commands: dict[str, Any], number: int, text: str) -> tuple[int, st
     command = commands[name]
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = guarded(
-            lambda: command.main(args, prog_name=f"gradcli {name}", standalone_mode=False)
-        )
+        code = guarded(lambda: _invoke(command, name, args))
     if code in (ExitCode.OK, ExitCode.DISAGREE) and stdout.getvalue().strip():
         return code, stdout.getvalue().strip()
     if code == ExitCode.INTERRUPTED:
@@ -172,6 +170,17 @@ def _message(stderr: str, code: int) -> str:
     if errors:
         return errors[-1].removeprefix("Error: ")
     return "\n".join(lines) or f"exit code {code}"
+
+
+def _invoke(command: Any, name: str, args: list[str]) -> Any:
+    """Run one line's command: its function called with the line's options directly (the
+    path ``import gradcli`` takes), or — for a line only Click reads right, or reports — the
+    command through Click, as on the command line."""
+    direct = getattr(command, "direct_call", None)
+    call = direct(args) if direct is not None else None
+    if call is None:
+        return command.main(args, prog_name=f"gradcli {name}", standalone_mode=False)
+    return call()
 
 
 def _arguments(text: str) -> tuple[str, list[str]]:

@@ -6,7 +6,7 @@ import json
 import math
 import re
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,8 +15,12 @@ from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import ExitCode, InputError, shown
 from gradcli.limits import FLOAT64, require_memory
 from gradcli.parsing import parse_dims, parse_number, parse_tensor
-from gradcli.results.check import InputSpec
-from gradcli.usercode import UserCodeFailure, UserInterrupt, parse_target
+from gradcli.results.check import CheckResult, InputSpec
+from gradcli.settings import Settings
+from gradcli.usercode import GivenCode, Target, UserCodeFailure, UserInterrupt, parse_target
+
+if TYPE_CHECKING:
+    from gradcli.results.failure import CheckFailure
 
 MAX_DIMS = 4
 DEFAULT_TIMEOUT = 60.0  # seconds one call of the user's code may take
@@ -167,12 +171,40 @@ def check(
     chosen_convention = parse_convention(convention, backward is not None)
     seconds = parse_timeout(timeout)
     chosen_order = parse_order(order)
-    if not common.settings.numeric:
+    try:
+        result = check_result(
+            request_target, request_backward, specs, seed, numpy, chosen_order, kwargs,
+            chosen_convention, seconds, common.settings, show_traceback,
+        )  # fmt: skip
+    except UserInterrupt as interrupt:
+        sys.stderr.write(f"Error: {interrupt}\n")
+        return ExitCode.INTERRUPTED
+    return common.output.show(result)
+
+
+def check_result(
+    target: Target | GivenCode,
+    backward: Target | GivenCode | None,
+    specs: tuple[InputSpec, ...],
+    seed: int,
+    numpy: bool,
+    order: int,
+    kwargs: dict[str, Any],
+    convention: str,
+    seconds: float,
+    settings: Settings,
+    show_traceback: bool = False,
+    contained: bool = True,
+) -> CheckResult | CheckFailure:
+    """The check behind ``gradcli check`` and ``gradcli.check``: the user's code named by
+    ``FILE.py:NAME`` or handed over as an object; every option checked before torch loads.
+    ``contained``: in a child process when the system can (see gradcli.sandbox), else here."""
+    if not settings.numeric:
         raise InputError(
             "--no-numeric: check compares your backward with finite differences of your "
             "forward; it cannot run without them"
         )
-    if chosen_order == 2 and numpy:
+    if order == 2 and numpy:
         raise InputError(
             "--order 2 differentiates your backward with autograd, which NumPy code does not "
             "have; drop --numpy and write the pair with torch"
@@ -182,16 +214,16 @@ def check(
     if numpy:
         numpy_available()
     fields = {
-        "target": request_target,
-        "backward": request_backward,
+        "target": target,
+        "backward": backward,
         "inputs": specs,
         "seed": seed,
         "numpy": numpy,
-        "order": chosen_order,
+        "order": order,
         "kwargs": tuple(kwargs.items()),
-        "convention": chosen_convention,
+        "convention": convention,
     }
-    return _run(fields, seconds, common, show_traceback)
+    return _run(fields, seconds, settings, show_traceback, contained)
 
 
 def parse_kwargs(texts: list[str]) -> dict[str, Any]:
@@ -289,34 +321,38 @@ def parse_timeout(text: str) -> float:
     return value
 
 
-def _run(fields: dict[str, Any], seconds: float, common: Common, show_traceback: bool) -> int:
-    """Run the check — torch and the user's code in a child process — and render here."""
+def _run(
+    fields: dict[str, Any],
+    seconds: float,
+    settings: Settings,
+    show_traceback: bool,
+    contained: bool = True,
+) -> CheckResult | CheckFailure:
+    """Run the check — torch and the user's code in a child process — and return what it
+    found: the check, or how the user's code failed."""
     from gradcli import sandbox
     from gradcli.results.failure import CheckFailure
 
-    settings = common.settings
+    inside = contained and sandbox.available()
     try:
-        result = sandbox.contain(lambda: _check_in_child(fields, settings), seconds or None)
+        work = lambda: _check_in_child(fields, settings)  # noqa: E731
+        result = sandbox.contain(work, seconds or None) if inside else sandbox.in_process(work)
     except UserCodeFailure as failure:
         if show_traceback and failure.failure.traceback:
             sys.stderr.write(failure.failure.traceback.rstrip("\n") + "\n")
-        notes = [] if sandbox.available() else [NOT_CONTAINED]
+        notes = [] if inside or not contained else [NOT_CONTAINED]
         if not show_traceback and failure.failure.traceback:
             notes.append("--traceback shows the whole traceback")
         backward = fields["backward"]
-        result = CheckFailure(
+        return CheckFailure(
             fields["target"].text,
             None if backward is None else backward.text,
             failure.failure,
             notes,
         )
-    except UserInterrupt as interrupt:
-        sys.stderr.write(f"Error: {interrupt}\n")
-        return ExitCode.INTERRUPTED
-    else:
-        if not sandbox.available():
-            result.notes.append(NOT_CONTAINED)
-    return common.output.show(result)
+    if contained and not inside:
+        result.notes.append(NOT_CONTAINED)
+    return result
 
 
 def _check_in_child(fields: dict[str, Any], settings: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,8 +35,9 @@ from gradcli.results.listing import Listing, ListingTable
 if TYPE_CHECKING:
     from gradcli.core.expr import ExprRequest
     from gradcli.expr.language import Parsed
-    from gradcli.results.curve import Curve
+    from gradcli.results.curve import Curve, PlotOnly
     from gradcli.results.expr import ExprResult
+    from gradcli.settings import Settings
 
 # gradcli.expr.language is imported where it is used: its dataclasses cost every other
 # command ~15 ms of start-up.
@@ -215,11 +217,10 @@ def check_point(
         )
 
 
-def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
+def parse_expressions(options: Sequence[str], texts: list[str]) -> list[Parsed]:
     from gradcli.expr.language import parse
 
     texts = [text.strip() for text in texts]
-    options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
     for text in texts:
         if text in options:
             raise InputError(f"'{text}' comes after '--', where every argument is an expression")
@@ -236,9 +237,9 @@ def parse_expressions(ctx: typer.Context, texts: list[str]) -> list[Parsed]:
     ]
 
 
-def check_plot(parsed: list[Parsed], order: int, chosen: list[str], common: Common) -> None:
+def check_plot(parsed: list[Parsed], order: int, chosen: list[str], fmt: OutputFormat) -> None:
     """``--plot`` draws one expression and its first derivative along one variable."""
-    if common.output.format is OutputFormat.latex:
+    if fmt is OutputFormat.latex:
         raise InputError("--plot draws a picture; --format latex has no room for it: drop one")
     if len(parsed) > 1:
         raise InputError(f"--plot draws one expression and its derivative; got {len(parsed)}")
@@ -265,9 +266,10 @@ def parse_order(text: str) -> int:
     return int(text)
 
 
-def check_views(parsed: list[Parsed], order: int, steps: bool, graph: bool, common: Common) -> None:
+def check_views(
+    parsed: list[Parsed], order: int, steps: bool, graph: bool, fmt: OutputFormat
+) -> None:
     """--steps and --graph: the formats and requests each can show."""
-    fmt = common.output.format
     if fmt is OutputFormat.dot and not graph:
         raise InputError("--format dot writes the computation graph: add --graph")
     if steps and fmt is OutputFormat.csv:
@@ -300,12 +302,12 @@ def _torchless(parsed: Parsed) -> list[str]:
     )
 
 
-def check_graph_size(result: ExprResult, common: Common) -> None:
+def check_graph_size(result: ExprResult, fmt: OutputFormat) -> None:
     """The terminal draws graphs up to TERMINAL_NODES; DOT and JSON take larger ones."""
     from gradcli.results.graph import TERMINAL_NODES
 
     count = len(result.graph.nodes) if result.graph is not None else 0
-    if count > TERMINAL_NODES and common.output.format is OutputFormat.table:
+    if count > TERMINAL_NODES and fmt is OutputFormat.table:
         raise InputError(
             f"the graph has {count:,} nodes, more than the terminal view draws "
             f"({TERMINAL_NODES}); use --format dot (Graphviz text, e.g. | dot -Tsvg > "
@@ -385,11 +387,46 @@ def expr(
             raise InputError(f"--list has no {form} form; use --format table, json or csv")
         return common.output.show(expr_listing())
     picture = plot_request(plot, x_range, width, height, common.output)
-    parsed = parse_expressions(ctx, expressions or [])
+    options = [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
+    result = expr_result(
+        expressions or [],
+        at or [],
+        wrt,
+        order,
+        expect or [],
+        steps,
+        graph,
+        min_digits,
+        common.settings,
+        common.output.format,
+        picture,
+        options,
+    )
+    return common.output.show(result)
+
+
+def expr_result(
+    expressions: list[str],
+    at: list[str],
+    wrt: str | None,
+    order: str,
+    expect: list[str],
+    steps: bool,
+    graph: bool,
+    min_digits: int | None,
+    settings: Settings,
+    fmt: OutputFormat = OutputFormat.table,
+    picture: PlotRequest | None = None,
+    options: Sequence[str] = (),
+) -> ExprResult | PlotOnly:
+    """The check behind ``gradcli expr`` and ``gradcli.expr``: the options' text, every
+    check made before SymPy and torch load. ``options`` are the command's option names (an
+    expression that looks like one is reported as an unknown option)."""
+    parsed = parse_expressions(options, expressions)
     chosen_order = parse_order(order)
     if chosen_order == 2 and len(parsed) > 1:
         raise InputError(f"--order 2 (the Hessian) takes one expression; got {len(parsed)}")
-    check_views(parsed, chosen_order, steps, graph, common)
+    check_views(parsed, chosen_order, steps, graph, fmt)
     from gradcli.expr.language import MAX_VARIABLES, natural_key
 
     variables = sorted({v for p in parsed for v in p.variables}, key=natural_key)
@@ -399,10 +436,10 @@ def expr(
         )
     if len(variables) > MAX_VARIABLES:
         raise InputError(f"{len(variables)} variables; the limit is {MAX_VARIABLES}")
-    values, written = parse_point(at or [])
+    values, written = parse_point(at)
     chosen = parse_wrt(wrt, variables) if wrt is not None else variables
     if picture is not None:
-        check_plot(parsed, chosen_order, chosen, common)
+        check_plot(parsed, chosen_order, chosen, fmt)
     check_point(variables, values, optional=chosen[0] if picture is not None else None)
     if expect and len(values) < len(variables):
         raise InputError(f"--expect checks the derivative at a point: add --at {chosen[0]}=VALUE")
@@ -423,14 +460,14 @@ def expr(
         steps=steps,
         graph=graph,
     )
-    curve = None if picture is None else _curve(request, picture, common)
+    curve = None if picture is None else _curve(request, picture, settings)
     if curve is not None and len(values) < len(variables):
         from gradcli.results.curve import PlotOnly
 
-        return common.output.show(PlotOnly(curve, "expr"))
-    result = expr_derivatives(request, common.settings, expected)
-    check_graph_size(result, common)
-    return common.output.show(result if curve is None else replace(result, curve=curve))
+        return PlotOnly(curve, "expr")
+    result = expr_derivatives(request, settings, expected)
+    check_graph_size(result, fmt)
+    return result if curve is None else replace(result, curve=curve)
 
 
 def expr_outline(expressions: int, variables: int, order: int) -> Outline:
@@ -445,11 +482,11 @@ def expr_outline(expressions: int, variables: int, order: int) -> Outline:
     return Outline({"f": (expressions,), key: shape}, main=key, command="expr")
 
 
-def _curve(request: ExprRequest, picture: PlotRequest, common: Common) -> Curve:
+def _curve(request: ExprRequest, picture: PlotRequest, settings: Settings) -> Curve:
     from gradcli.core.expr_plot import expr_curve
 
     size = (picture.width, picture.height)
-    return expr_curve(request, common.settings, picture.x_range, size)
+    return expr_curve(request, settings, picture.x_range, size)
 
 
 INFO = CommandInfo(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
@@ -31,8 +32,9 @@ from gradcli.ops.layers import (
     plan,
 )
 from gradcli.ops.layers.plan import entry_bytes
-from gradcli.parsing import parse_dims, parse_tensor
-from gradcli.results.layer import LayerListing
+from gradcli.parsing import TensorData, parse_dims, tensor_arg
+from gradcli.results.layer import LayerListing, LayerResult
+from gradcli.settings import Settings
 
 TENSOR_HELP = "numbers 1,2,3, rows 1,2;3,4, a JSON nested list (3-D/4-D), @FILE or - (stdin)"
 FORWARD_PASSES = 8
@@ -191,31 +193,54 @@ def layer(
     differences, for L = Σ G ⊙ y (G = --upstream)."""
     if list_:
         return common.output.show(layer_listing())
-    if name is None:
-        raise InputError("no layer name given; run 'gradcli layer --list' to see them")
-    chosen = get_layer(name)
     texts = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
     texts |= {"h0": h0, "c0": c0, "weight_ih": weight_ih, "weight_hh": weight_hh}
     texts |= {"bias_ih": bias_ih, "bias_hh": bias_hh}
     shapes = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
     shapes |= {"h0": h0_shape, "c0": c0_shape, "weight_ih": weight_ih_shape}
     shapes |= {"weight_hh": weight_hh_shape, "bias_ih": bias_ih_shape, "bias_hh": bias_hh_shape}
+    result = layer_result(
+        name, texts, shapes, param or [], upstream, seed, steps, expect or [], min_digits,
+        common.settings, {"upstream-h": upstream_h, "upstream-c": upstream_c},
+    )  # fmt: skip
+    return common.output.show(result)
+
+
+def layer_result(
+    name: str | None,
+    texts: dict[str, str | TensorData | None],
+    shapes: dict[str, str | None],
+    param: list[str],
+    upstream: str | TensorData,
+    seed: int,
+    steps: bool,
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+    finals: Mapping[str, str | TensorData | None] | None = None,
+) -> LayerResult:
+    """The check behind ``gradcli layer`` and ``gradcli.layer``: the inputs as the options'
+    text or already parsed, by name (x, weight, bias, q, k, v, indices, h0, c0, weight_ih…),
+    shapes to draw by name, the final states' upstreams by option (``upstream-h``); every
+    check made before torch loads."""
+    if name is None:
+        raise InputError("no layer name given; run 'gradcli layer --list' to see them")
+    chosen = get_layer(name)
     given = gather_inputs(chosen, texts, shapes)
-    checked = plan(chosen, given, param or [], common.settings.dtype.value)
+    checked = plan(chosen, given, param, settings.dtype.value)
     g = parse_upstream(upstream, checked)
-    finals = parse_final_upstreams({"upstream-h": upstream_h, "upstream-c": upstream_c}, checked)
+    finals = parse_final_upstreams(finals or {}, checked)
     require_limits(checked)  # first: the outline lists every key (t1.h … tT.dh: T-long)
     expected = parse_answers(expect, layer_outline(checked), min_digits)
 
     from gradcli.core.layer import LayerRequest, layer_gradients
 
     request = LayerRequest(checked, g, seed, steps, finals)
-    result = layer_gradients(request, common.settings, expected)
-    return common.output.show(result)
+    return layer_gradients(request, settings, expected)
 
 
 def gather_inputs(
-    layer: Layer, texts: dict[str, str | None], shapes: dict[str, str | None]
+    layer: Layer, texts: dict[str, str | TensorData | None], shapes: dict[str, str | None]
 ) -> dict[str, Given]:
     """Each input the user gave: values, a shape to draw, or ``none``."""
     given: dict[str, Given] = {}
@@ -227,10 +252,10 @@ def gather_inputs(
             raise InputError(f"give either {option(key)} or {option(key)}-shape, not both")
         if shape is not None:
             given[key] = Given(shape=parse_dims(shape, f"{option(key)}-shape"))
-        elif text.strip().lower() in NO_INPUT_WORDS:
+        elif isinstance(text, str) and text.strip().lower() in NO_INPUT_WORDS:
             given[key] = Given(none=True)
         else:
-            data = parse_tensor(text, option(key), max_entries=_input_bound(layer, key))
+            data = tensor_arg(text, option(key), max_entries=_input_bound(layer, key))
             given[key] = Given(values=tuple(data.values), shape=tuple(data.shape))
     if "x" in given and layer.name == "embedding" and "indices" not in given:
         raise InputError(
@@ -246,16 +271,17 @@ def _input_bound(layer: Layer, key: str) -> int | None:
     return None if item is None else max_entries(entry_bytes(item) / FLOAT64)
 
 
-def parse_upstream(text: str, checked: Plan) -> str | Given:
+def parse_upstream(text: str | TensorData, checked: Plan) -> str | Given:
     """``random``, ``ones`` or a tensor of the output's shape."""
-    word = text.strip().lower()
-    if word in ("random", "ones"):
-        return word
-    if not word:
-        raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
-    if word[0].isalpha():
-        raise unknown("--upstream", text, ["ones", "random", "a tensor"])
-    data = parse_tensor(text, "--upstream")
+    if isinstance(text, str):
+        word = text.strip().lower()
+        if word in ("random", "ones"):
+            return word
+        if not word:
+            raise InputError("--upstream is empty: give a tensor of y's shape, ones or random")
+        if word[0].isalpha():
+            raise unknown("--upstream", text, ["ones", "random", "a tensor"])
+    data = tensor_arg(text, "--upstream")
     want = checked.output_shape
     if _squeezed(data.shape) == _squeezed(want):  # the same entries in the same order
         return Given(values=tuple(data.values), shape=tuple(want))  # y's form as shown (2-D)
@@ -267,7 +293,9 @@ def parse_upstream(text: str, checked: Plan) -> str | Given:
     return Given(values=tuple(data.values), shape=tuple(data.shape))
 
 
-def parse_final_upstreams(texts: dict[str, str | None], checked: Plan) -> dict[str, str | Given]:
+def parse_final_upstreams(
+    texts: Mapping[str, str | TensorData | None], checked: Plan
+) -> dict[str, str | Given]:
     """``--upstream-h``/``-c``: for each final state of the layer that one is given for,
     ``random``, ``ones`` or a tensor of its shape (h_0's)."""
     layer = checked.layer
@@ -283,13 +311,14 @@ def parse_final_upstreams(texts: dict[str, str | None], checked: Plan) -> dict[s
                 f"state; --{name} is for {owners}"
             )
         final = by_option[name]
-        word = text.strip().lower()
-        if word in ("random", "ones"):
-            wanted[final.name] = word
-            continue
-        if not word or word[0].isalpha():
-            raise unknown(f"--{name}", text, ["ones", "random", "a tensor"])
-        data = parse_tensor(text, f"--{name}")
+        if isinstance(text, str):
+            word = text.strip().lower()
+            if word in ("random", "ones"):
+                wanted[final.name] = word
+                continue
+            if not word or word[0].isalpha():
+                raise unknown(f"--{name}", text, ["ones", "random", "a tensor"])
+        data = tensor_arg(text, f"--{name}")
         shape = checked.shapes[final.like]
         if _squeezed(data.shape) != _squeezed(shape):
             raise InputError(

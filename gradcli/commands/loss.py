@@ -22,8 +22,10 @@ from gradcli.errors import InputError
 from gradcli.limits import max_entries, require_entries
 from gradcli.ops.losses import LOSS_LIST, LOSSES, Loss, Reduction, get_loss
 from gradcli.params import describe_all
-from gradcli.parsing import parse_tensor
+from gradcli.parsing import TensorData, tensor_arg
 from gradcli.results.listing import Listing, ListingTable
+from gradcli.results.loss import LossResult
+from gradcli.settings import Settings
 
 # float64 copies of pred a loss command holds at once (tensors, grids, lists, the CSV text):
 # measured 122 for mse/huber/bce_with_logits with --format csv at 500k entries (116 at 1M;
@@ -118,6 +120,26 @@ def loss(
     """A loss and ∂L/∂pred: analytic formula vs autograd vs finite differences."""
     if list_:
         return common.output.show(loss_listing())
+    result = loss_result(
+        name, pred, target, reduction, param or [], expect or [], min_digits, common.settings,
+        steps,
+    )  # fmt: skip
+    return common.output.show(result)
+
+
+def loss_result(
+    name: str | None,
+    pred: str | TensorData | None,
+    target: str | TensorData | None,
+    reduction: str,
+    param: list[str],
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+    steps: bool = False,
+) -> LossResult:
+    """The check behind ``gradcli loss`` and ``gradcli.loss``: ``pred`` and ``target`` as
+    the options' text or already parsed; every check made before torch loads."""
     if name is None:
         raise InputError("no loss name given; run 'gradcli loss --list' to see them")
     chosen = get_loss(name)
@@ -128,9 +150,9 @@ def loss(
     reduced = choose(Reduction, reduction, "reduction")
     chosen.check_reduction(reduced)
     bound = max_entries(LOSS_COPIES)  # require_entries' bound below, applied while reading
-    pred_values = parse_tensor(pred, "--pred", max_dims=2, max_entries=bound)
-    target_values = parse_tensor(target, "--target", max_dims=2, max_entries=bound)
-    params = chosen.resolve_params(param or [])
+    pred_values = tensor_arg(pred, "--pred", max_dims=2, max_entries=bound)
+    target_values = tensor_arg(target, "--target", max_dims=2, max_entries=bound)
+    params = chosen.resolve_params(param)
     chosen.prepare_target(pred_values, target_values, params)  # every check before torch loads
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
@@ -139,10 +161,9 @@ def loss(
 
     from gradcli.core.loss import loss_gradients
 
-    result = loss_gradients(
-        chosen, pred_values, target_values, reduced, params, common.settings, expected, steps
+    return loss_gradients(
+        chosen, pred_values, target_values, reduced, params, settings, expected, steps
     )
-    return common.output.show(result)
 
 
 def loss_outline(chosen: Loss, shape: tuple[int, ...]) -> Outline:

@@ -24,8 +24,10 @@ from gradcli.ops.optimizers import (
     hyper_text,
     show_value,
 )
-from gradcli.parsing import TensorData, parse_number, parse_tensor
+from gradcli.parsing import TensorData, parse_number, parse_tensor, tensor_arg
 from gradcli.results.listing import Listing, ListingTable
+from gradcli.results.optim import OptimRunResult, OptimStepResult
+from gradcli.settings import Settings
 
 MAX_ITERATIONS = 100_000
 DEFAULT_ITERATIONS = 100
@@ -365,23 +367,64 @@ def optim(
     """One optimizer step by hand vs torch.optim, or a formula minimised step by step."""
     if list_:
         return common.output.show(optim_listing())
+    request = plot_request(plot, None, width, height, common.output)
+    result = optim_result(
+        name=name,
+        param=param,
+        grad=grad,
+        lr=lr,
+        state=state or [],
+        param_option=param_option or [],
+        convention=convention,
+        steps=steps,
+        expect=expect or [],
+        expr=expr,
+        at=at,
+        iterations=iterations,
+        min_digits=min_digits,
+        settings=common.settings,
+        plot=None if request is None else (request.width, request.height),
+    )
+    return common.output.show(result)
+
+
+def optim_result(
+    *,
+    name: str | None,
+    param: str | TensorData | None,
+    grad: str | TensorData | None,
+    lr: str | None,
+    state: list[str],
+    param_option: list[str],
+    convention: str,
+    steps: bool,
+    expect: list[str],
+    expr: str | None,
+    at: list[str] | None,
+    iterations: str | None,
+    min_digits: int | None,
+    settings: Settings,
+    plot: tuple[int | None, int | None] | None = None,
+) -> OptimStepResult | OptimRunResult:
+    """The check behind ``gradcli optim`` and ``gradcli.optim``: one step (``param``,
+    ``grad``: the options' text or already parsed) or a formula minimised (``expr``); every
+    check made before torch loads. ``plot``: the size of the picture asked for, if any."""
     if name is None:
         raise InputError("no optimizer name given; run 'gradcli optim --list' to see them")
-    if not common.settings.numeric:
+    if not settings.numeric:
         raise InputError(
             "--no-numeric: optim has no finite-difference column (by hand vs torch.optim only)"
         )
     optimizer = get_optimizer(name)
-    options = optimizer.resolve(param_option or [], None if lr is None else parse_rate(lr))
+    options = optimizer.resolve(param_option, None if lr is None else parse_rate(lr))
     chosen = parse_convention(convention, optimizer, options)
     if expr is not None:
         return _minimise(optimizer, options, chosen, expr, at, iterations, state, param, grad,
-                         expect, steps, plot, width, height, min_digits, common)  # fmt: skip
+                         expect, steps, plot, min_digits, settings)  # fmt: skip
     for option, value in (("--at", at), ("--iterations", iterations)):
         if value is not None:
             raise InputError(f"{option} goes with --expr (minimising a formula)")
-    plot_request(plot, None, width, height, common.output)
-    if plot:
+    if plot is not None:
         raise InputError("--plot draws a minimisation: add --expr FORMULA --at …")
     if param is None or grad is None:
         missing = "--param" if param is None else "--grad"
@@ -389,24 +432,22 @@ def optim(
             f"no {missing}: give the parameter and its gradient, e.g. --param 1,-2,3 "
             "--grad 0.1,0.2,-0.3 (or minimise a formula with --expr)"
         )
-    w = parse_tensor(param, "--param", max_dims=2)
-    g = parse_tensor(grad, "--grad", max_dims=2)
+    w = tensor_arg(param, "--param", max_dims=2)
+    g = tensor_arg(grad, "--grad", max_dims=2)
     if g.shape != w.shape:
         raise InputError(
             f"--grad has shape {_dims(g.shape)} but --param has shape {_dims(w.shape)}: "
             "one gradient entry per parameter entry"
         )
     require_entries(w.shape, "--param", STATE_COPIES)
-    given = parse_state(state or [], optimizer, options, chosen, w.shape)
-    expected = answers(
-        _step_expectations(expect or [], optimizer, options, chosen, w.shape), min_digits
-    )
+    given = parse_state(state, optimizer, options, chosen, w.shape)
+    expected = answers(_step_expectations(expect, optimizer, options, chosen, w.shape), min_digits)
 
     from gradcli.core.optim import StepRequest, optim_step
 
     request = StepRequest(optimizer, options, w, g, given, chosen)
-    result = optim_step(request, common.settings, expected)
-    return common.output.show(replace(result, show_steps=steps))
+    result = optim_step(request, settings, expected)
+    return replace(result, show_steps=steps)
 
 
 def _step_expectations(
@@ -428,14 +469,12 @@ def _minimise(
     state: list[str] | None,
     param: str | None,
     grad: str | None,
-    expect: list[str] | None,
+    expect: list[str],
     steps: bool,
-    plot: bool,
-    width: str | None,
-    height: str | None,
+    plot: tuple[int | None, int | None] | None,
     min_digits: int | None,
-    common: Common,
-) -> int:
+    settings: Settings,
+) -> OptimRunResult:
     """``--expr F --at … --iterations K``: checked before torch loads, then run."""
     for option, value in (("--param", param), ("--grad", grad), ("--state", state)):
         if value:
@@ -445,7 +484,6 @@ def _minimise(
             )
     if steps:
         raise InputError("--steps shows one step's quantities: use it with --param/--grad")
-    request = plot_request(plot, None, width, height, common.output)
     from gradcli.commands.expr import check_point, parse_point
     from gradcli.expr.language import MAX_VARIABLES, parse, walk
 
@@ -464,7 +502,7 @@ def _minimise(
     keys = [*RUN_KEYS, *(e.name for e in optimizer.state_for(options, convention))]
     shapes = {key: (len(variables),) for key in keys}
     shapes |= {"f": (1,), "step": (1,)}
-    expected = answers(parse_expectations(expect or [], keys, shapes, "final"), min_digits)
+    expected = answers(parse_expectations(expect, keys, shapes, "final"), min_digits)
 
     from gradcli.core.optim_run import RunRequest, optim_minimise
 
@@ -476,9 +514,9 @@ def _minimise(
         variables=tuple(variables),
         start={name: point[name] for name in variables},
         iterations=count,
-        plot=None if request is None else (request.width, request.height),
+        plot=plot,
     )
-    return common.output.show(optim_minimise(run, common.settings, expected))
+    return optim_minimise(run, settings, expected)
 
 
 INFO = CommandInfo(

@@ -358,6 +358,41 @@ def _option_names(ctx: typer.Context) -> list[str]:
     return [opt for param in ctx.command.params for opt in getattr(param, "opts", [])]
 
 
+class Stray:
+    """What a command's context tells its checks: the option names (an unknown ``--x``
+    among the numbers is reported as the unknown option it is) and the numbers typed after
+    ``--expect``'s value. Without a context (``import gradcli``, numbers already parsed)
+    there is neither."""
+
+    def __init__(self, ctx: typer.Context | None = None) -> None:
+        self.ctx = ctx
+
+    def reject(self, token: str) -> None:
+        if self.ctx is not None:
+            reject_stray_option(self.ctx, token)
+
+    def numbers(self, tokens: Sequence[str] | Sequence[float], what: str) -> list[float]:
+        """Numbers from the command line's tokens, or the numbers themselves."""
+        if tokens and not isinstance(tokens[0], str):
+            return [float(value) for value in tokens]
+        for token in tokens:
+            self.reject(token)  # type: ignore[arg-type]
+        return parse_values(tokens or [], what)  # type: ignore[arg-type]
+
+    def check_answer_shape(
+        self,
+        expected: Expected,
+        shape: Sequence[int],
+        what: str,
+        read_as: str,
+        also: Sequence[tuple[int, ...]] = (),
+    ) -> None:
+        if self.ctx is None:
+            check_shape(expected, shape, what, also)
+        else:
+            check_answer_shape(self.ctx, expected, shape, what, read_as, also)
+
+
 # ---------------------------------------------------------------- --expect
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -38,24 +39,29 @@ from gradcli.ops.network import (
 from gradcli.ops.optimizers import OPTIMIZERS, TrainingChoice, get_optimizer
 from gradcli.parsing import (
     Matrix,
+    TensorData,
     Vector,
     number_tokens,
     parse_array,
     parse_matrix,
     parse_number,
+    tensor_arg,
     whole_number,
 )
 from gradcli.render import OutputFormat
+from gradcli.results.perceptron import PerceptronResult
+from gradcli.settings import Settings
 
 NO_BIAS_WORDS = ("none",)  # `--bias none` leaves that layer without a bias
 _SHAPE = re.compile(r"^\s*(\d+)\s*[x×,]\s*(\d+)\s*$", re.ASCII)
 
 
-def parse_bias(text: str, layer: int) -> Vector | None:
-    """A bias vector, or None for ``none``."""
-    if text.strip().lower() in NO_BIAS_WORDS:
+def parse_bias(text: str | TensorData | None, layer: int) -> Vector | None:
+    """A bias vector, or None for ``none`` (or None, from Python)."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in NO_BIAS_WORDS):
         return None
-    array = parse_array(text, f"layer {layer} --bias")
+    what = f"layer {layer} --bias"
+    array = parse_array(text, what) if isinstance(text, str) else tensor_arg(text, what).nested()
     if isinstance(array[0], list):
         raise InputError(f"layer {layer} --bias must be a vector, got a matrix")
     return array
@@ -100,13 +106,14 @@ def parse_epochs(text: str) -> int:
     return int(raw)
 
 
-def parse_target(text: str) -> Vector | Matrix:
-    return parse_array(text, "--target")
+def parse_target(text: str | TensorData) -> Vector | Matrix:
+    if isinstance(text, str):
+        return parse_array(text, "--target")
+    return tensor_arg(text, "--target", max_dims=2).nested()
 
 
-def check_graph(graph: bool, plan: NetworkPlan, common: Common) -> None:
+def check_graph(graph: bool, plan: NetworkPlan, fmt: OutputFormat) -> None:
     """--graph's formats and size, from the plan (before torch loads)."""
-    fmt = common.output.format
     if fmt is OutputFormat.dot and not graph:
         raise InputError("--format dot writes the computation graph: add --graph")
     if not graph:
@@ -316,21 +323,82 @@ def perceptron(
     common: Common,
 ) -> int:
     """Perceptron gradients: backprop by hand (delta rule) vs autograd vs finite differences."""
+    request = plot_request(plot, None, width, height, common.output)
+    result = perceptron_result(
+        weights=weights or [],
+        bias=bias or [],
+        layers=layers,
+        seed=seed,
+        no_bias=no_bias,
+        x=x,
+        x_shape=x_shape,
+        target=target,
+        activation=activation,
+        loss=loss,
+        reduction=reduction,
+        engine=engine,
+        steps=steps,
+        graph=graph,
+        lr=lr,
+        epochs=epochs,
+        no_bias_update=no_bias_update,
+        optimizer=optimizer,
+        param_option=param_option or [],
+        weight_decay=weight_decay,
+        expect=expect or [],
+        min_digits=min_digits,
+        settings=common.settings,
+        fmt=common.output.format,
+        plot=plot,
+    )
+    if request is not None:
+        result = dataclasses.replace(result, loss_plot=(request.width, request.height))
+    return common.output.show(result)
+
+
+def perceptron_result(
+    *,
+    weights: Sequence[str | TensorData],
+    bias: Sequence[str | TensorData | None],
+    layers: str | None,
+    seed: int,
+    no_bias: bool,
+    x: str | TensorData | None,
+    x_shape: str | None,
+    target: str | TensorData | None,
+    activation: str,
+    loss: str,
+    reduction: str,
+    engine: str,
+    steps: bool,
+    graph: bool,
+    lr: str | None,
+    epochs: str | None,
+    no_bias_update: bool,
+    optimizer: str | None,
+    param_option: list[str],
+    weight_decay: str | None,
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+    fmt: OutputFormat = OutputFormat.table,
+    plot: bool = False,
+) -> PerceptronResult:
+    """The check behind ``gradcli perceptron`` and ``gradcli.perceptron``: tensors as the
+    options' text or already parsed, the rest as the options' text; every check made before
+    torch loads."""
     epoch_count = None if epochs is None else parse_epochs(epochs)
     if no_bias_update and lr is None and epoch_count is None:
         raise InputError("--no-bias-update changes gradient-descent steps: add --lr or --epochs")
     if plot and epoch_count is None:
         raise InputError("--plot draws the loss over the epochs: add --epochs N")
-    choice = training_choice(optimizer, param_option or [], weight_decay, lr, epoch_count)
-    request = plot_request(plot, None, width, height, common.output)
+    choice = training_choice(optimizer, param_option, weight_decay, lr, epoch_count)
     chosen_reduction = choose(Reduction, reduction, "reduction")
     engine_name = engine.strip().lower()
     if engine_name not in ("grad", "backward"):
         raise InputError(f"unknown engine '{engine}'; choose from: backward, grad")
-    weight_list = [
-        parse_matrix(text, f"layer {i} --weights") for i, text in enumerate(weights or [], 1)
-    ]
-    bias_list = [parse_bias(text, i) for i, text in enumerate(bias or [], 1)]
+    weight_list = [matrix_arg(value, f"layer {i} --weights") for i, value in enumerate(weights, 1)]
+    bias_list = [parse_bias(value, i) for i, value in enumerate(bias, 1)]
     names = [name.strip().lower() for name in activation.split(",")]
     if not all(names):
         raise InputError(
@@ -343,7 +411,7 @@ def perceptron(
         layer_sizes=parse_layer_sizes(layers) if layers is not None else (),
         seed=seed,
         no_bias=no_bias,
-        x=None if x is None else parse_matrix(x, "--x"),
+        x=None if x is None else matrix_arg(x, "--x"),
         x_shape=None if x_shape is None else parse_shape(x_shape),
         target=None if target is None else parse_target(target),
         activations=names,
@@ -366,14 +434,19 @@ def perceptron(
             f"step of {choice.optimizer.name} with its options: check that step with 'gradcli "
             f"optim {choice.optimizer.name} --param W --grad ∂E/∂W --expect new_param=…'"
         )
-    check_graph(graph, plan, common)
+    check_graph(graph, plan, fmt)
 
     from gradcli.core.perceptron import perceptron_gradients
 
-    result = perceptron_gradients(spec, common.settings, expected, plan)
-    if request is not None:
-        result = dataclasses.replace(result, loss_plot=(request.width, request.height))
-    return common.output.show(result)
+    return perceptron_gradients(spec, settings, expected, plan)
+
+
+def matrix_arg(value: str | TensorData, what: str) -> Matrix:
+    """A matrix option (a vector is one row): its text, or a tensor already read."""
+    if isinstance(value, str):
+        return parse_matrix(value, what)
+    array = tensor_arg(value, what, max_dims=2).nested()
+    return array if isinstance(array[0], list) else [array]
 
 
 def perceptron_outline(plan: NetworkPlan, stepped: bool) -> Outline:

@@ -11,6 +11,8 @@ imports the activation command alone.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +94,175 @@ class GradcliCommand(TyperCommand):
         ctx._opt_prefixes.update(parser._opt_prefixes)
         return args
 
+    _direct: DirectSpec | None = None
 
+    def direct_call(self, args: list[str]) -> Callable[[], Any] | None:
+        """The command's own function called with ``args`` parsed here, without Click — for
+        ``batch``, whose lines are many and small. The parsing is the plain part of Click's
+        (options, flags, repeated options, positional numbers, ``--name=value``); anything
+        else — an unknown option, a missing value, ``--``, short options run together, a
+        value an option's parser refuses, a required argument missing — returns None, and
+        the line goes through Click, which parses or reports it exactly as it always does."""
+        if self._direct is None:
+            self._direct = DirectSpec.of(self)
+        spec = self._direct
+        if not spec.usable:
+            return None
+        kwargs = spec.parse(args)
+        if kwargs is None:
+            return None
+        ctx = LineContext(self)
+        if spec.takes_ctx:
+            kwargs[spec.takes_ctx] = ctx
+        info = COMMANDS[self.name or ""]
+        function = info.function
+
+        def call() -> Any:
+            if spec.expect:
+                _note_expect_followers(ctx, args, info)
+            return function(**kwargs)
+
+        return call
+
+
+class LineContext:
+    """What a command's checks read from Click's context (its parameters, its name, and
+    the numbers typed after ``--expect``), for a line parsed without Click."""
+
+    def __init__(self, command: Any) -> None:
+        self.command = command
+        self.meta: dict[str, Any] = {}
+
+
+_NUMBER_LIKE = re.compile(r"^-[\d.][\d.eE+,-]*$")
+
+
+@dataclass
+class DirectSpec:
+    """How ``direct_call`` reads a command's line: its options by name, its arguments in
+    order, and the function's defaults for what the line leaves out."""
+
+    usable: bool
+    options: dict[str, tuple[str, str, Any]]  # "--pred" → (name, "flag"|"value"|"many", parse)
+    arguments: list[tuple[str, int]]  # (name, nargs) in order
+    defaults: dict[str, Any]
+    numeric_args: bool
+    takes_ctx: str | None
+    expect: bool
+
+    @staticmethod
+    def of(command: GradcliCommand) -> DirectSpec:
+        info = COMMANDS.get(command.name or "")
+        unusable = DirectSpec(False, {}, [], {}, False, None, False)
+        if info is None or type(command) is not GradcliCommand:
+            return unusable  # a command with its own parsing (expr) keeps Click's
+        signature = inspect.signature(info.function)
+        defaults = {}
+        takes_ctx = None
+        for name, parameter in signature.parameters.items():
+            if name == "ctx":
+                takes_ctx = name
+            elif parameter.default is inspect.Parameter.empty:
+                defaults[name] = _REQUIRED
+            else:
+                defaults[name] = parameter.default
+        options: dict[str, tuple[str, str, Any]] = {}
+        arguments: list[tuple[str, int]] = []
+        for param in command.params:
+            if param.callback is not None or param.is_eager or param.envvar:
+                return unusable
+            if getattr(param, "secondary_opts", None) or param.name not in defaults:
+                return unusable
+            if param.param_type_name == "argument":
+                if param.nargs not in (1, -1) or not _is_text(param):
+                    return unusable
+                arguments.append((param.name, param.nargs))
+                continue
+            kind = "flag" if param.is_flag else "many" if param.multiple else "value"
+            if kind != "flag" and param.nargs != 1:
+                return unusable
+            parse = getattr(param.type, "func", None)
+            if kind != "flag" and parse is None and not _is_text(param):
+                return unusable
+            for opt in param.opts:
+                options[opt] = (param.name, kind, parse)
+        variadic = [i for i, (_, nargs) in enumerate(arguments) if nargs == -1]
+        if variadic and variadic[0] != len(arguments) - 1:
+            return unusable  # Click would hand the last tokens to the arguments after it
+        return DirectSpec(
+            True,
+            options,
+            arguments,
+            defaults,
+            info.numeric_args,
+            takes_ctx,
+            any(opt == "--expect" for opt in options),
+        )
+
+    def parse(self, args: list[str]) -> dict[str, Any] | None:
+        """The function's keyword arguments for ``args``, or None when Click must parse."""
+        given: dict[str, Any] = {}
+        positional: list[str] = []
+        tokens = iter(args)
+        for token in tokens:
+            if token.startswith("-") and token != "-":
+                name, sep, attached = token.partition("=")
+                found = self.options.get(name) if name.startswith("--") or not sep else None
+                if found is None:
+                    if token in self.options:
+                        found, sep = self.options[token], ""
+                    elif self.numeric_args and _NUMBER_LIKE.match(token):
+                        positional.append(token)
+                        continue
+                    else:
+                        return None  # unknown, "--", "-T2", "-qT 2": Click's to read
+                param, kind, parse = found
+                if kind == "flag":
+                    if sep:
+                        return None
+                    given[param] = True
+                    continue
+                value = attached if sep else next(tokens, None)
+                if value is None:
+                    return None
+                if parse is not None:
+                    try:
+                        value = parse(value)
+                    except Exception:
+                        return None  # Click words the refusal
+                if kind == "many":
+                    given.setdefault(param, []).append(value)
+                else:
+                    given[param] = value
+            else:
+                positional.append(token)
+        if not self._place(positional, given):
+            return None
+        kwargs = {**self.defaults, **given}
+        if any(value is _REQUIRED for value in kwargs.values()):
+            return None
+        return kwargs
+
+    def _place(self, positional: list[str], given: dict[str, Any]) -> bool:
+        """Positional tokens to the arguments as Click does: one each in order, the rest to
+        the variadic one (always the last here); False when there are too many."""
+        index = 0
+        for name, nargs in self.arguments:
+            if nargs == 1:
+                if index < len(positional):
+                    given[name] = positional[index]
+                    index += 1
+            else:
+                given[name] = positional[index:] or None
+                index = len(positional)
+        return index == len(positional)
+
+
+def _is_text(param: Any) -> bool:
+    return type(param.type).__name__ == "StringParamType"
+
+
+_REQUIRED = object()
 _UNKNOWN = object()
 
 

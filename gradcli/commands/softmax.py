@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -12,17 +13,18 @@ from gradcli.commands.options import (
     Common,
     MinDigitsOpt,
     SolutionStepsOpt,
-    check_answer_shape,
+    Stray,
     computing_command,
     expect_option,
     number,
-    positional_numbers,
 )
 from gradcli.commands.pictures import for_people
 from gradcli.commands.registry import CommandInfo, Example
 from gradcli.errors import InputError
 from gradcli.limits import require_memory
 from gradcli.ops.softmax import JACOBIAN_BYTES_PER_ENTRY, check_temperature
+from gradcli.results.softmax import SoftmaxJacobianResult
+from gradcli.settings import Settings
 
 HEATMAP_LIMIT = 60  # logits: a 60×60 map is 120–180 columns wide, split into blocks below that
 
@@ -63,34 +65,54 @@ def softmax_jacobian(
     common: Common,
 ) -> int:
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j = p_i(δ_ij − p_j)/T, formula vs autograd."""
+    if heatmap:
+        for_people("--heatmap", common.output)
+    result = softmax_result(
+        a or [], temperature, expect or [], min_digits, common.settings, heatmap, steps,
+        Stray(ctx),
+    )  # fmt: skip
+    return common.output.show(result)
+
+
+def softmax_result(
+    a: Sequence[str] | Sequence[float],
+    temperature: float,
+    expect: list[str],
+    min_digits: int | None,
+    settings: Settings,
+    heatmap: bool = False,
+    steps: bool = False,
+    stray: Stray | None = None,
+) -> SoftmaxJacobianResult:
+    """The check behind ``gradcli softmax-jacobian`` and ``gradcli.softmax_jacobian``: the
+    logits as the command line's tokens or as numbers; every check before torch loads."""
+    stray = stray or Stray()
     if not a:
         raise InputError("no logits given: write them after the command, e.g. "
                          "'gradcli softmax-jacobian 1 2 3'")  # fmt: skip
-    values = positional_numbers(ctx, a, "logits")
+    values = stray.numbers(a, "logits")
     check_temperature(temperature)
     n = len(values)
-    if heatmap:
-        for_people("--heatmap", common.output)
-        if n > HEATMAP_LIMIT:
-            raise InputError(
-                f"--heatmap draws one cell per entry, up to {HEATMAP_LIMIT}×{HEATMAP_LIMIT}; "
-                f"{n:,} logits make {n:,}×{n:,}: drop --heatmap (the table is summarized) or "
-                "use --json for every entry"
-            )
+    if heatmap and n > HEATMAP_LIMIT:
+        raise InputError(
+            f"--heatmap draws one cell per entry, up to {HEATMAP_LIMIT}×{HEATMAP_LIMIT}; "
+            f"{n:,} logits make {n:,}×{n:,}: drop --heatmap (the table is summarized) or "
+            "use --json for every entry"
+        )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
     expected = parse_answers(
         expect,
         softmax_outline(n),
         min_digits,
-        lambda answer, shape, key: check_answer_shape(
-            ctx, answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
+        lambda answer, shape, key: stray.check_answer_shape(
+            answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
         ),
     )
 
     from gradcli.core.softmax import softmax_jacobian as compute
 
-    result = compute(values, temperature, common.settings, expected, steps)
-    return common.output.show(dataclasses.replace(result, heatmap=heatmap))
+    result = compute(values, temperature, settings, expected, steps)
+    return dataclasses.replace(result, heatmap=heatmap)
 
 
 QUANTITY_NAMES = {"p": "p", "jacobian": "the Jacobian"}

@@ -660,24 +660,37 @@ def _pair_differences_small(
     plus = plus.double().reshape(2 * k, -1).tolist()
     minus = minus.double().reshape(2 * k, -1).tolist()
     values, errors, suspects = [], [], []
+    rounding = ROUNDING_SAFETY * EPS64
+    isfinite = math.isfinite
     for r in range(k):
         width = h[r]
         row_values, row_errors, row_suspects = [], [], []
         for p, m, hp, hm in zip(plus[r], minus[r], plus[k + r], minus[k + r], strict=True):
             coarse = (p - m) / (2 * width)
             fine = (hp - hm) / width
-            magnitude = _nanmax(_nanmax(abs(p), abs(m)), _nanmax(abs(hp), abs(hm)))
+            if p == p and m == m and hp == hp and hm == hm:  # no NaN: max() is torch's maximum
+                magnitude = max(abs(p), abs(m), abs(hp), abs(hm))
+            else:
+                magnitude = math.nan
             spread = abs(coarse - fine)
-            error = spread + ROUNDING_SAFETY * EPS64 * magnitude / width
-            if not (math.isfinite(fine) and math.isfinite(error)):
+            error = spread + rounding * magnitude / width
+            if not (isfinite(fine) and isfinite(error)):
                 error = math.inf
             row_values.append(fine)
-            row_errors.append(_float32(min(error, FLOAT32_MAX)) if error != math.inf else error)
+            row_errors.append(error)
             row_suspects.append(spread > SUSPECT_SPREAD * abs(fine))
         values.append(row_values)
-        errors.append(row_errors)
+        errors.append(_float32_row(row_errors))
         suspects.append(row_suspects)
     return values, errors, suspects
+
+
+def _float32_row(errors: list[float]) -> list[float]:
+    """Each error as storing it in a float32 tensor does (finite ones capped at
+    FLOAT32_MAX first, ∞ kept): one array conversion for the row."""
+    if all(e != math.inf for e in errors):
+        return array("f", [min(e, FLOAT32_MAX) for e in errors]).tolist()
+    return [_float32(min(e, FLOAT32_MAX)) if e != math.inf else e for e in errors]
 
 
 def _nanmax(a: float, b: float) -> float:

@@ -30,8 +30,11 @@ from gradcli.core.backprop import (
 )
 from gradcli.core.engine import (
     CHUNK_ELEMENTS,
+    SMALL_ENTRIES,
     TORCH_DTYPES,
+    WORK_BUDGET,
     NumericEstimate,
+    SpacingProbe,
     judge,
     numeric_gradient,
     raise_if_not_finite,
@@ -151,6 +154,10 @@ def numeric_gradients(
     reference = _kink_sides(net.layers, passes0) if kinked else []
     output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
     scale = net.loss.reduction_scale(net.reduction, output_shape)
+    total = sum(value.numel() for value in base)
+    if not kinked and total <= SMALL_ENTRIES and 4 * total * forward_cost(net) <= WORK_BUDGET:
+        together = _numeric_together(net, x64, base, target, scale, settings, seed)
+        return together, [[] for _ in base]
     estimates, crossings = [], []
     for index, value in enumerate(base):
 
@@ -176,6 +183,77 @@ def numeric_gradients(
         estimates.append(estimate)
         crossings.append(crossed)
     return estimates, crossings
+
+
+def _numeric_together(
+    net: Network,
+    x64: Tensor,
+    base: list[Tensor],
+    target: Tensor,
+    scale: float,
+    settings: Settings,
+    seed: int,
+) -> list[NumericEstimate]:
+    """:func:`numeric_gradients` for a small network without kinks: every parameter entry
+    of every tensor in one estimate (one batched evaluation per round of steps, the same
+    differences entry by entry), then split into one estimate per tensor."""
+    shapes = [tuple(value.shape) for value in base]
+    sizes = [value.numel() for value in base]
+    flat = torch.cat([value.reshape(-1) for value in base])
+
+    def losses(copies: Tensor) -> Tensor:  # (k, all entries) → the k losses
+        k, parts, start = copies.shape[0], [], 0
+        for shape, size in zip(shapes, sizes, strict=True):
+            parts.append(copies[:, start : start + size].reshape(k, *shape))
+            start += size
+        output = forward(x64, net.layers, parts)[-1][1]  # (k, samples, outputs)
+        return scale * _batched_terms(net, output, target).sum(dim=1)
+
+    whole = numeric_gradient(
+        lambda v: losses(v.unsqueeze(0))[0],
+        flat,
+        settings.tolerance,
+        seed,
+        cost=forward_cost(net),
+        batched=losses,
+    )
+    estimates, start = [], 0
+    for shape, size in zip(shapes, sizes, strict=True):
+        estimates.append(_part_of(whole, start, size, shape))
+        start += size
+    return estimates
+
+
+def _part_of(
+    whole: NumericEstimate, start: int, size: int, shape: tuple[int, ...]
+) -> NumericEstimate:
+    """The entries [start, start + size) of an estimate over several tensors, as the estimate
+    of that tensor (its spacing probe moves its own entries)."""
+    part = slice(start, start + size)
+
+    def cut(tensor: Tensor | None) -> Tensor | None:
+        return None if tensor is None else tensor.reshape(-1)[part].reshape(shape)
+
+    probe = whole.probe
+    if probe is not None:
+        evaluate = probe.evaluate
+
+        def moved(index: Tensor, step: Tensor, evaluate=evaluate) -> tuple[Tensor, Tensor]:
+            return evaluate(index + start, step)
+
+        probe = SpacingProbe(moved, probe.flat[part], probe.tolerance, probe.chunk)
+    return dataclasses.replace(
+        whole,
+        value=cut(whole.value),
+        error=cut(whole.error),
+        checked=cut(whole.checked),
+        step=cut(whole.step),
+        suspect=cut(whole.suspect),
+        smooth=cut(whole.smooth),
+        unresolved=cut(whole.unresolved),
+        work=whole.work * size / max(whole.value.numel(), 1),
+        probe=probe,
+    )
 
 
 def _kink_list(layers: Sequence[Layer]) -> list[tuple[int, float]]:

@@ -150,6 +150,7 @@ def render_text(figure: Figure, style: PlotStyle) -> str:
         no_color=not style.colour,
         highlight=False,
         legacy_windows=False,
+        force_jupyter=False,
     )
     with console.capture() as capture:
         for line in plot_lines(figure, style):

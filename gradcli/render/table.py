@@ -29,8 +29,10 @@ ELLIPSIS = "…"
 
 
 def console_for(out: TextIO) -> Console:
-    """A console on ``out``; Rich drops colour when it is not a terminal or NO_COLOR is set."""
-    return Console(file=out, highlight=False)
+    """A console on ``out``; Rich drops colour when it is not a terminal or NO_COLOR is set.
+    Never Jupyter's display (Rich would send the table there instead of to ``out``, inside
+    a notebook's kernel: ``str(result)`` would be empty)."""
+    return Console(file=out, highlight=False, force_jupyter=False)
 
 
 def print_renderable(renderable: RenderableType, out: TextIO) -> None:

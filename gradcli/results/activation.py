@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import (
     GradientCheck,
     answer_columns,
@@ -20,7 +21,7 @@ from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
-class ActivationResult:
+class ActivationResult(Outcome):
     """f(x) and f'(x) three ways for each x."""
 
     name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcli.outcome import Outcome
 from gradcli.results import flatten
 
 MISMATCH_LIMIT = 20  # mismatching indices listed in JSON
@@ -273,7 +274,7 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class CheckResult(Outcome):
     """Everything `gradcli check` found."""
 
     target: str

@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import (
     GradientCheck,
     answer_columns,
@@ -76,7 +77,7 @@ class PreciseColumn:
 
 
 @dataclass(frozen=True)
-class ExprResult:
+class ExprResult(Outcome):
     """f at the point and its derivative entries: symbolic, autograd and numeric.
 
     ``kind`` is ``gradient`` (entries: a list of n), ``jacobian`` (m × n: rows are the

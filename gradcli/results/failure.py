@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gradcli.outcome import Outcome
+
 # what stopped the check
 EXCEPTION = "exception"  # their code raised (any BaseException but KeyboardInterrupt)
 EXIT = "exit"  # their code ended the process (os._exit)
@@ -94,7 +96,7 @@ def stage_text(phase: str, label: str) -> str:
 
 
 @dataclass(frozen=True)
-class CheckFailure:
+class CheckFailure(Outcome):
     """`gradcli check` could not finish: the user's code stopped it (exit 1)."""
 
     target: str

@@ -9,6 +9,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_json, solution_fields, solution_rows
 from gradcli.results.grid import Grid
 from gradcli.results.listing import Listing
@@ -138,7 +139,7 @@ class LayerStep:
 
 
 @dataclass(frozen=True)
-class LayerResult:
+class LayerResult(Outcome):
     """The layer, its inputs and output, G, and ∂L/∂input for every input with a gradient."""
 
     name: str

@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import (
     GradientCheck,
     answer_columns,
@@ -24,7 +25,7 @@ def _is_matrix(values: list) -> bool:
 
 
 @dataclass(frozen=True)
-class LossResult:
+class LossResult(Outcome):
     """A loss value and ∂L/∂pred three ways, one entry per element of pred."""
 
     name: str

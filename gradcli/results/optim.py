@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gradcli.expect import AnswerSet
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, flatten
 
 
@@ -64,7 +65,7 @@ class QuantityRow:
 
 
 @dataclass(frozen=True)
-class OptimStepResult:
+class OptimStepResult(Outcome):
     """One optimizer step from a given state: by hand vs torch.optim, and the answers."""
 
     name: str
@@ -164,7 +165,7 @@ class Contours:
 
 
 @dataclass(frozen=True)
-class OptimRunResult:
+class OptimRunResult(Outcome):
     """``optim NAME --expr F --at … --iterations K``: the trajectory by hand, checked
     against torch.optim at every step. ``params[k]`` is the point after k steps (entry 0 the
     start); ``diffs[k]`` the largest |by hand − torch.optim| there."""

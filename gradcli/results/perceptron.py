@@ -7,6 +7,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet, shape_of
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import GradientCheck, answer_json, flatten, solution_fields, solution_rows
 from gradcli.results.graph import Graph
 from gradcli.solution import Solution
@@ -184,7 +185,7 @@ class LayerSteps:
 
 
 @dataclass(frozen=True)
-class PerceptronResult:
+class PerceptronResult(Outcome):
     """Loss, outputs and every layer's ∂E/∂W, ∂E/∂b: backprop vs autograd (vs numeric)."""
 
     x: Matrix

@@ -8,6 +8,7 @@ from typing import Any
 
 from gradcli.expect import AnswerCheck, AnswerSet
 from gradcli.marking import Marks
+from gradcli.outcome import Outcome
 from gradcli.results import (
     ColumnBlocks,
     GradientCheck,
@@ -21,7 +22,7 @@ from gradcli.solution import Solution
 
 
 @dataclass(frozen=True)
-class SoftmaxJacobianResult:
+class SoftmaxJacobianResult(Outcome):
     """p = softmax(a/T) and its Jacobian ∂p_i/∂a_j three ways."""
 
     input: list[float]
