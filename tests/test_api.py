@@ -162,6 +162,21 @@ TWINS = [
         id="layer-conv",
     ),
     pytest.param(
+        lambda: gradcli.layer(
+            "lstm",
+            x=[[1, 2], [0, -1], [0.5, 0.5]],
+            h0=[0.1, -0.2],
+            weight_hh_shape=(8, 2),
+            upstream_c=[1, -1],
+            steps=True,
+        ),
+        line(
+            "layer lstm --x '1,2;0,-1;0.5,0.5' --h0 0.1,-0.2 --weight-hh-shape 8x2 "
+            "--upstream-c 1,-1 --steps"
+        ),
+        id="layer-lstm",
+    ),
+    pytest.param(
         lambda: gradcli.check("examples/sigmoid.py:Sigmoid", "5"),
         line("check examples/sigmoid.py:Sigmoid --input 5"),
         id="check",
