@@ -694,3 +694,15 @@ def test_the_package_is_typed():
     for name in FUNCTIONS:
         hints = inspect.signature(getattr(gradcli, name))
         assert hints.return_annotation is not inspect.Signature.empty
+
+
+def test_a_results_repr_is_one_line_with_its_verdict():
+    import gradcli
+
+    right = gradcli.activation("sigmoid", [0, 0.5], expect=[0.25, 0.235])
+    wrong = gradcli.activation("tanh", [0, 1], expect=[1, 0.5])
+    assert repr(right) == "<ActivationResult activation: agree, answer right>"
+    assert repr(wrong) == "<ActivationResult activation: agree, answer wrong>"
+    assert repr(gradcli.softmax_jacobian([1, 2, 3])) == (
+        "<SoftmaxJacobianResult softmax-jacobian: agree>"
+    )
