@@ -13,6 +13,24 @@ from typer.testing import CliRunner
 
 from gradcli.cli import app
 
+# A user's shell settings must not change what the tests see: the terminal width and colour
+# variables Rich and Click read, and gradcli's own switches, are cleared for this run (and so for
+# every process the tests start).
+_SHELL_SETTINGS = (
+    "COLUMNS",
+    "LINES",
+    "FORCE_COLOR",
+    "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "GRADCLI_MAX_MEMORY",
+    "GRADCLI_MAX_WORK",
+    "GRADCLI_NO_SANDBOX",
+    "GRADCLI_DEBUG",
+)
+for _name in _SHELL_SETTINGS:
+    os.environ.pop(_name, None)
+
 
 @dataclass
 class Run:
