@@ -72,7 +72,7 @@ ALIAS_FRACTION = 1e-9
 def as_tensor(values: Sequence, dtype: Dtype, what: str = "input") -> Tensor:
     """A tensor of ``values``; values that overflow the dtype are input errors."""
     tensor = torch.tensor(values, dtype=TORCH_DTYPES[dtype])
-    if not bool(torch.isfinite(tensor).all()):
+    if not _all_finite(tensor):
         bad = torch.tensor(values, dtype=torch.float64)[~torch.isfinite(tensor)][0].item()
         raise InputError(f"{what} value {bad:g} overflows {dtype.value}")
     return tensor
@@ -107,8 +107,8 @@ def base_steps(x64: Tensor) -> Tensor:
 
 def elementwise_autograd(forward: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """f'(x) for an elementwise f: the gradient of Σf(x) is f'(x_i) at each i."""
-    leaf = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(forward(leaf).sum(), leaf)
+    leaf = x.detach().requires_grad_(True)  # a new tensor: x keeps its flag (no copy: an
+    (grad,) = torch.autograd.grad(forward(leaf).sum(), leaf)  # in-place op on a leaf raises)
     return grad
 
 
@@ -865,43 +865,34 @@ def _pair_differences_small(
     else:
         pair = evaluate(torch.tensor(positions + positions), torch.tensor(steps, dtype=F64))
         plus, minus = _flat_list(pair[0].double()), _flat_list(pair[1].double())
-    width = len(plus) // (2 * k) if k else 0
+    width = len(plus) // (2 * k)
     half = k * width
+    cell_steps = h if width == 1 else [v for v in h for _ in range(width)]
     rounding = ROUNDING_SAFETY * EPS64
     isfinite, inf = math.isfinite, math.inf
     values, errors, suspects = [], [], []
-    for r in range(k):
-        step = h[r]
-        twice = 2 * step
-        cells = slice(r * width, (r + 1) * width)
-        halves = slice(half + r * width, half + (r + 1) * width)
-        for p, m, hp, hm in zip(
-            plus[cells], minus[cells], plus[halves], minus[halves], strict=True
-        ):
-            fine = (hp - hm) / step
-            spread = abs((p - m) / twice - fine)
-            if p == p and m == m and hp == hp and hm == hm:  # no NaN: max() is torch's maximum
-                error = spread + rounding * max(abs(p), abs(m), abs(hp), abs(hm)) / step
-                if not (isfinite(fine) and isfinite(error)):
-                    error = inf
-                elif error > FLOAT32_MAX:
-                    error = FLOAT32_MAX
-            else:
+    cells = zip(plus[:half], minus[:half], plus[half:], minus[half:], cell_steps, strict=True)
+    for p, m, hp, hm, step in cells:  # step h: p, m; step h/2: hp, hm
+        fine = (hp - hm) / step
+        spread = abs((p - m) / (2 * step) - fine)
+        if p == p and m == m and hp == hp and hm == hm:  # no NaN: max() is torch's maximum
+            error = spread + rounding * max(abs(p), abs(m), abs(hp), abs(hm)) / step
+            if not (isfinite(fine) and isfinite(error)):
                 error = inf
-            values.append(fine)
-            errors.append(error)
-            suspects.append(spread > SUSPECT_SPREAD * abs(fine))
+            elif error > FLOAT32_MAX:
+                error = FLOAT32_MAX
+        else:
+            error = inf
+        values.append(fine)
+        errors.append(error)
+        suspects.append(spread > SUSPECT_SPREAD * abs(fine))
     errors = array("f", errors).tolist()  # as the float32 tensor stores them (∞ stays ∞)
     atol, rtol = tolerance.atol, tolerance.rtol
-    uncertain = []
-    for r in range(k):
-        cells = slice(r * width, (r + 1) * width)
-        uncertain.append(
-            not all(
-                e <= 0.5 * (atol + rtol * abs(v))
-                for v, e in zip(values[cells], errors[cells], strict=True)
-            )
-        )
+    doubtful = [not e <= 0.5 * (atol + rtol * abs(v)) for v, e in zip(values, errors, strict=True)]
+    if width == 1:
+        uncertain = doubtful
+    else:
+        uncertain = [any(doubtful[r * width : (r + 1) * width]) for r in range(k)]
     return values, errors, suspects, uncertain, width
 
 
@@ -1382,16 +1373,18 @@ def overflow_hint(dtype: str, change: str = "smaller values") -> str:
 
 
 def raise_if_not_finite(
-    values: Tensor | float,
+    values: Tensor | float | list[float],
     what: str,
     where: Callable[[int], str] | None,
     dtype: str,
     change: str = "smaller values",
     symbol: str | None = None,
 ) -> None:
-    """InputError when ``values`` (computed from finite inputs) hold NaN or ∞: ``what``
-    overflows the dtype at the places ``where(k)`` names (flat index k; None for a scalar,
-    shown as ``symbol = inf``)."""
+    """InputError when ``values`` (computed from finite inputs; a tensor, a number or a flat
+    list) hold NaN or ∞: ``what`` overflows the dtype at the places ``where(k)`` names (flat
+    index k; None for a scalar, shown as ``symbol = inf``)."""
+    if _all_finite(values):
+        return
     flat = torch.as_tensor(values).detach().reshape(-1)
     bad = ~torch.isfinite(flat)
     if not bool(bad.any()):
@@ -1413,6 +1406,17 @@ def raise_if_not_finite(
         f"{what} overflows {dtype}{found}, so there is nothing to compare; "
         + overflow_hint(dtype, change)
     )
+
+
+def _all_finite(values: Tensor | float | list[float]) -> bool:
+    """Whether every value is finite: a few on Python floats (a torch call costs µs)."""
+    if isinstance(values, float):
+        return math.isfinite(values)
+    if isinstance(values, list):
+        return all(map(math.isfinite, values))
+    if values.numel() <= SMALL_GRID:
+        return all(map(math.isfinite, _flat_list(values.detach())))
+    return bool(torch.isfinite(values).all())
 
 
 def raise_if_overflowed(
