@@ -136,9 +136,17 @@ def jacobian_autograd(
 
 def gradient_autograd(loss: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """∂L/∂x for a scalar L."""
-    leaf = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss(leaf), leaf)
-    return grad
+    return value_and_gradient_autograd(loss, x)[1]
+
+
+def value_and_gradient_autograd(
+    loss: Callable[[Tensor], Tensor], x: Tensor
+) -> tuple[Tensor, Tensor]:
+    """L(x) (detached: the forward autograd ran) and ∂L/∂x, for a scalar L."""
+    leaf = x.detach().requires_grad_(True)  # a new tensor: x keeps its flag
+    value = loss(leaf)
+    (grad,) = torch.autograd.grad(value, leaf)
+    return value.detach(), grad
 
 
 # ---------------------------------------------------------------- finite differences
@@ -256,7 +264,7 @@ class NumericEstimate:
         every entry was computed."""
         if self.lists is not None:
             return self.lists.value, self.lists.error, None
-        return _flat_list(self.value), _flat_list(self.error), _flat_list(self.checked)
+        return flat_list(self.value), flat_list(self.error), flat_list(self.checked)
 
     def checked_count(self) -> int:
         if self.lists is not None:
@@ -482,7 +490,7 @@ def numeric_elementwise(
         base = [x[p] for p in positions]  # x ± step on Python floats: the same bits
         plus = torch.tensor([b + s for b, s in zip(base, steps, strict=True)], dtype=F64)
         minus = torch.tensor([b - s for b, s in zip(base, steps, strict=True)], dtype=F64)
-        return _flat_list(f(plus).double()), _flat_list(f(minus).double())
+        return flat_list(f(plus).double()), flat_list(f(minus).double())
 
     cap = None if max_step is None else max_step.double().reshape(-1)
     estimate = _estimate(
@@ -592,11 +600,11 @@ def _shifted_lists(
         plus_rows.append(plus)
         minus_rows.append(minus)
     if 2 * len(positions) * len(x) <= ONE_CALL_ELEMENTS:
-        both = _flat_list(f(torch.tensor(plus_rows + minus_rows, dtype=F64)).double())
+        both = flat_list(f(torch.tensor(plus_rows + minus_rows, dtype=F64)).double())
         half = len(both) // 2
         return both[:half], both[half:]
     plus_values = f(torch.tensor(plus_rows, dtype=F64)).double()
-    return _flat_list(plus_values), _flat_list(f(torch.tensor(minus_rows, dtype=F64)).double())
+    return flat_list(plus_values), flat_list(f(torch.tensor(minus_rows, dtype=F64)).double())
 
 
 def numeric_entries(
@@ -864,7 +872,7 @@ def _pair_differences_small(
         plus, minus = on_lists(x, positions + positions, steps)
     else:
         pair = evaluate(torch.tensor(positions + positions), torch.tensor(steps, dtype=F64))
-        plus, minus = _flat_list(pair[0].double()), _flat_list(pair[1].double())
+        plus, minus = flat_list(pair[0].double()), flat_list(pair[1].double())
     width = len(plus) // (2 * k)
     half = k * width
     cell_steps = h if width == 1 else [v for v in h for _ in range(width)]
@@ -955,7 +963,7 @@ def _expand(h: Tensor, like: Tensor) -> Tensor:
     return h.reshape(h.shape[0], *([1] * (like.dim() - 1))).expand(like.shape)
 
 
-def _flat_list(tensor: Tensor) -> list:
+def flat_list(tensor: Tensor) -> list:
     """The entries as a flat list (no reshape for a vector: each torch call costs µs)."""
     return tensor.tolist() if tensor.dim() == 1 else tensor.reshape(-1).tolist()
 
@@ -1021,7 +1029,7 @@ def judge(
         numeric = NumericEstimate.exact(numeric)
     a64, g64 = analytic.double(), autograd.double()
     shape = tuple(a64.shape) or (1,)
-    plain = (_flat_list(a64), _flat_list(g64)) if a64.numel() <= SMALL_ENTRIES else None
+    plain = (flat_list(a64), flat_list(g64)) if a64.numel() <= SMALL_ENTRIES else None
     verdict = _verdict(a64, g64, plain, numeric, trusted, defined, tolerance)
     if not verdict.agree and numeric is not None and numeric.probe is not None:
         # a difference that disagrees must first show that it resolves f (see resolve)
@@ -1074,13 +1082,13 @@ def _verdict(
     if numeric is not None:
         for mask in (trusted, numeric.smooth):
             if mask is not None:
-                flags = _flat_list(mask.expand_as(a64))
+                flags = flat_list(mask.expand_as(a64))
                 caller = (
                     flags
                     if caller is None
                     else [p and q for p, q in zip(caller, flags, strict=True)]
                 )
-    exists = None if defined is None else _flat_list(defined.expand(shape))
+    exists = None if defined is None else flat_list(defined.expand(shape))
     return _verdict_lists(plain[0], plain[1], numeric, caller, exists, shape, tolerance)
 
 
@@ -1188,11 +1196,11 @@ def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
     """:func:`_verdict_tensors` on Python floats, operation for operation."""
     shape = tuple(c.analytic.shape) or (1,)
     return _verdict_lists(
-        _flat_list(c.analytic),
-        _flat_list(c.autograd),
+        flat_list(c.analytic),
+        flat_list(c.autograd),
         c.numeric,
-        None if c.caller_ok is None else _flat_list(c.caller_ok),
-        None if c.defined is None else _flat_list(c.defined.expand(shape)),
+        None if c.caller_ok is None else flat_list(c.caller_ok),
+        None if c.defined is None else flat_list(c.defined.expand(shape)),
         shape,
         tolerance,
     )
@@ -1221,7 +1229,7 @@ def _verdict_lists(
     worst = 0.0
     if numeric is not None:
         values, errors, checked = numeric.flat_lists()
-        aliased = None if numeric.unresolved is None else _flat_list(numeric.unresolved)
+        aliased = None if numeric.unresolved is None else flat_list(numeric.unresolved)
         usable = [False] * len(a)
         counted = []
         for k, (x, v, e) in enumerate(zip(a, values, errors, strict=True)):
@@ -1302,7 +1310,7 @@ SMALL_GRID = 4096  # entries: below this, tolist() is faster than a memmove's se
 def _array(tensor: Tensor, typecode: str) -> array:
     """The tensor's entries copied straight into a new array (one memmove)."""
     if tensor.numel() < SMALL_GRID:
-        return array(typecode, _flat_list(tensor))
+        return array(typecode, flat_list(tensor))
     flat = tensor.contiguous().reshape(-1)
     values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
@@ -1415,7 +1423,7 @@ def _all_finite(values: Tensor | float | list[float]) -> bool:
     if isinstance(values, list):
         return all(map(math.isfinite, values))
     if values.numel() <= SMALL_GRID:
-        return all(map(math.isfinite, _flat_list(values.detach())))
+        return all(map(math.isfinite, flat_list(values.detach())))
     return bool(torch.isfinite(values).all())
 
 
