@@ -9,6 +9,7 @@ from gradcli.core.engine import (
     NumericEstimate,
     as_tensor,
     flat_list,
+    float64_tensor,
     judge,
     numeric_entries,
     raise_if_not_finite,
@@ -255,11 +256,11 @@ def numeric_loss_gradient(
 
         def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
             goal = targets[torch.tensor(positions)]  # x ± step on Python floats: the same bits
-            plus = [x[p] + s for p, s in zip(positions, steps, strict=True)]
-            minus = [x[p] - s for p, s in zip(positions, steps, strict=True)]
+            plus = float64_tensor([x[p] + s for p, s in zip(positions, steps, strict=True)])
+            minus = float64_tensor([x[p] - s for p, s in zip(positions, steps, strict=True)])
             return (
-                flat_list(scale * loss.terms(torch.tensor(plus, dtype=y64.dtype), goal, params)),
-                flat_list(scale * loss.terms(torch.tensor(minus, dtype=y64.dtype), goal, params)),
+                flat_list(scale * loss.terms(plus, goal, params)),
+                flat_list(scale * loss.terms(minus, goal, params)),
             )
 
         return numeric_entries(evaluate, y64, 1, tolerance, what="∂L/∂pred", on_lists=on_lists)
@@ -280,21 +281,21 @@ def numeric_loss_gradient(
 
     def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
         """evaluate_rows with its blocks built on Python floats (the same bits)."""
-        plus, minus, sample = [], [], []
+        plus, minus, sample = [], [], []  # the blocks' rows, one after the other
         for position, step in zip(positions, steps, strict=True):
-            row, column = divmod(position, classes)
+            row = position // classes
             start = row * classes
-            moved = x[start : start + classes]
-            moved[column] = x[position] + step
-            plus.append(moved)
-            moved = x[start : start + classes]
-            moved[column] = x[position] - step
-            minus.append(moved)
+            at = len(plus) + position - start
+            plus += x[start : start + classes]
+            minus += x[start : start + classes]
+            plus[at] += step
+            minus[at] -= step
             sample.append(row)
         goal = row_targets[torch.tensor(sample)]
+        blocks = [float64_tensor(rows).reshape(-1, classes) for rows in (plus, minus)]
         return (
-            flat_list(scale * loss.terms(torch.tensor(plus, dtype=y64.dtype), goal, params)),
-            flat_list(scale * loss.terms(torch.tensor(minus, dtype=y64.dtype), goal, params)),
+            flat_list(scale * loss.terms(blocks[0], goal, params)),
+            flat_list(scale * loss.terms(blocks[1], goal, params)),
         )
 
     return numeric_entries(
