@@ -382,8 +382,22 @@ def layer(
     v: Values | None = None,
     v_shape: Sequence[int] | str | None = None,
     indices: Values | None = None,
+    h0: Values | None = None,
+    h0_shape: Sequence[int] | str | None = None,
+    c0: Values | None = None,
+    c0_shape: Sequence[int] | str | None = None,
+    weight_ih: Values | None = None,
+    weight_ih_shape: Sequence[int] | str | None = None,
+    weight_hh: Values | None = None,
+    weight_hh_shape: Sequence[int] | str | None = None,
+    bias_ih: Values | None = None,
+    bias_ih_shape: Sequence[int] | str | None = None,
+    bias_hh: Values | None = None,
+    bias_hh_shape: Sequence[int] | str | None = None,
     param: Mapping[str, Any] | None = None,
     upstream: Values = "random",
+    upstream_h: Values | None = None,
+    upstream_c: Values | None = None,
     seed: int = 0,
     steps: bool = False,
     expect: Mapping[str, Answer] | None = None,
@@ -398,19 +412,28 @@ def layer(
     for L = Σ G ⊙ y (G = ``upstream``: ``"random"``, ``"ones"`` or a tensor of y's shape).
 
     ``gradcli.layer("batchnorm", x=X, upstream="ones", steps=True)``; ``bias="none"`` for a
-    layer without one (left out, it is drawn); ``expect={"x": …, "weight": …}``.
+    layer without one (left out, it is drawn); ``expect={"x": …, "weight": …}``. The
+    recurrent layers take ``h0``, ``c0``, ``weight_ih``… and ``upstream_h``/``upstream_c``
+    for the final states: ``gradcli.layer("lstm", x_shape=(5, 2, 3), param={"hidden_size":
+    4}, upstream_c="ones")``.
     """
     from gradcli.commands.layer import layer_result
+    from gradcli.ops.layers import option
     from gradcli.pyvalues import expect_items, key_values, shape_text
 
     settings = _settings(dtype, atol, rtol, no_numeric)
     given = {"x": x, "weight": weight, "bias": bias, "q": q, "k": k, "v": v, "indices": indices}
+    given |= {"h0": h0, "c0": c0, "weight_ih": weight_ih, "weight_hh": weight_hh}
+    given |= {"bias_ih": bias_ih, "bias_hh": bias_hh}
     drawn = {"x": x_shape, "weight": weight_shape, "q": q_shape, "k": k_shape, "v": v_shape}
+    drawn |= {"h0": h0_shape, "c0": c0_shape, "weight_ih": weight_ih_shape}
+    drawn |= {"weight_hh": weight_hh_shape, "bias_ih": bias_ih_shape, "bias_hh": bias_hh_shape}
+    finals = {"upstream-h": upstream_h, "upstream-c": upstream_c}
     result = layer_result(
         name,
-        {key: None if value is None else _tensor(value, f"--{key}", 4, words=True)
+        {key: None if value is None else _tensor(value, option(key), 4, words=True)
          for key, value in given.items()},
-        {key: None if value is None else shape_text(value, f"--{key}-shape")
+        {key: None if value is None else shape_text(value, f"{option(key)}-shape")
          for key, value in drawn.items()},
         key_values(param, "--param"),
         upstream if isinstance(upstream, str) else _tensor(upstream, "--upstream", 4),
@@ -419,6 +442,8 @@ def layer(
         expect_items(expect),
         _min_digits(min_digits),
         settings,
+        {key: value if value is None or isinstance(value, str) else _tensor(value, f"--{key}", 3)
+         for key, value in finals.items()},
     )  # fmt: skip
     return _shown(result, precision)
 

@@ -240,8 +240,14 @@ def run_notebook(path: Path = NOTEBOOK, timeout: int = 600):  # -> nbformat.Note
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # timings of an earlier run
     client = nbclient.NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": ROOT}},
+        record_timing=False,  # no timestamps: running it again rewrites nothing that is the same
     )
     client.execute()
     return notebook

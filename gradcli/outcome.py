@@ -59,6 +59,20 @@ class Outcome:
     ``bool(result)`` is True only when both hold — the CLI's exit code 0.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # @dataclass adds a field-by-field __repr__ only where the class has none of its own:
+        # a result's repr is one line, and IPython's text form (searched class by class, the
+        # subclass first) is the table
+        cls.__repr__ = Outcome.__repr__  # type: ignore[method-assign]
+        cls._repr_pretty_ = Outcome._repr_pretty_  # type: ignore[method-assign]
+
+    def __repr__(self) -> str:
+        """``<ActivationResult activation: agree, answer right>``: the verdict in one line."""
+        state = "agree" if getattr(self, "agree", False) else "DISAGREE"
+        answer = {None: "", True: ", answer right", False: ", answer wrong"}[self.passed]
+        return f"<{type(self).__name__} {getattr(self, 'command', '')}: {state}{answer}>"
+
     @property
     def passed(self) -> bool | None:
         """True/False: every answer given (``expect``, and the marks of a worked solution)

@@ -162,6 +162,21 @@ TWINS = [
         id="layer-conv",
     ),
     pytest.param(
+        lambda: gradcli.layer(
+            "lstm",
+            x=[[1, 2], [0, -1], [0.5, 0.5]],
+            h0=[0.1, -0.2],
+            weight_hh_shape=(8, 2),
+            upstream_c=[1, -1],
+            steps=True,
+        ),
+        line(
+            "layer lstm --x '1,2;0,-1;0.5,0.5' --h0 0.1,-0.2 --weight-hh-shape 8x2 "
+            "--upstream-c 1,-1 --steps"
+        ),
+        id="layer-lstm",
+    ),
+    pytest.param(
         lambda: gradcli.check("examples/sigmoid.py:Sigmoid", "5"),
         line("check examples/sigmoid.py:Sigmoid --input 5"),
         id="check",
@@ -679,3 +694,15 @@ def test_the_package_is_typed():
     for name in FUNCTIONS:
         hints = inspect.signature(getattr(gradcli, name))
         assert hints.return_annotation is not inspect.Signature.empty
+
+
+def test_a_results_repr_is_one_line_with_its_verdict():
+    import gradcli
+
+    right = gradcli.activation("sigmoid", [0, 0.5], expect=[0.25, 0.235])
+    wrong = gradcli.activation("tanh", [0, 1], expect=[1, 0.5])
+    assert repr(right) == "<ActivationResult activation: agree, answer right>"
+    assert repr(wrong) == "<ActivationResult activation: agree, answer wrong>"
+    assert repr(gradcli.softmax_jacobian([1, 2, 3])) == (
+        "<SoftmaxJacobianResult softmax-jacobian: agree>"
+    )

@@ -392,6 +392,10 @@ STEPS_CASES = {
     "dropout": [["--x", "1,2,3"], ["--x-shape", "2x3", "--param", "p=0"]],
     "embedding": [["--indices", "[[0,1],[1,1]]", "--weight-shape", "3x2"]],
     "attention": [["--q-shape", "3x2"], ["--q-shape", "2x2x3x2", "--param", "causal=true"]],
+    "rnn": [["--x-shape", "3x2x2", "--param", "hidden_size=2", "--upstream-h", "random"],
+            ["--x", "1,2;3,4", "--weight-hh", "0.5", "--param", "nonlinearity=relu"]],
+    "lstm": [["--x-shape", "6x2", "--param", "hidden_size=2", "--upstream-c", "ones"]],
+    "gru": [["--x-shape", "2x3x2", "--h0-shape", "3x2", "--bias-hh", "none"]],
 }  # fmt: skip
 
 
@@ -425,6 +429,9 @@ WIDTH_CASES = {
     "dropout": ["layer", "dropout", "--x-shape", "3x4", "--param", "p=0.5", "--steps"],
     "embedding": ["layer", "embedding", "--indices", "1,0,1", "--weight-shape", "3x2", "--steps"],
     "expect": [*BN, "--expect", "bias=1,2,3"],
+    "lstm-steps": ["layer", "lstm", "--x-shape", "3x2x2", "--param", "hidden_size=2",
+                   "--upstream-c", "random", "--steps"],
+    "gru-steps": ["layer", "gru", "--x-shape", "4x2", "--param", "hidden_size=2", "--steps"],
 }  # fmt: skip
 
 

@@ -118,6 +118,12 @@ CASES = [
     ("attention", {"q": (2, 5, 4), "k": (2, 6, 4), "v": (2, 6, 3)}, ("causal=true",)),
     ("attention", {"q": (2, 2, 4, 3)}, ("causal=true", "scale=0.5")),
     ("attention", {"q": (6, 4), "k": (3, 4), "v": (3, 2)}, ("causal=true",)),
+    ("rnn", {"x": (4, 2, 3)}, ("hidden_size=3",)),
+    ("rnn", {"x": (5, 3), "h0": (4,)}, ("nonlinearity=relu",)),
+    ("lstm", {"x": (3, 2, 4)}, ("hidden_size=3",)),
+    ("lstm", {"x": (4, 3), "h0": (2,), "c0": (2,)}, ()),
+    ("gru", {"x": (3, 2, 4)}, ("hidden_size=3",)),
+    ("gru", {"x": (5, 1, 2), "h0": (1, 3)}, ()),
 ]  # fmt: skip
 EMBEDDING = ("embedding", {"weight": (4, 3)}, {"indices": [[1, 0], [1, 3], [1, 1]]})
 

@@ -115,3 +115,11 @@ def test_the_planted_bug_is_diagnosed(cells):
 def test_the_fix_passes(cells):
     marks = html_of(cells, "gradcli.check(FixedSigmoid, x)")
     assert coloured(marks, "✓", GREEN) and not [m for m, _ in marks.marks if m == "✗"]
+
+
+def test_the_stored_notebook_carries_no_run_specific_text():
+    # `python -m gradcli.docs` stores the notebook with its outputs: running it again must not
+    # rewrite it with timestamps or an object's memory address (a result's repr is one line)
+    text = NOTEBOOK.read_text(encoding="utf-8")
+    assert '"execution"' not in text and "iopub.execute_input" not in text
+    assert " at 0x" not in text

@@ -461,6 +461,9 @@ LAYER_CASES = {
     "dropout": ["--x-shape", "3x4"],
     "embedding": ["--indices", "1,0,1", "--weight-shape", "3x2"],
     "attention": ["--q-shape", "3x2", "--param", "causal=true"],
+    "rnn": ["--x-shape", "3x2", "--param", "hidden_size=2", "--param", "nonlinearity=relu"],
+    "lstm": ["--x-shape", "2x1x2", "--param", "hidden_size=1", "--upstream-c", "random"],
+    "gru": ["--x-shape", "5x2", "--param", "hidden_size=1"],
 }  # fmt: skip
 
 

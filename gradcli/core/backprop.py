@@ -49,6 +49,20 @@ class Network:
         return [p for layer in self.layers for p in layer.parameters()]
 
 
+def detached_copy(net: Network) -> Network:
+    """The network with copies of its parameters of its own (training leaves ``net`` as it is)."""
+    layers = [
+        Layer(
+            layer.weight.detach().clone(),
+            None if layer.bias is None else layer.bias.detach().clone(),
+            layer.activation,
+            layer.params,
+        )
+        for layer in net.layers
+    ]
+    return Network(net.x, layers, net.target, net.loss, net.loss_params, net.reduction, net.drawn)
+
+
 def forward(
     x: Tensor, layers: Sequence[Layer], params: Sequence[Tensor] | None = None
 ) -> list[tuple[Tensor, Tensor]]:

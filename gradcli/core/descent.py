@@ -21,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradcli.core.backprop import (
-    Layer,
     Network,
     _batched_terms,
     autograd_gradients,
     backprop,
+    detached_copy,
     forward,
 )
 from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
@@ -76,18 +76,7 @@ def descend(
 ) -> Training:
     """Take ``epochs`` steps from the network's parameters (left untouched) and return the
     loss after each, the final parameters and the check of the last step's gradient."""
-    layers = [
-        Layer(
-            layer.weight.detach().clone(),
-            None if layer.bias is None else layer.bias.detach().clone(),
-            layer.activation,
-            layer.params,
-        )
-        for layer in net.layers
-    ]
-    trained = Network(
-        net.x, layers, net.target, net.loss, net.loss_params, net.reduction, net.drawn
-    )
+    trained = detached_copy(net)
     output_shape = (net.x.shape[0], net.layers[-1].weight.shape[0])
     scale = net.loss.reduction_scale(net.reduction, output_shape)
     per_row = max(1, output_shape[0] * output_shape[1])
@@ -107,8 +96,10 @@ def descend(
         bias_update=bias_update,
         history=record.losses,
         final_outputs=final.double().tolist(),
-        final_weights=[layer.weight.double().tolist() for layer in layers],
-        final_biases=[None if b is None else b.double().tolist() for b in _biases(layers)],
+        final_weights=[layer.weight.double().tolist() for layer in trained.layers],
+        final_biases=[
+            None if layer.bias is None else layer.bias.double().tolist() for layer in trained.layers
+        ],
         last_step=last,
     )
 
@@ -138,10 +129,6 @@ def _raise_if_diverged(record: _Recorder, epochs: int, lr: float, dtype: str, wi
         "diverge, so there is nothing to compare; "
         + ("try a smaller --lr or --dtype float64" if dtype == "float32" else "try a smaller --lr")
     )
-
-
-def _biases(layers: list[Layer]) -> list[Tensor | None]:
-    return [layer.bias for layer in layers]
 
 
 def _fast_steps(

@@ -4,6 +4,7 @@ The scalar is L = Σ G ⊙ y, with y = layer(inputs) and G the upstream gradient
 input with a gradient, ∂L/∂input is computed three ways:
 
 - analytic: the registry's closed-form backward applied to G (no autograd anywhere);
+  a recurrent layer's L may also weigh its final states: + Σ G_h ⊙ h_n (+ Σ G_c ⊙ c_n);
 - autograd: ``torch.autograd.grad(L, inputs)`` through torch's own forward;
 - numeric: central differences of L in float64, on a seeded sample of the entries when
   there are many (said in the table and in JSON as ``numeric_sampled``).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gradcli.core import draws
 from gradcli.core.engine import (
@@ -31,7 +32,16 @@ from gradcli.core.kinks import flat_nudged, probing_finder
 from gradcli.errors import InputError
 from gradcli.expect import Expected, KinkFinder, Slip
 from gradcli.marking import mark
-from gradcli.ops.layers import Given, Layer, Plan, Step, dims_text, slice_cost, slice_elements
+from gradcli.ops.layers import (
+    Given,
+    Layer,
+    Plan,
+    Step,
+    dims_text,
+    option,
+    slice_cost,
+    slice_elements,
+)
 from gradcli.results.grid import Grid, nested
 from gradcli.results.layer import LayerGradient, LayerResult, LayerStep, TensorInfo
 from gradcli.settings import Settings, Tolerance
@@ -49,6 +59,8 @@ class LayerRequest:
     upstream: str | Given = "random"  # "random", "ones", or the tensor itself
     seed: int = 0
     steps: bool = False
+    # upstreams of a recurrent layer's final states (--upstream-h/-c), by output name (h_n)
+    final_upstreams: Mapping[str, str | Given] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- building the tensors
@@ -73,6 +85,7 @@ def build_inputs(
     tensors: dict[str, Tensor | None] = {}
     drawn: list[str] = []
     defaults: list[str] = []
+    owners: set[str] = set()  # modules whose init was named (once)
     for item in plan.layer.inputs:
         source, shape = plan.sources[item.name], plan.shapes[item.name]
         if source == "none":
@@ -82,22 +95,30 @@ def build_inputs(
             if item.kind == "index":
                 tensors[item.name] = torch.tensor(list(values.values)).long().reshape(shape)
             else:
-                tensors[item.name] = _tensor(values, shape, dtype, f"--{item.name}")
+                tensors[item.name] = _tensor(values, shape, dtype, option(item.name))
         else:
-            tensors[item.name], text = _initial(plan, item, shape, dtype, generator)
+            tensors[item.name], text = _initial(plan, item, shape, dtype, generator, owners)
             (defaults if source == "default" else drawn).append(text)
     return tensors, drawn, defaults
 
 
-def _initial(plan: Plan, item, shape, dtype, generator) -> tuple[Tensor, str]:
+def _initial(plan: Plan, item, shape, dtype, generator, owners: set[str]) -> tuple[Tensor, str]:
     """An input left out (or given only as a shape), made as its LayerInput.init says, and
-    how it was made."""
+    how it was made (a recurrent module's init named at its first weight only)."""
     init = plan.inits.get(item.name, "normal")
     symbol = f" ({item.symbol})" if item.symbol and item.symbol != item.name else ""
     size = ", ".join(map(str, shape))
     if init in ("ones", "zeros"):
         tensor = (torch.ones if init == "ones" else torch.zeros)(shape, dtype=dtype)
         return tensor, f"{item.name}{symbol} = torch.{init}({size})"
+    if init == "hidden_uniform":
+        hidden = plan.params["hidden_size"]
+        tensor = draws.uniform(shape, 1 / math.sqrt(hidden), generator, dtype)
+        text = draws.uniform_text(item.name, shape, hidden)
+        if item.init_owner in owners:
+            return tensor, text
+        owners.add(item.init_owner)
+        return tensor, f"{text} ({item.init_owner}'s init of its weights and biases, H = {hidden})"
     if init == "fan_in_uniform":
         weight = plan.shapes["weight"] or (1,)
         fan_in = math.prod(weight[1:]) if len(weight) > 1 else weight[0]
@@ -109,12 +130,50 @@ def _initial(plan: Plan, item, shape, dtype, generator) -> tuple[Tensor, str]:
 
 def build_upstream(request: LayerRequest, dtype, generator) -> tuple[Tensor, str, str | None]:
     """G, its kind, and how it was drawn (None unless random)."""
-    shape = request.plan.output_shape
-    if isinstance(request.upstream, Given):
-        return _tensor(request.upstream, shape, dtype, "--upstream"), "given", None
-    if request.upstream == "ones":
+    return _upstream(request.upstream, request.plan.output_shape, dtype, generator, "G")
+
+
+def _upstream(
+    wanted: str | Given, shape: tuple[int, ...], dtype, generator, symbol: str
+) -> tuple[Tensor, str, str | None]:
+    option_name = "--upstream" if symbol == "G" else f"--upstream-{symbol[-1]}"
+    if isinstance(wanted, Given):
+        return _tensor(wanted, shape, dtype, option_name), "given", None
+    if wanted == "ones":
         return torch.ones(shape, dtype=dtype), "ones", None
-    return draws.normal(shape, generator, dtype), "random", draws.normal_text("G", shape)
+    return draws.normal(shape, generator, dtype), "random", draws.normal_text(symbol, shape)
+
+
+def build_final_upstreams(
+    request: LayerRequest, dtype, generator
+) -> tuple[dict[str, Tensor], list[str]]:
+    """The upstreams of the final states asked for (G_h, G_c), drawn after G when random,
+    keyed as the layer's backward reads them; and how each was drawn."""
+    plan = request.plan
+    tensors: dict[str, Tensor] = {}
+    drawn: list[str] = []
+    for final in plan.layer.final_outputs:
+        wanted = request.final_upstreams.get(final.name)
+        if wanted is None:
+            continue
+        shape = plan.shapes[final.like]
+        tensors[final.upstream], _, text = _upstream(
+            wanted, shape, dtype, generator, final.upstream
+        )
+        drawn += [text] if text else []
+    return tensors, drawn
+
+
+def layer_loss(layer: Layer, tensors: Mapping[str, Tensor | None], params, g: Tensor) -> Tensor:
+    """L = Σ G ⊙ y, plus Σ G_final ⊙ output for each final state whose upstream is given."""
+    finals = [f for f in layer.final_outputs if tensors.get(f.upstream) is not None]
+    if not finals:
+        return (g * layer.forward(tensors, params)).sum()
+    outputs = layer.forward_all(tensors, params)
+    loss = (g * outputs["y"]).sum()
+    for final in finals:
+        loss = loss + (tensors[final.upstream] * outputs[final.name]).sum()
+    return loss
 
 
 # ---------------------------------------------------------------- the three gradients
@@ -125,7 +184,7 @@ def autograd_gradients(
 ) -> dict[str, Tensor]:
     """∂L/∂input through torch: L = Σ G ⊙ forward(inputs), ``torch.autograd.grad``."""
     leaves = {name: tensors[name].detach().clone().requires_grad_(True) for name in names}
-    loss = (g * layer.forward({**tensors, **leaves}, params)).sum()
+    loss = layer_loss(layer, {**tensors, **leaves}, params, g)
     grads = torch.autograd.grad(loss, [leaves[name] for name in names])
     return dict(zip(names, grads, strict=True))
 
@@ -133,10 +192,10 @@ def autograd_gradients(
 def loss_for(
     layer: Layer, tensors: Mapping[str, Tensor | None], params, g: Tensor, name: str
 ) -> Callable[[Tensor], Tensor]:
-    """L = Σ G ⊙ y as a function of one input, the others fixed."""
+    """L as a function of one input, the others fixed."""
 
     def loss(value: Tensor) -> Tensor:
-        return (g * layer.forward({**tensors, name: value}, params)).sum()
+        return layer_loss(layer, {**tensors, name: value}, params, g)
 
     return loss
 
@@ -184,8 +243,11 @@ def pair_evaluation(
       slice's share of L (the rest of L cancels exactly in the difference);
     - ``broadcast``: whole perturbed copies stacked along a new leading dimension that the
       forward broadcasts over (attention's keys);
-    - ``one by one``: one forward pass per perturbed copy.
+    - ``one by one``: one forward pass per perturbed copy (always, when L also weighs a
+      recurrent layer's final states).
     """
+    if any(tensors.get(final.upstream) is not None for final in layer.final_outputs):
+        return _one_by_one(layer, tensors, params, g, name), "one by one"
     groups = [group for group in layer.groups(shapes, params) if name in group]
     members = {member for group in groups for member in group}
     if groups and members <= set(groups[0]):
@@ -320,9 +382,11 @@ def layer_gradients(
         state = {key: value.to(dtype) for key, value in raw.items()}
         drawn += [layer.state_text(plan.params, plan.shapes["x"])] if layer.state_text else []
     g, upstream_kind, g_drawn = build_upstream(request, dtype, generator)
-    tensors = {**inputs, **state}
+    finals, finals_drawn = build_final_upstreams(request, dtype, generator)
+    tensors = {**inputs, **state, **finals}
     params = plan.params
-    y = layer.forward(tensors, params)
+    outputs = layer.forward_all(tensors, params) if layer.forward_all else None
+    y = outputs["y"] if outputs else layer.forward(tensors, params)
     shape = tuple(y.shape)
     raise_if_not_finite(
         y,
@@ -341,9 +405,11 @@ def layer_gradients(
         for name in names
     ]
     grads = [replace(grad, value=infos[grad.name].value) for grad in grads]
-    wanted = request.steps or any(key in dict(layer.step_keys) for key in expected or {})
+    keys = dict(layer.keys(plan.shapes, plan.params))
+    wanted = request.steps or any(key in keys for key in expected or {})
     steps = layer.steps(tensors, params, g) if wanted else None
-    notes = _notes(layer, plan, drawn, g_drawn, request.seed, defaults)
+    after = [*([g_drawn] if g_drawn else []), *finals_drawn]  # drawn after the inputs
+    notes = _notes(layer, plan, drawn, after, request.seed, defaults)
     result = LayerResult(
         name=layer.name,
         summary=layer.summary,
@@ -365,13 +431,25 @@ def layer_gradients(
             "G", list(g.shape), list(layer.output_dims(plan.shapes)), _list(g), upstream_kind
         ),
         upstream_kind=upstream_kind,
+        final_states=_final_states(layer, plan, outputs),
+        final_upstreams=[
+            TensorInfo(
+                final.upstream,
+                list(plan.shapes[final.like]),
+                list(_dims(layer, final.like, len(plan.shapes[final.like]))),
+                _list(finals[final.upstream]),
+                _source(request.final_upstreams[final.name]),
+            )
+            for final in layer.final_outputs
+            if final.upstream in finals
+        ],
         grads=grads,
         max_abs_diff=max((grad.check.max_abs_diff for grad in grads), default=0.0),
         agree=all(grad.check.agree for grad in grads),
         dtype=settings.dtype.value,
         atol=settings.tolerance.atol,
         rtol=settings.tolerance.rtol,
-        seed=request.seed if (drawn or g_drawn) else None,
+        seed=request.seed if (drawn or after) else None,
         numeric=settings.numeric,
         steps=_steps(steps) if request.steps and steps is not None else None,
         notes=notes,
@@ -385,6 +463,26 @@ def layer_gradients(
         marks=marks,
         answer=None if marks is None else marks.answer,
     )
+
+
+def _final_states(layer: Layer, plan: Plan, outputs) -> list[TensorInfo]:
+    """A recurrent layer's final states (h_n, c_n) as torch's module returns them."""
+    if not outputs:
+        return []
+    return [
+        TensorInfo(
+            final.name,
+            list(outputs[final.name].shape),
+            list(_dims(layer, final.like, outputs[final.name].dim())),
+            _list(outputs[final.name]),
+            "computed",
+        )
+        for final in layer.final_outputs
+    ]
+
+
+def _source(wanted: str | Given) -> str:
+    return "given" if isinstance(wanted, Given) else "drawn" if wanted == "random" else wanted
 
 
 # ---------------------------------------------------------------- shown as given
@@ -477,9 +575,11 @@ class _Numeric:
         estimate = numeric_estimate(
             layer, self.plan, self.tensors, self.g, name, self.settings.tolerance, self.seed
         )
-        if layer.untrusted is None:
+        untrusted = None
+        if layer.untrusted is not None:
+            untrusted = layer.untrusted(self.tensors, self.plan.params, name)
+        if untrusted is None:  # no kinks for this layer, or with these parameters
             return estimate, None, []
-        untrusted = layer.untrusted(self.tensors, self.plan.params, name)
         left_out = int((untrusted & estimate.checked).sum())
         notes = []
         if left_out:
@@ -575,6 +675,7 @@ def _steps(steps: list[Step]) -> list[LayerStep]:
             symbol=step.symbol or step.label.split(" ")[0],
         )
         for step in steps
+        if step.shown
     ]
 
 
@@ -589,19 +690,23 @@ def _notes(
     layer: Layer,
     plan: Plan,
     drawn: list[str],
-    g_drawn: str | None,
+    after: list[str],
     seed: int,
     defaults: list[str] = (),
 ) -> list[str]:
+    """The layer's own notes, the inputs set to torch's starting values, and everything
+    drawn (the inputs, then ``after`` them: G and the final states' upstreams)."""
     notes = list(layer.notes(plan.params, plan.shapes))
     if defaults:
         owner = next(i.init_owner for i in layer.inputs if i.init in ("ones", "zeros"))
-        options = "/".join(f"--{text.split(' ')[0]}" for text in defaults)
+        names = [text.split(" ")[0] for text in defaults]
+        options = "/".join(option(name) for name in names)
+        none = " (or none)" if all(layer.input(name).none_allowed for name in names) else ""
         notes.append(
             f"{' and '.join(defaults)}: not given, so as {owner} starts "
-            f"{'them' if len(defaults) > 1 else 'it'}; {options} TENSOR (or none) sets others."
+            f"{'them' if len(defaults) > 1 else 'it'}; {options} TENSOR{none} sets others."
         )
-    made = [*drawn, *([g_drawn] if g_drawn else [])]
+    made = [*drawn, *after]
     if made:
         notes.append(
             f"random values as after torch.manual_seed({seed}): "
@@ -775,5 +880,7 @@ def _slips(
 
 
 def _batch_size(layer: Layer, tensors) -> int:
+    if layer.batch_size is not None:
+        return layer.batch_size(tensors)
     first = tensors[layer.inputs[0].name]
     return int(first.shape[0]) if first is not None and first.dim() > 1 else 1

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gradcli.core.backprop import Layer, Network, autograd_gradients, backprop, forward
+from gradcli.core.backprop import (
+    Network,
+    autograd_gradients,
+    backprop,
+    detached_copy,
+    forward,
+)
 from gradcli.core.descent import _raise_if_diverged, _Recorder
 from gradcli.core.engine import CHUNK_ELEMENTS, judge, one_thread, torch
 from gradcli.core.optim import torch_optimizer
@@ -49,18 +55,7 @@ def train(
     net: Network, epochs: int, choice: TrainingChoice, bias_update: bool, settings: Settings
 ) -> Training:
     """``epochs`` steps of the optimizer from the network's parameters (left untouched)."""
-    layers = [
-        Layer(
-            layer.weight.detach().clone(),
-            None if layer.bias is None else layer.bias.detach().clone(),
-            layer.activation,
-            layer.params,
-        )
-        for layer in net.layers
-    ]
-    trained = Network(
-        net.x, layers, net.target, net.loss, net.loss_params, net.reduction, net.drawn
-    )
+    trained = detached_copy(net)
     entries = _entries(trained, choice, bias_update)
     weights = [e.mirror for e in entries if e.attribute == "weight"]
     biases = [e.mirror for e in entries if e.attribute == "bias"]
@@ -103,8 +98,10 @@ def train(
         bias_update=bias_update,
         history=history,
         final_outputs=final.double().tolist(),
-        final_weights=[layer.weight.double().tolist() for layer in layers],
-        final_biases=[None if b is None else b.double().tolist() for b in _biases(layers)],
+        final_weights=[layer.weight.double().tolist() for layer in trained.layers],
+        final_biases=[
+            None if layer.bias is None else layer.bias.double().tolist() for layer in trained.layers
+        ],
         last_step=last,
         optimizer=OptimizerTraining(
             name=choice.optimizer.name,
@@ -117,10 +114,6 @@ def train(
             worst_epoch=worst,
         ),
     )
-
-
-def _biases(layers: list[Layer]) -> list[Tensor | None]:
-    return [layer.bias for layer in layers]
 
 
 def _entries(net: Network, choice: TrainingChoice, bias_update: bool) -> list[_Entry]:

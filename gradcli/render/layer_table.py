@@ -291,11 +291,16 @@ def _header(result: LayerResult) -> list[RenderableType]:
         "ones": "all ones",
         "given": "from --upstream",
     }[result.upstream_kind]
+    finals = "".join(
+        f" + Σ {info.name} ⊙ {info.name[-1]}_n" for info in result.final_upstreams
+    )  # G_h → + Σ G_h ⊙ h_n
     return [
         Text(f"{result.name}: {result.summary}", style="bold"),
         Text(f"  {result.forward_formula}"),
         Text(f"  parameters: {params or 'none'};  {result.dtype}"),
-        Text(f"  L = Σ G ⊙ y with G = ∂L/∂y {upstream};  y is {_shape(result.output.shape)}"),
+        Text(
+            f"  L = Σ G ⊙ y{finals} with G = ∂L/∂y {upstream};  y is {_shape(result.output.shape)}"
+        ),
     ]
 
 
@@ -354,7 +359,8 @@ def _(result: LayerResult, precision: int) -> RenderableType:
     parts: list[RenderableType] = _header(result)
     values = [(info, info.name) for info in result.inputs if info.source != "none"]
     values += [(info, info.name) for info in result.state]
-    values += [(result.output, "y"), (result.upstream, "G")]
+    values += [(result.output, "y"), *((info, info.name) for info in result.final_states)]
+    values += [(result.upstream, "G"), *((info, info.name) for info in result.final_upstreams)]
     for info, title in values:
         parts += _tensor_section(info, title, precision)
     for grad in result.grads:

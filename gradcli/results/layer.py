@@ -163,6 +163,10 @@ class LayerResult(Outcome):
     notes: list[str] = field(default_factory=list)
     answer: AnswerCheck | AnswerSet | None = None
     command: str = "layer"
+    # a recurrent layer's final states (h_n, c_n), and the upstreams L weighs them with
+    # (G_h, G_c: --upstream-h/-c)
+    final_states: list[TensorInfo] = field(default_factory=list)
+    final_upstreams: list[TensorInfo] = field(default_factory=list)
     solution: Solution | None = None  # y, the steps' keyed quantities, the gradients
     marks: Marks | None = None  # the user's --expect answers, marked
 
@@ -182,6 +186,14 @@ class LayerResult(Outcome):
             "output_shape": self.output.shape,
             "upstream": self.upstream.value,
             "upstream_kind": self.upstream_kind,
+            **(
+                {
+                    "final_states": {i.name: i.to_json() for i in self.final_states},
+                    "final_upstreams": {i.name: i.to_json() for i in self.final_upstreams},
+                }
+                if self.final_states
+                else {}
+            ),
             "grads": {grad.name: grad.to_json() for grad in self.grads},
             "max_abs_diff": self.max_abs_diff,
             "agree": self.agree,

@@ -9,9 +9,9 @@ the docs table and the tests all iterate over :data:`LAYERS`.
 
 One module per family holds its layers' records next to their maths: ``linear``, ``norm``
 (batchnorm, layernorm, rmsnorm), ``conv``, ``pool``, ``dropout``, ``embedding``,
-``attention``; ``base`` holds the record types and shared helpers, ``plan`` the checks and
-estimates made before any tensor exists. This module joins them into one table, in the
-order ``--list`` and the docs show.
+``attention``, ``recurrent`` (rnn, lstm, gru); ``base`` holds the record types and shared
+helpers, ``plan`` the checks and estimates made before any tensor exists. This module joins
+them into one table, in the order ``--list`` and the docs show.
 
 The scalar differentiated is L = Σ G ⊙ y, with y the layer's output and G the upstream
 gradient, so every backward maps G to ∂L/∂input.
@@ -30,6 +30,7 @@ from gradcli.ops.layers.base import (
     FLOAT_EPS,
     MAX_DIMS,
     STEP_LINES,
+    FinalOutput,
     Layer,
     LayerInput,
     LayerParam,
@@ -39,6 +40,7 @@ from gradcli.ops.layers.base import (
     Step,
     Tensors,
     dims_text,
+    option,
 )
 from gradcli.ops.layers.conv import (
     CONV1D,
@@ -62,6 +64,7 @@ from gradcli.ops.layers.plan import (
     slice_elements,
 )
 from gradcli.ops.layers.pool import AVGPOOL2D, MAXPOOL2D, POOL_WINDOW
+from gradcli.ops.layers.recurrent import GRU, LSTM, RNN
 
 __all__ = [
     "FLOAT_EPS",
@@ -72,6 +75,7 @@ __all__ = [
     "POOL_WINDOW",
     "PYTHON_FLOAT_BYTES",
     "STEP_LINES",
+    "FinalOutput",
     "Given",
     "Layer",
     "LayerInput",
@@ -91,6 +95,7 @@ __all__ = [
     "listing_entries",
     "markdown_table",
     "memory_estimate",
+    "option",
     "plan",
     "slice_cost",
     "slice_elements",
@@ -110,6 +115,9 @@ LAYER_LIST: tuple[Layer, ...] = (
     DROPOUT,
     EMBEDDING,
     ATTENTION,
+    RNN,
+    LSTM,
+    GRU,
 )
 LAYERS: dict[str, Layer] = {layer.name: layer for layer in LAYER_LIST}
 

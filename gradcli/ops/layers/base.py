@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from gradcli.errors import InputError, shown, unknown
+from gradcli.errors import InputError, shown, suggest, unknown
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -33,6 +33,11 @@ _BIAS_HELP = "bias, or 'none'"  # the help of every optional bias
 def dims_text(shape: Sequence[int]) -> str:
     """``(2, 3, 5)`` → ``2×3×5``."""
     return "×".join(str(n) for n in shape) if len(shape) else "scalar"
+
+
+def option(name: str) -> str:
+    """The command-line option of input ``name``: ``weight_ih`` → ``--weight-ih``."""
+    return "--" + name.replace("_", "-")
 
 
 # ---------------------------------------------------------------- records
@@ -55,6 +60,9 @@ class LayerInput:
     # bias of nn.Linear and nn.Conv*); ``init_owner`` names that module
     init: str = "normal"
     init_owner: str = ""
+    # how ``--NAME-shape`` draws it: "normal", or "hidden_uniform" (uniform on ±1/√H, as
+    # torch's recurrent modules start every weight and bias)
+    shape_init: str = "normal"
 
     @property
     def has_gradient(self) -> bool:
@@ -67,10 +75,11 @@ class LayerParam:
 
     kind: ``int`` (one integer), ``pair`` (an integer or two, ``2`` or ``1,2``), ``ints``
     (one integer or more, ``3,4``: a shape), ``float``, ``floats`` (one number or more,
-    ``0.1,0.2``: a vector) or ``bool``. ``default`` None means "derived" or torch's None
-    (``default_text`` says which; ``none`` is then accepted as a value); ``required``
-    parameters have no default at all, as in torch. ``minimum`` None lets negative
-    integers through (a layer checks them against its shapes).
+    ``0.1,0.2``: a vector), ``bool`` or ``choice`` (one of ``choices``, any case).
+    ``default`` None means "derived" or torch's None (``default_text`` says which; ``none``
+    is then accepted as a value); ``required`` parameters have no default at all, as in
+    torch. ``minimum`` None lets negative integers through (a layer checks them against its
+    shapes).
     """
 
     name: str
@@ -82,12 +91,20 @@ class LayerParam:
     requirement: str = ""
     default_text: str = ""
     required: bool = False
+    choices: tuple[str, ...] = ()  # for choice
 
     def parse(self, raw: str, owner: str) -> Any:
         """The value of ``KEY=raw``, checked; InputError naming the parameter otherwise."""
         text = raw.strip()
         if self.kind == "bool":
             return _parse_bool(text, self.name, owner)
+        if self.kind == "choice":
+            if text.lower() not in self.choices:
+                raise InputError(
+                    f"{owner}: --param {self.name}={shown(text)} must be "
+                    f"{' or '.join(self.choices)}{suggest(text.lower(), self.choices)}"
+                )
+            return text.lower()
         if self.default is None and not self.required and text.lower() == "none":
             return None
         if self.kind == "float":
@@ -169,7 +186,10 @@ class LayerParam:
             return f"{self.name} (required)"
         if self.default is None:
             return f"{self.name}={self.default_text or 'none'}"
-        return f"{self.name}={_show(self.default)}"
+        others = [c for c in self.choices if c != self.default]
+        return f"{self.name}={_show(self.default)}" + (
+            f" (or {', '.join(others)})" if others else ""
+        )
 
 
 def _pieces(text: str) -> list[str]:
@@ -214,6 +234,9 @@ class Step:
     key: str = ""
     depends_on: tuple[str, ...] = ()
     compute: Callable[[Mapping[str, Tensor]], Tensor] | None = None
+    # False: a quantity of the worked solution that --steps does not write out (the middle
+    # time steps of a long sequence); --expect and the JSON solution still have it
+    shown: bool = True
 
 
 def staged(*steps: Step) -> list[Step]:
@@ -229,6 +252,22 @@ def staged(*steps: Step) -> list[Step]:
             values[step.key] = step.tensor
         done.append(step)
     return done
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """An output besides y that L may weigh too: a recurrent layer's final state h_n or c_n.
+
+    With ``--{option}`` given, L = Σ G ⊙ y + Σ G_final ⊙ output; the layer's
+    ``forward_all`` returns it, and its upstream reaches the backward in the tensors under
+    ``upstream`` (``G_h``). It has the shape of input ``like`` (``h0``).
+    """
+
+    name: str  # "h_n"
+    option: str  # "upstream-h"
+    upstream: str  # "G_h"
+    like: str  # "h0"
+    formula: str  # "h_n = h_T, the last hidden state"
 
 
 @dataclass(frozen=True)
@@ -256,7 +295,13 @@ class Layer:
     broadcast_inputs: tuple[str, ...] = ()
     workspace: Callable[[Shapes, Params, Shape], int] = lambda shapes, params, out: 0
     multiply_adds: Callable[[Shapes, Params, Shape], int] | None = None
+    # work of the whole check that the forward's multiply-adds do not measure (element
+    # operations): a recurrent layer's Python loop over its time steps, in every hand pass
+    fixed_work: Callable[[Shapes, Params], int] | None = None
     resolve: Callable[[Shapes, Params, str], dict[str, Any]] = lambda s, p, d: {}
+    # parameters that follow from the inputs the user gave, checked against them before any
+    # input left out is given its default (a recurrent layer's hidden size H)
+    derive: Callable[[Shapes, Params], dict[str, Any]] | None = None
     # a given tensor's shape as the layer reads it (linear: a weight vector is one row)
     reshape: Callable[[str, Shape], Shape] = lambda name, shape: shape
     # inputs that, given in a shorter form than the layer reads (conv2d: an H×W image), are
@@ -272,10 +317,19 @@ class Layer:
     )
     notes: Callable[[Params, Shapes], list[str]] = lambda params, shapes: []
     kinks_text: str = ""
+    # outputs besides y that --upstream-h/-c may weigh in L (recurrent layers' h_n, c_n),
+    # and torch's forward returning them all: {"y": …, "h_n": …}
+    final_outputs: tuple[FinalOutput, ...] = ()
+    forward_all: Callable[[Tensors, Params], dict[str, Tensor]] | None = None
+    # the batch size N, when it is not the first input's first dimension
+    batch_size: Callable[[Tensors], int] | None = None
     # the keys of --steps' quantities (--expect KEY=), in the order the derivation reaches
     # them, each with what it is; y and the gradients (keys: the input names) are always
     # quantities, and may be reached by a step too
     step_keys: tuple[tuple[str, str], ...] = ()
+    # the keys for these shapes, when they depend on them (a recurrent layer's t1.h … tT.h,
+    # listed in step_keys as the patterns tK.h …)
+    keys_for: Callable[[Shapes, Params], tuple[tuple[str, str], ...]] | None = None
 
     def input(self, name: str) -> LayerInput:
         for item in self.inputs:
@@ -286,6 +340,10 @@ class Layer:
     @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(item.name for item in self.inputs)
+
+    def keys(self, shapes: Shapes, params: Params) -> tuple[tuple[str, str], ...]:
+        """The keys of --steps' quantities for these shapes and parameters."""
+        return self.step_keys if self.keys_for is None else self.keys_for(shapes, params)
 
     @property
     def gradient_names(self) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from gradcli.ops.layers.base import (
     Shapes,
     _prod,
     dims_text,
+    option,
 )
 
 
@@ -46,6 +47,7 @@ class Plan:
     given_shapes: dict[str, Shape] = field(default_factory=dict)  # as written, before reshape
     # how each drawn or default input is made (LayerInput.init; "normal" for --x-shape & co.)
     inits: dict[str, str] = field(default_factory=dict)
+    fixed_work: int = 0  # beyond the forward passes (Layer.fixed_work)
 
 
 def plan(
@@ -62,11 +64,11 @@ def plan(
     values: dict[str, tuple[float, ...]] = {}
     given_shapes: dict[str, Shape] = {}
     inits: dict[str, str] = {}
-    for item in layer.inputs:
+    for item in layer.inputs:  # what the user gave first: defaults may follow from it
         spec = given.get(item.name)
         if spec is not None and spec.none:
             if not item.none_allowed:
-                raise InputError(f"{layer.name}: --{item.name} cannot be 'none'")
+                raise InputError(f"{layer.name}: {option(item.name)} cannot be 'none'")
             shapes[item.name], sources[item.name] = None, "none"
         elif spec is not None and spec.values is not None:
             shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
@@ -76,25 +78,29 @@ def plan(
         elif spec is not None and spec.shape is not None:
             if item.kind == "index":
                 raise InputError(
-                    f"{layer.name}: give --{item.name} as integers; they are not drawn"
+                    f"{layer.name}: give {option(item.name)} as integers; they are not drawn"
                 )
             shapes[item.name] = layer.reshape(item.name, tuple(spec.shape))
             given_shapes[item.name] = tuple(spec.shape)
             sources[item.name] = "drawn"
-            inits[item.name] = "normal"
+            inits[item.name] = item.shape_init
         else:
-            default = layer.default_shape(item.name, shapes, params)
-            if default is None:
-                raise InputError(_missing(layer, item))
-            inits[item.name] = item.init
-            fixed = item.init in ("ones", "zeros")
-            shapes[item.name], sources[item.name] = default, "default" if fixed else "drawn"
-        shape = shapes[item.name]
-        if shape is not None and (len(shape) > MAX_DIMS or 0 in shape):
-            raise InputError(
-                f"{layer.name}: --{item.name} has shape {dims_text(shape)}; every dimension "
-                f"must be ≥ 1 and at most {MAX_DIMS} dimensions"
-            )
+            continue
+        _check_size(layer, item, shapes[item.name])
+    if layer.derive is not None:
+        params.update(layer.derive(shapes, params))
+    for item in layer.inputs:  # then the inputs left out, in registry order
+        if item.name in sources:
+            continue
+        default = layer.default_shape(item.name, shapes, params)
+        if default is None:
+            raise InputError(_missing(layer, item))
+        inits[item.name] = item.init
+        fixed = item.init in ("ones", "zeros")
+        shapes[item.name], sources[item.name] = default, "default" if fixed else "drawn"
+        _check_size(layer, item, shapes[item.name])
+    shapes = {item.name: shapes[item.name] for item in layer.inputs}  # registry order
+    sources = {item.name: sources[item.name] for item in layer.inputs}
     out = layer.output_shape(shapes, params)
     if layer.check_values is not None:
         layer.check_values(shapes, values)
@@ -111,7 +117,16 @@ def plan(
         multiply_adds=forward,
         given_shapes=given_shapes,
         inits=inits,
+        fixed_work=layer.fixed_work(shapes, params) if layer.fixed_work else 0,
     )
+
+
+def _check_size(layer: Layer, item: LayerInput, shape: Shape | None) -> None:
+    if shape is not None and (len(shape) > MAX_DIMS or 0 in shape):
+        raise InputError(
+            f"{layer.name}: {option(item.name)} has shape {dims_text(shape)}; every dimension "
+            f"must be ≥ 1 and at most {MAX_DIMS} dimensions"
+        )
 
 
 def slice_cost(
@@ -176,18 +191,17 @@ def entry_bytes(item: LayerInput) -> int:
 
 def _missing(layer: Layer, item: LayerInput) -> str:
     if item.kind == "index":
-        return f"{layer.name} needs --{item.name} (integers, {item.shape})"
-    return (
-        f"{layer.name} needs --{item.name} TENSOR or --{item.name}-shape {item.shape} ({item.help})"
-    )
+        return f"{layer.name} needs {option(item.name)} (integers, {item.shape})"
+    flag = option(item.name)
+    return f"{layer.name} needs {flag} TENSOR or {flag}-shape {item.shape} ({item.help})"
 
 
 def _not_an_input(layer: Layer, name: str) -> str:
-    names = ", ".join(f"--{n}" for n in layer.input_names)
+    names = ", ".join(option(n) for n in layer.input_names)
     if layer.name == "embedding" and name == "x":
         return (
             "embedding takes its integer row numbers as --indices (e.g. --indices 0,2,2), not --x"
         )
     if layer.name == "attention" and name == "x":
         return "attention takes --q, --k and --v (or --q-shape) in place of --x"
-    return f"{layer.name} has no input --{name}; its inputs are {names}"
+    return f"{layer.name} has no input {option(name)}; its inputs are {names}"
