@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -138,14 +137,16 @@ def activation_result(
     if (expect or steps) and not values:
         flag = "--expect checks f'(x)" if expect else "--steps works"
         raise InputError(f"{flag} at the x values: give them after the name")
-    expected = parse_answers(
-        expect,
-        activation_outline(len(values)),
-        min_digits,
-        lambda answer, shape, key: stray.check_answer_shape(
-            answer, shape, QUANTITY_NAMES[key], "x value"
-        ),
-    )
+    expected = {}  # no --expect: nothing to parse, no outline to build
+    if expect or min_digits is not None:
+        expected = parse_answers(
+            expect,
+            activation_outline(len(values)),
+            min_digits,
+            lambda answer, shape, key: stray.check_answer_shape(
+                answer, shape, QUANTITY_NAMES[key], "x value"
+            ),
+        )
 
     from gradcli.core.activation import activation_curve, activation_gradients
 
@@ -155,8 +156,7 @@ def activation_result(
         curve = activation_curve(act, params, values, settings, request.x_range, size)
         if not values:
             return PlotOnly(curve, "activation")
-    result = activation_gradients(act, values, params, settings, expected, steps)
-    return dataclasses.replace(result, curve=curve)
+    return activation_gradients(act, values, params, settings, expected, steps, curve)
 
 
 QUANTITY_NAMES = {"f": "f(x)", "grad": "f'(x)"}

@@ -157,7 +157,9 @@ def loss_result(
     require_entries(
         pred_values.shape, f"--pred with {len(pred_values.values):,} values", LOSS_COPIES
     )
-    expected = parse_answers(expect, loss_outline(chosen, pred_values.shape), min_digits)
+    expected = {}  # no --expect: nothing to parse, no outline to build
+    if expect or min_digits is not None:
+        expected = parse_answers(expect, loss_outline(chosen, pred_values.shape), min_digits)
 
     from gradcli.core.loss import loss_gradients
 

@@ -426,7 +426,9 @@ def perceptron_result(
         optimizer=choice,
     )
     plan = plan_network(spec)
-    expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
+    expected = {}  # no --expect: nothing to parse, no outline to build
+    if expect or min_digits is not None:
+        expected = parse_answers(expect, perceptron_outline(plan, lr is not None), min_digits)
     stepped = next((key for key in expected if key.rpartition(".")[2] in STEP_KEYS), None)
     if choice is not None and stepped:
         raise InputError(

@@ -100,14 +100,16 @@ def softmax_result(
             "use --json for every entry"
         )
     require_memory(n * n * JACOBIAN_BYTES_PER_ENTRY, f"the {n:,}×{n:,} softmax Jacobian")
-    expected = parse_answers(
-        expect,
-        softmax_outline(n),
-        min_digits,
-        lambda answer, shape, key: stray.check_answer_shape(
-            answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
-        ),
-    )
+    expected = {}  # no --expect: nothing to parse, no outline to build
+    if expect or min_digits is not None:
+        expected = parse_answers(
+            expect,
+            softmax_outline(n),
+            min_digits,
+            lambda answer, shape, key: stray.check_answer_shape(
+                answer, shape, QUANTITY_NAMES[key], "logit", also=[(n,)] if key != "p" else []
+            ),
+        )
 
     from gradcli.core.softmax import softmax_jacobian as compute
 

@@ -77,11 +77,13 @@ def activation_gradients(
     settings: Settings,
     expected: dict[str, Expected] | None = None,
     steps: bool = False,
+    curve: Curve | None = None,
 ) -> ActivationResult:
     """Evaluate ``activation`` and its derivative at every x, three ways.
 
     ``expected`` maps the worked solution's keys (``f``, ``grad``) to the user's answers,
-    which are marked; ``steps`` shows the worked solution.
+    which are marked; ``steps`` shows the worked solution; ``curve`` is the --plot drawn
+    above the table.
     """
     xs = as_tensor(list(x), settings.dtype, "x")
     kinks = activation.kinks(params)  # every one: no stencil may straddle even a tiny jump
@@ -95,10 +97,10 @@ def activation_gradients(
     )
     x_values = xs.double().tolist()
     value = activation.forward(xs, params)
-    raise_if_not_finite(value, "f(x)", lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
-    raise_if_overflowed(check, lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
     values = value.double().tolist()
-    solution = activation_solution(activation, params, xs, value, check, settings)
+    raise_if_not_finite(values, "f(x)", lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
+    raise_if_overflowed(check, lambda k: f"x[{k}] = {x_values[k]:g}", settings.dtype.value)
+    solution = activation_solution(activation, params, xs, value, check, settings, x_values, values)
     marks = mark(solution, expected, settings.tolerance) if expected else None
     return ActivationResult(
         name=activation.name,
@@ -117,6 +119,7 @@ def activation_gradients(
         solution=solution,
         marks=marks,
         show_steps=steps,
+        curve=curve,
     )
 
 
@@ -127,13 +130,17 @@ def activation_solution(
     value: Tensor,
     check: GradientCheck,
     settings: Settings,
+    x_values: list[float] | None = None,
+    values: list[float] | None = None,
 ) -> Solution:
     """f(x), then f'(x) — computed from f(x) when the registry writes f' through the output
-    (σ' = σ(1 − σ)), so that a derivative worked from a wrong f(x) is carried forward."""
-    x_values = xs.double().tolist()
+    (σ' = σ(1 − σ)), so that a derivative worked from a wrong f(x) is carried forward.
+    ``x_values`` and ``values`` are x and f(x) as float64 lists, when the caller has them."""
+    x_values = xs.double().tolist() if x_values is None else x_values
+    values = value.double().tolist() if values is None else values
     labels = tuple(f"x[{k}] = {v:g}" for k, v in enumerate(x_values))
     formula, derivative_formula = activation.formulas(params)
-    f = Quantity("f", "f(x)", formula, value.double().tolist(), labels=labels)
+    f = Quantity("f", "f(x)", formula, values, labels=labels)
     depends_on: tuple[str, ...] = ()
     compute = None
     if activation.via_output is not None:

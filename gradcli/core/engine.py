@@ -27,7 +27,8 @@ import sys
 import warnings
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
+from typing import Any
 
 from gradcli._torch import load
 from gradcli.errors import InputError
@@ -70,11 +71,22 @@ ALIAS_FRACTION = 1e-9
 
 def as_tensor(values: Sequence, dtype: Dtype, what: str = "input") -> Tensor:
     """A tensor of ``values``; values that overflow the dtype are input errors."""
-    tensor = torch.tensor(values, dtype=TORCH_DTYPES[dtype])
-    if not bool(torch.isfinite(tensor).all()):
+    if dtype is Dtype.float64 and values and type(values[0]) is float:
+        tensor = float64_tensor(values)  # a flat list of floats (array refuses anything else)
+    else:
+        tensor = torch.tensor(values, dtype=TORCH_DTYPES[dtype])
+    if not _all_finite(tensor):
         bad = torch.tensor(values, dtype=torch.float64)[~torch.isfinite(tensor)][0].item()
         raise InputError(f"{what} value {bad:g} overflows {dtype.value}")
     return tensor
+
+
+def float64_tensor(values: list[float]) -> Tensor:
+    """A 1-D float64 tensor of a few Python floats, made through an array's buffer: about a
+    third of ``torch.tensor``'s time on a list (the tensor keeps the array alive)."""
+    if not values:
+        return torch.zeros(0, dtype=torch.float64)
+    return torch.frombuffer(array("d", values), dtype=torch.float64)
 
 
 @contextlib.contextmanager
@@ -106,8 +118,8 @@ def base_steps(x64: Tensor) -> Tensor:
 
 def elementwise_autograd(forward: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """f'(x) for an elementwise f: the gradient of Σf(x) is f'(x_i) at each i."""
-    leaf = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(forward(leaf).sum(), leaf)
+    leaf = x.detach().requires_grad_(True)  # a new tensor: x keeps its flag (no copy: an
+    (grad,) = torch.autograd.grad(forward(leaf).sum(), leaf)  # in-place op on a leaf raises)
     return grad
 
 
@@ -135,39 +147,198 @@ def jacobian_autograd(
 
 def gradient_autograd(loss: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     """∂L/∂x for a scalar L."""
-    leaf = x.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(loss(leaf), leaf)
-    return grad
+    return value_and_gradient_autograd(loss, x)[1]
+
+
+def value_and_gradient_autograd(
+    loss: Callable[[Tensor], Tensor], x: Tensor
+) -> tuple[Tensor, Tensor]:
+    """L(x) (detached: the forward autograd ran) and ∂L/∂x, for a scalar L."""
+    leaf = x.detach().requires_grad_(True)  # a new tensor: x keeps its flag
+    value = loss(leaf)
+    (grad,) = torch.autograd.grad(value, leaf)
+    return value.detach(), grad
 
 
 # ---------------------------------------------------------------- finite differences
 
 
 @dataclass(frozen=True)
+class EntryLists:
+    """A few entries' finite differences on Python floats, flat in row-major order of
+    ``shape`` (the few-entry path computes them so, and the verdict reads them so)."""
+
+    shape: tuple[int, ...]
+    value: list[float]
+    error: list[float]  # each rounded to float32, as the error tensor holds it
+    step: list[float]  # per cell: the step of its input entry
+    suspect: list[bool]
+
+    def reshaped(self, shape: tuple[int, ...]) -> EntryLists:
+        return EntryLists(shape, self.value, self.error, self.step, self.suspect)
+
+    def transposed(self) -> EntryLists:
+        """The 2-D lists with their dimensions swapped: column o of a row-major k × m list
+        is its slice ``[o::m]``."""
+        rows, width = self.shape
+
+        def swap(cells: list) -> list:
+            swapped: list = []
+            for o in range(width):
+                swapped += cells[o::width]
+            return swapped
+
+        return EntryLists(
+            (width, rows), swap(self.value), swap(self.error), swap(self.step), swap(self.suspect)
+        )
+
+    def part(self, start: int, size: int, shape: tuple[int, ...]) -> EntryLists:
+        cut = slice(start, start + size)
+        return EntryLists(
+            shape, self.value[cut], self.error[cut], self.step[cut], self.suspect[cut]
+        )
+
+
 class NumericEstimate:
     """Central differences with an error estimate per entry.
 
     ``value`` (float64, the derivative's shape) is NaN where ``checked`` is False (entries
     left out of a sample); ``error`` is the estimated absolute error (∞ where the
     differences overflowed); ``step`` is the larger step of the stencil each entry used.
+    ``smooth`` is False where the stencil crossed a kink the caller watches; ``suspect`` True
+    where the two stencils disagree by more than SUSPECT_SPREAD (None: not recorded);
+    ``unresolved`` True where f varies on a scale finer than any step can resolve (see
+    :func:`resolve`; those entries' error is ∞, and ``spacing`` is the largest input spacing
+    among them); ``by_column``: the value is a Jacobian, input entry j is column j.
+
+    A few entries are computed on Python floats and kept as :class:`EntryLists`; their
+    tensors are made when something first reads them (the verdict reads the lists).
     """
 
-    value: Tensor
-    error: Tensor
-    checked: Tensor
-    step: Tensor
-    sampled: bool = False
-    skipped: str | None = None  # why no entry was computed at all
-    work: float = 0.0  # element evaluations all entries would have needed
-    smooth: Tensor | None = None  # False where the stencil crossed a kink the caller watches
-    # True where the two stencils disagree by more than SUSPECT_SPREAD (None: not recorded)
-    suspect: Tensor | None = None
-    # True where f varies on a scale finer than any step can resolve (see :func:`resolve`);
-    # those entries' error is ∞; ``spacing`` is the largest input spacing among them
-    unresolved: Tensor | None = None
-    spacing: float = 0.0
-    probe: SpacingProbe | None = field(default=None, repr=False, compare=False)
-    by_column: bool = False  # the value is a Jacobian: input entry j is column j
+    __slots__ = (
+        "_checked", "_error", "_step", "_suspect", "_value", "by_column", "lists", "probe",
+        "sampled", "skipped", "smooth", "spacing", "unresolved", "work",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        value: Tensor | None,
+        error: Tensor | None,
+        checked: Tensor | None,
+        step: Tensor | None,
+        sampled: bool = False,
+        skipped: str | None = None,  # why no entry was computed at all
+        work: float = 0.0,  # element evaluations all entries would have needed
+        smooth: Tensor | None = None,
+        suspect: Tensor | None = None,
+        unresolved: Tensor | None = None,
+        spacing: float = 0.0,
+        probe: SpacingProbe | None = None,
+        by_column: bool = False,
+        lists: EntryLists | None = None,  # the few-entry path's lists (tensors made from them)
+    ) -> None:
+        self._value, self._error, self._checked, self._step = value, error, checked, step
+        self._suspect, self.lists = suspect, lists
+        self.sampled, self.skipped, self.work = sampled, skipped, work
+        self.smooth, self.unresolved, self.spacing = smooth, unresolved, spacing
+        self.probe, self.by_column = probe, by_column
+
+    @property
+    def value(self) -> Tensor:
+        if self._value is None and self.lists is not None:
+            self._value = _tensor(self.lists.value, torch.float64, self.lists.shape)
+        return self._value
+
+    @property
+    def error(self) -> Tensor:
+        if self._error is None and self.lists is not None:
+            self._error = _tensor(self.lists.error, torch.float32, self.lists.shape)
+        return self._error
+
+    @property
+    def checked(self) -> Tensor:
+        if self._checked is None and self.lists is not None:
+            self._checked = torch.ones(self.lists.shape, dtype=torch.bool)
+        return self._checked
+
+    @property
+    def step(self) -> Tensor:
+        if self._step is None and self.lists is not None:
+            self._step = _tensor(self.lists.step, torch.float64, self.lists.shape)
+        return self._step
+
+    @property
+    def suspect(self) -> Tensor | None:
+        if self._suspect is None and self.lists is not None:
+            self._suspect = _tensor(self.lists.suspect, torch.bool, self.lists.shape)
+        return self._suspect
+
+    def flat_lists(self) -> tuple[list[float], list[float], list[bool] | None]:
+        """(value, error, checked) as flat lists in row-major order; checked is None when
+        every entry was computed."""
+        if self.lists is not None:
+            return self.lists.value, self.lists.error, None
+        return flat_list(self.value), flat_list(self.error), flat_list(self.checked)
+
+    def checked_count(self) -> int:
+        if self.lists is not None:
+            return len(self.lists.value)
+        return int(self.checked.sum())
+
+    def replace(self, **changes: Any) -> NumericEstimate:
+        """A copy with ``changes`` (field names as the constructor's); the lists are kept
+        unless a tensor they hold is replaced."""
+        fields = {name: getattr(self, slot) for name, slot in _ESTIMATE_FIELDS}
+        if self.lists is not None and _LIST_FIELDS.intersection(changes):
+            for name in _LIST_FIELDS:  # the others as tensors, before the lists go
+                fields[name] = getattr(self, name)
+            fields["lists"] = None
+        fields.update(changes)
+        return NumericEstimate(**fields)
+
+    def part(self, start: int, size: int, shape: tuple[int, ...]) -> NumericEstimate:
+        """The flat entries [start, start + size) as the estimate of a tensor of ``shape``
+        (for an estimate taken over several tensors at once); its spacing probe moves those
+        entries."""
+        probe = self.probe
+        if probe is not None:
+            evaluate = probe.evaluate
+
+            def moved(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
+                return evaluate(index + start, step)
+
+            flat = probe.flat[start : start + size]
+            probe = SpacingProbe(moved, flat, probe.tolerance, probe.chunk)
+        work = self.work * size / max(self._size(), 1)
+        if self.lists is not None and self.smooth is None and self.unresolved is None:
+            lists = self.lists.part(start, size, shape)
+            return NumericEstimate(
+                None, None, None, None, self.sampled, self.skipped, work, spacing=self.spacing,
+                probe=probe, by_column=self.by_column, lists=lists,
+            )  # fmt: skip
+        part = slice(start, start + size)
+
+        def cut(tensor: Tensor | None) -> Tensor | None:
+            return None if tensor is None else tensor.reshape(-1)[part].reshape(shape)
+
+        return self.replace(
+            value=cut(self.value),
+            error=cut(self.error),
+            checked=cut(self.checked),
+            step=cut(self.step),
+            suspect=cut(self.suspect),
+            smooth=cut(self.smooth),
+            unresolved=cut(self.unresolved),
+            work=work,
+            probe=probe,
+        )
+
+    def _size(self) -> int:
+        return len(self.lists.value) if self.lists is not None else self.value.numel()
+
+    def __repr__(self) -> str:
+        shape = self.lists.shape if self.lists is not None else tuple(self.value.shape)
+        return f"NumericEstimate(shape={shape}, sampled={self.sampled}, skipped={self.skipped!r})"
 
     @staticmethod
     def exact(value: Tensor) -> NumericEstimate:
@@ -177,8 +348,28 @@ class NumericEstimate:
         return NumericEstimate(value, zeros, torch.ones_like(value, dtype=torch.bool), zeros)
 
 
+_ESTIMATE_FIELDS = (
+    ("value", "_value"), ("error", "_error"), ("checked", "_checked"), ("step", "_step"),
+    ("sampled", "sampled"), ("skipped", "skipped"), ("work", "work"), ("smooth", "smooth"),
+    ("suspect", "_suspect"), ("unresolved", "unresolved"), ("spacing", "spacing"),
+    ("probe", "probe"), ("by_column", "by_column"), ("lists", "lists"),
+)  # fmt: skip
+_LIST_FIELDS = frozenset({"value", "error", "checked", "step", "suspect"})
+
+
+def _tensor(cells: list, dtype: torch.dtype, shape: tuple[int, ...]) -> Tensor:
+    return torch.tensor(cells, dtype=dtype).reshape(shape)
+
+
 # evaluate(index, step) → (f(x + step·e_index), f(x − step·e_index)), each of shape (k, *out)
 PairEvaluation = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+ListPair = tuple[list[float], list[float]]
+# The same for a few entries on Python values: on_lists(x, positions, steps) with x the input's
+# entries → the two evaluations' values as flat lists (row r's outputs together). It must build
+# the same tensors and call f the same way as its PairEvaluation, so that the values are the
+# same bits (tests/test_fast_paths.py runs both).
+ListEvaluation = Callable[[list[float], list[int], list[float]], ListPair]
+F64 = torch.float64
 
 
 @dataclass(frozen=True)
@@ -288,8 +479,7 @@ def resolve(estimate: NumericEstimate, cells: Tensor | None = None) -> NumericEs
     hit = marks.reshape(marks.shape[0], -1).any(dim=0) if estimate.by_column else grid
     widest = float(spacing[hit[entries]].max())
     unresolved = marks if estimate.unresolved is None else estimate.unresolved | marks
-    return replace(
-        estimate,
+    return estimate.replace(
         error=estimate.error.masked_fill(marks, math.inf),
         unresolved=unresolved,
         spacing=max(widest, estimate.spacing),
@@ -310,8 +500,16 @@ def numeric_elementwise(
         base = flat[index]
         return f(base + step), f(base - step)
 
+    def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
+        base = [x[p] for p in positions]  # x ± step on Python floats: the same bits
+        plus = float64_tensor([b + s for b, s in zip(base, steps, strict=True)])
+        minus = float64_tensor([b - s for b, s in zip(base, steps, strict=True)])
+        return flat_list(f(plus).double()), flat_list(f(minus).double())
+
     cap = None if max_step is None else max_step.double().reshape(-1)
-    estimate = _estimate(evaluate, flat, (), 1, tolerance, seed=0, what="f'(x)", max_step=cap)
+    estimate = _estimate(
+        evaluate, flat, (), 1, tolerance, seed=0, what="f'(x)", max_step=cap, on_lists=on_lists
+    )
     return _reshape(estimate, tuple(x.shape))
 
 
@@ -331,9 +529,13 @@ def numeric_jacobian(
     def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
         return _shifted_pairs(f, x64, index, step)
 
+    def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
+        return _shifted_lists(f, x, positions, steps)
+
     estimate = _estimate(
-        evaluate, x64, (outputs,), n + outputs, tolerance, seed, "the Jacobian", outputs_first=True
-    )
+        evaluate, x64, (outputs,), n + outputs, tolerance, seed, "the Jacobian",
+        outputs_first=True, on_lists=on_lists,
+    )  # fmt: skip
     return _transpose(estimate)  # rows of the estimate are inputs j; the Jacobian's are outputs i
 
 
@@ -364,9 +566,12 @@ def numeric_gradient(
     def evaluate(index: Tensor, step: Tensor) -> tuple[Tensor, Tensor]:
         return _shifted_pairs(per_copy, flat, index, step)
 
+    def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
+        return _shifted_lists(per_copy, x, positions, steps)
+
     work = (cost if cost is not None else flat.numel()) + (0 if batched or vectorize else CALL_COST)
     row = max(flat.numel(), work)  # a copy of x, and the work bounds the intermediates
-    return numeric_entries(evaluate, x64, work, tolerance, seed, "the gradient", row)
+    return numeric_entries(evaluate, x64, work, tolerance, seed, "the gradient", row, on_lists)
 
 
 ONE_CALL_ELEMENTS = 1 << 14  # copies up to this size: x + step and x − step in one call
@@ -395,6 +600,28 @@ def _shifted_pairs(
     return plus, f(shifted)
 
 
+def _shifted_lists(
+    f: Callable[[Tensor], Tensor], x: list[float], positions: list[int], steps: list[float]
+) -> ListPair:
+    """:func:`_shifted_pairs` with the copies built on Python floats (x ± step rounds as
+    torch's float64 addition does) and f's values as flat lists: the same tensors reach f in
+    the same calls, so the values are the same bits."""
+    n = len(x)
+    plus_rows, minus_rows = [], []  # the copies, one after the other
+    for position, step in zip(positions, steps, strict=True):
+        start = len(plus_rows)
+        plus_rows += x
+        minus_rows += x
+        plus_rows[start + position] += step
+        minus_rows[start + position] -= step
+    if 2 * len(positions) * n <= ONE_CALL_ELEMENTS:
+        both = flat_list(f(float64_tensor(plus_rows + minus_rows).reshape(-1, n)).double())
+        half = len(both) // 2
+        return both[:half], both[half:]
+    plus_values = f(float64_tensor(plus_rows).reshape(-1, n)).double()
+    return flat_list(plus_values), flat_list(f(float64_tensor(minus_rows).reshape(-1, n)).double())
+
+
 def numeric_entries(
     evaluate: PairEvaluation,
     x: Tensor,
@@ -403,14 +630,19 @@ def numeric_entries(
     seed: int = 0,
     what: str = "the gradient",
     row_elements: int | None = None,
+    on_lists: ListEvaluation | None = None,
 ) -> NumericEstimate:
     """∂L/∂x_i for every entry i of x (or a seeded sample), from ``evaluate(index, step)``,
     which returns the k values L(x ± step·e_index) — or any quantities whose differences are
     L's (a separable loss may return only the term that entry changes). ``cost`` is the
     element evaluations ``evaluate`` spends per entry and sign; ``row_elements`` the elements
-    it allocates per entry (its copies and the intermediates; None: taken to be ``cost``)."""
+    it allocates per entry (its copies and the intermediates; None: taken to be ``cost``).
+    ``on_lists`` is ``evaluate`` on Python values for a few entries (see
+    :data:`ListEvaluation`): it must give the same bits."""
     flat = x.detach().double().reshape(-1)
-    estimate = _estimate(evaluate, flat, (), cost, tolerance, seed, what, row_elements)
+    estimate = _estimate(
+        evaluate, flat, (), cost, tolerance, seed, what, row_elements, on_lists=on_lists
+    )
     return _reshape(estimate, tuple(x.shape))
 
 
@@ -450,6 +682,7 @@ def _estimate(
     row_elements: int | None = None,
     max_step: Tensor | None = None,
     outputs_first: bool = False,
+    on_lists: ListEvaluation | None = None,
 ) -> NumericEstimate:
     """Central differences for every input entry (or a seeded sample), refined where needed.
 
@@ -457,39 +690,31 @@ def _estimate(
     elements one entry allocates (for memory and batching; None: taken to be ``cost``). The
     value has one row per input entry; with ``outputs_first`` it is stored transposed (a
     Jacobian's layout), so that turning it around later costs no copy. Error estimates are
-    kept in float32.
+    kept in float32. A few entries (at most SMALL_ENTRIES cells) are refined on Python floats
+    and kept as lists (``on_lists`` evaluates them, else ``evaluate``).
     """
     tolerance = tolerance or DEFAULT_TOLERANCE[Dtype.float64]
     count = flat.numel()
     per_entry = 4 * cost  # f(x ± h) and f(x ± h/2)
     work = count * per_entry
+    outputs = math.prod(out_shape)
+    if work <= WORK_BUDGET and count * outputs <= SMALL_ENTRIES:  # every entry, no sample
+        cap = None if max_step is None else max_step.tolist()
+        with one_thread():  # as the tensor path: some kernels round otherwise on two threads
+            lists = _refined_small(evaluate, on_lists, flat.tolist(), tolerance, per_entry, cap)
+        probe = SpacingProbe(evaluate, flat, tolerance, max(count, 1))
+        shape = (count, *out_shape)
+        return NumericEstimate(
+            None, None, None, None, work=float(work), probe=probe, lists=lists.reshaped(shape)
+        )
     index, sampled, skipped = _choose_entries(count, per_entry, seed, what)
     grid_rows = (count, *([1] * len(out_shape)))
-    if not sampled and count * math.prod(out_shape) <= SMALL_ENTRIES:
-        cap = None if max_step is None else max_step.tolist()
-        with one_thread():
-            rows, errors, steps, suspects = _refined_small(
-                evaluate, flat, index, tolerance, per_entry, cap
-            )
-        if not out_shape:  # one output per entry: rows of one value
-            rows, errors = [r[0] for r in rows], [e[0] for e in errors]
-            suspects = [m[0] for m in suspects]
-        value = torch.tensor(rows, dtype=torch.float64)
-        suspect = torch.tensor(suspects, dtype=torch.bool)
-        if outputs_first:
-            value = value.T.contiguous().T  # the Jacobian's layout, as the tensor path stores it
-            suspect = suspect.T.contiguous().T
-        error = torch.tensor(errors, dtype=torch.float32)
-        step = torch.tensor(steps, dtype=torch.float64)
-        checked = torch.ones(count, dtype=torch.bool)
-        chunk = count
-    else:
-        value, error, step, suspect, chunk = _estimate_tensors(
-            evaluate, flat, index, out_shape, cost, tolerance, what, row_elements, max_step,
-            outputs_first,
-        )  # fmt: skip
-        checked = torch.zeros(count, dtype=torch.bool)
-        checked[index] = True
+    value, error, step, suspect, chunk = _estimate_tensors(
+        evaluate, flat, index, out_shape, cost, tolerance, what, row_elements, max_step,
+        outputs_first,
+    )  # fmt: skip
+    checked = torch.zeros(count, dtype=torch.bool)
+    checked[index] = True
     probe = SpacingProbe(evaluate, flat, tolerance, chunk)
     if not out_shape:  # views shaped like the value, without reshapes
         return NumericEstimate(
@@ -608,101 +833,91 @@ def _refined(
 
 def _refined_small(
     evaluate: PairEvaluation,
-    flat: Tensor,
-    index: Tensor,
+    on_lists: ListEvaluation | None,
+    x: list[float],
     tolerance: Tolerance,
     per_entry: int,
     max_step: list[float] | None,
-) -> tuple[list[list[float]], list[list[float]], list[float], list[list[bool]]]:
+) -> EntryLists:
     """:func:`_refined` for a few entries, its bookkeeping in Python floats: a torch call costs
     microseconds, whatever its size, and this runs once per line of a batch. Every operation
     mirrors the tensor path's, in the same order, so the results are the same bits (a test
-    runs both). Returns each entry's row of values, of float32-rounded errors, its step and
-    its row of suspect marks."""
-    positions = index.tolist()
-    h = [BASE_STEP * max(abs(x), 1.0) for x in flat[index].tolist()]
+    runs both). Returns flat lists, one row per entry (its outputs)."""
+    count = len(x)
+    h = [BASE_STEP * max(abs(v), 1.0) for v in x]
     if max_step is not None:
         h = [min(a, b) for a, b in zip(h, max_step, strict=True)]
-    value, error, suspect = _pair_differences_small(evaluate, positions, h)
+    first = _pair_differences_small(evaluate, on_lists, x, list(range(count)), h, tolerance)
+    value, error, suspect, uncertain, width = first
     step = list(h)
-    budget = WORK_BUDGET - len(positions) * per_entry
+    budget = WORK_BUDGET - count * per_entry
     for factor in REFINE_FACTORS:
-        rows = [r for r in range(len(positions)) if _uncertain_row(value[r], error[r], tolerance)]
+        rows = [r for r in range(count) if uncertain[r]]
         if not rows or budget < len(rows) * per_entry:
             break
         budget -= len(rows) * per_entry
         trial = [h[r] * factor for r in rows]
         if max_step is not None:
             trial = [min(t, max_step[r]) for t, r in zip(trial, rows, strict=True)]
-        v, e, sus = _pair_differences_small(evaluate, [positions[r] for r in rows], trial)
+        v, e, sus, doubt, _ = _pair_differences_small(evaluate, on_lists, x, rows, trial, tolerance)
         for j, r in enumerate(rows):
-            if max(e[j]) < max(error[r]):
-                value[r], error[r], suspect[r], step[r] = v[j], e[j], sus[j], trial[j]
-    return value, error, step, suspect
-
-
-def _too_uncertain_float(value: float, error: float, tolerance: Tolerance) -> bool:
-    return not (error <= 0.5 * (tolerance.atol + tolerance.rtol * abs(value)))
-
-
-def _uncertain_row(values: list[float], errors: list[float], tolerance: Tolerance) -> bool:
-    return any(_too_uncertain_float(v, e, tolerance) for v, e in zip(values, errors, strict=True))
+            new, old = slice(j * width, (j + 1) * width), slice(r * width, (r + 1) * width)
+            if max(e[new]) < max(error[old]):  # a row takes the step when its worst shrinks
+                value[old], error[old], suspect[old] = v[new], e[new], sus[new]
+                step[r], uncertain[r] = trial[j], doubt[j]
+    cells = [s for s in step for _ in range(width)] if width > 1 else step
+    return EntryLists((count * width,), value, error, cells, suspect)
 
 
 def _pair_differences_small(
-    evaluate: PairEvaluation, positions: list[int], h: list[float]
-) -> tuple[list[list[float]], list[list[float]], list[list[bool]]]:
-    """:func:`_pair_differences` for a few entries (rows of values, float32-rounded errors,
-    suspects)."""
+    evaluate: PairEvaluation,
+    on_lists: ListEvaluation | None,
+    x: list[float],
+    positions: list[int],
+    h: list[float],
+    tolerance: Tolerance,
+) -> tuple[list[float], list[float], list[bool], list[bool], int]:
+    """:func:`_pair_differences` for a few entries: flat lists (row r: entry positions[r]'s
+    outputs) of values, float32-rounded errors and suspects; per row whether the estimate is
+    too uncertain (:func:`_too_uncertain` of any of its cells); the row width."""
     k = len(positions)
-    index = torch.tensor(positions + positions)
-    plus, minus = evaluate(index, torch.tensor(h + [v / 2 for v in h], dtype=torch.float64))
-    plus = plus.double().reshape(2 * k, -1).tolist()
-    minus = minus.double().reshape(2 * k, -1).tolist()
-    values, errors, suspects = [], [], []
+    if not k:
+        return [], [], [], [], 0
+    steps = h + [v / 2 for v in h]
+    if on_lists is not None:
+        plus, minus = on_lists(x, positions + positions, steps)
+    else:
+        pair = evaluate(torch.tensor(positions + positions), torch.tensor(steps, dtype=F64))
+        plus, minus = flat_list(pair[0].double()), flat_list(pair[1].double())
+    width = len(plus) // (2 * k)
+    half = k * width
+    cell_steps = h if width == 1 else [v for v in h for _ in range(width)]
     rounding = ROUNDING_SAFETY * EPS64
-    isfinite = math.isfinite
-    for r in range(k):
-        width = h[r]
-        row_values, row_errors, row_suspects = [], [], []
-        for p, m, hp, hm in zip(plus[r], minus[r], plus[k + r], minus[k + r], strict=True):
-            coarse = (p - m) / (2 * width)
-            fine = (hp - hm) / width
-            if p == p and m == m and hp == hp and hm == hm:  # no NaN: max() is torch's maximum
-                magnitude = max(abs(p), abs(m), abs(hp), abs(hm))
-            else:
-                magnitude = math.nan
-            spread = abs(coarse - fine)
-            error = spread + rounding * magnitude / width
+    isfinite, inf = math.isfinite, math.inf
+    values, errors, suspects = [], [], []
+    cells = zip(plus[:half], minus[:half], plus[half:], minus[half:], cell_steps, strict=True)
+    for p, m, hp, hm, step in cells:  # step h: p, m; step h/2: hp, hm
+        fine = (hp - hm) / step
+        spread = abs((p - m) / (2 * step) - fine)
+        if p == p and m == m and hp == hp and hm == hm:  # no NaN: max() is torch's maximum
+            error = spread + rounding * max(abs(p), abs(m), abs(hp), abs(hm)) / step
             if not (isfinite(fine) and isfinite(error)):
-                error = math.inf
-            row_values.append(fine)
-            row_errors.append(error)
-            row_suspects.append(spread > SUSPECT_SPREAD * abs(fine))
-        values.append(row_values)
-        errors.append(_float32_row(row_errors))
-        suspects.append(row_suspects)
-    return values, errors, suspects
-
-
-def _float32_row(errors: list[float]) -> list[float]:
-    """Each error as storing it in a float32 tensor does (finite ones capped at
-    FLOAT32_MAX first, ∞ kept): one array conversion for the row."""
-    if all(e != math.inf for e in errors):
-        return array("f", [min(e, FLOAT32_MAX) for e in errors]).tolist()
-    return [_float32(min(e, FLOAT32_MAX)) if e != math.inf else e for e in errors]
-
-
-def _nanmax(a: float, b: float) -> float:
-    """torch.maximum on two floats: NaN wins."""
-    if a != a or b != b:
-        return math.nan
-    return a if a >= b else b
-
-
-def _float32(value: float) -> float:
-    """The float32 nearest ``value`` (what storing it in a float32 tensor does)."""
-    return array("f", [value])[0] if math.isfinite(value) else value
+                error = inf
+            elif error > FLOAT32_MAX:
+                error = FLOAT32_MAX
+        else:
+            error = inf
+        values.append(fine)
+        errors.append(error)
+        suspects.append(spread > SUSPECT_SPREAD * abs(fine))
+    errors = array("f", errors).tolist()  # as the float32 tensor stores them (∞ stays ∞)
+    atol, rtol = tolerance.atol, tolerance.rtol
+    doubtful = [not e <= 0.5 * (atol + rtol * abs(v)) for v, e in zip(values, errors, strict=True)]
+    if width == 1:
+        uncertain = doubtful
+    else:
+        uncertain = [any(doubtful[r * width : (r + 1) * width]) for r in range(k)]
+    return values, errors, suspects, uncertain, width
 
 
 def _row_max(values: Tensor) -> Tensor:
@@ -764,20 +979,23 @@ def _expand(h: Tensor, like: Tensor) -> Tensor:
     return h.reshape(h.shape[0], *([1] * (like.dim() - 1))).expand(like.shape)
 
 
-def _flat_list(tensor: Tensor) -> list:
+def flat_list(tensor: Tensor) -> list:
     """The entries as a flat list (no reshape for a vector: each torch call costs µs)."""
     return tensor.tolist() if tensor.dim() == 1 else tensor.reshape(-1).tolist()
 
 
 def _reshape(estimate: NumericEstimate, shape: tuple[int, ...]) -> NumericEstimate:
+    if estimate.lists is not None:
+        if estimate.lists.shape == shape:
+            return estimate
+        return estimate.replace(lists=estimate.lists.reshaped(shape))
     if tuple(estimate.value.shape) == shape:
         return estimate
 
     def shaped(tensor: Tensor | None) -> Tensor | None:
         return None if tensor is None else tensor.reshape(shape)
 
-    return replace(
-        estimate,
+    return estimate.replace(
         value=estimate.value.reshape(shape),
         error=estimate.error.reshape(shape),
         checked=estimate.checked.reshape(shape),
@@ -791,8 +1009,9 @@ def _reshape(estimate: NumericEstimate, shape: tuple[int, ...]) -> NumericEstima
 def _transpose(estimate: NumericEstimate) -> NumericEstimate:
     """The estimate with its two dimensions swapped, as views (no copies): a Jacobian, whose
     column j holds input entry j."""
-    return replace(
-        estimate,
+    if estimate.lists is not None:
+        return estimate.replace(lists=estimate.lists.transposed(), by_column=True)
+    return estimate.replace(
         value=estimate.value.T,
         error=estimate.error.T,
         checked=estimate.checked.T,
@@ -825,19 +1044,20 @@ def judge(
     if isinstance(numeric, torch.Tensor):
         numeric = NumericEstimate.exact(numeric)
     a64, g64 = analytic.double(), autograd.double()
-    verdict = _verdict(a64, g64, numeric, trusted, defined, tolerance)
+    shape = tuple(a64.shape) or (1,)
+    plain = (flat_list(a64), flat_list(g64)) if a64.numel() <= SMALL_ENTRIES else None
+    verdict = _verdict(a64, g64, plain, numeric, trusted, defined, tolerance)
     if not verdict.agree and numeric is not None and numeric.probe is not None:
         # a difference that disagrees must first show that it resolves f (see resolve)
         disagree = _tensor_of(verdict.usable, a64.shape) & ~_tensor_of(verdict.ok, a64.shape)
         resolved = resolve(numeric, disagree)
         if resolved is not numeric:
             numeric = resolved
-            verdict = _verdict(a64, g64, numeric, trusted, defined, tolerance)
-    shape = tuple(a64.shape) or (1,)
+            verdict = _verdict(a64, g64, plain, numeric, trusted, defined, tolerance)
     return GradientCheck(
-        analytic=to_grid(a64),
-        autograd=to_grid(g64),
-        numeric=None if numeric is None else to_grid(numeric.value, numeric.checked),
+        analytic=to_grid(a64) if plain is None else Grid(array("d", plain[0]), shape),
+        autograd=to_grid(g64) if plain is None else Grid(array("d", plain[1]), shape),
+        numeric=None if numeric is None else _numeric_grid(numeric),
         trusted=verdict.usable,
         abs_diff=verdict.diff,
         ok=verdict.ok,
@@ -846,24 +1066,46 @@ def judge(
         tolerance=tolerance,
         numeric_error_max=None if verdict.error_max is None else float(f"{verdict.error_max:.2g}"),
         numeric_sampled=bool(numeric is not None and numeric.sampled),
-        numeric_checked=None if numeric is None else int(numeric.checked.sum()),
+        numeric_checked=None if numeric is None else numeric.checked_count(),
         defined=None if defined is None else to_grid(defined.expand(shape)),
         notes=tuple(_numeric_notes(numeric, verdict, a64.numel())),
     )
 
 
+def _numeric_grid(numeric: NumericEstimate) -> Grid:
+    """The numeric column, blank where an entry was not computed."""
+    lists = numeric.lists
+    if lists is not None:
+        return Grid(array("d", lists.value), lists.shape or (1,))
+    return to_grid(numeric.value, numeric.checked)
+
+
 def _verdict(
     a64: Tensor,
     g64: Tensor,
+    plain: tuple[list[float], list[float]] | None,
     numeric: NumericEstimate | None,
     trusted: Tensor | None,
     defined: Tensor | None,
     tolerance: Tolerance,
 ) -> Verdict:
-    columns = Columns.of(a64, g64, numeric, trusted, defined)
-    if a64.numel() <= SMALL_ENTRIES:
-        return _verdict_small(columns, tolerance)
-    return _verdict_tensors(columns, tolerance)
+    """The verdict on whole tensors, or on Python floats when ``plain`` holds the analytic
+    and autograd entries (a few of them)."""
+    if plain is None:
+        return _verdict_tensors(Columns.of(a64, g64, numeric, trusted, defined), tolerance)
+    shape = tuple(a64.shape) or (1,)
+    caller = None  # None: every entry
+    if numeric is not None:
+        for mask in (trusted, numeric.smooth):
+            if mask is not None:
+                flags = flat_list(mask.expand_as(a64))
+                caller = (
+                    flags
+                    if caller is None
+                    else [p and q for p, q in zip(caller, flags, strict=True)]
+                )
+    exists = None if defined is None else flat_list(defined.expand(shape))
+    return _verdict_lists(plain[0], plain[1], numeric, caller, exists, shape, tolerance)
 
 
 def _tensor_of(grid: Grid | None, shape: torch.Size) -> Tensor:
@@ -968,54 +1210,81 @@ def _verdict_tensors(c: Columns, tolerance: Tolerance) -> Verdict:
 
 def _verdict_small(c: Columns, tolerance: Tolerance) -> Verdict:
     """:func:`_verdict_tensors` on Python floats, operation for operation."""
-    atol, rtol = tolerance.atol, tolerance.rtol
     shape = tuple(c.analytic.shape) or (1,)
-    a = _flat_list(c.analytic)
-    g = _flat_list(c.autograd)
-    diffs = [abs(x - y) for x, y in zip(a, g, strict=True)]
-    oks = [
-        math.isfinite(x) and math.isfinite(y) and d <= atol + rtol * abs(y)
-        for x, y, d in zip(a, g, diffs, strict=True)
-    ]
-    diffs = [_nan_to_num(d, math.inf) for d in diffs]
+    return _verdict_lists(
+        flat_list(c.analytic),
+        flat_list(c.autograd),
+        c.numeric,
+        None if c.caller_ok is None else flat_list(c.caller_ok),
+        None if c.defined is None else flat_list(c.defined.expand(shape)),
+        shape,
+        tolerance,
+    )
+
+
+def _verdict_lists(
+    a: list[float],
+    g: list[float],
+    numeric: NumericEstimate | None,
+    caller: list[bool] | None,
+    defined: list[bool] | None,
+    shape: tuple[int, ...],
+    tolerance: Tolerance,
+) -> Verdict:
+    """The verdict of :func:`_verdict_tensors` from flat lists, the same bits. (Tolerances
+    are finite and ≥ 0, so an entry whose difference is left out changes nothing.)"""
+    atol, rtol = tolerance.atol, tolerance.rtol
+    isfinite, inf = math.isfinite, math.inf
+    diffs, oks = [], []
+    for x, y in zip(a, g, strict=True):
+        d = abs(x - y)
+        oks.append(isfinite(x) and isfinite(y) and d <= atol + rtol * abs(y))
+        diffs.append(d if d < inf else inf if d != d else FLOAT64_MAX)  # torch.nan_to_num
     usable = error_max = None
     overflowed = uncertain = unresolved = 0
     worst = 0.0
-    numeric = c.numeric
     if numeric is not None:
-        n = _flat_list(numeric.value)
-        errors = _flat_list(numeric.error)
-        checked = _flat_list(numeric.checked)
-        caller = [True] * len(n) if c.caller_ok is None else _flat_list(c.caller_ok)
-        aliased = [False] * len(n) if numeric.unresolved is None else _flat_list(numeric.unresolved)
-        usable, usable_errors = [], []
-        for k, (x, v, e) in enumerate(zip(a, n, errors, strict=True)):
-            finite = math.isfinite(v)
-            too_uncertain = not (e <= 0.5 * (atol + rtol * abs(v)))
-            use = checked[k] and finite and not too_uncertain and caller[k]
-            usable.append(use)
-            numeric_diff = _nan_to_num(abs(x - v) if use else 0.0, math.inf)
-            oks[k] = oks[k] and numeric_diff <= atol + rtol * _nan_to_num(abs(v), 0.0)
-            diffs[k] = _nanmax(diffs[k], numeric_diff)
-            if use:
-                usable_errors.append(e)
-            if checked[k] and caller[k] and not finite:
+        values, errors, checked = numeric.flat_lists()
+        aliased = None if numeric.unresolved is None else flat_list(numeric.unresolved)
+        usable = [False] * len(a)
+        counted = []
+        for k, (x, v, e) in enumerate(zip(a, values, errors, strict=True)):
+            if (checked is not None and not checked[k]) or (caller is not None and not caller[k]):
+                continue
+            if not isfinite(v):
                 overflowed += 1
-            elif checked[k] and caller[k] and too_uncertain and aliased[k]:
-                unresolved += 1
-            elif checked[k] and caller[k] and too_uncertain:
-                uncertain += 1
-                worst = max(worst, e)
-        error_max = max(usable_errors) if usable_errors else None
-    if c.defined is not None:
-        for k, exists in enumerate(c.defined.expand(shape).reshape(-1).tolist()):
+                continue
+            bound = atol + rtol * abs(v)
+            if not e <= 0.5 * bound:  # too uncertain to settle the verdict
+                if aliased is not None and aliased[k]:
+                    unresolved += 1
+                else:
+                    uncertain += 1
+                    worst = max(worst, e)
+                continue
+            usable[k] = True
+            counted.append(e)
+            d = abs(x - v)
+            d = d if d < inf else inf if d != d else FLOAT64_MAX
+            if not d <= bound:
+                oks[k] = False
+            if d > diffs[k]:
+                diffs[k] = d
+        error_max = max(counted) if counted else None
+    if defined is not None:
+        for k, exists in enumerate(defined):
             if not exists:
                 oks[k], diffs[k] = True, 0.0
+    largest = max(diffs) if diffs else 0.0
+    if largest > FLOAT32_LARGEST:
+        cells = array("f", [_float32_cell(d) for d in diffs])
+    else:
+        cells = array("f", diffs)
     return Verdict(
-        diff=Grid(array("f", [_float32_cell(d) for d in diffs]), shape),
+        diff=Grid(cells, shape),
         ok=Grid(array("b", oks), shape),
         usable=None if usable is None else Grid(array("b", usable), shape),
-        max_abs_diff=max(diffs) if diffs else 0.0,
+        max_abs_diff=largest,
         agree=all(oks),
         error_max=error_max,
         overflowed=overflowed,
@@ -1032,17 +1301,6 @@ FLOAT32_LARGEST = 3.4028234663852886e38
 def _float32_cell(value: float) -> float:
     """What converting a float64 tensor to float32 gives for values beyond float32's range."""
     return math.copysign(math.inf, value) if abs(value) > FLOAT32_LARGEST else value
-
-
-def _nan_to_num(value: float, nan: float) -> float:
-    """torch.nan_to_num on one float: NaN → ``nan``, ±∞ → ±the largest float64."""
-    if value != value:
-        return nan
-    if value == math.inf:
-        return FLOAT64_MAX
-    if value == -math.inf:
-        return -FLOAT64_MAX
-    return value
 
 
 def to_grid(tensor: Tensor, present: Tensor | None = None, typecode: str = "d") -> Grid:
@@ -1068,7 +1326,7 @@ SMALL_GRID = 4096  # entries: below this, tolist() is faster than a memmove's se
 def _array(tensor: Tensor, typecode: str) -> array:
     """The tensor's entries copied straight into a new array (one memmove)."""
     if tensor.numel() < SMALL_GRID:
-        return array(typecode, _flat_list(tensor))
+        return array(typecode, flat_list(tensor))
     flat = tensor.contiguous().reshape(-1)
     values = array(typecode, bytes(array(typecode).itemsize)) * flat.numel()
     if flat.numel():
@@ -1139,16 +1397,18 @@ def overflow_hint(dtype: str, change: str = "smaller values") -> str:
 
 
 def raise_if_not_finite(
-    values: Tensor | float,
+    values: Tensor | float | list[float],
     what: str,
     where: Callable[[int], str] | None,
     dtype: str,
     change: str = "smaller values",
     symbol: str | None = None,
 ) -> None:
-    """InputError when ``values`` (computed from finite inputs) hold NaN or ∞: ``what``
-    overflows the dtype at the places ``where(k)`` names (flat index k; None for a scalar,
-    shown as ``symbol = inf``)."""
+    """InputError when ``values`` (computed from finite inputs; a tensor, a number or a flat
+    list) hold NaN or ∞: ``what`` overflows the dtype at the places ``where(k)`` names (flat
+    index k; None for a scalar, shown as ``symbol = inf``)."""
+    if _all_finite(values):
+        return
     flat = torch.as_tensor(values).detach().reshape(-1)
     bad = ~torch.isfinite(flat)
     if not bool(bad.any()):
@@ -1170,6 +1430,17 @@ def raise_if_not_finite(
         f"{what} overflows {dtype}{found}, so there is nothing to compare; "
         + overflow_hint(dtype, change)
     )
+
+
+def _all_finite(values: Tensor | float | list[float]) -> bool:
+    """Whether every value is finite: a few on Python floats (a torch call costs µs)."""
+    if isinstance(values, float):
+        return math.isfinite(values)
+    if isinstance(values, list):
+        return all(map(math.isfinite, values))
+    if values.numel() <= SMALL_GRID:
+        return all(map(math.isfinite, flat_list(values.detach())))
+    return bool(torch.isfinite(values).all())
 
 
 def raise_if_overflowed(

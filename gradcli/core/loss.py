@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gradcli.core.engine import (
+    ListPair,
     NumericEstimate,
     as_tensor,
-    gradient_autograd,
+    flat_list,
+    float64_tensor,
     judge,
     numeric_entries,
     raise_if_not_finite,
     raise_if_overflowed,
     to_grid,
     torch,
+    value_and_gradient_autograd,
 )
 from gradcli.core.kinks import elementwise_finder
 from gradcli.expect import Expected, Slip
@@ -68,8 +71,7 @@ def loss_gradients(
     def forward(x: Tensor) -> Tensor:
         return loss.forward(x, _like(t, x), reduction, params)
 
-    check = _check(loss, y, t, reduction, params, forward, settings)
-    loss_value = forward(y).detach()
+    loss_value, check = _check(loss, y, t, reduction, params, forward, settings)
     raise_if_not_finite(loss_value, "the loss", None, settings.dtype.value, symbol="L")
     raise_if_overflowed(check, _describe_entry(y), settings.dtype.value)
     value = float(loss_value)
@@ -213,15 +215,16 @@ def _check(
     params: ParamValues,
     forward: Callable[[Tensor], Tensor],
     settings: Settings,
-) -> GradientCheck:
+) -> tuple[Tensor, GradientCheck]:
+    """The loss (from autograd's forward pass) and the check of ∂L/∂pred."""
     analytic = loss.gradient(y, t, reduction, params)
-    autograd = gradient_autograd(forward, y)
+    value, autograd = value_and_gradient_autograd(forward, y)
     if not settings.numeric:
-        return judge(analytic, autograd, None, settings.tolerance)
+        return value, judge(analytic, autograd, None, settings.tolerance)
     numeric = numeric_loss_gradient(loss, y, t, reduction, params, settings.tolerance)
     untrusted = loss.untrusted(y, t, params)
     trusted = None if untrusted is None else ~untrusted
-    return judge(analytic, autograd, numeric, settings.tolerance, trusted)
+    return value, judge(analytic, autograd, numeric, settings.tolerance, trusted)
 
 
 def numeric_loss_gradient(
@@ -251,7 +254,16 @@ def numeric_loss_gradient(
                 scale * loss.terms(base - step, goal, params),
             )
 
-        return numeric_entries(evaluate, y64, 1, tolerance, what="∂L/∂pred")
+        def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
+            goal = targets[torch.tensor(positions)]  # x ± step on Python floats: the same bits
+            plus = float64_tensor([x[p] + s for p, s in zip(positions, steps, strict=True)])
+            minus = float64_tensor([x[p] - s for p, s in zip(positions, steps, strict=True)])
+            return (
+                flat_list(scale * loss.terms(plus, goal, params)),
+                flat_list(scale * loss.terms(minus, goal, params)),
+            )
+
+        return numeric_entries(evaluate, y64, 1, tolerance, what="∂L/∂pred", on_lists=on_lists)
     classes = y.shape[-1]
     rows = y64.reshape(-1, classes)
     row_targets = target.reshape(rows.shape[0], -1) if target.dim() == y.dim() else target
@@ -267,9 +279,29 @@ def numeric_loss_gradient(
         block[k, column] = rows[row, column] - step
         return scale * plus, scale * loss.terms(block, goal, params)
 
+    def on_lists(x: list[float], positions: list[int], steps: list[float]) -> ListPair:
+        """evaluate_rows with its blocks built on Python floats (the same bits)."""
+        plus, minus, sample = [], [], []  # the blocks' rows, one after the other
+        for position, step in zip(positions, steps, strict=True):
+            row = position // classes
+            start = row * classes
+            at = len(plus) + position - start
+            plus += x[start : start + classes]
+            minus += x[start : start + classes]
+            plus[at] += step
+            minus[at] -= step
+            sample.append(row)
+        goal = row_targets[torch.tensor(sample)]
+        blocks = [float64_tensor(rows).reshape(-1, classes) for rows in (plus, minus)]
+        return (
+            flat_list(scale * loss.terms(blocks[0], goal, params)),
+            flat_list(scale * loss.terms(blocks[1], goal, params)),
+        )
+
     return numeric_entries(
-        evaluate_rows, y64, classes, tolerance, what="∂L/∂pred", row_elements=classes
-    )
+        evaluate_rows, y64, classes, tolerance, what="∂L/∂pred", row_elements=classes,
+        on_lists=on_lists,
+    )  # fmt: skip
 
 
 def as_data(values: TensorData | Vector | Matrix | float) -> TensorData:

@@ -34,7 +34,6 @@ from gradcli.core.engine import (
     TORCH_DTYPES,
     WORK_BUDGET,
     NumericEstimate,
-    SpacingProbe,
     judge,
     numeric_gradient,
     raise_if_not_finite,
@@ -219,41 +218,9 @@ def _numeric_together(
     )
     estimates, start = [], 0
     for shape, size in zip(shapes, sizes, strict=True):
-        estimates.append(_part_of(whole, start, size, shape))
+        estimates.append(whole.part(start, size, shape))
         start += size
     return estimates
-
-
-def _part_of(
-    whole: NumericEstimate, start: int, size: int, shape: tuple[int, ...]
-) -> NumericEstimate:
-    """The entries [start, start + size) of an estimate over several tensors, as the estimate
-    of that tensor (its spacing probe moves its own entries)."""
-    part = slice(start, start + size)
-
-    def cut(tensor: Tensor | None) -> Tensor | None:
-        return None if tensor is None else tensor.reshape(-1)[part].reshape(shape)
-
-    probe = whole.probe
-    if probe is not None:
-        evaluate = probe.evaluate
-
-        def moved(index: Tensor, step: Tensor, evaluate=evaluate) -> tuple[Tensor, Tensor]:
-            return evaluate(index + start, step)
-
-        probe = SpacingProbe(moved, probe.flat[part], probe.tolerance, probe.chunk)
-    return dataclasses.replace(
-        whole,
-        value=cut(whole.value),
-        error=cut(whole.error),
-        checked=cut(whole.checked),
-        step=cut(whole.step),
-        suspect=cut(whole.suspect),
-        smooth=cut(whole.smooth),
-        unresolved=cut(whole.unresolved),
-        work=whole.work * size / max(whole.value.numel(), 1),
-        probe=probe,
-    )
 
 
 def _kink_list(layers: Sequence[Layer]) -> list[tuple[int, float]]:
@@ -303,7 +270,7 @@ def _watch_kinks(
                 changed = (now != then).expand(part.numel(), *then.shape)
                 smooth[part] &= ~changed.reshape(part.numel(), -1).any(dim=1)
                 crossed |= changed.any(dim=0)
-    return dataclasses.replace(estimate, smooth=smooth.reshape(value.shape)), flipped
+    return estimate.replace(smooth=smooth.reshape(value.shape)), flipped
 
 
 def forward_cost(net: Network) -> int:
