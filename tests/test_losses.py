@@ -519,3 +519,22 @@ def test_markdown_table_lists_every_loss():
     for loss, line in zip(LOSS_LIST, lines[2:], strict=True):
         assert line.startswith(f"| {loss.name} |")
         assert line.count(" | ") == 6  # pipes inside formulas are escaped
+
+
+@pytest.mark.parametrize(("name", "reduction", "shape"), CASES)
+def test_few_entry_path_gives_the_tensor_paths_bits(name, reduction, shape, monkeypatch):
+    """The loss's finite differences on Python floats (a few entries) and on tensors (many)
+    are the same numbers to the last bit: both build the same tensors for the loss."""
+    from gradcli.core import engine
+    from gradcli.core.loss import numeric_loss_gradient
+
+    y, t = sample(name, SHAPES[shape], seed=3)
+    loss, params = LOSSES[name], DEFAULT_PARAMS[name]
+    runs = []
+    for small in (10**6, 0):
+        monkeypatch.setattr(engine, "SMALL_ENTRIES", small)
+        runs.append(numeric_loss_gradient(loss, y, t, reduction, params, FLOAT64.tolerance))
+    fast, slow = runs
+    assert fast.lists is not None and slow.lists is None  # the two paths really ran
+    for field in ("value", "error", "step", "checked"):
+        assert torch.equal(getattr(fast, field), getattr(slow, field)), field
