@@ -424,3 +424,41 @@ def test_one_check_forks_before_torch_and_batch_after_real_process(tmp_path):
     run = run_process("batch", str(commands), env={"PARENT_PROBE_FILE": str(answers)})
     assert run.code == 0 and len(run.stdout.splitlines()) == 2
     assert set(answers.read_text(encoding="utf-8").split()) == {"True"}
+
+
+@pytest.mark.parametrize(
+    ("forward", "generator"),
+    [("dropout_forward", "NumPy's"), ("python_dropout_forward", "Python's")],
+)
+def test_numpy_and_python_generators_restart_every_call_too(forward, generator):
+    """A NumPy dropout mask drawn from np.random (or Python's random) is one function to the
+    finite differences: the right backward is ✓, not "no finite difference could be
+    trusted"."""
+    path = hostile("numpy_dropout.py")
+    run = invoke(
+        "check", f"{path}:{forward}", "--backward", f"{path}:dropout_backward",
+        "--numpy", "-i", "2x3", "--json",
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    data = run.json()
+    assert data["agree"] is True
+    assert any(f"uses {generator} random generator" in n for n in data["notes"])
+
+
+def test_the_callers_numpy_random_state_is_left_as_it_was(monkeypatch):
+    """In gradcli's own process (GRADCLI_NO_SANDBOX=1, a notebook's gradcli.check), the
+    check leaves NumPy's and Python's generators where the caller had them."""
+    import random
+
+    monkeypatch.setenv("GRADCLI_NO_SANDBOX", "1")
+    np.random.seed(1234)
+    random.seed(99)
+    before_numpy, before_python = np.random.get_state()[1].copy(), random.getstate()
+    path = hostile("numpy_dropout.py")
+    run = invoke(
+        "check", f"{path}:dropout_forward", "--backward", f"{path}:dropout_backward",
+        "--numpy", "-i", "2x3", "-q",
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert (np.random.get_state()[1] == before_numpy).all()
+    assert random.getstate() == before_python

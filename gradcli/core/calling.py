@@ -11,8 +11,9 @@
 * **Outputs** — one tensor, or several (a tuple), each a dense float tensor on the CPU;
   anything else is a finding about the user's code, said in words.
 * **Global state** — torch's grad mode, default dtype, thread count, anomaly mode and
-  random generator are restored after each call of the user's code (so each call starts
-  from the same random state).
+  random generator, NumPy's global random generator (``np.random.rand``…) and Python's
+  ``random`` are restored after each call of the user's code (so each call starts from the
+  same random state).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import random
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,10 +56,12 @@ class TorchState:
         threads = torch.get_num_threads()
         anomaly = torch.is_anomaly_enabled()
         rng = torch.get_rng_state()
+        generators = _other_generators()
         try:
             yield
         finally:
             self._restore(grad, dtype, threads, anomaly, rng)
+            self._restore_generators(generators)
 
     def _restore(self, grad: bool, dtype: Any, threads: int, anomaly: bool, rng: Tensor) -> None:
         if torch.is_grad_enabled() != grad:
@@ -76,8 +81,16 @@ class TorchState:
             torch.set_anomaly_enabled(anomaly)
         after = torch.get_rng_state()
         if not torch.equal(after, rng):
-            self.undone["rng"] = "used torch's random generator"
+            self.undone["rng"] = "torch's"
             torch.set_rng_state(rng)
+
+    def _restore_generators(self, before: dict[str, Any]) -> None:
+        for name, state in before.items():
+            generator = GENERATORS[name]
+            with contextlib.suppress(Exception):  # (a generator their code replaced)
+                if not _same_state(generator.get(), state):
+                    self.undone.setdefault("rng", name)
+                    generator.set(state)
 
     def notes(self) -> list[str]:
         """What was undone, in words."""
@@ -90,11 +103,46 @@ class TorchState:
             )
         if "rng" in self.undone:
             notes.append(
-                "your code uses torch's random generator: every call started "
+                f"your code uses {self.undone['rng']} random generator: every call started "
                 "from the same random state, so the randomness (a dropout mask…) is the same "
                 "in each call and the finite differences see one function"
             )
         return notes
+
+
+@dataclass(frozen=True)
+class _Generator:
+    get: Callable[[], Any]
+    set: Callable[[Any], None]
+
+
+def _numpy_generator() -> _Generator:
+    numpy_random = sys.modules["numpy"].random
+    return _Generator(numpy_random.get_state, numpy_random.set_state)
+
+
+GENERATORS: dict[str, _Generator] = {"Python's": _Generator(random.getstate, random.setstate)}
+
+
+def _other_generators() -> dict[str, Any]:
+    """The states of the global random generators beside torch's: Python's ``random``, and
+    NumPy's when the user's code has imported NumPy (gradcli does not import it for them)."""
+    if "numpy" in sys.modules and "NumPy's" not in GENERATORS:
+        GENERATORS["NumPy's"] = _numpy_generator()
+    states = {}
+    for name, generator in GENERATORS.items():
+        with contextlib.suppress(Exception):  # (a generator their code replaced)
+            states[name] = generator.get()
+    return states
+
+
+def _same_state(a: Any, b: Any) -> bool:
+    """Whether two generator states are equal (NumPy's holds an array)."""
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same_state(x, y) for x, y in zip(a, b, strict=True))
+    if hasattr(a, "tolist"):
+        return hasattr(b, "tolist") and a.tolist() == b.tolist()
+    return bool(a == b)
 
 
 # ------------------------------------------------------------------ binding
