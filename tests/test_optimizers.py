@@ -555,3 +555,37 @@ def test_slips_are_found_by_the_core_for_every_key():
     checked = optim_step(StepRequest(opt, options, w, g, state), FLOAT64, answer)
     part = checked.answer.parts["m_hat"]
     assert not part.passed and "no bias correction" in part.hint
+
+
+def _generic_answer(which: str, w: np.ndarray, g: np.ndarray, name: str, o: dict, s: dict):
+    if which == "old":
+        return w
+    if which == "gradient":
+        return g
+    unit, _ = np_step(name, {**o, "lr": 1.0}, w, g, s)  # the NumPy side with lr = 1
+    return unit
+
+
+GENERIC = {
+    "old": "the parameters before the step (w, not w after the update)",
+    "gradient": "the gradient g, not the updated parameter",
+    "no_lr": "the update with the learning rate left out (lr = 1)",
+}
+
+
+@pytest.mark.parametrize("which", sorted(GENERIC))
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_names_the_generic_slips(name, which):
+    """Whatever the optimizer: the old parameters, the gradient, or the update without the
+    learning rate written as the new parameter is named (NumPy computes the answer)."""
+    from tests.conftest import invoke
+
+    lr = 0.1 if name != "adagrad" else 0.5
+    o = options_for_dict(name, {"lr": lr})
+    s = np_fresh(name, o, W.shape)
+    answer = _generic_answer(which, W, G, name, o, s)
+    args = ["optim", name, "--param", "1,-2,0.5", "--grad", "0.3,0.4,-0.6", "--lr", str(lr)]
+    text = ",".join(f"{v:.7g}" for v in answer)
+    run = invoke(*args, "--expect", f"new_param={text}", "--json")
+    assert run.code == 1, run.stderr
+    assert run.json()["check"]["hint"] == f"your answer matches {GENERIC[which]}"

@@ -11,6 +11,7 @@ formulas. Finite differences have no place here.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -274,7 +275,25 @@ def slip_values(
         }
         if differing:
             found.append((rule.description, differing))
+    for description, value in _generic_slips(form, w, g, state, options):
+        if _differs(value, truth["new_param"], settings):
+            found.append((description, {"new_param": value}))
     return found
+
+
+def _generic_slips(
+    form: Any, w: Tensor, g: Tensor, state: State, options: Options
+) -> list[tuple[str, Tensor]]:
+    """New parameters any optimizer's student can write by mistake: the old ones, the
+    gradient itself, the update with the learning rate left out."""
+    slips = [
+        ("the parameters before the step (w, not w after the update)", w),
+        ("the gradient g, not the updated parameter", g),
+    ]
+    if options.get("lr", 1.0) != 1.0:
+        unit = form.update(w, g, copy.deepcopy(state), {**options, "lr": 1.0}, frozenset())
+        slips.append(("the update with the learning rate left out (lr = 1)", unit["new_param"]))
+    return slips
 
 
 def _differs(value: Any, truth: Any, settings: Settings) -> bool:
