@@ -462,3 +462,18 @@ def test_the_callers_numpy_random_state_is_left_as_it_was(monkeypatch):
     assert run.code == 0, run.stderr
     assert (np.random.get_state()[1] == before_numpy).all()
     assert random.getstate() == before_python
+
+
+def test_a_numpy_forward_given_tensors_is_told_to_use_numpy():
+    run = invoke("check", hostile("numpy_dropout.py:relu_forward"), "-i", "3", "--json")
+    assert run.code == 1, run.stderr
+    data = run.json()
+    assert data["failure"]["kind"] == "exception"
+    assert any("check a NumPy pair with --numpy" in n for n in data["notes"])
+    # with --numpy (and its backward) the same code is checked, not refused
+    path = hostile("numpy_dropout.py")
+    right = invoke(
+        "check", f"{path}:dropout_forward", "--backward", f"{path}:dropout_backward",
+        "--numpy", "-i", "3", "--json",
+    )  # fmt: skip
+    assert not any("--numpy" in n for n in right.json()["notes"])

@@ -25,3 +25,9 @@ def dropout_backward(dout, cache):
 def python_dropout_forward(x):
     mask = np.array([random.random() >= 0.5 for _ in range(x.size)]).reshape(x.shape) * 2.0
     return x * mask, mask
+
+
+def relu_forward(x):
+    """A NumPy forward checked without --numpy: torch refuses np.maximum on a tensor that
+    requires grad, and gradcli says to add --numpy."""
+    return np.maximum(0, x), x

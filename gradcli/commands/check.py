@@ -341,6 +341,8 @@ def _run(
         if show_traceback and failure.failure.traceback:
             sys.stderr.write(failure.failure.traceback.rstrip("\n") + "\n")
         notes = [] if inside or not contained else [NOT_CONTAINED]
+        if not fields["numpy"] and _wanted_numpy(failure.failure):
+            notes.append(NUMPY_HINT)
         if not show_traceback and failure.failure.traceback:
             notes.append("--traceback shows the whole traceback")
         backward = fields["backward"]
@@ -353,6 +355,20 @@ def _run(
     if contained and not inside:
         result.notes.append(NOT_CONTAINED)
     return result
+
+
+NUMPY_HINT = (
+    "your code works on NumPy arrays: gradcli passed it tensors; check a NumPy pair with "
+    "--numpy (and --backward FILE.py:NAME for its backward)"
+)
+
+
+def _wanted_numpy(failure: Any) -> bool:
+    """Whether the user's code failed because it was given tensors where it wants NumPy
+    arrays (torch's "Can't call numpy() on Tensor that requires grad", NumPy refusing a
+    tensor)."""
+    message = failure.message or ""
+    return "numpy()" in message or "__array__" in message or "ndarray" in message
 
 
 def _check_in_child(fields: dict[str, Any], settings: Any) -> Any:
