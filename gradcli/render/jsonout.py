@@ -53,14 +53,18 @@ def _grid_list(value: Any) -> Any:
 
 
 def _entries(value: Any) -> int:
-    """Entries held in grids anywhere inside ``value``."""
-    if isinstance(value, Grid):
-        return value.size
-    if isinstance(value, dict):
-        return sum(_entries(item) for item in value.values())
-    if isinstance(value, list) and value and isinstance(value[0], (dict, Grid)):
-        return sum(_entries(item) for item in value)
-    return 0
+    """Entries held in grids anywhere inside ``value`` (a walk without recursion: batch
+    asks this of every line's result)."""
+    total, pending = 0, [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Grid):
+            total += item.size
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list) and item and isinstance(item[0], (dict, Grid)):
+            pending.extend(item)
+    return total
 
 
 def write_value(value: Any, out: TextIO, ascii_only: bool) -> None:
