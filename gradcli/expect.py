@@ -637,7 +637,8 @@ def _summary(judged, noun, hint, where, checked_to, min_digits) -> str:
     head = (
         "✗ your answer does not match"
         if len(flat) == 1
-        else f"✗ {good} of {len(flat)} entries of your answer match; at {where(k)}"
+        else f"✗ {good} of {len(flat)} entries of your answer match; "
+        f"{'the largest miss ' if len(wrong) > 1 else ''}at {where(k)}"
     )
     if item.rule is not None:  # right, but written with too few digits
         return (

@@ -238,6 +238,21 @@ def test_tidying_never_changes_the_numbers(monkeypatch):
     assert tidy["analytic"] == raw["analytic"]
 
 
+@pytest.mark.parametrize(
+    ("formula", "shown"),
+    [
+        ("1/(1+e^-x)", "exp(-x)/(1 + exp(-x))**2"),  # simplify's 1/(4*cosh(x/2)**2) refused
+        ("x/(1+x)", "(x + 1)**(-2)"),  # a shorter form with the same functions is kept
+    ],
+)
+def test_the_shown_derivative_brings_no_function_the_student_did_not_use(formula, shown):
+    data = invoke("expr", formula, "--at", "x=0.5", "--json").json()
+    assert data["derivative"] == [shown]
+    x = 0.5
+    expected = math.exp(-x) / (1 + math.exp(-x)) ** 2 if "e^" in formula else 1 / (1 + x) ** 2
+    assert math.isclose(data["analytic"][0], expected, rel_tol=1e-14)
+
+
 def test_printing_and_simplifying_never_load_sympy_physics():
     """SymPy's printer and simplify() import sympy.physics.units (0.3–0.7 s) for quantities
     a formula never has; gradcli answers that import with a stand-in while it prints."""

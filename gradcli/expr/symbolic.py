@@ -764,7 +764,15 @@ def tidy(expr: Expr, seconds: float) -> Expr:
         pass
     except Exception:  # a SymPy failure only costs the tidier form
         pass
-    return min(candidates, key=sp.count_ops)  # the first of equal sizes: the least rewritten
+    familiar = [c for c in candidates if not _brings_new_functions(c, expr)]
+    return min(familiar, key=sp.count_ops)  # the first of equal sizes: the least rewritten
+
+
+def _brings_new_functions(candidate: Expr, expr: Expr) -> bool:
+    """Whether a rewritten form uses a function the derivative does not (simplify writes
+    e^(−x)/(1 + e^(−x))² as 1/(4·cosh²(x/2)): shorter, but not the student's formula)."""
+    functions = {type(f) for f in expr.atoms(sp.Function)}
+    return any(type(f) not in functions for f in candidate.atoms(sp.Function))
 
 
 def _opaque(expr: Expr) -> bool:
