@@ -145,22 +145,20 @@ SPELLED_OTHERWISE = {
 }
 
 
-def _hyper_parameter(bare: str) -> str | None:
-    """torch's name of an optimizer hyper-parameter written as an option (``--weight-decay``
-    → ``weight_decay``), from the optimizers' registry; None for any other name."""
-    from gradcli.ops.optimizers import OPTIMIZER_LIST
-
-    name = bare.replace("-", "_")
-    names = {p.name for optimizer in OPTIMIZER_LIST for p in optimizer.params} - {"lr"}
-    return name if name in names else None
-
-
-def no_such_option(name: str, options: Iterable[str], command: str | None = None) -> str:
+def no_such_option(
+    name: str,
+    options: Iterable[str],
+    command: str | None = None,
+    hyper_parameters: Iterable[str] = (),
+) -> str:
     """``no such option '--x' (did you mean '--y'?)``, or, for an option other tools have,
-    that gradcli has no such setting and why."""
+    that gradcli has no such setting and why. ``hyper_parameters`` are the optimizers'
+    hyper-parameter names (torch's): one written as an option (``--weight-decay``) is shown
+    as ``--param-option weight_decay=VALUE`` where the command has that option."""
     options = list(options)
     bare = name.split("=", 1)[0].lstrip("-").lower()
-    if "--param-option" in options and (hyper := _hyper_parameter(bare)):
+    hyper = bare.replace("-", "_")
+    if "--param-option" in options and hyper in set(hyper_parameters):
         return (
             f"no such option {shown(name)} ({hyper} is an optimizer's hyper-parameter: "
             f"--param-option {hyper}=VALUE"

@@ -96,5 +96,8 @@ def _no_such_option(error: NoSuchOption) -> str:
     said plainly for an option other tools have (``--weight-decay``)."""
     if error.ctx is None:
         return no_such_option(error.option_name, [])
+    from gradcli.ops.optimizers import OPTIMIZER_LIST
+
     options = [opt for param in error.ctx.command.params for opt in getattr(param, "opts", [])]
-    return no_such_option(error.option_name, options, error.ctx.command.name)
+    hyper = {p.name for optimizer in OPTIMIZER_LIST for p in optimizer.params} - {"lr"}
+    return no_such_option(error.option_name, options, error.ctx.command.name, hyper)
