@@ -395,3 +395,49 @@ def test_pooling_carried_forward_in_the_table():
     assert "│ argmax │ ✗ wrong │" in flat
     assert "│ x │ → carried forward │" in flat
     assert "0 right, 1 carried forward, 1 wrong" in flat
+
+
+# ---------------------------------------------------------------- one chain, every geometry
+
+CHAIN_CASES = [
+    ("conv2d", {"x": (2, 4, 5, 6), "weight": (6, 2, 2, 3), "bias": (6,)},
+     {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}),
+    ("conv2d", {"x": (1, 3, 5, 5), "weight": (3, 1, 3, 3), "bias": None},
+     {"stride": 3, "padding": 0, "dilation": 1, "groups": 3}),
+    ("conv1d", {"x": (2, 2, 9), "weight": (4, 2, 3), "bias": (4,)},
+     {"stride": 2, "padding": 2, "dilation": 3, "groups": 1}),
+    ("maxpool2d", {"x": (2, 2, 5, 6)},
+     {"kernel_size": (3, 2), "stride": (2, 3), "padding": 1, "dilation": 1, "ceil_mode": True}),
+    ("maxpool2d", {"x": (1, 1, 7, 7)},
+     {"kernel_size": 2, "stride": 1, "padding": 0, "dilation": 2, "ceil_mode": False}),
+    ("avgpool2d", {"x": (2, 1, 5, 6)},
+     {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False,
+      "ceil_mode": True}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "shapes", "params"), CHAIN_CASES)
+def test_the_steps_chain_reaches_the_backwards_gradients(name, shapes, params):
+    """The keyed steps, each computed from the steps before it, end in the closed-form
+    backward's ∂L/∂x, ∂L/∂W, ∂L/∂b: marking recomputes through the same chain."""
+    import torch
+
+    from gradcli.ops.layers import LAYERS
+
+    layer = LAYERS[name]
+    params = {param.name: param.default for param in layer.params} | params
+    generator = torch.Generator().manual_seed(7)
+    tensors = {key: None if shape is None else torch.randn(*shape, generator=generator,
+                                                           dtype=torch.float64)
+               for key, shape in shapes.items()}  # fmt: skip
+    y = layer.forward(tensors, params)
+    g = torch.randn(y.shape, generator=generator, dtype=torch.float64)
+    grads = layer.backward(tensors, params, g)
+    steps = {step.key: step for step in layer.steps(tensors, params, g) if step.key}
+    for key, grad in grads.items():
+        assert key in steps, key
+        torch.testing.assert_close(steps[key].tensor.reshape(grad.shape), grad)
+    for step in steps.values():
+        assert step.compute is not None, step.key
+        again = step.compute({k: steps[k].tensor for k in step.depends_on})
+        torch.testing.assert_close(again, step.tensor)
