@@ -128,17 +128,52 @@ FOREIGN_OPTIONS = {
 }
 
 
+# Options users guess, spelled as gradcli spells them: guess → (the option, how to write it)
+SPELLED_OTHERWISE = {
+    **dict.fromkeys(("hessian", "second-order", "hess"), ("--order", "--order 2")),
+    **dict.fromkeys(("tol", "tolerance", "eps-tol"), ("--atol", "--atol/--rtol")),
+    **dict.fromkeys(("answer", "expected", "check-answer", "mine"), ("--expect", "--expect")),
+    **dict.fromkeys(("csv",), ("--format", "--format csv")),
+    **dict.fromkeys(
+        ("explain", "derivation", "derive", "verbose", "show-steps", "working"),
+        ("--steps", "--steps"),
+    ),
+    **dict.fromkeys(("tree", "dot", "computation-graph"), ("--graph", "--graph")),
+    **dict.fromkeys(("point", "values", "subs"), ("--at", "--at x=1,y=2")),
+    **dict.fromkeys(("vars", "variables", "var", "diff"), ("--wrt", "--wrt")),
+    **dict.fromkeys(("learning-rate", "learning_rate", "eta"), ("--lr", "--lr")),
+}
+
+
+def _hyper_parameter(bare: str) -> str | None:
+    """torch's name of an optimizer hyper-parameter written as an option (``--weight-decay``
+    → ``weight_decay``), from the optimizers' registry; None for any other name."""
+    from gradcli.ops.optimizers import OPTIMIZER_LIST
+
+    name = bare.replace("-", "_")
+    names = {p.name for optimizer in OPTIMIZER_LIST for p in optimizer.params} - {"lr"}
+    return name if name in names else None
+
+
 def no_such_option(name: str, options: Iterable[str], command: str | None = None) -> str:
     """``no such option '--x' (did you mean '--y'?)``, or, for an option other tools have,
     that gradcli has no such setting and why."""
     options = list(options)
     bare = name.split("=", 1)[0].lstrip("-").lower()
+    if "--param-option" in options and (hyper := _hyper_parameter(bare)):
+        return (
+            f"no such option {shown(name)} ({hyper} is an optimizer's hyper-parameter: "
+            f"--param-option {hyper}=VALUE"
+            f"{' with --optimizer NAME' if command == 'perceptron' else ''})"
+        )
     if bare in FOREIGN_OPTIONS and f"--{bare}" not in options:
         where = f" {command}" if command else ""
         return (
             f"no such option {shown(name)}: gradcli{where} has no such setting "
             f"({FOREIGN_OPTIONS[bare]})"
         )
+    if bare in SPELLED_OTHERWISE and SPELLED_OTHERWISE[bare][0] in options:
+        return f"no such option {shown(name)} (gradcli writes it {SPELLED_OTHERWISE[bare][1]})"
     doubled = f"-{name}" if name.startswith("-") and not name.startswith("--") else ""
     if doubled in options:
         return f"no such option {shown(name)} (did you mean '{doubled}'?)"

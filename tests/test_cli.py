@@ -81,9 +81,13 @@ def test_json_shorthand_equals_format_json():
 def test_activation_csv():
     run = invoke("activation", "relu", "-1", "0", "2", "--format", "csv")
     rows = list(csv.reader(io.StringIO(run.stdout)))
-    assert rows[0] == ["x", "value", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+    header = ["x", "value", "analytic", "autograd", "numeric", "numeric_trusted", "abs_diff"]
+    assert rows[0] == [*header, "ok"]
     assert [row[0] for row in rows[1:]] == ["-1.0", "0.0", "2.0"]
     assert [row[2] for row in rows[1:]] == ["0.0", "0.0", "1.0"]
+    # relu at its kink: the finite difference (0.5) is shown but not trusted, as in the table
+    assert [row[5] for row in rows[1:]] == ["true", "false", "true"]
+    assert float(rows[2][4]) == 0.5
 
 
 def test_relu_at_zero_exits_zero_with_a_note():

@@ -127,7 +127,10 @@ def test_csv_has_one_row_per_gradient_entry_with_its_index():
     assert "analytic" in header and "numeric" in header
     assert len(body) == 16 + 4 + 1
     bias = [row for row in body if row[0] == "bias"]
-    assert bias == [["bias", "0", "", "", "", "0.5", "9.0", "9.0", bias[0][8], bias[0][9], "true"]]
+    assert bias == [
+        ["bias", "0", "", "", "", "0.5", "9.0", "9.0", bias[0][8], "true", bias[0][10], "true"]
+    ]
+    assert header[9] == "numeric_trusted"
 
 
 def test_expect_right_answer_passes_and_wrong_one_names_the_slip():

@@ -87,11 +87,12 @@ def test_csv_one_row_per_parameter_entry():
     rows = list(csv.reader(io.StringIO(run.stdout)))
     assert rows[0] == [
         "layer", "tensor", "row", "col", "value", "analytic", "autograd", "numeric",
-        "abs_diff", "ok", "updated",
+        "numeric_trusted", "abs_diff", "ok", "updated",
     ]  # fmt: skip
     assert len(rows) == 1 + 2 * (4 + 2)
     w5 = rows[7]
-    assert w5[:4] == ["2", "weight", "0", "0"] and round(float(w5[10]), 8) == 0.35891648
+    assert w5[:4] == ["2", "weight", "0", "0"] and round(float(w5[11]), 8) == 0.35891648
+    assert all(row[8] == "true" for row in rows[1:])
 
 
 def test_engines_print_the_same_numbers():

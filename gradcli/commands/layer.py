@@ -70,9 +70,9 @@ LayerParamOpt = Annotated[
         "--param",
         metavar="KEY=VALUE",
         help="A layer parameter (repeatable): stride=2 or stride=1,2, padding=1, "
-        "kernel_size=3, groups=2, ceil_mode=true, padding_idx=0, normalized_shape=3,4, "
-        "training=false, running_mean=0.1,0.2, p=0.3, eps=1e-3, causal=true, hidden_size=4, "
-        "nonlinearity=relu… (see --list).",
+        "kernel_size=3, groups=2, ceil_mode=true, divisor_override=4, padding_idx=0, "
+        "normalized_shape=3,4, training=false, running_mean=0.1,0.2, p=0.3, eps=1e-3, "
+        "causal=true, hidden_size=4, nonlinearity=relu… (see --list).",
         show_default=False,
     ),
 ]

@@ -64,18 +64,21 @@ class ActivationResult(Outcome):
         rows = solution_rows(self)
         if rows is not None:
             return rows
-        header = ["x", "value", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+        header = ["x", "value", "analytic", "autograd", "numeric", "numeric_trusted"]
+        header += ["abs_diff", "ok"]
         numeric = self.check.numeric or [None] * len(self.x)
+        trusted = self.check.trusted or [None] * len(self.x)
         extra_header, extra = answer_columns(main_answer(self), len(self.x))
         rows = [
-            [x, v, a, g, n, d, ok, *extra[i]]
-            for i, (x, v, a, g, n, d, ok) in enumerate(
+            [x, v, a, g, n, t, d, ok, *extra[i]]
+            for i, (x, v, a, g, n, t, d, ok) in enumerate(
                 zip(
                     self.x,
                     self.value,
                     self.check.analytic,
                     self.check.autograd,
                     numeric,
+                    trusted,
                     self.check.abs_diff,
                     self.check.ok,
                     strict=True,

@@ -163,9 +163,10 @@ class ExprResult(Outcome):
             return rows
         check = self.check
         header = ["i", "j", "entry", "derivative", "defined", "analytic", "autograd", "numeric"]
-        header += ["precise", "digits_lost", "abs_diff", "ok"]
+        header += ["numeric_trusted", "precise", "digits_lost", "abs_diff", "ok"]
         count = len(self.entries())
         numeric = flatten(check.numeric) if check.numeric is not None else [None] * count
+        trusted = flatten(check.trusted) if check.trusted is not None else [None] * count
         precise = self.precise
         columns = [
             flatten(self.derivatives),
@@ -173,6 +174,7 @@ class ExprResult(Outcome):
             flatten(check.analytic),
             flatten(check.autograd),
             numeric,
+            trusted,
             flatten(precise.derivative) if precise else [None] * count,
             flatten(precise.digits_lost) if precise else [None] * count,
             flatten(check.abs_diff),

@@ -223,6 +223,7 @@ class LayerResult(Outcome):
             "analytic",
             "autograd",
             "numeric",
+            "numeric_trusted",
             "abs_diff",
             "ok",
         ]
@@ -239,6 +240,7 @@ class LayerResult(Outcome):
             flat(check.analytic),
             flat(check.autograd),
             flat(check.numeric) if check.numeric is not None else None,
+            flat(check.trusted) if check.trusted is not None else None,
             flat(check.abs_diff),
             flat(check.ok),
         ]

@@ -98,13 +98,14 @@ class LossResult(Outcome):
             flatten(check.analytic),
             flatten(check.autograd),
             flatten(check.numeric) if check.numeric is not None else None,
+            flatten(check.trusted) if check.trusted is not None else None,
             flatten(check.abs_diff),
             flatten(check.ok),
         ]
         count = len(columns[0])
-        if columns[4] is None:
-            columns[4] = [None] * count
-        values = ["pred", "target", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+        columns = [[None] * count if column is None else column for column in columns]
+        values = ["pred", "target", "analytic", "autograd", "numeric", "numeric_trusted"]
+        values += ["abs_diff", "ok"]
         _, width = self.shape
         if self.is_matrix:
             header = ["row", "col", *values]

@@ -63,7 +63,8 @@ class SoftmaxJacobianResult(Outcome):
         rows = solution_rows(self)
         if rows is not None:
             return rows
-        header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "abs_diff", "ok"]
+        header = ["i", "j", "a_j", "p_i", "analytic", "autograd", "numeric", "numeric_trusted"]
+        header += ["abs_diff", "ok"]
         extra_header, extra = answer_columns(main_answer(self), len(self.input) ** 2)
         return header + extra_header, ColumnBlocks(self._blocks(extra))
 
@@ -72,9 +73,10 @@ class SoftmaxJacobianResult(Outcome):
         js, inputs, blank = list(range(n)), list(self.input), [None] * n
         for i, p_i in enumerate(self.probabilities):
             numeric = check.numeric[i] if check.numeric is not None else blank
+            trusted = check.trusted[i] if check.trusted is not None else blank
             columns = [
                 [i] * n, js, inputs, [p_i] * n, check.analytic[i], check.autograd[i], numeric,
-                check.abs_diff[i], check.ok[i],
+                trusted, check.abs_diff[i], check.ok[i],
             ]  # fmt: skip
             if isinstance(extra, list):  # the answer's columns, expected and expected_ok
                 columns += [list(c) for c in zip(*extra[i * n : (i + 1) * n], strict=True)]

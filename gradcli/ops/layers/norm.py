@@ -2,8 +2,8 @@
 
 ∂L/∂x carries the terms of μ's and σ's dependence on x; the slips are the answers that
 forgot one of them. In eval mode batchnorm normalises with fixed running statistics, so
-it is an affine map per channel and ∂L/∂x = γ·G/σ; layernorm normalises over the last k
-dimensions (``normalized_shape``), γ and β of that shape.
+it is an affine map per channel and ∂L/∂x = γ·G/σ; layernorm and rmsnorm normalise over
+the last k dimensions (``normalized_shape``), γ (and layernorm's β) of that shape.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-# γ and β of layernorm's normalized_shape, named as x's trailing dims (x: n, t, d or
-# n, t, s, d): k = 2 as in a 3-D x, k = 3 as in a 4-D x
+# γ and β of layernorm's normalized_shape (rmsnorm's γ), named as x's trailing dims (x: n, t, d
+# or n, t, s, d): k = 2 as in a 3-D x, k = 3 as in a 4-D x
 _TRAILING = _names(("d",), ("t", "d"), ("t", "s", "d"), ("n", "t", "s", "d"))
 
 
@@ -453,28 +453,38 @@ def _row_dims(rank: int) -> tuple[str, ...]:
     return (*("n", "t", "s")[: rank - 1], "d")
 
 
+class _RowsOf:
+    """x seen as rows: every index but the last k (the normalised dims, D entries each),
+    with the names and sums the steps of layernorm and rmsnorm write."""
+
+    def __init__(self, x: Tensor, k: int) -> None:
+        self.k = k
+        self.dims = list(range(-k, 0))
+        self.d = _prod(x.shape[-k:])
+        self.lead = tuple(x.shape[: x.dim() - k])
+        self.names = _row_dims(x.dim())
+        self.rows = self.names[:-k] or ("row",)
+        self.over = "Σ_d" if k == 1 else f"Σ over the last {k} dims ({dims_text(x.shape[-k:])})"
+        self.per_row = "(per row)" if k == 1 else f"(per row, over the last {k} dims)"
+
+    def row(self, v: Tensor) -> Tensor:
+        """A per-row value, broadcast over the normalised dims."""
+        return v.reshape(*self.lead, *([1] * self.k))
+
+    def total(self, v: Tensor) -> Tensor:
+        """A sum per row."""
+        return v.sum(dim=self.dims).reshape(self.lead)
+
+
 def _ln_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     """Each quantity from the ones before it, over the last k dimensions (normalized_shape)."""
     x, w, beta, eps = t["x"], t.get("weight"), t.get("bias"), p["eps"]
-    dims = _ln_dims(x, p)
-    k = len(dims)
-    d = _prod(x.shape[-k:])
-    names = _row_dims(x.dim())
-    rows = names[:-k] or ("row",)
-    lead = tuple(x.shape[: x.dim() - k])
-    over = "Σ_d" if k == 1 else f"Σ over the last {k} dims ({dims_text(x.shape[-k:])})"
+    rows_of = _RowsOf(x, _ln_k(p))
+    k, d, names, rows, over = rows_of.k, rows_of.d, rows_of.names, rows_of.rows, rows_of.over
+    row, total = rows_of.row, rows_of.total
     sums = ("Σ_d ĝ (per row)", "Σ_d ĝ·x̂ (per row)")
     if k > 1:
-        sums = (
-            f"Σ ĝ (per row, over the last {k} dims)",
-            f"Σ ĝ·x̂ (per row, over the last {k} dims)",
-        )
-
-    def row(v: Tensor) -> Tensor:  # a per-row value, broadcast over the normalised dims
-        return v.reshape(*lead, *([1] * k))
-
-    def total(v: Tensor) -> Tensor:  # a sum per row
-        return v.sum(dim=dims).reshape(lead)
+        sums = (f"Σ ĝ {rows_of.per_row}", f"Σ ĝ·x̂ {rows_of.per_row}")
 
     return staged(
         Step("μ (per row)", f"μ = (1/D) {over} x, D = {d}", dim_names=rows, key="mu",
@@ -524,51 +534,51 @@ def _rms_shape(shapes: Shapes, params: Params) -> Shape:
 
 def _rms_forward(t: Tensors, p: Params) -> Tensor:
     x = t["x"]
-    return F.rms_norm(x, (x.shape[-1],), t.get("weight"), p["eps"])
+    return F.rms_norm(x, tuple(x.shape[-_ln_k(p) :]), t.get("weight"), p["eps"])
 
 
-def _rms_parts(x: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor]:
-    """mean(x²), r = √(mean(x²) + eps) and x̂ = x/r, per row."""
-    ms = (x * x).sum(dim=-1, keepdim=True) / x.shape[-1]
-    r = torch.sqrt(ms + eps)
+def _rms_parts(x: Tensor, p: Params) -> tuple[Tensor, Tensor, Tensor]:
+    """mean(x²), r = √(mean(x²) + eps) and x̂ = x/r, per row (over the last k dims)."""
+    dims = _ln_dims(x, p)
+    ms = (x * x).sum(dim=dims, keepdim=True) / _prod(x.shape[-len(dims) :])
+    r = torch.sqrt(ms + p["eps"])
     return ms, r, x / r
 
 
 def _rms_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
     x, w = t["x"], t.get("weight")
-    _, r, xhat = _rms_parts(x, p["eps"])
+    dims = _ln_dims(x, p)
+    _, r, xhat = _rms_parts(x, p)
     ghat = g if w is None else g * w
-    mean_gx = (ghat * xhat).sum(dim=-1, keepdim=True) / x.shape[-1]
+    mean_gx = (ghat * xhat).sum(dim=dims, keepdim=True) / _prod(x.shape[-len(dims) :])
     grads = {"x": (ghat - xhat * mean_gx) / r}
     if w is not None:
-        grads["weight"] = _rows(g * xhat)
+        grads["weight"] = _rows(g * xhat, len(dims))
     return grads
 
 
 def _rms_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+    """Each quantity from the ones before it, over the last k dimensions (normalized_shape)."""
     x, w, eps = t["x"], t.get("weight"), p["eps"]
-    d = x.shape[-1]
-    names = _row_dims(x.dim())
-    rows = names[:-1] or ("row",)
-
-    def row(v: Tensor) -> Tensor:
-        return v.unsqueeze(-1)
+    rows_of = _RowsOf(x, _ln_k(p))
+    d, names, rows, row, total = rows_of.d, rows_of.names, rows_of.rows, rows_of.row, rows_of.total
 
     return staged(
-        Step("mean(x²) (per row)", f"(1/D) Σ_d x², D = {d}", dim_names=rows, key="ms",
-             compute=lambda v: (x * x).sum(dim=-1) / d),
+        Step(f"mean(x²) {rows_of.per_row}", f"(1/D) {rows_of.over} x², D = {d}",
+             dim_names=rows, key="ms", compute=lambda v: total(x * x) / d),
         Step("r = √(mean(x²) + eps)", f"eps = {eps:g}", dim_names=rows, key="r",
              depends_on=("ms",), compute=lambda v: torch.sqrt(v["ms"] + eps)),
         Step("x̂ = x/r", "", dim_names=names, key="xhat", depends_on=("r",),
              compute=lambda v: x / row(v["r"])),
         Step("ĝ = G·γ = ∂L/∂x̂", "" if w is not None else "no γ: ĝ = G", dim_names=names,
              key="dxhat", compute=lambda v: g if w is None else g * w),
-        Step("mean(ĝ·x̂) (per row)", "", dim_names=rows, key="mean_dxhat_xhat",
-             depends_on=("dxhat", "xhat"),
-             compute=lambda v: (v["dxhat"] * v["xhat"]).sum(dim=-1) / d),
+        Step(f"mean(ĝ·x̂) {rows_of.per_row}", f"(1/D) {rows_of.over} ĝ·x̂", dim_names=rows,
+             key="mean_dxhat_xhat", depends_on=("dxhat", "xhat"),
+             compute=lambda v: total(v["dxhat"] * v["xhat"]) / d),
         Step("∂L/∂x", "(ĝ − x̂·mean(ĝ·x̂)) / r", dim_names=names, key="x",
              depends_on=("dxhat", "xhat", "mean_dxhat_xhat", "r"),
-             compute=lambda v: (v["dxhat"] - v["xhat"] * row(v["mean_dxhat_xhat"])) / row(v["r"])),
+             compute=lambda v: (v["dxhat"] - v["xhat"] * row(v["mean_dxhat_xhat"]))
+             / row(v["r"])),
     )  # fmt: skip
 
 
@@ -590,7 +600,7 @@ def _rms_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
 def _rms_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
     if name != "x":
         return []
-    _, r, _ = _rms_parts(t["x"], p["eps"])
+    _, r, _ = _rms_parts(t["x"], p)
     ghat = g if t.get("weight") is None else g * t["weight"]
     return [("∂L/∂x = ĝ/r: r treated as a constant", ghat / r)]
 
@@ -604,6 +614,18 @@ def _eps(default: float | None) -> LayerParam:
         check=lambda v: v > 0,
         requirement="> 0",
         default_text="torch.finfo(dtype).eps" if default is None else "",
+    )
+
+
+def _normalized_shape(takes: str) -> LayerParam:
+    """torch's ``normalized_shape``: the last k dims of x, the shape of γ (and β)."""
+    return LayerParam(
+        "normalized_shape",
+        "ints",
+        None,
+        f"the trailing dims normalised over, e.g. 3,4; {takes} this shape",
+        minimum=1,
+        default_text="x's last dimension",
     )
 
 
@@ -700,14 +722,7 @@ LAYERNORM = Layer(
     ),
     params=(
         _eps(1e-5),
-        LayerParam(
-            "normalized_shape",
-            "ints",
-            None,
-            "the trailing dims normalised over, e.g. 3,4; γ and β take this shape",
-            minimum=1,
-            default_text="x's last dimension",
-        ),
+        _normalized_shape("γ and β take"),
     ),
     forward_formula="y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(σ² + eps); μ, σ² (biased) "
     "over the last dimension, or the last k = the dims of normalized_shape",
@@ -732,15 +747,17 @@ LAYERNORM = Layer(
 
 RMSNORM = Layer(
     name="rmsnorm",
-    summary="RMS normalisation over the last dimension (F.rms_norm)",
+    summary="RMS normalisation over the last dimension(s) (F.rms_norm)",
     inputs=(
-        LayerInput("x", "…×D", "input", _row_dims),
-        _gamma("D", "d", "nn.RMSNorm"),
+        LayerInput("x", "…×normalized_shape", "input", _row_dims),
+        _gamma("normalized_shape", "d", "nn.RMSNorm"),
     ),
-    params=(_eps(None),),
-    forward_formula="y = γ·x/r, r = √(mean(x²) + eps) over the last dimension",
+    params=(_eps(None), _normalized_shape("γ takes")),
+    forward_formula="y = γ·x̂, x̂ = x/r, r = √(mean(x²) + eps); the mean over the last "
+    "dimension, or the last k = the dims of normalized_shape",
     backward_formulas={
-        "x": "∂L/∂x = (ĝ − x̂·mean(ĝ·x̂)) / r, ĝ = G·γ, x̂ = x/r",
+        "x": "∂L/∂x = (ĝ − x̂·mean(ĝ·x̂)) / r, ĝ = G·γ, x̂ = x/r, the mean over the normalised "
+        "dims (D entries)",
         "weight": "∂L/∂γ = Σ_rows G·x̂",
     },
     output_shape=_rms_shape,

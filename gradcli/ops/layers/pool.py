@@ -1,5 +1,6 @@
 """maxpool2d and avgpool2d: every window unfolded into a column; G goes back to each
-window's first maximum, or is spread over the window divided by its size.
+window's first maximum, or is spread over the window divided by its size (or by
+``divisor_override``, one number for every window).
 
 With ``ceil_mode`` the output size rounds up, so a last window may run past the padded
 input (torch keeps it only when it starts inside the input or the left padding); its
@@ -88,9 +89,20 @@ def _pool_shape_for(layer: str) -> Callable[[Shapes, Params], Shape]:
                     f"kernel_size is {_show(params['kernel_size'])}"
                 )
             out.append(output_size(size, extent, s, pad, params["ceil_mode"]))
+        _check_divisor(layer, params.get("divisor_override"))
         return (x[0], x[1], *out)
 
     return shape
+
+
+def _check_divisor(layer: str, divisor: int | None) -> None:
+    """divisor_override divides every window's sum: a positive count, or none."""
+    if divisor is not None and divisor < 1:
+        why = "torch refuses 0" if divisor == 0 else "a negative divisor is no average"
+        raise InputError(
+            f"{layer}: --param divisor_override={divisor} must be ≥ 1 (every window's sum is "
+            f"divided by it; {why}), or none to divide by the entries counted"
+        )
 
 
 def _pool_resolve(shapes: Shapes, params: Params, dtype: str) -> dict[str, Any]:
@@ -289,13 +301,17 @@ def _pool_workspace(shapes: Shapes, params: Params, out: Shape) -> int:
 
 def _avgpool_forward(t: Tensors, p: Params) -> Tensor:
     kernel, stride, padding, _ = _pool_geometry(p)
-    return F.avg_pool2d(t["x"], kernel, stride, padding, p["ceil_mode"], p["count_include_pad"])
+    return F.avg_pool2d(
+        t["x"], kernel, stride, padding, p["ceil_mode"], p["count_include_pad"],
+        divisor_override=p["divisor_override"],
+    )  # fmt: skip
 
 
 def _avg_divisors(x: Tensor, p: Params) -> Tensor:
-    """How many entries each window averages, as torch counts them: the window's entries
-    inside the padded input (kh·kw, less only where a ceil_mode window runs past it), or
-    with count_include_pad=false only those inside x."""
+    """What each window's sum is divided by: divisor_override when given, else how many
+    entries the window averages, as torch counts them: its entries inside the padded input
+    (kh·kw, less only where a ceil_mode window runs past it), or with
+    count_include_pad=false only those inside x."""
     geometry = _geometry(x.shape[2:], p)
     _, bottom, _, right = geometry[3]
     ones = torch.ones_like(x[:1, :1])
@@ -305,7 +321,10 @@ def _avg_divisors(x: Tensor, p: Params) -> Tensor:
         region = _pad(inside, (0, bottom - padding[0], 0, right - padding[1]), 0.0)
     else:
         region = _pad(ones, geometry[3], 0.0)
-    return _unfold(region, geometry).sum(dim=2, keepdim=True)
+    counted = _unfold(region, geometry).sum(dim=2, keepdim=True)
+    if p.get("divisor_override") is not None:
+        return torch.full_like(counted, float(p["divisor_override"]))
+    return counted
 
 
 def _avgpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
@@ -325,7 +344,10 @@ def _share_out(x: Tensor, p: Params, g: Tensor, divisors: Tensor) -> Tensor:
 def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     x = t["x"]
     divisors = _avg_divisors(x, p).reshape(g.shape[2], g.shape[3])
-    if not p["count_include_pad"]:
+    if p["divisor_override"] is not None:
+        counted = f"divisor_override = {p['divisor_override']} for every window (in place of "
+        counted += "the entries count_include_pad and ceil_mode would count)"
+    elif not p["count_include_pad"]:
         counted = "the window's entries inside x (padding left out)"
     elif p["ceil_mode"]:
         counted = "the window's entries inside the padded input: kh·kw, less where a ceil_mode "
@@ -353,7 +375,21 @@ def _avgpool_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[st
     n, c = x.shape[:2]
     cols, geometry = _windows(x, p, 0.0)
     spread = g.reshape(n, c, 1, -1).expand_as(cols)
-    return [("∂L/∂x without dividing by the window size", _fold(spread, x, geometry))]
+    slips = [("∂L/∂x without dividing by the window size", _fold(spread, x, geometry))]
+    if p["divisor_override"] is not None:
+        counted = _avgpool_backward(t, {**p, "divisor_override": None}, g)["x"]
+        slips.append(("∂L/∂x divided by the entries counted, not by divisor_override", counted))
+    return slips
+
+
+def _avgpool_notes(params: Params, shapes: Shapes) -> list[str]:
+    if params["divisor_override"] is None:
+        return []
+    return [
+        f"divisor_override={params['divisor_override']}: every window's sum is divided by "
+        f"{params['divisor_override']}, whatever it covers (count_include_pad then changes "
+        "nothing; ceil_mode still sets the windows)"
+    ]
 
 
 _CEIL_MODE = LayerParam(
@@ -418,10 +454,17 @@ AVGPOOL2D = Layer(
             "divide by kh·kw even where the window covers padding",
         ),
         _CEIL_MODE,
+        LayerParam(
+            "divisor_override",
+            "int",
+            None,
+            "divide every window's sum by this in place of the entries counted",
+            minimum=None,  # checked with the shapes, to say why
+        ),
     ),
     forward_formula="y[n,c,i,j] = (1/divisor) Σ x_pad[n,c] over window (i, j); divisor = "
     "kh·kw (count_include_pad; less where a ceil_mode window runs past x_pad) or the window's "
-    "entries inside x",
+    "entries inside x; divisor_override, when given, for every window",
     backward_formulas={
         "x": "∂L/∂x[h,w] = Σ G[i,j]/divisor over the windows containing (h, w)",
     },
@@ -436,4 +479,5 @@ AVGPOOL2D = Layer(
     workspace=_pool_workspace,
     resolve=_pool_resolve,
     slips=_avgpool_slips,
+    notes=_avgpool_notes,
 )
