@@ -376,6 +376,18 @@ def test_avgpool_right_wrong_and_carried_forward():
     assert statuses == {"divisor": RIGHT, "x": WRONG}
 
 
+def test_avgpool_divisor_override_forgotten_is_carried_forward():
+    """divisor_override=4: the student divides by the 9 entries of each window instead and
+    carries it into ∂L/∂x."""
+    args = ["layer", "avgpool2d", *POOL, "--param", "divisor_override=4"]
+    four, nine = np.full_like(GP, 4.0), divisors_by_hand(include_pad=True)
+    code, marks, statuses = marked(args, {"divisor": four, "x": shared_by_hand(four)})
+    assert code == 0 and statuses == {"divisor": RIGHT, "x": RIGHT}
+    code, marks, statuses = marked(args, {"divisor": nine, "x": shared_by_hand(nine)})
+    assert marks == counts(wrong=1, carried=1, first="divisor")
+    assert statuses == {"divisor": WRONG, "x": CARRIED}
+
+
 def test_avgpool_a_zero_divisor_is_marked_not_a_crash():
     args = ["layer", "avgpool2d", *POOL]
     zero = np.zeros_like(GP)
@@ -413,6 +425,7 @@ CHAIN_CASES = [
     ("avgpool2d", {"x": (2, 1, 5, 6)},
      {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False,
       "ceil_mode": True}),
+    ("avgpool2d", {"x": (1, 2, 4, 4)}, {"kernel_size": 2, "stride": 1, "divisor_override": 3}),
 ]  # fmt: skip
 
 
