@@ -34,6 +34,7 @@ from gradcli.ops.layers.base import (
     _prod,
     _show,
     dims_text,
+    staged,
 )
 
 if TYPE_CHECKING:
@@ -208,22 +209,47 @@ def conv2d_input_parts(
     G↑s puts s − 1 zeros between G's entries; padding it by d(k − 1) on each side and
     correlating with rot180(W), channels swapped (C×O×kh×kw; with groups, swapped within
     each group: C × O/groups × kh×kw, group by group), with dilation d gives ∂L/∂x_pad;
-    rows and columns no window reached get 0; cropping p gives ∂L/∂x.
-    (``F.conv2d`` is used here as the plain correlation it computes.)
+    rows and columns no window reached get 0; cropping p gives ∂L/∂x. Each stage is a
+    function of its own, so that the worked solution recomputes a stage from a student's
+    values of the stages before it.
     """
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    n, o, ho, wo = g.shape
-    kh, kw = w.shape[2], w.shape[3]
     height, width = input_hw
+    spread = spread_upstream(g, stride)
+    full = pad_full(spread, (w.shape[2], w.shape[3]), dilation)
+    hp, wp = height + 2 * padding[0], width + 2 * padding[1]
+    padded = correlate_flipped(full, w.flip(2, 3), (hp, wp), dilation, groups)
+    return _InputGradientParts(spread, full, padded, crop_padding(padded, padding, input_hw))
+
+
+def spread_upstream(g: Tensor, stride: tuple) -> Tensor:
+    """G↑s: G with s − 1 zeros between its entries along each axis."""
+    (sh, sw), (n, o, ho, wo) = stride, g.shape
     spread = g.new_zeros(n, o, (ho - 1) * sh + 1, (wo - 1) * sw + 1)
     spread[:, :, ::sh, ::sw] = g
-    full = F.pad(spread, (dw * (kw - 1), dw * (kw - 1), dh * (kh - 1), dh * (kh - 1)))
-    flipped = _swap_channels(w.flip(2, 3), groups)
-    reached = F.conv2d(full, flipped, dilation=(dh, dw), groups=groups)
-    hp, wp = height + 2 * ph, width + 2 * pw
-    padded = F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
-    dx = padded[:, :, ph : ph + height, pw : pw + width]
-    return _InputGradientParts(spread, full, padded, dx)
+    return spread
+
+
+def pad_full(spread: Tensor, kernel: tuple[int, int], dilation: tuple) -> Tensor:
+    """G↑s zero-padded by d(k − 1) on each side: the input of the full correlation."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    return F.pad(spread, (dw * (kw - 1), dw * (kw - 1), dh * (kh - 1), dh * (kh - 1)))
+
+
+def correlate_flipped(
+    full: Tensor, w_rot: Tensor, padded_hw: tuple[int, int], dilation: tuple, groups: int
+) -> Tensor:
+    """∂L/∂x_pad = pad(G↑s) ⋆ rot180(W): channels swapped (within each group), dilation d;
+    the rows and columns of x_pad no window reached (a stride's leftover) are 0.
+    (``F.conv2d`` is used here as the plain correlation it computes.)"""
+    reached = F.conv2d(full, _swap_channels(w_rot, groups), dilation=dilation, groups=groups)
+    hp, wp = padded_hw
+    return F.pad(reached, (0, wp - reached.shape[3], 0, hp - reached.shape[2]))
+
+
+def crop_padding(padded: Tensor, padding: tuple, input_hw: tuple[int, int]) -> Tensor:
+    """∂L/∂x: ∂L/∂x_pad with the padding p cropped off."""
+    (ph, pw), (height, width) = padding, input_hw
+    return padded[:, :, ph : ph + height, pw : pw + width]
 
 
 def _swap_channels(w: Tensor, groups: int) -> Tensor:
@@ -290,49 +316,64 @@ def _conv_backward_for(nd: int) -> Callable[[Tensors, Params, Tensor], dict[str,
 
 def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
     def steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
+        """The derivation, each keyed stage computed from the stages before it by the
+        functions of the hand backward (``compute``): the values shown and the relation
+        that marks an answer carried forward are one computation."""
         x, w, stride, padding, dilation = _as_2d(t, p, nd)
-        groups = p["groups"]
+        groups, padded, strided = p["groups"], any(padding), stride[0] > 1 or stride[1] > 1
         g2 = g.unsqueeze(2) if nd == 1 else g
+        hw, kernel = (x.shape[2], x.shape[3]), (w.shape[2], w.shape[3])
+        padded_hw = (hw[0] + 2 * padding[0], hw[1] + 2 * padding[1])
+        parts = conv2d_input_parts(g2, w, hw, stride, padding, dilation, groups)
+        x_pad = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
         names = ("n", "c", *_conv_names(nd))
         out_names = ("n", "o", *_conv_names(nd))
         kernel_names = ("o", "c", *(("p", "q") if nd == 2 else ("p",)))
+
+        def given(v: Tensor, like: Tensor) -> Tensor:  # a stage's value as the 4-D maths takes
+            return v.reshape(like.shape)
+
         result = [Step("G = ∂L/∂y (upstream)", "", g, out_names)]
         if groups > 1:
             result.append(_groups_step(x.shape[1], w.shape[0], groups))
-        if any(padding):
-            padded = F.pad(x, (padding[1], padding[1], padding[0], padding[0]))
+        if padded:
             result.append(
-                Step("x_pad (x with zero padding)", "", _back(padded, nd), names, key="x_pad")
-            )
+                Step("x_pad (x with zero padding)", "", dim_names=names, key="x_pad",
+                     compute=lambda v: _back(x_pad, nd))
+            )  # fmt: skip
         result.append(_patch_step(x, g2, stride, padding, dilation, w, nd, groups))
-        hw = (x.shape[2], x.shape[3])
-        parts = conv2d_input_parts(g2, w, hw, stride, padding, dilation, groups)
-        if stride[0] > 1 or stride[1] > 1:
+        if strided:
             result.append(
-                Step("G↑s (G with s − 1 zeros between entries)", "", _back(parts.spread, nd),
-                     out_names, key="g_spread")
+                Step("G↑s (G with s − 1 zeros between entries)", "", dim_names=out_names,
+                     key="g_spread", compute=lambda v: _back(spread_upstream(g2, stride), nd))
             )  # fmt: skip
         pad = [dilation[i] * (w.shape[2 + i] - 1) for i in range(2)]
         result.append(
             Step(
                 f"G↑s zero-padded by d(k − 1) = {pad[1] if nd == 1 else _show(tuple(pad))}",
                 "the input of the full correlation",
-                _back(parts.full, nd),
-                out_names,
+                dim_names=out_names,
                 symbol="pad(G↑s)",
                 key="g_full",
+                depends_on=("g_spread",) if strided else (),
+                compute=lambda v: _back(
+                    pad_full(
+                        given(v["g_spread"], parts.spread) if strided else g2, kernel, dilation
+                    ),
+                    nd,
+                ),
             )
         )
         result.append(
             Step(
                 "rot180(W) (the kernel flipped in every spatial dimension)",
                 "",
-                _back(w.flip(2, 3), nd),
-                kernel_names,
+                dim_names=kernel_names,
                 key="w_rot",
+                compute=lambda v: _back(w.flip(2, 3), nd),
             )
         )
-        target = "∂L/∂x_pad" if any(padding) else "∂L/∂x"
+        target = "∂L/∂x_pad" if padded else "∂L/∂x"
         summed = (
             "correlation summed over o (channels swapped), dilation d"
             if groups == 1
@@ -342,14 +383,43 @@ def _conv_steps_for(nd: int) -> Callable[[Tensors, Params, Tensor], list[Step]]:
         result.append(
             Step(
                 f"{target} = pad(G↑s) ⋆ rot180(W)",
-                summed + ("; then crop the padding p to get ∂L/∂x" if any(padding) else ""),
-                _back(parts.padded, nd),
-                names,
-                key="dx_pad" if any(padding) else "x",
+                summed + ("; then crop the padding p to get ∂L/∂x" if padded else ""),
+                dim_names=names,
+                key="dx_pad" if padded else "x",
+                depends_on=("g_full", "w_rot"),
+                compute=lambda v: _back(
+                    correlate_flipped(
+                        given(v["g_full"], parts.full),
+                        given(v["w_rot"], w),
+                        padded_hw,
+                        dilation,
+                        groups,
+                    ),
+                    nd,
+                ),
             )
         )
+        if padded:  # ∂L/∂x itself: not written out again (its table follows), but marked
+            result.append(
+                Step("∂L/∂x = crop_p(∂L/∂x_pad)", "", dim_names=names, key="x",
+                     depends_on=("dx_pad",), shown=False,
+                     compute=lambda v: _back(
+                         crop_padding(given(v["dx_pad"], parts.padded), padding, hw), nd))
+            )  # fmt: skip
         result.append(_weight_lines(x, g2, stride, padding, dilation, w, nd, groups))
-        return result
+        result.append(
+            Step("∂L/∂W = x_pad ⋆ G", "", dim_names=kernel_names, key="weight",
+                 depends_on=("x_pad",) if padded else (), shown=False,
+                 compute=lambda v: _back(conv2d_weight_gradient(
+                     given(v["x_pad"], x_pad) if padded else x, g2, kernel, stride, (0, 0),
+                     dilation, groups), nd))
+        )  # fmt: skip
+        if t.get("bias") is not None:
+            result.append(
+                Step("∂L/∂b = Σ G", "", dim_names=("o",), key="bias", shown=False,
+                     compute=lambda v: g.sum(dim=[0, *range(2, g.dim())]))
+            )  # fmt: skip
+        return staged(*result)
 
     return steps
 

@@ -32,6 +32,7 @@ from gradcli.ops.layers.base import (
     _prod,
     _show,
     dims_text,
+    staged,
 )
 
 if TYPE_CHECKING:
@@ -167,10 +168,28 @@ def _argmax(x: Tensor, p: Params) -> tuple[Tensor, Tensor, tuple]:
 
 def _maxpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
     x = t["x"]
-    cols, winner, geometry = _argmax(x, p)
+    _, winner, _ = _argmax(x, p)
+    return {"x": _route_max(x, p, winner, g)}
+
+
+def _route_max(x: Tensor, p: Params, winner: Tensor, g: Tensor) -> Tensor:
+    """∂L/∂x: each window's G sent to its entry ``winner`` (the position inside the window,
+    scan order, one per window in output order), summed back onto x."""
     n, c = x.shape[:2]
-    routed = torch.zeros_like(cols).scatter_(2, winner.unsqueeze(2), g.reshape(n, c, 1, -1))
-    return {"x": _fold(routed, x, geometry)}
+    geometry = _geometry(x.shape[2:], p)
+    size = geometry[0][0] * geometry[0][1]
+    where = winner.reshape(n, c, 1, -1)
+    routed = g.new_zeros(n, c, size, where.shape[-1])
+    return _fold(routed.scatter_(2, where, g.reshape(n, c, 1, -1)), x, geometry)
+
+
+def _window_positions(values: Tensor, size: int) -> Tensor:
+    """A student's argmax as positions: whole numbers 0 … size − 1, else ValueError (the
+    answer then carries nothing forward)."""
+    positions = values.round()
+    if not bool(((positions == values) & (positions >= 0) & (positions < size)).all()):
+        raise ValueError(f"an argmax is not a position 0 … {size - 1} inside its window")
+    return positions.long()
 
 
 def _maxpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
@@ -189,15 +208,28 @@ def _maxpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
     total = n * c * ho * wo
     if total > len(lines):
         lines.append(f"… {total - len(lines)} more windows")
-    return [
-        Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
+    size = kernel[0] * kernel[1]
+    dims = ("n", "c", "i", "j")
+    return staged(
+        Step("G = ∂L/∂y (upstream)", "", g, dims),
         *_size_steps(x, p),
+        Step(
+            "argmax (where each window's first maximum sits inside it)",
+            f"its position in the window, row by row: 0 … kh·kw − 1 = {size - 1}",
+            dim_names=dims,
+            symbol="argmax",
+            key="argmax",
+            compute=lambda v: winner.reshape(g.shape).to(g.dtype),
+        ),
         Step(
             "arg-max of each window (ties: the first maximum in scan order, as torch)",
             "∂L/∂x[h,w] = Σ G over the windows whose max is x[h,w]; 0 elsewhere",
             lines=tuple(lines),
         ),
-    ]
+        Step("∂L/∂x: G routed to each window's argmax", "", dim_names=("n", "c", "h", "w"),
+             key="x", depends_on=("argmax",), shown=False,
+             compute=lambda v: _route_max(x, p, _window_positions(v["argmax"], size), g)),
+    )  # fmt: skip
 
 
 def _maxpool_untrusted(t: Tensors, p: Params, name: str) -> Tensor | None:
@@ -297,10 +329,16 @@ def _avg_divisors(x: Tensor, p: Params) -> Tensor:
 
 def _avgpool_backward(t: Tensors, p: Params, g: Tensor) -> dict[str, Tensor]:
     x = t["x"]
+    return {"x": _share_out(x, p, g, _avg_divisors(x, p))}
+
+
+def _share_out(x: Tensor, p: Params, g: Tensor, divisors: Tensor) -> Tensor:
+    """∂L/∂x: each window's G/divisor spread over its entries, overlaps summed
+    (``divisors``: one per window, in output order)."""
     n, c = x.shape[:2]
     cols, geometry = _windows(x, p, 0.0)
-    share = (g.reshape(n, c, 1, -1) / _avg_divisors(x, p)).expand_as(cols)
-    return {"x": _fold(share, x, geometry)}
+    share = (g.reshape(n, c, 1, -1) / divisors.reshape(1, 1, 1, -1)).expand_as(cols)
+    return _fold(share, x, geometry)
 
 
 def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
@@ -316,18 +354,20 @@ def _avgpool_steps(t: Tensors, p: Params, g: Tensor) -> list[Step]:
         counted += "window runs past it"
     else:
         counted = "kh·kw"
-    return [
+    return staged(
         Step("G = ∂L/∂y (upstream)", "", g, ("n", "c", "i", "j")),
         *_size_steps(x, p),
-        Step("divisor of each window", counted, divisors, ("i", "j"), key="divisor"),
+        Step("divisor of each window", counted, dim_names=("i", "j"), key="divisor",
+             compute=lambda v: divisors),
         Step(
             "∂L/∂x",
             "each window spreads G/divisor over its entries; overlaps add up",
-            _avgpool_backward(t, p, g)["x"],
-            ("n", "c", "h", "w"),
+            dim_names=("n", "c", "h", "w"),
             key="x",
+            depends_on=("divisor",),
+            compute=lambda v: _share_out(x, p, g, v["divisor"]),
         ),
-    ]
+    )  # fmt: skip
 
 
 def _avgpool_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
@@ -389,6 +429,7 @@ MAXPOOL2D = Layer(
     forward=_maxpool_forward,
     backward=_maxpool_backward,
     steps=_maxpool_steps,
+    step_keys=(("argmax", "where each window's first maximum sits inside it, 0 … kh·kw − 1"),),
     output_dims=lambda shapes: ("n", "c", "i", "j"),
     groups=_pool_groups,
     workspace=_pool_workspace,
