@@ -349,13 +349,17 @@ class Slip:
     values: list
 
 
-def generic_slips(truth: list) -> list[Slip]:
-    """Slips that apply to any answer: factor 2 or ½, sign, transposition."""
+def generic_slips(truth: list, noun: str = "the gradient") -> list[Slip]:
+    """Slips that apply to any answer: factor 2 or ½, sign, transposition — worded for the
+    quantity (``noun``); the reductions are named as the likely cause for derivatives only."""
     grid = as_grid(truth)
+    derivative = any(mark in noun for mark in ("∂", "gradient", "'", "δ", "∇"))
+    twice = " (a factor of 2: mean vs sum vs half-sum?)" if derivative else " (a factor of 2)"
+    half = " (a factor of ½: half-sum vs sum?)" if derivative else " (a factor of ½)"
     slips = [
-        Slip("twice the gradient (a factor of 2: mean vs sum vs half-sum?)", _scale(truth, 2)),
-        Slip("half the gradient (a factor of ½: half-sum vs sum?)", _scale(truth, 0.5)),
-        Slip("the gradient with the wrong sign", _scale(truth, -1)),
+        Slip(f"twice {noun}{twice}", _scale(truth, 2)),
+        Slip(f"half {noun}{half}", _scale(truth, 0.5)),
+        Slip(f"{noun} with the wrong sign", _scale(truth, -1)),
     ]
     if len(grid) > 1 and len(grid) == len(grid[0]) and grid != transpose(grid):
         slips.append(Slip("the transposed matrix (rows and columns swapped)", transpose(grid)))
@@ -458,7 +462,7 @@ def check_answer(
     notes = _apply_kinks(judged, kinks, tolerance, where) if kinks is not None else []
     ok = [[j.ok for j in row] for row in judged]
     passed = all(all(row) for row in ok)
-    hint = None if passed else _find_slip(grid, slips, truth, tolerance)
+    hint = None if passed else _find_slip(grid, slips, truth, tolerance, noun)
     checked_to = _checked_to(expected)
     return AnswerCheck(
         expected=expected.values,
@@ -586,9 +590,11 @@ def _all_match(grid: Grid, candidate: Grid, tolerance: Tolerance) -> bool:
     )
 
 
-def _find_slip(grid: Grid, slips: list[Slip], truth: list, tolerance: Tolerance) -> str | None:
+def _find_slip(
+    grid: Grid, slips: list[Slip], truth: list, tolerance: Tolerance, noun: str = "the gradient"
+) -> str | None:
     """The first slip (command-specific ones first) whose values explain every entry."""
-    for slip in [*slips, *generic_slips(truth)]:
+    for slip in [*slips, *generic_slips(truth, noun)]:
         candidate = as_grid(slip.values)
         if shape_of(candidate) == shape_of(grid) and _all_match(grid, candidate, tolerance):
             return f"your answer matches {slip.description}"

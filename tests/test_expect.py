@@ -364,3 +364,23 @@ def test_the_truth_rounded_or_truncated_to_any_digits_passes_and_a_unit_off_fail
         off = written + 2 * quantum * (1 if truth > 0 else -1)
         if len(off.as_tuple().digits) == digits:
             assert not passes(f"{off:e}", truth), (truth, digits, off)
+
+
+def test_generic_slips_are_worded_for_the_quantity():
+    """A divisor or a loss value is not a gradient: its factor-2 slips say so plainly, and
+    only derivatives are told that a reduction (mean, sum, half-sum) may be the cause."""
+    from gradcli.expect import generic_slips
+
+    divisor = [s.description for s in generic_slips([4.0, 4.0], "divisor")]
+    assert divisor[:3] == [
+        "twice divisor (a factor of 2)",
+        "half divisor (a factor of ½)",
+        "divisor with the wrong sign",
+    ]
+    gradient = [s.description for s in generic_slips([1.0], "∂L/∂x")]
+    assert gradient[0] == "twice ∂L/∂x (a factor of 2: mean vs sum vs half-sum?)"
+    assert [s.values for s in generic_slips([1.5, -2.0], "x")][:3] == [
+        [3.0, -4.0],
+        [0.75, -1.0],
+        [-1.5, 2.0],
+    ]

@@ -150,7 +150,7 @@ def test_expect_four_dimensional_answer_as_json_or_rows():
     assert invoke(*CONV, "--expect", f"weight={rows}").code == 0
     halved = [[[[v / 2 for v in row] for row in dw[0][0]]]]
     wrong = invoke(*CONV, "--expect", f"weight={json.dumps(halved)}")
-    assert wrong.code == 1 and "half the gradient" in " ".join(wrong.stdout.split())
+    assert wrong.code == 1 and "half ∂L/∂weight (a factor of ½" in " ".join(wrong.stdout.split())
 
 
 def test_expect_batch_mean_slip():
