@@ -16,7 +16,6 @@ import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gradcli.core.layer import _one_by_one, pair_evaluation
 from gradcli.errors import InputError
 from gradcli.expect import parse_expected
 from gradcli.marking import WRONG
@@ -400,34 +399,6 @@ def test_divisor_override_over_shapes(n, c, h, w, k, s, p, ceil, include, diviso
 def test_each_option_in_float32_mode(name, shapes, params):
     result = run(name, shapes, params=params, seed=5, settings_=FLOAT32)
     assert result.agree and result.dtype == "float32"
-
-
-@pytest.mark.parametrize(
-    "name, shapes, params, inputs",
-    [
-        ("rmsnorm", {"x": (2, 3, 4)}, ("normalized_shape=3,4",), ("x", "weight")),
-        ("avgpool2d", {"x": (2, 2, 5, 5)}, ("kernel_size=2", "ceil_mode=true",
-                                            "divisor_override=3"), ("x",)),
-    ],
-)  # fmt: skip
-def test_fast_differences_equal_whole_evaluations_with_the_options(name, shapes, params, inputs):
-    """Slices give the same L(x + h) − L(x − h) as whole evaluations under each option."""
-    layer = get_layer(name)
-    checked = plan(layer, {k: Given(shape=s) for k, s in shapes.items()}, list(params))
-    generator = torch.Generator().manual_seed(0)
-    tensors = {
-        item.name: torch.randn(*checked.shapes[item.name], generator=generator,
-                               dtype=torch.float64)
-        for item in layer.inputs
-    }  # fmt: skip
-    g = torch.randn(*checked.output_shape, generator=generator, dtype=torch.float64)
-    for input_name in inputs:
-        fast, _ = pair_evaluation(layer, tensors, checked.params, g, input_name, checked.shapes)
-        slow = _one_by_one(layer, tensors, checked.params, g, input_name)
-        index = torch.randperm(tensors[input_name].numel(), generator=generator)[:20]
-        h = torch.linspace(1e-3, 1e-1, index.numel(), dtype=torch.float64)
-        (fast_plus, fast_minus), (slow_plus, slow_minus) = fast(index, h), slow(index, h)
-        assert torch.allclose(fast_plus - fast_minus, slow_plus - slow_minus, rtol=1e-9, atol=1e-12)
 
 
 def test_list_help_and_json_show_the_options():

@@ -799,6 +799,9 @@ def test_each_option_in_float32_mode(name, shapes, values, params):
         ("avgpool2d", {"x": (2, 2, 5, 5)}, ("kernel_size=2", "ceil_mode=true"), ("x",)),
         ("layernorm", {"x": (2, 3, 4)}, ("normalized_shape=3,4",), ("x",)),
         ("batchnorm", {"x": (3, 2, 4)}, ("training=false", "running_mean=1,2"), ("x",)),
+        ("rmsnorm", {"x": (2, 3, 4)}, ("normalized_shape=3,4",), ("x",)),
+        ("avgpool2d", {"x": (2, 2, 5, 5)}, ("kernel_size=2", "ceil_mode=true",
+                                            "divisor_override=3"), ("x",)),
     ],
 )  # fmt: skip
 def test_fast_differences_equal_whole_evaluations_with_the_options(name, shapes, params, inputs):
