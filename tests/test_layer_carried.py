@@ -454,3 +454,22 @@ def test_the_steps_chain_reaches_the_backwards_gradients(name, shapes, params):
         assert step.compute is not None, step.key
         again = step.compute({k: steps[k].tensor for k in step.depends_on})
         torch.testing.assert_close(again, step.tensor)
+
+
+@pytest.mark.parametrize(
+    ("answer", "slip"),
+    [
+        (lambda w: w, "W itself: the kernel not flipped"),
+        (lambda w: w[::-1, :], "W flipped upside down only"),
+        (lambda w: w[:, ::-1], "W mirrored left to right only"),
+        (lambda w: w.T, "W transposed (kh and kw swapped) instead of rotated"),
+    ],
+)
+def test_a_wrong_rotation_of_the_kernel_is_named(answer, slip):
+    """rot180(W) is W reversed in both spatial dimensions (NumPy's w[::-1, ::-1]); the
+    half-done rotations students write are named."""
+    run = invoke(*CONV2D, *expect(w_rot=answer(W2)), "--json")
+    assert run.code == 1
+    part = run.json()["check"]["parts"]["w_rot"]
+    assert not part["passed"]
+    assert part["hint"].startswith(f"your answer matches {slip}")

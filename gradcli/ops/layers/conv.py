@@ -542,6 +542,8 @@ def _conv_mads(shapes: Shapes, params: Params, out: Shape) -> int:
 
 
 def _conv_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, Tensor]]:
+    if name == "w_rot":
+        return _rotation_slips(t["weight"])
     if name != "x":
         return []
     nd = t["x"].dim() - 2
@@ -556,6 +558,19 @@ def _conv_slips(t: Tensors, p: Params, g: Tensor, name: str) -> list[tuple[str, 
             _back(unflipped, nd),
         )
     ]
+
+
+def _rotation_slips(w: Tensor) -> list[tuple[str, Tensor]]:
+    """rot180(W) written as W itself, or (2-D) flipped along one spatial dimension only."""
+    slips = [("W itself: the kernel not flipped", w)]
+    if w.dim() == 4:
+        slips += [
+            ("W flipped upside down only (rows reversed, not the columns)", w.flip(2)),
+            ("W mirrored left to right only (columns reversed, not the rows)", w.flip(3)),
+        ]
+        if w.shape[2] == w.shape[3]:  # a square kernel: its transpose has rot180's shape
+            slips.append(("W transposed (kh and kw swapped) instead of rotated", w.transpose(2, 3)))
+    return slips
 
 
 def _conv_notes(params: Params, shapes: Shapes) -> list[str]:
