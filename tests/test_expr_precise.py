@@ -280,3 +280,17 @@ def test_a_finite_difference_the_precise_column_rejects_leaves_max_diff_too():
     assert data["numeric_trusted"] == [False]
     assert data["agree"] is True
     assert data["max_abs_diff"] < 1e-12
+
+
+def test_a_sum_that_cancels_to_zero_is_called_cancellation_not_underflow():
+    """1 − cos(x) at x = 1e-8 is 5e-17, far above float64's smallest normal number: float64
+    gives 0 because cos(x) rounds to 1 (cancellation). e^(−800) is 3.7e-348, below it: that
+    0 is an underflow."""
+    cancelled = invoke("expr", "x - sin(x)", "--at", "x=1e-8", "--json").json()
+    (note,) = [n for n in cancelled["notes"] if "digits here" in n]
+    assert "cancellation in 1 - cos(x): terms of size 1 cancel to 5e-17" in note
+    assert "underflow" not in note
+    assert math.isclose(cancelled["precise"]["derivative"][0], 1e-16 / 2, rel_tol=1e-6)
+    tiny = invoke("expr", "exp(-x)", "--at", "x=800", "--json").json()
+    (note,) = [n for n in tiny["notes"] if "digits here" in n]
+    assert "underflow in exp(-x): it is 3.7e-348 here" in note

@@ -26,6 +26,7 @@ EPSILON = {"float64": 2.0**-53, "float32": 2.0**-24}  # the unit roundoff
 NOISE = 1000.0  # relative errors below this many units of roundoff are the dtype's rounding
 AMPLIFIES = 100.0  # a node that multiplies the error it receives by this much is a cause
 LARGEST = {"float64": 1.7976931348623157e308, "float32": 3.4028234663852886e38}
+SMALLEST_NORMAL = {"float64": 2.2250738585072014e-308, "float32": 1.1754943508222875e-38}
 TEXT_LIMIT = 48
 
 
@@ -154,9 +155,9 @@ def _cause(
                 f"it is {size_text(truth)} here, beyond {dtype}'s {LARGEST[dtype]:.1e}",
             )
         return None
-    if value == 0 and truth != 0:
+    if value == 0 and truth != 0 and (not node.is_Add or abs(truth) < SMALLEST_NORMAL[dtype]):
         return Cause("underflow", where, f"it is {size_text(truth)} here; {dtype} gives 0")
-    if node.is_Add:
+    if node.is_Add:  # (a sum that cancels to 0 in float64 though its value is representable)
         terms = [precise.node(arg) for arg in node.args]
         if all(t is not None and mpmath.isfinite(t) for t in terms) and truth != 0:
             size = max(abs(t) for t in terms)
