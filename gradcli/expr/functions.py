@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gradcli.ops.activations import ACTIVATION_LIST
 from gradcli.params import describe_all
@@ -218,32 +219,41 @@ def _gamma_poles(fn: Callable[[float], float]) -> Callable[[float], float]:
     return compute
 
 
+def reciprocal_forms(lib: Any) -> dict[str, Callable[..., Any]]:
+    """The functions the language writes through others (sec = 1/cos, asec(x) = acos(1/x),
+    …), on a library with math's names: ``math`` for floats, ``torch`` for tensors."""
+    return {
+        "sec": lambda x: 1 / lib.cos(x),
+        "csc": lambda x: 1 / lib.sin(x),
+        "cot": lambda x: lib.cos(x) / lib.sin(x),
+        "asec": lambda x: lib.acos(1 / x),
+        "acsc": lambda x: lib.asin(1 / x),
+        "acot": lambda x: lib.atan(1 / x),
+        "sech": lambda x: 1 / lib.cosh(x),
+        "csch": lambda x: 1 / lib.sinh(x),
+        "coth": lambda x: lib.cosh(x) / lib.sinh(x),
+        "asech": lambda x: lib.acosh(1 / x),
+        "acsch": lambda x: lib.asinh(1 / x),
+        "acoth": lambda x: lib.atanh(1 / x),
+    }
+
+
 MATHS: dict[str, Callable[..., float]] = {
+    **reciprocal_forms(math),
+    "acot": lambda x: math.pi / 2 if x == 0 else math.atan(1 / x),  # floats: 1/0 raises
     "sin": math.sin,
     "cos": math.cos,
     "tan": math.tan,
-    "sec": lambda x: 1 / math.cos(x),
-    "csc": lambda x: 1 / math.sin(x),
-    "cot": lambda x: math.cos(x) / math.sin(x),
     "asin": math.asin,
     "acos": math.acos,
     "atan": math.atan,
-    "asec": lambda x: math.acos(1 / x),
-    "acsc": lambda x: math.asin(1 / x),
-    "acot": lambda x: math.pi / 2 if x == 0 else math.atan(1 / x),
     "atan2": math.atan2,
     "sinh": math.sinh,
     "cosh": math.cosh,
     "tanh": math.tanh,
-    "sech": lambda x: 1 / math.cosh(x),
-    "csch": lambda x: 1 / math.sinh(x),
-    "coth": lambda x: math.cosh(x) / math.sinh(x),
     "asinh": math.asinh,
     "acosh": math.acosh,
     "atanh": math.atanh,
-    "asech": lambda x: math.acosh(1 / x),
-    "acsch": lambda x: math.asinh(1 / x),
-    "acoth": lambda x: math.atanh(1 / x),
     "exp": math.exp,
     "expm1": math.expm1,
     "log": lambda x, b=None: math.log(x) if b is None else math.log(x) / math.log(b),

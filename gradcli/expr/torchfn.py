@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gradcli._torch import load
+from gradcli.expr.functions import reciprocal_forms
 from gradcli.expr.language import (
     CONSTANTS,
     FUNCTIONS,
@@ -100,31 +101,20 @@ SECOND_ORDER_STAND_INS: dict[str, Callable[[Tensor], Tensor]] = {
 # torch's form of every function of the language that has one (the SymPy-only functions
 # of gradcli.expr.functions have none)
 MATHS: dict[str, Callable[..., Tensor]] = {
+    **reciprocal_forms(torch),
     "sin": torch.sin,
     "cos": torch.cos,
     "tan": torch.tan,
-    "sec": lambda x: 1 / torch.cos(x),
-    "csc": lambda x: 1 / torch.sin(x),
-    "cot": lambda x: torch.cos(x) / torch.sin(x),
     "asin": torch.asin,
     "acos": torch.acos,
     "atan": torch.atan,
-    "asec": lambda x: torch.acos(1 / x),
-    "acsc": lambda x: torch.asin(1 / x),
-    "acot": lambda x: torch.atan(1 / x),
     "atan2": torch.atan2,
     "sinh": torch.sinh,
     "cosh": torch.cosh,
     "tanh": torch.tanh,
-    "sech": lambda x: 1 / torch.cosh(x),
-    "csch": lambda x: 1 / torch.sinh(x),
-    "coth": lambda x: torch.cosh(x) / torch.sinh(x),
     "asinh": torch.asinh,
     "acosh": torch.acosh,
     "atanh": torch.atanh,
-    "asech": lambda x: torch.acosh(1 / x),
-    "acsch": lambda x: torch.asinh(1 / x),
-    "acoth": lambda x: torch.atanh(1 / x),
     "exp": torch.exp,
     "expm1": torch.expm1,
     "log": lambda x, base=None: torch.log(x) if base is None else torch.log(x) / torch.log(base),
