@@ -112,18 +112,18 @@ def _option(parser: Callable[[Any], R], value: Any, option: str) -> R:
 
 def _digits(precision: int) -> int:
     if type(precision) is int and 1 <= precision <= 17:
-        return precision  # what precision_digits accepts, checked without it
-    from gradcli.commands.options import precision_digits
+        return precision  # what digit_count accepts, checked without it
+    from gradcli.commands.options import digit_count
 
-    return _option(precision_digits, precision, "--precision")
+    return _option(digit_count, precision, "--precision")
 
 
 def _min_digits(min_digits: int | None) -> int | None:
     if min_digits is None:
         return None
-    from gradcli.commands.options import min_digits_value
+    from gradcli.commands.options import digit_count
 
-    return _option(min_digits_value, min_digits, "--min-digits")
+    return _option(digit_count, min_digits, "--min-digits")
 
 
 def _shown(result: R, precision: int) -> R:

@@ -103,11 +103,13 @@ SeedOpt = Annotated[
 ]
 
 
-def precision_digits(text: str | int) -> int:
-    text = str(text).strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 2 and 1 <= int(text) <= 17):
-        raise typer.BadParameter(f"'{text}' is not a whole number from 1 to 17")
-    return int(text)
+def digit_count(text: str | int) -> int:
+    """``--precision`` and ``--min-digits``: a whole number from 1 to 17 (float64 holds
+    about 17 significant digits)."""
+    raw = str(text).strip()
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2 and 1 <= int(raw) <= 17):
+        raise typer.BadParameter(f"{shown(raw)} is not a whole number from 1 to 17")
+    return int(raw)
 
 
 AtolOpt = Annotated[
@@ -134,7 +136,7 @@ NoNumericOpt = Annotated[
 PrecisionOpt = Annotated[
     int,
     typer.Option(
-        "--precision", parser=precision_digits, metavar="1-17", help="Significant digits in tables."
+        "--precision", parser=digit_count, metavar="1-17", help="Significant digits in tables."
     ),
 ]
 EXPECT_RULE = (
@@ -171,19 +173,11 @@ SolutionStepsOpt = Annotated[
 ]
 
 
-def min_digits_value(text: str | int) -> int:
-    """``--min-digits``: a whole number from 1 to 17 (float64 holds about 17 digits)."""
-    raw = str(text).strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 2 and 1 <= int(raw) <= 17):
-        raise typer.BadParameter(f"{shown(raw)} is not a whole number from 1 to 17")
-    return int(raw)
-
-
 MinDigitsOpt = Annotated[
     int | None,
     typer.Option(
         "--min-digits",
-        parser=min_digits_value,
+        parser=digit_count,
         metavar="N",
         help="With --expect: an entry written with fewer than N significant digits is wrong "
         "(whole numbers, fractions and zeros are exact, so exempt).",
