@@ -84,12 +84,11 @@ class TorchState:
             self.undone["rng"] = "torch's"
             torch.set_rng_state(rng)
 
-    def _restore_generators(self, before: dict[str, Any]) -> None:
-        for name, state in before.items():
-            generator = GENERATORS[name]
+    def _restore_generators(self, before: list[tuple[_Generator, Any]]) -> None:
+        for generator, state in before:
             with contextlib.suppress(Exception):  # (a generator their code replaced)
                 if not _same_state(generator.get(), state):
-                    self.undone.setdefault("rng", name)
+                    self.undone.setdefault("rng", generator.name)
                     generator.set(state)
 
     def notes(self) -> list[str]:
@@ -112,27 +111,22 @@ class TorchState:
 
 @dataclass(frozen=True)
 class _Generator:
+    name: str
     get: Callable[[], Any]
     set: Callable[[Any], None]
 
 
-def _numpy_generator() -> _Generator:
-    numpy_random = sys.modules["numpy"].random
-    return _Generator(numpy_random.get_state, numpy_random.set_state)
-
-
-GENERATORS: dict[str, _Generator] = {"Python's": _Generator(random.getstate, random.setstate)}
-
-
-def _other_generators() -> dict[str, Any]:
-    """The states of the global random generators beside torch's: Python's ``random``, and
-    NumPy's when the user's code has imported NumPy (gradcli does not import it for them)."""
-    if "numpy" in sys.modules and "NumPy's" not in GENERATORS:
-        GENERATORS["NumPy's"] = _numpy_generator()
-    states = {}
-    for name, generator in GENERATORS.items():
+def _other_generators() -> list[tuple[_Generator, Any]]:
+    """The global random generators beside torch's, each with its state now: Python's
+    ``random``, and NumPy's when the user's code has imported NumPy (gradcli does not
+    import it for them)."""
+    generators = [_Generator("Python's", random.getstate, random.setstate)]
+    if (numpy := sys.modules.get("numpy")) is not None:
+        generators.append(_Generator("NumPy's", numpy.random.get_state, numpy.random.set_state))
+    states = []
+    for generator in generators:
         with contextlib.suppress(Exception):  # (a generator their code replaced)
-            states[name] = generator.get()
+            states.append((generator, generator.get()))
     return states
 
 
